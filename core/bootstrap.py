@@ -1,0 +1,96 @@
+"""The composition root: clients and services are built here, once per process, and
+passed in. Tests build their own `Services` with moto clients and an injected clock."""
+
+from __future__ import annotations
+
+import os
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from core.card_vault import CardVault
+from core.clock import Clock, SystemClock
+from core.job_queue import JobQueue
+from core.merchants import MerchantStore
+from core.payment_service import PaymentService
+from core.payments_repository import PaymentsRepository
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
+
+# Fail fast inside a Lambda's time budget; our own retries (tenacity) sit on top.
+_BOTO_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"max_attempts": 3, "mode": "standard"},
+    max_pool_connections=32,
+)
+
+
+class AwsClients:
+    """boto3 clients, each created on first use: an entry point pays only for its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._session = boto3.session.Session(region_name=settings.aws_region)
+        self._options: dict[str, Any] = {"config": _BOTO_CONFIG}
+        if settings.aws_endpoint_url:
+            self._options["endpoint_url"] = settings.aws_endpoint_url
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._session.client("dynamodb", **self._options)
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return self._session.client("sqs", **self._options)
+
+    @cached_property
+    def kms(self) -> KMSClient:
+        return self._session.client("kms", **self._options)
+
+
+class Services:
+    """Every adapter and use case of paygate, wired once and built on first use."""
+
+    def __init__(self, settings: Settings, clients: AwsClients, clock: Clock) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.clock = clock
+
+    @cached_property
+    def payments(self) -> PaymentsRepository:
+        return PaymentsRepository(self.clients.dynamodb, self.settings.payments_table)
+
+    @cached_property
+    def merchants(self) -> MerchantStore:
+        return MerchantStore(self.clients.dynamodb, self.settings.merchants_table)
+
+    @cached_property
+    def vault(self) -> CardVault:
+        return CardVault(self.clients.kms, self.settings.card_key_id)
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        return JobQueue(self.clients.sqs, self.settings.jobs_queue_url)
+
+    @cached_property
+    def payment_service(self) -> PaymentService:
+        return PaymentService(
+            payments=self.payments,
+            vault=self.vault,
+            jobs=self.jobs,
+            clock=self.clock,
+            payment_ttl_seconds=self.settings.payment_ttl_seconds,
+        )
+
+
+@cache
+def services() -> Services:
+    """This process's services, built on first use (not at import) from the environment."""
+    settings = Settings.from_env(os.environ)
+    return Services(settings, AwsClients(settings), SystemClock())

@@ -1,0 +1,140 @@
+"""Creates paygate's tables, queues and key from core.resources through boto3.
+
+Used where CloudFormation is not: the local stack (moto server) and the tests (moto
+in-process). The CDK stack builds the same resources from the same specs in infra/.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from core.resources import (
+    ALL_TABLES,
+    BANK_CONTROL_TABLE,
+    BANK_LEDGER_TABLE,
+    IN_FLIGHT_INDEX,
+    JOBS_DLQ,
+    JOBS_QUEUE,
+    MAX_RECEIVE_COUNT,
+    MERCHANTS_TABLE,
+    PAYMENTS_TABLE,
+    EnvVar,
+    IndexSpec,
+    KeyAttribute,
+    TableSpec,
+    card_key_alias,
+)
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
+
+
+def _projection(index: IndexSpec) -> dict[str, Any]:
+    # The reconciler needs only keys from the in-flight index; listing needs whole items.
+    return {"ProjectionType": "KEYS_ONLY" if index is IN_FLIGHT_INDEX else "ALL"}
+
+
+def create_table(client: DynamoDBClient, spec: TableSpec, prefix: str) -> str:
+    name = spec.physical_name(prefix)
+    keys: list[KeyAttribute] = [spec.partition_key]
+    for index in spec.indexes:
+        keys.append(index.partition_key)
+        if index.sort_key:
+            keys.append(index.sort_key)
+    definitions = {key.name: key.type for key in keys}
+    options: dict[str, Any] = {}
+    if spec.indexes:
+        options["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.partition_key.name, "KeyType": "HASH"}]
+                + (
+                    [{"AttributeName": index.sort_key.name, "KeyType": "RANGE"}]
+                    if index.sort_key
+                    else []
+                ),
+                "Projection": _projection(index),
+            }
+            for index in spec.indexes
+        ]
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": spec.partition_key.name, "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": kind}
+            for attribute, kind in definitions.items()
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **options,
+    )
+    if spec.ttl_attribute:
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+        )
+    return name
+
+
+def create_queues(client: SQSClient, prefix: str) -> tuple[str, str]:
+    """The jobs queue and its DLQ with the redrive policy; returns (jobs url, dlq url)."""
+    dlq_url = client.create_queue(
+        QueueName=JOBS_DLQ.physical_name(prefix),
+        Attributes={
+            "MessageRetentionPeriod": str(JOBS_DLQ.retention_seconds),
+            "VisibilityTimeout": str(JOBS_DLQ.visibility_timeout_seconds),
+        },
+    )["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    jobs_url = client.create_queue(
+        QueueName=JOBS_QUEUE.physical_name(prefix),
+        Attributes={
+            "MessageRetentionPeriod": str(JOBS_QUEUE.retention_seconds),
+            "VisibilityTimeout": str(JOBS_QUEUE.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )["QueueUrl"]
+    return jobs_url, dlq_url
+
+
+def create_card_key(client: KMSClient, prefix: str) -> str:
+    key_id = client.create_key(Description=f"{prefix} card data", KeyUsage="ENCRYPT_DECRYPT")[
+        "KeyMetadata"
+    ]["KeyId"]
+    client.create_alias(AliasName=card_key_alias(prefix), TargetKeyId=key_id)
+    return key_id
+
+
+def provision(
+    *,
+    dynamodb: DynamoDBClient,
+    sqs: SQSClient,
+    kms: KMSClient,
+    prefix: str,
+    region: str,
+    endpoint_url: str | None = None,
+) -> tuple[Settings, str]:
+    """Create everything; returns the settings the Lambdas need and the DLQ url."""
+    for spec in ALL_TABLES:
+        create_table(dynamodb, spec, prefix)
+    jobs_url, dlq_url = create_queues(sqs, prefix)
+    key_id = create_card_key(kms, prefix)
+    env = {
+        EnvVar.PAYMENTS_TABLE: PAYMENTS_TABLE.physical_name(prefix),
+        EnvVar.MERCHANTS_TABLE: MERCHANTS_TABLE.physical_name(prefix),
+        EnvVar.BANK_LEDGER_TABLE: BANK_LEDGER_TABLE.physical_name(prefix),
+        EnvVar.BANK_CONTROL_TABLE: BANK_CONTROL_TABLE.physical_name(prefix),
+        EnvVar.JOBS_QUEUE_URL: jobs_url,
+        EnvVar.CARD_KEY_ID: key_id,
+        EnvVar.AWS_REGION: region,
+    }
+    if endpoint_url:
+        env[EnvVar.AWS_ENDPOINT_URL] = endpoint_url
+    return Settings.from_env({str(key): value for key, value in env.items()}), dlq_url

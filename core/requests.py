@@ -1,0 +1,155 @@
+"""What merchants send: request models with every validation rule of the API contract.
+
+Pass `context=ValidationContext(today=...)` to `model_validate` so that "expiry not in the
+past" follows the injected clock; without it the real date is used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from core.cards import CardSecret, passes_luhn
+from core.currencies import is_known_currency
+
+MIN_AMOUNT = 1
+MAX_AMOUNT = 99_999_999
+MAX_EXPIRY_YEARS_AHEAD = 20
+_IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    today: date
+
+
+def _today(info: ValidationInfo) -> date:
+    context = info.context
+    if isinstance(context, ValidationContext):
+        return context.today
+    return datetime.now(tz=UTC).date()
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _card_number(value: str) -> str:
+    digits = value.replace(" ", "")
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError("must contain digits only")
+    if not 12 <= len(digits) <= 19:
+        raise ValueError("must have 12 to 19 digits")
+    if not passes_luhn(digits):
+        raise ValueError("is not a valid card number (Luhn check failed)")
+    return digits
+
+
+def _cvv(value: str) -> str:
+    if not (value.isascii() and value.isdigit() and 3 <= len(value) <= 4):
+        raise ValueError("must be 3 or 4 digits")
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if not is_known_currency(code):
+        raise ValueError("must be an ISO 4217 currency code, such as EUR or USD")
+    return code
+
+
+Identifier = Annotated[
+    StrictStr,
+    BeforeValidator(_strip),
+    Field(min_length=1, max_length=64, pattern=_IDENTIFIER),
+]
+CardText = Annotated[
+    StrictStr,
+    BeforeValidator(_strip),
+    Field(min_length=1, max_length=100),
+    AfterValidator(_no_control_characters),
+]
+AddressText = Annotated[
+    StrictStr,
+    BeforeValidator(_strip),
+    Field(min_length=1, max_length=200),
+    AfterValidator(_no_control_characters),
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+
+class CreatePaymentRequest(_Request):
+    merchant_id: Identifier
+
+
+class MakePaymentRequest(_Request):
+    payment_id: Identifier
+    merchant_id: Identifier
+    card_number: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_card_number)] = (
+        Field(repr=False)
+    )
+    expiry_year: StrictInt = Field(ge=2000, le=2100)
+    expiry_month: StrictInt = Field(ge=1, le=12)
+    currency: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_currency)]
+    amount: StrictInt = Field(ge=MIN_AMOUNT, le=MAX_AMOUNT)
+    card_name: CardText
+    billing_address: AddressText
+    cvv: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_cvv)] = Field(repr=False)
+
+    @field_validator("expiry_year")
+    @classmethod
+    def _year_not_past(cls, year: int, info: ValidationInfo) -> int:
+        today = _today(info)
+        if year < today.year:
+            raise ValueError(f"card expired: {year} is before the current year")
+        if year > today.year + MAX_EXPIRY_YEARS_AHEAD:
+            raise ValueError(f"expiry year is more than {MAX_EXPIRY_YEARS_AHEAD} years ahead")
+        return year
+
+    @field_validator("expiry_month")
+    @classmethod
+    def _month_not_past(cls, month: int, info: ValidationInfo) -> int:
+        today = _today(info)
+        if info.data.get("expiry_year") == today.year and month < today.month:
+            raise ValueError(f"card expired: {month:02d}/{today.year} is before the current month")
+        return month
+
+    @property
+    def card_secret(self) -> CardSecret:
+        return CardSecret(pan=self.card_number, cvv=self.cvv)
+
+
+class GetPaymentQuery(_Request):
+    merchant_id: Identifier
+    payment_id: Identifier

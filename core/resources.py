@@ -1,0 +1,125 @@
+"""The one definition of paygate's AWS resources: names, keys and indexes.
+
+The CDK stack (infra/) and the local stack (cli/) both build their tables, queues and
+key from here, and the Lambdas find them through the environment variables named here,
+so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+AttributeType = Literal["S", "N", "B"]
+
+
+class EnvVar(StrEnum):
+    """Environment variables through which every Lambda receives its configuration."""
+
+    PAYMENTS_TABLE = "PAYGATE_PAYMENTS_TABLE"
+    MERCHANTS_TABLE = "PAYGATE_MERCHANTS_TABLE"
+    BANK_LEDGER_TABLE = "PAYGATE_BANK_LEDGER_TABLE"
+    BANK_CONTROL_TABLE = "PAYGATE_BANK_CONTROL_TABLE"
+    JOBS_QUEUE_URL = "PAYGATE_JOBS_QUEUE_URL"
+    CARD_KEY_ID = "PAYGATE_CARD_KEY_ID"
+    AWS_REGION = "AWS_REGION"
+    AWS_ENDPOINT_URL = "PAYGATE_AWS_ENDPOINT_URL"
+    PAYMENT_TTL_SECONDS = "PAYGATE_PAYMENT_TTL_SECONDS"
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    name: str
+    type: AttributeType
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_name: str
+    partition_key: KeyAttribute
+    ttl_attribute: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+
+    def physical_name(self, prefix: str) -> str:
+        return f"{prefix}-{self.logical_name}"
+
+
+# Payments in flight (Processing or Pending) carry IN_FLIGHT_ATTRIBUTE, which makes the
+# in-flight index sparse: the reconciler queries it and never scans the table.
+IN_FLIGHT_ATTRIBUTE = "inFlight"
+IN_FLIGHT_MARKER = "1"
+PROGRESS_AT_ATTRIBUTE = "progressAt"
+
+BY_MERCHANT_INDEX = IndexSpec(
+    name="byMerchant",
+    partition_key=KeyAttribute("merchantId", "S"),
+    sort_key=KeyAttribute("createdAt", "N"),
+)
+IN_FLIGHT_INDEX = IndexSpec(
+    name="inFlight",
+    partition_key=KeyAttribute(IN_FLIGHT_ATTRIBUTE, "S"),
+    sort_key=KeyAttribute(PROGRESS_AT_ATTRIBUTE, "N"),
+)
+
+PAYMENTS_TABLE = TableSpec(
+    logical_name="payments",
+    partition_key=KeyAttribute("paymentId", "S"),
+    ttl_attribute="expiresAt",
+    indexes=(BY_MERCHANT_INDEX, IN_FLIGHT_INDEX),
+)
+MERCHANTS_TABLE = TableSpec(
+    logical_name="merchants",
+    partition_key=KeyAttribute("apiKeyDigest", "S"),
+)
+BANK_LEDGER_TABLE = TableSpec(
+    logical_name="bank-ledger",
+    partition_key=KeyAttribute("idempotencyKey", "S"),
+)
+BANK_CONTROL_TABLE = TableSpec(
+    logical_name="bank-control",
+    partition_key=KeyAttribute("setting", "S"),
+)
+
+ALL_TABLES = (PAYMENTS_TABLE, MERCHANTS_TABLE, BANK_LEDGER_TABLE, BANK_CONTROL_TABLE)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_name: str
+    visibility_timeout_seconds: int
+    retention_seconds: int
+
+    def physical_name(self, prefix: str) -> str:
+        return f"{prefix}-{self.logical_name}"
+
+
+WORKER_TIMEOUT_SECONDS = 30
+# SQS moves a job to the DLQ after this many receives that did not end in a delete.
+MAX_RECEIVE_COUNT = 5
+
+JOBS_QUEUE = QueueSpec(
+    logical_name="payment-jobs",
+    # AWS's guidance for Lambda event sources: at least 6x the function timeout.
+    visibility_timeout_seconds=6 * WORKER_TIMEOUT_SECONDS,
+    retention_seconds=4 * 24 * 3600,
+)
+JOBS_DLQ = QueueSpec(
+    logical_name="payment-jobs-dlq",
+    visibility_timeout_seconds=6 * WORKER_TIMEOUT_SECONDS,
+    retention_seconds=14 * 24 * 3600,
+)
+
+CARD_KEY_ALIAS = "card-data"
+DEFAULT_PREFIX = "paygate"
+
+
+def card_key_alias(prefix: str) -> str:
+    return f"alias/{prefix}-{CARD_KEY_ALIAS}"

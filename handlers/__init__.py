@@ -1,0 +1,1 @@
+"""API Gateway entry points: thin translations from events to core calls and back."""

@@ -1,0 +1,187 @@
+"""What every API entry point shares: the resolver with the one mapping of domain errors
+to HTTP, the caller's identity from the authorizer, and strict JSON body parsing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from core.bootstrap import Services, services
+from core.errors import (
+    FieldIssue,
+    MalformedRequestError,
+    PaygateError,
+    PayloadTooLargeError,
+    RequestValidationFailedError,
+    RouteNotFoundError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+)
+from core.observability import logger, metrics
+
+MAX_BODY_BYTES = 16 * 1024
+MERCHANT_CONTEXT_KEY = "merchantId"
+_JSON_MEDIA_TYPES = ("application/json",)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def json_response(status: HTTPStatus | int, body: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=int(status),
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+    )
+
+
+def build_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    def request_id() -> str:
+        return app.current_event.request_context.request_id or ""
+
+    def error_response(error: PaygateError) -> Response[str]:
+        body: dict[str, Any] = {
+            "failCode": error.fail_code,
+            "failReason": error.reason,
+            "requestId": request_id(),
+        }
+        if isinstance(error, MalformedRequestError) and error.fields:
+            body["fields"] = [{"field": f.field, "issue": f.issue} for f in error.fields]
+        return json_response(error.http_status, body)
+
+    def refuse(error: PaygateError) -> Response[str]:
+        logger.info("request refused", extra={"failCode": error.fail_code})
+        metrics.add_metric(name="RequestsRefused", unit="Count", value=1)
+        return error_response(error)
+
+    @app.exception_handler(PaygateError)
+    def handle_paygate_error(error: PaygateError) -> Response[str]:
+        return refuse(error)
+
+    @app.not_found
+    def handle_unknown_route(_: NotFoundError) -> Response[str]:
+        return refuse(RouteNotFoundError("no such route"))
+
+    @app.exception_handler(Exception)
+    def handle_unexpected(error: Exception) -> Response[str]:
+        # Only the type is logged: a message could quote input it was built from.
+        logger.error("unexpected error", extra={"errorType": type(error).__name__})
+        metrics.add_metric(name="RequestsFailed", unit="Count", value=1)
+        return error_response(PaygateError("an internal error occurred"))
+
+    return app
+
+
+def caller_merchant_id(app: APIGatewayRestResolver) -> str:
+    """The merchant the authorizer vouched for: the only merchantId a handler trusts."""
+    authorizer = app.current_event.request_context.authorizer
+    merchant_id = authorizer.get(MERCHANT_CONTEXT_KEY) if authorizer else None
+    if not isinstance(merchant_id, str) or not merchant_id:
+        raise UnauthorizedError("missing or invalid API key")
+    return merchant_id
+
+
+def services_of(app: APIGatewayRestResolver) -> Services:
+    services = app.context["services"]
+    assert isinstance(services, Services)
+    return services
+
+
+def _raw_body(app: APIGatewayRestResolver) -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise MalformedRequestError(
+                "the body is not valid base64", (FieldIssue("body", "invalid encoding"),)
+            ) from None
+    return body.encode("utf-8", errors="surrogatepass")
+
+
+def _check_content_type(app: APIGatewayRestResolver) -> None:
+    content_type = app.current_event.headers.get("content-type") or ""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type not in _JSON_MEDIA_TYPES:
+        raise UnsupportedMediaTypeError("the body must be JSON (Content-Type: application/json)")
+
+
+def validation_issues(error: ValidationError) -> tuple[FieldIssue, ...]:
+    issues = []
+    for detail in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in detail["loc"]) or "body"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        issues.append(FieldIssue(location, message))
+    return tuple(issues)
+
+
+def parse_model(model: type[ModelT], data: Any, context: Any = None) -> ModelT:
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as error:
+        raise RequestValidationFailedError(
+            "the request has invalid fields", validation_issues(error)
+        ) from None
+
+
+def parse_json_body(
+    app: APIGatewayRestResolver, model: type[ModelT], context: Any = None
+) -> ModelT:
+    """Body -> model, or a 4xx: 413 over 16 KiB, 415 not JSON, 400 malformed, 422 invalid."""
+    raw = _raw_body(app)
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body exceeds {MAX_BODY_BYTES} bytes")
+    _check_content_type(app)
+    if not raw.strip():
+        raise MalformedRequestError(
+            "the body is empty", (FieldIssue("body", "a JSON object is required"),)
+        )
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedRequestError(
+            "the body is not valid JSON", (FieldIssue("body", "not valid JSON"),)
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedRequestError(
+            "the body must be a JSON object", (FieldIssue("body", "must be a JSON object"),)
+        )
+    return parse_model(model, data, context)
+
+
+ApiHandler = Callable[[dict[str, Any], LambdaContext, Services], dict[str, Any]]
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def api_entry_point(app: APIGatewayRestResolver) -> ApiHandler:
+    """The Lambda entry of one route module: logging with the API Gateway request id as
+    correlation id, metrics flushed per invocation, the services passed in."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @metrics.log_metrics
+    def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
+        app.append_context(services=deps)
+        return app.resolve(event, context)
+
+    return handle
+
+
+def with_process_services(handle: ApiHandler) -> LambdaHandler:
+    """What Lambda calls: `handle` with this process's services from the composition root."""
+
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return handle(event, context, services())
+
+    return lambda_handler

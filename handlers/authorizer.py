@@ -1,0 +1,78 @@
+"""Lambda REQUEST authorizer: `Authorization: Bearer <api key>` -> merchantId.
+
+Anything else is refused. It denies by default: a missing, malformed or unknown key is
+401 ("Unauthorized"), and a failure of its own lookup is an explicit Deny, never Allow.
+The policy covers every route of the stage so API Gateway can cache it per key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.bootstrap import Services, services
+from core.merchants import MerchantStore
+from core.observability import logger
+from handlers.api import MERCHANT_CONTEXT_KEY
+
+# API Gateway answers 401 exactly when an authorizer fails with this message.
+UNAUTHORIZED = "Unauthorized"
+_BEARER = re.compile(r"^Bearer ([A-Za-z0-9_\-]{16,256})$")
+
+
+class AuthorizerDeniedError(Exception):
+    def __init__(self) -> None:
+        super().__init__(UNAUTHORIZED)
+
+
+def bearer_token(headers: dict[str, str] | None) -> str | None:
+    values = [value for name, value in (headers or {}).items() if name.lower() == "authorization"]
+    if len(values) != 1:
+        return None
+    match = _BEARER.match(values[0].strip())
+    return match.group(1) if match else None
+
+
+def authorize(event: APIGatewayAuthorizerRequestEvent, merchants: MerchantStore) -> dict[str, Any]:
+    arn = event.parsed_arn
+    policy = APIGatewayAuthorizerResponse(
+        principal_id="anonymous",
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        partition=arn.partition,
+    )
+    token = bearer_token(event.headers)
+    if token is None:
+        logger.info("authorization refused", extra={"reason": "missing or malformed header"})
+        raise AuthorizerDeniedError
+    try:
+        merchant = merchants.find_by_api_key(token)
+    except Exception as error:
+        logger.error("merchant lookup failed", extra={"errorType": type(error).__name__})
+        policy.deny_all_routes()
+        return policy.asdict()
+    if merchant is None:
+        logger.info("authorization refused", extra={"reason": "unknown api key"})
+        raise AuthorizerDeniedError
+    policy.principal_id = merchant.merchant_id
+    policy.context = {MERCHANT_CONTEXT_KEY: merchant.merchant_id}
+    policy.allow_all_routes()
+    logger.info("authorized", extra={"merchantId": merchant.merchant_id})
+    return policy.asdict()
+
+
+@logger.inject_lambda_context
+def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
+    return authorize(APIGatewayAuthorizerRequestEvent(event), deps.merchants)
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context, services())

@@ -1,0 +1,36 @@
+"""GET /get-payment?merchantId=&paymentId=: the caller's payment, card masked."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from core.observability import logger, metrics
+from core.payment import payment_view
+from core.requests import GetPaymentQuery
+from handlers.api import (
+    api_entry_point,
+    build_resolver,
+    caller_merchant_id,
+    json_response,
+    parse_model,
+    services_of,
+    with_process_services,
+)
+
+app = build_resolver()
+
+
+@app.get("/get-payment")
+def get_payment() -> Any:
+    query = parse_model(GetPaymentQuery, dict(app.current_event.query_string_parameters or {}))
+    logger.append_keys(paymentId=query.payment_id)
+    payment = services_of(app).payment_service.get_payment(
+        caller_merchant_id(app), query.merchant_id, query.payment_id
+    )
+    metrics.add_metric(name="PaymentsRead", unit="Count", value=1)
+    return json_response(HTTPStatus.OK, payment_view(payment))
+
+
+handle = api_entry_point(app)
+lambda_handler = with_process_services(handle)

@@ -1,0 +1,44 @@
+"""POST /make-payment: validate and encrypt the card, mark the payment Processing, queue
+the job, answer 202. The worker does the rest."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from core.clock import utc_today
+from core.observability import logger, metrics
+from core.requests import MakePaymentRequest, ValidationContext
+from handlers.api import (
+    api_entry_point,
+    build_resolver,
+    caller_merchant_id,
+    json_response,
+    parse_json_body,
+    services_of,
+    with_process_services,
+)
+
+app = build_resolver()
+
+
+@app.post("/make-payment")
+def make_payment() -> Any:
+    deps = services_of(app)
+    request = parse_json_body(
+        app, MakePaymentRequest, ValidationContext(today=utc_today(deps.clock))
+    )
+    logger.append_keys(paymentId=request.payment_id)
+    payment = deps.payment_service.submit_payment(
+        caller_merchant_id(app),
+        request,
+        correlation_id=app.current_event.request_context.request_id or "",
+    )
+    metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
+    return json_response(
+        HTTPStatus.ACCEPTED, {"paymentId": payment.payment_id, "status": payment.status.value}
+    )
+
+
+handle = api_entry_point(app)
+lambda_handler = with_process_services(handle)

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    }
+)
+
+from core.bootstrap import AwsClients, Services
+from core.observability import logger as paygate_logger
+from core.provisioning import provision
+from core.settings import Settings
+from handlers import create_payment, get_payment, make_payment
+from tests.support import (
+    SENTINEL_CVV,
+    SENTINEL_PAN,
+    ApiResponse,
+    FakeClock,
+    api_event,
+    atomic_moto_requests,
+    card_data_leaks,
+    lambda_context,
+    to_api_response,
+)
+
+REGION = "us-east-1"
+MERCHANT_A = "merchant-a"
+MERCHANT_B = "merchant-b"
+
+
+class _LineCollector(logging.Handler):
+    def __init__(self, formatter: logging.Formatter | None) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        if formatter:
+            self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_card_data_in_output(capsys: pytest.CaptureFixture[str]) -> Iterator[_LineCollector]:
+    """Every log line and everything printed by every test is searched for the sentinel
+    PAN and CVV (invariant 4)."""
+    collector = _LineCollector(paygate_logger.registered_formatter)
+    targets = [logging.getLogger("paygate"), logging.getLogger()]
+    for target in targets:
+        target.addHandler(collector)
+    yield collector
+    for target in targets:
+        target.removeHandler(collector)
+    out, err = capsys.readouterr()
+    leaks = card_data_leaks(collector.lines, out, err)
+    assert not leaks, f"card data in logs or output: {leaks[:3]}"
+    # Let pytest still show what the test printed when it fails.
+    print(out, end="")
+
+
+@dataclass
+class AwsEnv:
+    settings: Settings
+    dlq_url: str
+    dynamodb: Any
+    sqs: Any
+    kms: Any
+
+    def payment_items(self) -> list[dict[str, Any]]:
+        return list(self.dynamodb.scan(TableName=self.settings.payments_table)["Items"])
+
+    def raw_item(self, payment_id: str) -> dict[str, Any]:
+        return dict(
+            self.dynamodb.get_item(
+                TableName=self.settings.payments_table, Key={"paymentId": {"S": payment_id}}
+            )["Item"]
+        )
+
+    def queued_bodies(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Receive (without deleting) everything visible on a queue."""
+        bodies: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=queue_url or self.settings.jobs_queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+            ).get("Messages", [])
+            if not messages:
+                return bodies
+            bodies.extend(json.loads(message["Body"]) for message in messages)
+
+    def queue_depth(self, queue_url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url or self.settings.jobs_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+
+@pytest.fixture
+def aws() -> Iterator[AwsEnv]:
+    with mock_aws(), atomic_moto_requests():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        kms = boto3.client("kms", region_name=REGION)
+        settings, dlq_url = provision(
+            dynamodb=dynamodb, sqs=sqs, kms=kms, prefix="test", region=REGION
+        )
+        yield AwsEnv(settings=settings, dlq_url=dlq_url, dynamodb=dynamodb, sqs=sqs, kms=kms)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def services(aws: AwsEnv, clock: FakeClock) -> Services:
+    return Services(aws.settings, AwsClients(aws.settings), clock)
+
+
+_ROUTES: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
+    ("POST", "/create-payment"): create_payment.handle,
+    ("POST", "/make-payment"): make_payment.handle,
+    ("GET", "/get-payment"): get_payment.handle,
+}
+
+
+class ApiClient:
+    """Calls the real handlers with API Gateway proxy events, as the authorizer-fronted
+    API would, for one authenticated merchant."""
+
+    def __init__(self, services: Services, merchant_id: str | None) -> None:
+        self.services = services
+        self.merchant_id = merchant_id
+
+    def as_merchant(self, merchant_id: str | None) -> ApiClient:
+        return ApiClient(self.services, merchant_id)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> ApiResponse:
+        handler = _ROUTES.get((method, path), create_payment.handle)
+        event = api_event(method, path, merchant_id=self.merchant_id, **kwargs)
+        return to_api_response(handler(event, lambda_context(), self.services))
+
+    def post(self, path: str, payload: Any, **kwargs: Any) -> ApiResponse:
+        return self.call("POST", path, body=json.dumps(payload), **kwargs)
+
+    def get(self, path: str, query: dict[str, str]) -> ApiResponse:
+        return self.call("GET", path, query=query)
+
+    def create_payment(self) -> str:
+        response = self.post("/create-payment", {"merchantId": self.merchant_id})
+        assert response.status == 201, response.body
+        return str(response.body["paymentId"])
+
+    def get_payment(self, payment_id: str) -> ApiResponse:
+        assert self.merchant_id
+        return self.get("/get-payment", {"merchantId": self.merchant_id, "paymentId": payment_id})
+
+
+@pytest.fixture
+def api(services: Services) -> ApiClient:
+    return ApiClient(services, MERCHANT_A)
+
+
+def make_payment_body(
+    payment_id: str, merchant_id: str = MERCHANT_A, **overrides: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "paymentId": payment_id,
+        "merchantId": merchant_id,
+        "cardNumber": SENTINEL_PAN,
+        "expiryYear": 2031,
+        "expiryMonth": 7,
+        "currency": "EUR",
+        "amount": 1250,
+        "cardName": "Ada Lovelace",
+        "billingAddress": "12 Analytical Row, London",
+        "cvv": SENTINEL_CVV,
+    }
+    body.update(overrides)
+    return body

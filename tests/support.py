@@ -1,0 +1,175 @@
+"""Test helpers: an injected clock, a Lambda context, API Gateway events, and a scanner
+for card data in anything a test captured."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.dynamodb.types import Binary
+
+SENTINEL_PAN = "4927381603901543"
+SENTINEL_CVV = "8253"
+SENTINEL_LAST_FOUR = "1543"
+ACCOUNT_ID = "123456789012"
+API_ID = "paygateapi"
+STAGE = "test"
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+@dataclass
+class LambdaContextStub:
+    """What the Lambda runtime passes as `context`."""
+
+    function_name: str = "paygate-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:paygate-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_millis: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
+
+
+def lambda_context(remaining_millis: int = 30_000) -> LambdaContext:
+    return cast(LambdaContext, LambdaContextStub(remaining_millis=remaining_millis))
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    merchant_id: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event as the authorizer-fronted API delivers it."""
+    is_binary = isinstance(body, bytes)
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers if headers is not None else {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": base64.b64encode(body).decode() if isinstance(body, bytes) else body,
+        "isBase64Encoded": is_binary,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "stage": STAGE,
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "resourcePath": path,
+            "requestId": request_id or str(uuid.uuid4()),
+            "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": {"merchantId": merchant_id} if merchant_id else None,
+        },
+    }
+
+
+def authorizer_event(headers: dict[str, str] | None) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": (
+            f"arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/POST/make-payment"
+        ),
+        "resource": "/make-payment",
+        "path": "/make-payment",
+        "httpMethod": "POST",
+        "headers": headers,
+        "queryStringParameters": {},
+        "requestContext": {"requestId": str(uuid.uuid4()), "stage": STAGE},
+    }
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def to_api_response(raw: dict[str, Any]) -> ApiResponse:
+    text = raw.get("body") or ""
+    return ApiResponse(
+        status=int(raw["statusCode"]),
+        body=json.loads(text) if text else None,
+        headers=dict(raw.get("headers") or {}),
+    )
+
+
+def _strings_in(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.items() for part in item for text in _strings_in(part)]
+    if isinstance(value, list | tuple | set):
+        return [text for item in value for text in _strings_in(item)]
+    if isinstance(value, Binary):
+        return [value.value.decode("latin-1")]  # type: ignore[attr-defined]
+    if isinstance(value, bytes):
+        return [value.decode("latin-1")]
+    return [str(value)]
+
+
+_CVV_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){SENTINEL_CVV}(?![0-9A-Za-z])")
+
+
+def card_data_leaks(*captured: Any) -> list[str]:
+    """Every string in `captured` (nested maps, lists, bytes too) that shows the sentinel
+    PAN, even spaced or dashed, or the sentinel CVV as a token of its own."""
+    leaks = []
+    for text in (text for value in captured for text in _strings_in(value)):
+        squeezed = re.sub(r"[\s\-]", "", text)
+        if SENTINEL_PAN in squeezed or _CVV_TOKEN.search(text):
+            leaks.append(text)
+    return leaks
+
+
+@contextmanager
+def atomic_moto_requests() -> Iterator[None]:
+    """Make in-process moto answer one request at a time.
+
+    DynamoDB applies each conditional write atomically; moto in-process does not lock, so
+    two threads could both pass the same condition. Serializing the emulator's requests
+    restores the guarantee that the optimistic-locking tests rely on.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    BotocoreStubber.process_request = locked  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from core.cards import mask_card_number, passes_luhn
+from core.currencies import minor_unit_exponent
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("4927381603901543", True),
+        ("4111111111111111", True),
+        ("79927398713", True),
+        ("4111111111111112", False),
+        ("4927381603901544", False),
+    ],
+)
+def test_luhn(number: str, valid: bool) -> None:
+    assert passes_luhn(number) is valid
+
+
+def test_a_card_is_masked_to_its_last_four() -> None:
+    assert mask_card_number("1543") == "************1543"
+
+
+@pytest.mark.parametrize(("code", "exponent"), [("EUR", 2), ("JPY", 0), ("KWD", 3), ("CLF", 4)])
+def test_currencies_know_their_minor_unit(code: str, exponent: int) -> None:
+    assert minor_unit_exponent(code) == exponent
+
+
+def test_an_unknown_currency_has_no_exponent() -> None:
+    with pytest.raises(KeyError):
+        minor_unit_exponent("XYZ")

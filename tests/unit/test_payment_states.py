@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from core.payment import (
+    FINAL_STATUSES,
+    BankOutcome,
+    IllegalTransitionError,
+    Payment,
+    PaymentStatus,
+    check_transition,
+)
+
+
+def _payment(status: PaymentStatus, version: int = 2) -> Payment:
+    return Payment(
+        payment_id="p",
+        merchant_id="m",
+        status=status,
+        version=version,
+        created_at=0,
+        updated_at=0,
+        card_ciphertext=b"sealed",
+    )
+
+
+@pytest.mark.parametrize("final", sorted(FINAL_STATUSES))
+def test_final_is_final(final: PaymentStatus) -> None:
+    for target in PaymentStatus:
+        with pytest.raises(IllegalTransitionError):
+            check_transition(final, target)
+
+
+def test_created_can_only_become_processing() -> None:
+    check_transition(PaymentStatus.CREATED, PaymentStatus.PROCESSING)
+    with pytest.raises(IllegalTransitionError):
+        check_transition(PaymentStatus.CREATED, PaymentStatus.ACCEPTED)
+
+
+def test_a_final_outcome_raises_the_version_by_one_and_erases_the_card() -> None:
+    after = _payment(PaymentStatus.PROCESSING).with_outcome(
+        BankOutcome(PaymentStatus.DECLINED, "card_declined", "declined by the issuer"), now=5
+    )
+
+    assert after.version == 3
+    assert after.card_ciphertext is None
+    assert after.fail_code == "card_declined"
+
+
+def test_pending_keeps_the_card_for_the_next_check() -> None:
+    after = _payment(PaymentStatus.PROCESSING).with_outcome(
+        BankOutcome(PaymentStatus.PENDING), now=5
+    )
+
+    assert after.card_ciphertext == b"sealed"
+    assert after.status is PaymentStatus.PENDING
+
+
+def test_an_expired_created_payment_is_invisible_but_a_paid_one_is_not() -> None:
+    created = Payment("p", "m", PaymentStatus.CREATED, 1, 0, 0, expires_at=600)
+
+    assert created.visible_to("m", 599)
+    assert not created.visible_to("m", 600)
+    assert not created.visible_to("other", 0)
+    assert _payment(PaymentStatus.PROCESSING).visible_to("m", 10**9)
