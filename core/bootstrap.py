@@ -4,18 +4,23 @@ passed in. Tests build their own `Services` with moto clients and an injected cl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
+from core.bank_simulator import BankControlPanel, SimulatedBank
 from core.card_vault import CardVault
 from core.clock import Clock, SystemClock
 from core.job_queue import JobQueue
 from core.merchants import MerchantStore
+from core.observability import recorder
+from core.payment_processor import PaymentProcessor
 from core.payment_service import PaymentService
 from core.payments_repository import PaymentsRepository
+from core.reconciler import Reconciler
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +84,41 @@ class Services:
         return JobQueue(self.clients.sqs, self.settings.jobs_queue_url)
 
     @cached_property
+    def bank_controls(self) -> BankControlPanel:
+        return BankControlPanel(self.clients.dynamodb, self.settings.bank_control_table)
+
+    @cached_property
+    def bank(self) -> SimulatedBank:
+        return SimulatedBank(
+            self.clients.dynamodb,
+            self.settings.bank_ledger_table,
+            self.bank_controls,
+            timeout_seconds=self.settings.bank_timeout_seconds,
+        )
+
+    @cached_property
+    def processor(self) -> PaymentProcessor:
+        return PaymentProcessor(
+            payments=self.payments,
+            vault=self.vault,
+            bank=self.bank,
+            jobs=self.jobs,
+            clock=self.clock,
+            settings=self.settings,
+            metrics=recorder,
+        )
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            payments=self.payments,
+            jobs=self.jobs,
+            clock=self.clock,
+            settings=self.settings,
+            metrics=recorder,
+        )
+
+    @cached_property
     def payment_service(self) -> PaymentService:
         return PaymentService(
             payments=self.payments,
@@ -94,3 +134,19 @@ def services() -> Services:
     """This process's services, built on first use (not at import) from the environment."""
     settings = Settings.from_env(os.environ)
     return Services(settings, AwsClients(settings), SystemClock())
+
+
+EventT = TypeVar("EventT")
+ContextT = TypeVar("ContextT")
+ResultT = TypeVar("ResultT")
+
+
+def with_process_services(
+    handle: Callable[[EventT, ContextT, Services], ResultT],
+) -> Callable[[EventT, ContextT], ResultT]:
+    """What Lambda calls: `handle` with this process's services."""
+
+    def lambda_handler(event: EventT, context: ContextT) -> ResultT:
+        return handle(event, context, services())
+
+    return lambda_handler

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import threading
+
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "paygate"
 METRICS_NAMESPACE = "Paygate"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+
+
+class MetricsRecorder:
+    """Adds metrics from any thread (the worker processes a batch's records concurrently)."""
+
+    def __init__(self, sink: Metrics) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()
+
+    def count(self, name: str, value: float = 1) -> None:
+        with self._lock:
+            self._sink.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def milliseconds(self, name: str, value: float) -> None:
+        with self._lock:
+            self._sink.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
+recorder = MetricsRecorder(metrics)

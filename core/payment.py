@@ -129,6 +129,7 @@ class Payment:
     fail_code: str | None = None
     fail_reason: str | None = None
     bank_checks: int = 0
+    reconcile_count: int = 0
 
     def is_expired(self, now: int) -> bool:
         """A Created payment unused past its expiry is gone, whether or not TTL deleted it."""
@@ -152,6 +153,7 @@ class Payment:
             fail_reason=outcome.fail_reason,
             card_ciphertext=None if outcome.status.is_final else self.card_ciphertext,
             bank_checks=self.bank_checks + 1,
+            reconcile_count=0,
         )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from core.dynamodb_errors import is_condition_failure
 from core.errors import ConcurrentUpdateError
 from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
 from core.resources import (
@@ -48,10 +49,6 @@ class TransitionRejectedError(Exception):
         self.current = current
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
     return {key: _serializer.serialize(value) for key, value in values.items()}
 
@@ -69,6 +66,7 @@ def payment_to_item(payment: Payment) -> dict[str, Any]:
         "createdAt": payment.created_at,
         "updatedAt": payment.updated_at,
         "bankChecks": payment.bank_checks,
+        "reconcileCount": payment.reconcile_count,
     }
     optional = {
         "expiresAt": payment.expires_at,
@@ -120,6 +118,7 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
         fail_code=values.get("failCode"),
         fail_reason=values.get("failReason"),
         bank_checks=int(values.get("bankChecks", 0)),
+        reconcile_count=int(values.get("reconcileCount", 0)),
     )
 
 
@@ -205,7 +204,7 @@ class PaymentsRepository:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
             old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
             raise TransitionRejectedError(payment_from_item(old) if old else None) from None
@@ -227,7 +226,7 @@ class PaymentsRepository:
                 ExpressionAttributeValues=_serialize({":expected": before.version}),
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise ConcurrentUpdateError(after.payment_id) from None
             raise
 
@@ -237,16 +236,18 @@ class PaymentsRepository:
             self._client.update_item(
                 TableName=self._table,
                 Key=_serialize({_KEY: payment.payment_id}),
-                UpdateExpression="SET #progress_at = :now",
+                UpdateExpression="SET #progress_at = :now ADD reconcileCount :one",
                 ConditionExpression="version = :expected AND attribute_exists(#in_flight)",
                 ExpressionAttributeNames={
                     "#progress_at": PROGRESS_AT_ATTRIBUTE,
                     "#in_flight": IN_FLIGHT_ATTRIBUTE,
                 },
-                ExpressionAttributeValues=_serialize({":now": now, ":expected": payment.version}),
+                ExpressionAttributeValues=_serialize(
+                    {":now": now, ":expected": payment.version, ":one": 1}
+                ),
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise ConcurrentUpdateError(payment.payment_id) from None
             raise
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from core.bootstrap import Services, services
+from core.bootstrap import Services
 from core.errors import (
     FieldIssue,
     MalformedRequestError,
@@ -162,7 +162,6 @@ def parse_json_body(
 
 
 ApiHandler = Callable[[dict[str, Any], LambdaContext, Services], dict[str, Any]]
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def api_entry_point(app: APIGatewayRestResolver) -> ApiHandler:
@@ -176,12 +175,3 @@ def api_entry_point(app: APIGatewayRestResolver) -> ApiHandler:
         return app.resolve(event, context)
 
     return handle
-
-
-def with_process_services(handle: ApiHandler) -> LambdaHandler:
-    """What Lambda calls: `handle` with this process's services from the composition root."""
-
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return handle(event, context, services())
-
-    return lambda_handler

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.bootstrap import Services, services
+from core.bootstrap import Services, with_process_services
 from core.merchants import MerchantStore
 from core.observability import logger
 from handlers.api import MERCHANT_CONTEXT_KEY
@@ -74,5 +74,4 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     return authorize(APIGatewayAuthorizerRequestEvent(event), deps.merchants)
 
 
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, context, services())
+lambda_handler = with_process_services(handle)

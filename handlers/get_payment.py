@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from core.bootstrap import with_process_services
 from core.observability import logger, metrics
 from core.payment import payment_view
 from core.requests import GetPaymentQuery
@@ -15,7 +16,6 @@ from handlers.api import (
     json_response,
     parse_model,
     services_of,
-    with_process_services,
 )
 
 app = build_resolver()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from core.bootstrap import with_process_services
 from core.clock import utc_today
 from core.observability import logger, metrics
 from core.requests import MakePaymentRequest, ValidationContext
@@ -16,7 +17,6 @@ from handlers.api import (
     json_response,
     parse_json_body,
     services_of,
-    with_process_services,
 )
 
 app = build_resolver()

@@ -40,6 +40,14 @@ from tests.support import (
 )
 
 REGION = "us-east-1"
+# Bank time-outs and back-offs in milliseconds, so the retry paths run in a blink; a
+# Pending re-check is due at once, so the worker picks it up from the real queue.
+FAST_BANK = {
+    "bank_timeout_seconds": 0.02,
+    "bank_retry_initial_seconds": 0.005,
+    "bank_retry_max_seconds": 0.02,
+    "recheck_base_seconds": 0,
+}
 MERCHANT_A = "merchant-a"
 MERCHANT_B = "merchant-b"
 
@@ -92,17 +100,19 @@ class AwsEnv:
         )
 
     def queued_bodies(self, queue_url: str | None = None) -> list[dict[str, Any]]:
-        """Receive (without deleting) everything visible on a queue."""
-        bodies: list[dict[str, Any]] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=queue_url or self.settings.jobs_queue_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=30,
-            ).get("Messages", [])
-            if not messages:
-                return bodies
-            bodies.extend(json.loads(message["Body"]) for message in messages)
+        """Peek at everything visible on a queue: receive it all, then make it visible again
+        (each peek counts as a receive towards the DLQ's maxReceiveCount)."""
+        url = queue_url or self.settings.jobs_queue_url
+        messages: list[dict[str, Any]] = []
+        while batch := self.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
+        ).get("Messages", []):
+            messages.extend(batch)
+        for message in messages:
+            self.sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        return [json.loads(message["Body"]) for message in messages]
 
     def queue_depth(self, queue_url: str | None = None) -> int:
         attributes = self.sqs.get_queue_attributes(
@@ -120,9 +130,10 @@ def aws() -> Iterator[AwsEnv]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         kms = boto3.client("kms", region_name=REGION)
-        settings, dlq_url = provision(
+        provisioned, dlq_url = provision(
             dynamodb=dynamodb, sqs=sqs, kms=kms, prefix="test", region=REGION
         )
+        settings = provisioned.model_copy(update=FAST_BANK)
         yield AwsEnv(settings=settings, dlq_url=dlq_url, dynamodb=dynamodb, sqs=sqs, kms=kms)
 
 

@@ -10,11 +10,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import Binary
+
+from cli.lambda_emulation import lambda_context as local_lambda_context
 
 SENTINEL_PAN = "4927381603901543"
 SENTINEL_CVV = "8253"
@@ -38,22 +40,8 @@ class FakeClock:
             self._now += seconds
 
 
-@dataclass
-class LambdaContextStub:
-    """What the Lambda runtime passes as `context`."""
-
-    function_name: str = "paygate-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:paygate-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_millis: int = 30_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
-
-
-def lambda_context(remaining_millis: int = 30_000) -> LambdaContext:
-    return cast(LambdaContext, LambdaContextStub(remaining_millis=remaining_millis))
+def lambda_context(remaining_seconds: float = 30.0) -> LambdaContext:
+    return local_lambda_context("paygate-test", remaining_seconds)
 
 
 def api_event(
@@ -137,7 +125,8 @@ def _strings_in(value: Any) -> list[str]:
     return [str(value)]
 
 
-_CVV_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){SENTINEL_CVV}(?![0-9A-Za-z])")
+# A token of its own: not inside a longer number, a word, a UUID group or a decimal.
+_CVV_TOKEN = re.compile(rf"(?<![0-9A-Za-z.\-]){SENTINEL_CVV}(?![0-9A-Za-z.\-])")
 
 
 def card_data_leaks(*captured: Any) -> list[str]:

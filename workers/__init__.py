@@ -1,0 +1,1 @@
+"""SQS and scheduled entry points: thin translations from events to core calls."""

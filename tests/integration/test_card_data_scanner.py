@@ -18,7 +18,9 @@ def test_the_scanner_finds_a_pan_or_cvv_wherever_it_hides() -> None:
     assert card_data_leaks({"nested": [{"deeper": {"x": f"cvv={SENTINEL_CVV}"}}]})
     assert card_data_leaks(Binary(SENTINEL_PAN.encode()))
     assert card_data_leaks(f'{{"cvv": "{SENTINEL_CVV}"}}')
-    assert not card_data_leaks("************1543", "order 48253x", "2026-11-27 08:25:30")
+    assert not card_data_leaks(
+        "************1543", "order 48253x", "2026-11-27 08:25:30", "e02f-4875-8253-2bfe", "0.8253"
+    )
 
 
 def test_a_logged_card_would_be_caught(no_card_data_in_output: logging.Handler) -> None:

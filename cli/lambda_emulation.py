@@ -1,0 +1,140 @@
+"""Runs the real Lambda handlers outside Lambda: the runtime's context object, and an SQS
+event source that does what Lambda's event source mapping does (receive a batch, invoke,
+delete what succeeded, leave reported failures for redelivery and so the DLQ)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+SQS_MAX_BATCH = 10
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes and method of the context object the Lambda runtime passes."""
+
+    function_name: str = "paygate-local"
+    timeout_seconds: float = 30.0
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = ""
+    _started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if not self.invoked_function_arn:
+            self.invoked_function_arn = (
+                f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+            )
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+def lambda_context(function_name: str, timeout_seconds: float = 30.0) -> LambdaContext:
+    return cast(LambdaContext, LocalLambdaContext(function_name, timeout_seconds))
+
+
+def sqs_lambda_event(messages: list[MessageTypeDef], queue_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": dict(message.get("Attributes", {})),
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class PollReport:
+    received: int
+    failed: int
+
+
+class SqsEventSource:
+    def __init__(
+        self,
+        sqs: SQSClient,
+        queue_url: str,
+        handler: Handler,
+        *,
+        function_name: str = "paygate-worker",
+        timeout_seconds: float = 30.0,
+        batch_size: int = SQS_MAX_BATCH,
+        retry_after_seconds: int = 0,
+        region: str = "us-east-1",
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._handler = handler
+        self._function_name = function_name
+        self._timeout = timeout_seconds
+        self._batch_size = batch_size
+        self._retry_after = retry_after_seconds
+        self._region = region
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+
+    def poll_once(self, wait_seconds: int = 0) -> PollReport:
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return PollReport(0, 0)
+        event = sqs_lambda_event(messages, self._queue_arn, self._region)
+        try:
+            response = self._handler(event, lambda_context(self._function_name, self._timeout))
+            failed_ids = {
+                failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])
+            }
+        except Exception:
+            # An invocation error fails the whole batch, as in Lambda.
+            failed_ids = {message["MessageId"] for message in messages}
+        succeeded = [m for m in messages if m["MessageId"] not in failed_ids]
+        if succeeded:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(succeeded)
+                ],
+            )
+        for message in messages:
+            if message["MessageId"] in failed_ids:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._retry_after,
+                )
+        return PollReport(len(messages), len(failed_ids))
+
+    def drain(self, max_polls: int = 100) -> int:
+        """Poll until a receive comes back empty; returns the number of polls with work."""
+        for polls in range(max_polls):
+            if self.poll_once().received == 0:
+                return polls
+        raise RuntimeError(f"the queue was not drained in {max_polls} polls")

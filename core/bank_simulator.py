@@ -1,0 +1,222 @@
+"""The simulated bank: answers by amount, keeps a ledger so a repeated idempotency key
+returns the original result without authorizing again (across processes, in DynamoDB),
+and has a switchable outage and an adjustable latency for demos and benchmarks.
+
+| amount | result |
+| 1      | Declined (card_declined) |
+| 2      | InsufficientFunds (insufficient_funds) |
+| 24     | Pending first, Accepted on the next check |
+| 503    | unavailable on the first two calls, then Accepted |
+| 504    | never answers: times out |
+| other  | Accepted |
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from core.bank import AuthorizationRequest
+from core.dynamodb_errors import is_condition_failure
+from core.errors import BankTimeoutError, BankUnavailableError
+from core.payment import BankOutcome, PaymentStatus
+from core.resources import BANK_CONTROL_TABLE, BANK_LEDGER_TABLE
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+DECLINED_AMOUNT = 1
+INSUFFICIENT_FUNDS_AMOUNT = 2
+PENDING_AMOUNT = 24
+FLAKY_AMOUNT = 503
+TIMEOUT_AMOUNT = 504
+FLAKY_FAILURES = 2
+
+DECLINED = BankOutcome(PaymentStatus.DECLINED, "card_declined", "the issuer declined the card")
+INSUFFICIENT_FUNDS = BankOutcome(
+    PaymentStatus.INSUFFICIENT_FUNDS, "insufficient_funds", "the card has insufficient funds"
+)
+ACCEPTED = BankOutcome(PaymentStatus.ACCEPTED)
+PENDING = BankOutcome(PaymentStatus.PENDING)
+
+_LEDGER_KEY = BANK_LEDGER_TABLE.partition_key.name
+_CONTROL_KEY = BANK_CONTROL_TABLE.partition_key.name
+_OUTAGE = "outage"
+_LATENCY = "latency"
+
+
+@dataclass(frozen=True)
+class BankControls:
+    outage: bool = False
+    latency_ms: int = 0
+
+
+class BankControlPanel:
+    """The simulator's switches, kept in DynamoDB so every process sees them."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def read(self) -> BankControls:
+        response = self._client.batch_get_item(
+            RequestItems={
+                self._table: {
+                    "Keys": [{_CONTROL_KEY: {"S": _OUTAGE}}, {_CONTROL_KEY: {"S": _LATENCY}}],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        items = {
+            item[_CONTROL_KEY]["S"]: item for item in response["Responses"].get(self._table, [])
+        }
+        outage = items.get(_OUTAGE, {}).get("enabled", {}).get("BOOL", False)
+        latency = int(items.get(_LATENCY, {}).get("milliseconds", {}).get("N", "0"))
+        return BankControls(outage=bool(outage), latency_ms=latency)
+
+    def set_outage(self, enabled: bool) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={_CONTROL_KEY: {"S": _OUTAGE}, "enabled": {"BOOL": enabled}},
+        )
+
+    def set_latency(self, milliseconds: int) -> None:
+        if milliseconds < 0:
+            raise ValueError("latency cannot be negative")
+        self._client.put_item(
+            TableName=self._table,
+            Item={_CONTROL_KEY: {"S": _LATENCY}, "milliseconds": {"N": str(milliseconds)}},
+        )
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    idempotency_key: str
+    calls: int
+    checks: int
+    outcome: BankOutcome | None
+    authorizations: int
+
+
+def _outcome_attributes(outcome: BankOutcome) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"status": {"S": outcome.status.value}}
+    if outcome.fail_code:
+        attributes["failCode"] = {"S": outcome.fail_code}
+        attributes["failReason"] = {"S": outcome.fail_reason or ""}
+    return attributes
+
+
+class SimulatedBank:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        ledger_table: str,
+        controls: BankControlPanel,
+        *,
+        timeout_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._ledger = ledger_table
+        self._controls = controls
+        self._timeout = timeout_seconds
+        self._sleep = sleep
+
+    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
+        controls = self._controls.read()
+        if controls.latency_ms:
+            self._sleep(controls.latency_ms / 1000)
+        if controls.outage:
+            raise BankUnavailableError("the bank is unavailable (simulated outage)")
+        if request.amount == TIMEOUT_AMOUNT:
+            self._sleep(self._timeout)
+            raise BankTimeoutError(f"the bank did not answer within {self._timeout}s")
+        entry = self._count_call(idempotency_key)
+        if entry.outcome is not None:
+            return entry.outcome
+        if request.amount == FLAKY_AMOUNT and entry.calls <= FLAKY_FAILURES:
+            raise BankUnavailableError("the bank is temporarily unavailable")
+        if request.amount == PENDING_AMOUNT and entry.checks == 0:
+            self._record_pending_check(idempotency_key)
+            return PENDING
+        return self._record_outcome(idempotency_key, _decide(request.amount))
+
+    def ledger_entry(self, idempotency_key: str) -> LedgerEntry | None:
+        item = self._client.get_item(
+            TableName=self._ledger,
+            Key={_LEDGER_KEY: {"S": idempotency_key}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _entry_from_item(item) if item else None
+
+    def _count_call(self, key: str) -> LedgerEntry:
+        response = self._client.update_item(
+            TableName=self._ledger,
+            Key={_LEDGER_KEY: {"S": key}},
+            UpdateExpression="ADD calls :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        )
+        return _entry_from_item(response["Attributes"])
+
+    def _record_pending_check(self, key: str) -> None:
+        self._client.update_item(
+            TableName=self._ledger,
+            Key={_LEDGER_KEY: {"S": key}},
+            UpdateExpression="ADD checks :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    def _record_outcome(self, key: str, outcome: BankOutcome) -> BankOutcome:
+        """Authorize exactly once: the first outcome recorded for a key is the outcome."""
+        names = {"#outcome": "outcome"}
+        try:
+            self._client.update_item(
+                TableName=self._ledger,
+                Key={_LEDGER_KEY: {"S": key}},
+                UpdateExpression="SET #outcome = :outcome ADD authorizations :one",
+                ConditionExpression="attribute_not_exists(#outcome)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":outcome": {"M": _outcome_attributes(outcome)},
+                    ":one": {"N": "1"},
+                },
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            recorded = self.ledger_entry(key)
+            if recorded is None or recorded.outcome is None:
+                raise
+            return recorded.outcome
+        return outcome
+
+
+def _decide(amount: int) -> BankOutcome:
+    if amount == DECLINED_AMOUNT:
+        return DECLINED
+    if amount == INSUFFICIENT_FUNDS_AMOUNT:
+        return INSUFFICIENT_FUNDS
+    return ACCEPTED
+
+
+def _entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    outcome = None
+    if "outcome" in item:
+        stored = item["outcome"]["M"]
+        outcome = BankOutcome(
+            status=PaymentStatus(stored["status"]["S"]),
+            fail_code=stored.get("failCode", {}).get("S"),
+            fail_reason=stored.get("failReason", {}).get("S"),
+        )
+    return LedgerEntry(
+        idempotency_key=item[_LEDGER_KEY]["S"],
+        calls=int(item.get("calls", {}).get("N", "0")),
+        checks=int(item.get("checks", {}).get("N", "0")),
+        outcome=outcome,
+        authorizations=int(item.get("authorizations", {}).get("N", "0")),
+    )

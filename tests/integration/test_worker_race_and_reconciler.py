@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+import pytest
+
+from core.bank import AuthorizationRequest, Bank
+from core.bootstrap import AwsClients, Services
+from core.errors import QueueUnavailableError
+from core.job_queue import JobQueue, PaymentJob
+from core.payment import BankOutcome
+from core.payment_processor import JobResult, recheck_delay_seconds
+from tests.conftest import ApiClient, AwsEnv, make_payment_body
+from tests.integration.test_payment_worker import event_source, submit
+from tests.support import FakeClock, lambda_context
+from workers import reconciler
+
+
+class _MeetAfterTheBank:
+    """Holds each caller after the bank answered until both have, so both workers have
+    read the same version before either writes."""
+
+    def __init__(self, bank: Bank, parties: int) -> None:
+        self._bank = bank
+        self._barrier = threading.Barrier(parties, timeout=10)
+
+    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
+        outcome = self._bank.authorize(request, idempotency_key=idempotency_key)
+        self._barrier.wait()
+        return outcome
+
+
+def test_two_workers_racing_on_one_payment_one_wins_the_other_acknowledges(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a payment and two workers (two Lambda instances: their own processors)
+    payment_id = submit(api, 1250)
+    meeting = _MeetAfterTheBank(services.bank, parties=2)
+    workers = []
+    for _ in range(2):
+        worker = Services(aws.settings, AwsClients(aws.settings), clock)
+        worker.__dict__["bank"] = meeting
+        workers.append(worker.processor)
+
+    # WHEN both process its job at once
+    results: list[Any] = [None, None]
+
+    def run(n: int) -> None:
+        results[n] = workers[n].process(PaymentJob(payment_id, f"w{n}"), deadline=1e12)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN one write won, the other re-read and acknowledged
+    assert sorted(result.result for result in results) == [JobResult.LOST_RACE, JobResult.RECORDED]
+    item = aws.raw_item(payment_id)
+    assert (item["status"], item["version"]) == ({"S": "Accepted"}, {"N": "3"})
+    ledger = services.bank.ledger_entry(payment_id)
+    assert ledger is not None and (ledger.calls, ledger.authorizations) == (2, 1)
+
+
+class _CrashingQueue(JobQueue):
+    def publish(self, job: PaymentJob, *, delay_seconds: int = 0) -> None:
+        raise QueueUnavailableError("make-payment crashed before the enqueue")
+
+
+class _ServicesCrashingOnEnqueue(Services):
+    @cached_property
+    def jobs(self) -> JobQueue:
+        return _CrashingQueue(self.clients.sqs, self.settings.jobs_queue_url)
+
+
+def test_a_crash_between_makes_write_and_its_enqueue_is_recovered_by_the_reconciler(
+    aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN make-payment wrote Processing, then died before queueing the job
+    crashing = _ServicesCrashingOnEnqueue(aws.settings, AwsClients(aws.settings), clock)
+    api = ApiClient(crashing, "merchant-a")
+    payment_id = api.create_payment()
+    assert api.post("/make-payment", make_payment_body(payment_id)).status == 503
+    assert aws.queue_depth() == 0
+
+    # WHEN the reconciler runs before the threshold, then after it
+    early = reconciler.handle({}, lambda_context(), services)
+    clock.advance(aws.settings.reconcile_after_seconds + 1)
+    late = reconciler.handle({}, lambda_context(), services)
+    event_source(aws, services).drain()
+
+    # THEN it left the payment alone while it could still be moving, then queued it once
+    assert early["requeued"] == 0
+    assert late["requeued"] == 1
+    item = aws.raw_item(payment_id)
+    assert (item["status"], item["version"]) == ({"S": "Accepted"}, {"N": "3"})
+    ledger = services.bank.ledger_entry(payment_id)
+    assert ledger is not None and ledger.authorizations == 1
+
+
+def test_a_pending_payment_whose_recheck_was_lost_is_requeued(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a Pending payment whose re-check message never arrives
+    payment_id = submit(api, 24)
+    worker = event_source(aws, services)
+    worker.poll_once()
+    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
+    assert aws.raw_item(payment_id)["status"] == {"S": "Pending"}
+
+    # WHEN the reconciler runs after the threshold
+    clock.advance(aws.settings.reconcile_after_seconds + 1)
+    report = reconciler.handle({}, lambda_context(), services)
+    worker.drain()
+
+    # THEN
+    assert report["requeued"] == 1
+    assert aws.raw_item(payment_id)["status"] == {"S": "Accepted"}
+
+
+def test_the_reconciler_gives_up_after_its_attempts_and_reads_no_table_scan(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a payment whose jobs always fail (the bank never answers)
+    payment_id = submit(api, 504)
+    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
+    operations: list[str] = []
+    services.clients.dynamodb.meta.events.register(
+        "before-call.dynamodb.*",
+        lambda model, **_: operations.append(model.name),
+    )
+
+    # WHEN the reconciler runs again and again, each time after the threshold
+    reports = []
+    for _ in range(aws.settings.reconcile_max_attempts + 2):
+        clock.advance(aws.settings.reconcile_after_seconds + 1)
+        reports.append(reconciler.handle({}, lambda_context(), services))
+
+    # THEN it re-queued it up to its limit, then reported it stuck (it is in the DLQ by then)
+    attempts = aws.settings.reconcile_max_attempts
+    assert [r["requeued"] for r in reports] == [1] * attempts + [0, 0]
+    assert [r["stuck"] for r in reports] == [0] * attempts + [1, 1]
+    assert aws.queue_depth() == attempts
+    assert "Scan" not in operations
+    assert "Query" in operations
+    assert aws.raw_item(payment_id)["status"] == {"S": "Processing"}
+
+
+@pytest.mark.parametrize(
+    ("checks", "delay"), [(1, 5), (2, 10), (3, 20), (8, 640), (9, 900), (30, 900)]
+)
+def test_pending_rechecks_back_off_up_to_the_cap(checks: int, delay: int) -> None:
+    assert recheck_delay_seconds(checks, base=5, cap=900) == delay
