@@ -7,7 +7,7 @@ and has a switchable outage and an adjustable latency for demos and benchmarks.
 | 2      | InsufficientFunds (insufficient_funds) |
 | 24     | Pending first, Accepted on the next check |
 | 503    | unavailable on the first two calls, then Accepted |
-| 504    | never answers: times out |
+| 504    | never answers: times out (unless timeouts are switched off) |
 | other  | Accepted |
 """
 
@@ -47,12 +47,15 @@ _LEDGER_KEY = BANK_LEDGER_TABLE.partition_key.name
 _CONTROL_KEY = BANK_CONTROL_TABLE.partition_key.name
 _OUTAGE = "outage"
 _LATENCY = "latency"
+_TIMEOUTS = "timeouts"
 
 
 @dataclass(frozen=True)
 class BankControls:
     outage: bool = False
     latency_ms: int = 0
+    # Off: amount 504 answers (Accepted) instead of timing out, to demo DLQ replay.
+    timeouts: bool = True
 
 
 class BankControlPanel:
@@ -66,7 +69,9 @@ class BankControlPanel:
         response = self._client.batch_get_item(
             RequestItems={
                 self._table: {
-                    "Keys": [{_CONTROL_KEY: {"S": _OUTAGE}}, {_CONTROL_KEY: {"S": _LATENCY}}],
+                    "Keys": [
+                        {_CONTROL_KEY: {"S": name}} for name in (_OUTAGE, _LATENCY, _TIMEOUTS)
+                    ],
                     "ConsistentRead": True,
                 }
             }
@@ -76,13 +81,20 @@ class BankControlPanel:
         }
         outage = items.get(_OUTAGE, {}).get("enabled", {}).get("BOOL", False)
         latency = int(items.get(_LATENCY, {}).get("milliseconds", {}).get("N", "0"))
-        return BankControls(outage=bool(outage), latency_ms=latency)
+        timeouts = items.get(_TIMEOUTS, {}).get("enabled", {}).get("BOOL", True)
+        return BankControls(outage=bool(outage), latency_ms=latency, timeouts=bool(timeouts))
 
-    def set_outage(self, enabled: bool) -> None:
+    def _switch(self, name: str, enabled: bool) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item={_CONTROL_KEY: {"S": _OUTAGE}, "enabled": {"BOOL": enabled}},
+            Item={_CONTROL_KEY: {"S": name}, "enabled": {"BOOL": enabled}},
         )
+
+    def set_outage(self, enabled: bool) -> None:
+        self._switch(_OUTAGE, enabled)
+
+    def set_timeouts(self, enabled: bool) -> None:
+        self._switch(_TIMEOUTS, enabled)
 
     def set_latency(self, milliseconds: int) -> None:
         if milliseconds < 0:
@@ -132,7 +144,7 @@ class SimulatedBank:
             self._sleep(controls.latency_ms / 1000)
         if controls.outage:
             raise BankUnavailableError("the bank is unavailable (simulated outage)")
-        if request.amount == TIMEOUT_AMOUNT:
+        if request.amount == TIMEOUT_AMOUNT and controls.timeouts:
             self._sleep(self._timeout)
             raise BankTimeoutError(f"the bank did not answer within {self._timeout}s")
         entry = self._count_call(idempotency_key)

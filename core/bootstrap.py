@@ -40,8 +40,8 @@ _BOTO_CONFIG = Config(
 class AwsClients:
     """boto3 clients, each created on first use: an entry point pays only for its own."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._session = boto3.session.Session(region_name=settings.aws_region)
+    def __init__(self, settings: Settings, session: boto3.session.Session | None = None) -> None:
+        self._session = session or boto3.session.Session(region_name=settings.aws_region)
         self._options: dict[str, Any] = {"config": _BOTO_CONFIG}
         if settings.aws_endpoint_url:
             self._options["endpoint_url"] = settings.aws_endpoint_url

@@ -43,6 +43,33 @@ class PaymentJob:
         return cls(payment_id=payment_id, correlation_id=str(correlation_id))
 
 
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+def queue_depth(client: SQSClient, queue_url: str) -> QueueDepth:
+    attributes = client.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return QueueDepth(
+        visible=int(attributes.get("ApproximateNumberOfMessages", "0")),
+        in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
+        delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", "0")),
+    )
+
+
 class JobQueue:
     def __init__(self, client: SQSClient, queue_url: str, *, retry_wait_max: float = 0.5) -> None:
         self._client = client
@@ -60,6 +87,9 @@ class JobQueue:
             MessageBody=job.to_body(),
             DelaySeconds=delay_seconds,
         )
+
+    def depth(self) -> QueueDepth:
+        return queue_depth(self._client, self._queue_url)
 
     def publish(self, job: PaymentJob, *, delay_seconds: int = 0) -> None:
         """Send a job, retrying transient failures; QueueUnavailableError if all fail."""

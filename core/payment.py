@@ -130,6 +130,8 @@ class Payment:
     fail_reason: str | None = None
     bank_checks: int = 0
     reconcile_count: int = 0
+    # Why the last attempt to process it failed (shown by `paygate dlq list`).
+    last_error: str | None = None
 
     def is_expired(self, now: int) -> bool:
         """A Created payment unused past its expiry is gone, whether or not TTL deleted it."""
@@ -154,6 +156,7 @@ class Payment:
             card_ciphertext=None if outcome.status.is_final else self.card_ciphertext,
             bank_checks=self.bank_checks + 1,
             reconcile_count=0,
+            last_error=None,
         )
 
 

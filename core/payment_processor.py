@@ -104,7 +104,11 @@ class PaymentProcessor:
         if not payment.status.is_in_flight or payment.card_ciphertext is None:
             raise PoisonJobError(f"payment {job.payment_id} is {payment.status}, not in flight")
 
-        outcome = self._authorize(payment, deadline, log)
+        try:
+            outcome = self._authorize(payment, deadline, log)
+        except BankUnavailableError as error:
+            self._payments.note_failure(payment, str(error), epoch_seconds(self._clock))
+            raise
         after = payment.with_outcome(outcome, epoch_seconds(self._clock))
         try:
             self._payments.save_transition(payment, after)

@@ -74,6 +74,7 @@ def payment_to_item(payment: Payment) -> dict[str, Any]:
         "failCode": payment.fail_code,
         "failReason": payment.fail_reason,
         "cardCiphertext": payment.card_ciphertext,
+        "lastError": payment.last_error,
     }
     values |= {key: value for key, value in optional.items() if value is not None}
     if payment.details is not None:
@@ -119,6 +120,7 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
         fail_reason=values.get("failReason"),
         bank_checks=int(values.get("bankChecks", 0)),
         reconcile_count=int(values.get("reconcileCount", 0)),
+        last_error=values.get("lastError"),
     )
 
 
@@ -230,6 +232,23 @@ class PaymentsRepository:
                 raise ConcurrentUpdateError(after.payment_id) from None
             raise
 
+    def note_failure(self, payment: Payment, reason: str, now: int) -> None:
+        """Remember why processing failed, for whoever inspects the DLQ. Not a state change:
+        the version stays; a payment that moved on meanwhile is left as it is."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_serialize({_KEY: payment.payment_id}),
+                UpdateExpression="SET lastError = :reason, lastErrorAt = :now",
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues=_serialize(
+                    {":reason": reason, ":now": now, ":expected": payment.version}
+                ),
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
     def touch_progress(self, payment: Payment, now: int) -> None:
         """Record that an in-flight payment was re-enqueued, without a state change."""
         try:
@@ -250,6 +269,28 @@ class PaymentsRepository:
             if is_condition_failure(error):
                 raise ConcurrentUpdateError(payment.payment_id) from None
             raise
+
+    def count_by_status(self, max_items: int) -> tuple[dict[str, int], bool]:
+        """Payments per status, for the ops `status` command: a bounded scan of one small
+        attribute (never used on a request path). Returns the counts and whether it stopped
+        at max_items before the end of the table."""
+        counts: dict[str, int] = {}
+        seen = 0
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "ProjectionExpression": "#status",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        while seen < max_items:
+            response = self._client.scan(**scan, Limit=min(1000, max_items - seen))
+            for item in response.get("Items", []):
+                status = item["status"]["S"]
+                counts[status] = counts.get(status, 0) + 1
+                seen += 1
+            if "LastEvaluatedKey" not in response:
+                return counts, False
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return counts, True
 
     def find_stalled(self, progress_before: int, limit: int) -> list[StalledPayment]:
         """In-flight payments whose last progress is older than `progress_before`, oldest

@@ -126,6 +126,20 @@ JOBS_DLQ = QueueSpec(
     retention_seconds=14 * 24 * 3600,
 )
 
+
+class StackOutput(StrEnum):
+    """CloudFormation outputs of the CDK stack: what the paygate CLI reads to find it."""
+
+    API_URL = "ApiUrl"
+    JOBS_QUEUE_URL = "JobsQueueUrl"
+    DLQ_URL = "DeadLetterQueueUrl"
+    PAYMENTS_TABLE = "PaymentsTableName"
+    MERCHANTS_TABLE = "MerchantsTableName"
+    BANK_LEDGER_TABLE = "BankLedgerTableName"
+    BANK_CONTROL_TABLE = "BankControlTableName"
+    CARD_KEY_ID = "CardKeyId"
+
+
 CARD_KEY_ALIAS = "card-data"
 DEFAULT_PREFIX = "paygate"
 

@@ -168,7 +168,9 @@ def api_entry_point(app: APIGatewayRestResolver) -> ApiHandler:
     """The Lambda entry of one route module: logging with the API Gateway request id as
     correlation id, metrics flushed per invocation, the services passed in."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    )
     @metrics.log_metrics
     def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
         app.append_context(services=deps)

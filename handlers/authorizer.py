@@ -69,7 +69,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, merchants: MerchantStore)
     return policy.asdict()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
     return authorize(APIGatewayAuthorizerRequestEvent(event), deps.merchants)
 

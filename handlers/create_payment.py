@@ -27,6 +27,7 @@ def create_payment() -> Any:
         caller_merchant_id(app), request.merchant_id
     )
     logger.append_keys(paymentId=payment.payment_id)
+    logger.info("payment created")
     metrics.add_metric(name="PaymentsCreated", unit="Count", value=1)
     return json_response(
         HTTPStatus.CREATED,

@@ -34,6 +34,7 @@ def make_payment() -> Any:
         request,
         correlation_id=app.current_event.request_context.request_id or "",
     )
+    logger.info("payment submitted", extra={"status": payment.status.value})
     metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
     return json_response(
         HTTPStatus.ACCEPTED, {"paymentId": payment.payment_id, "status": payment.status.value}

@@ -51,7 +51,7 @@ def process_record(record: SQSRecord, processor: PaymentProcessor, deadline: flo
         raise
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000

@@ -10,7 +10,7 @@ from core.bootstrap import Services, with_process_services
 from core.observability import logger, metrics
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
     report = deps.reconciler.run()

@@ -1,0 +1,93 @@
+"""One batch of 10 records with the simulated bank at 200 ms: concurrent vs sequential."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from cli.lambda_emulation import lambda_context, sqs_lambda_event
+from core.bootstrap import AwsClients, Services
+from core.clock import SystemClock
+from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
+from core.provisioning import provision
+from core.requests import MakePaymentRequest
+from workers import payment_worker
+
+REGION = "us-east-1"
+BATCH = 10
+LATENCY_MS = 200
+PAN = "4242424242424242"
+
+
+def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
+    messages = []
+    for n in range(BATCH):
+        payment_id = f"bench-{run}-{n}"
+        now = int(time.time())
+        services.payments.add(
+            Payment(payment_id, "bench", PaymentStatus.CREATED, CREATED_VERSION, now, now, now + 600)
+        )
+        request = MakePaymentRequest.model_validate(
+            {
+                "paymentId": payment_id,
+                "merchantId": "bench",
+                "cardNumber": PAN,
+                "expiryYear": 2035,
+                "expiryMonth": 1,
+                "currency": "EUR",
+                "amount": 1000 + n,
+                "cardName": "Bench",
+                "billingAddress": "1 Bench Road",
+                "cvv": "123",
+            }
+        )
+        services.payment_service.submit_payment("bench", request, "bench")
+        messages.append(
+            {
+                "MessageId": payment_id,
+                "ReceiptHandle": payment_id,
+                "Body": json.dumps({"paymentId": payment_id, "correlationId": "bench"}),
+            }
+        )
+    return sqs_lambda_event(messages, "arn:aws:sqs:us-east-1:000000000000:jobs", REGION)  # type: ignore[arg-type]
+
+
+def measure(runs: int = 3) -> dict[str, float]:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    with mock_aws():
+        settings, _ = provision(
+            dynamodb=boto3.client("dynamodb", region_name=REGION),
+            sqs=boto3.client("sqs", region_name=REGION),
+            kms=boto3.client("kms", region_name=REGION),
+            prefix="bench",
+            region=REGION,
+        )
+        timings: dict[str, list[float]] = {"concurrent": [], "sequential": []}
+        for run in range(runs):
+            for mode, workers in (("concurrent", BATCH), ("sequential", 1)):
+                tuned = settings.model_copy(update={"worker_concurrency": workers})
+                services = Services(tuned, AwsClients(tuned), SystemClock())
+                services.bank_controls.set_latency(LATENCY_MS)
+                event = _submitted_batch(services, run * 2 + (mode == "sequential"))
+                started = time.perf_counter()
+                response = payment_worker.handle(event, lambda_context("bench", 60), services)
+                timings[mode].append(time.perf_counter() - started)
+                assert response["batchItemFailures"] == [], response
+    concurrent = statistics.median(timings["concurrent"])
+    sequential = statistics.median(timings["sequential"])
+    return {
+        "concurrent_seconds": concurrent,
+        "sequential_seconds": sequential,
+        "speedup": sequential / concurrent,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))

@@ -1,0 +1,173 @@
+"""The local API Gateway: each HTTP request becomes an API Gateway REST proxy event; the
+real authorizer runs first and its context goes in `requestContext.authorizer`; the real
+handler answers. Lambda runs one event at a time per instance, and powertools' logger and
+metrics are per process, so invocations here are serialized too."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cli.lambda_emulation import lambda_context
+from core.bootstrap import Services
+from handlers import authorizer, create_payment, gateway_responses, get_payment, make_payment
+from handlers.gateway_responses import GatewayResponse
+
+ApiHandler = Callable[..., dict[str, Any]]
+ACCOUNT_ID = "000000000000"
+API_ID = "local"
+STAGE = "local"
+# API Gateway refuses bodies over 10 MB; the handlers refuse anything over 16 KiB.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+ROUTES: dict[tuple[str, str], tuple[str, ApiHandler]] = {
+    ("POST", "/create-payment"): ("paygate-create-payment", create_payment.handle),
+    ("POST", "/make-payment"): ("paygate-make-payment", make_payment.handle),
+    ("GET", "/get-payment"): ("paygate-get-payment", get_payment.handle),
+}
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def _gateway_answer(response: GatewayResponse, request_id: str) -> HttpAnswer:
+    return HttpAnswer(
+        response.status,
+        {"Content-Type": "application/json"},
+        json.dumps(response.body(request_id)).encode(),
+    )
+
+
+class LocalApiGateway:
+    def __init__(self, services: Services, region: str) -> None:
+        self._services = services
+        self._region = region
+        self._invoke_lock = threading.Lock()
+
+    def _invoke(self, handler: ApiHandler, event: dict[str, Any], name: str) -> dict[str, Any]:
+        with self._invoke_lock:
+            return handler(event, lambda_context(name), self._services)
+
+    def _authorize(
+        self, method: str, path: str, headers: Mapping[str, str], request_id: str
+    ) -> dict[str, Any] | GatewayResponse:
+        event = {
+            "type": "REQUEST",
+            "methodArn": (
+                f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{path}"
+            ),
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
+            "headers": dict(headers),
+            "queryStringParameters": {},
+            "requestContext": {"requestId": request_id, "stage": STAGE},
+        }
+        try:
+            policy = self._invoke(authorizer.handle, event, "paygate-authorizer")
+        except Exception:
+            return gateway_responses.UNAUTHORIZED
+        statement = policy["policyDocument"]["Statement"][0]
+        if statement["Effect"] != "Allow":
+            return gateway_responses.ACCESS_DENIED
+        return dict(policy.get("context", {}))
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> HttpAnswer:
+        request_id = str(uuid.uuid4())
+        url = urlsplit(target)
+        route = ROUTES.get((method, url.path))
+        if route is None:
+            return _gateway_answer(gateway_responses.ROUTE_NOT_FOUND, request_id)
+        authorized = self._authorize(method, url.path, headers, request_id)
+        if isinstance(authorized, GatewayResponse):
+            return _gateway_answer(authorized, request_id)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        try:
+            text: str | None = body.decode() if body else None
+            binary = False
+        except UnicodeDecodeError:
+            text, binary = None, True
+        event = {
+            "resource": url.path,
+            "path": url.path,
+            "httpMethod": method,
+            "headers": dict(headers),
+            "multiValueHeaders": {},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "body": _base64(body) if binary else text,
+            "isBase64Encoded": binary,
+            "requestContext": {
+                "accountId": ACCOUNT_ID,
+                "apiId": API_ID,
+                "stage": STAGE,
+                "httpMethod": method,
+                "path": f"/{STAGE}{url.path}",
+                "resourcePath": url.path,
+                "requestId": request_id,
+                "identity": {"sourceIp": "127.0.0.1"},
+                "authorizer": authorized,
+            },
+        }
+        function_name, handler = route
+        response = self._invoke(handler, event, function_name)
+        answer_headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+        return HttpAnswer(
+            int(response["statusCode"]),
+            answer_headers,
+            (response.get("body") or "").encode(),
+        )
+
+
+def _base64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer:
+    """Bind (OSError if the port is taken) and return the server; call serve_forever()."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST_BYTES:
+                self._send(_gateway_answer(gateway_responses.PAYLOAD_TOO_LARGE, "-"))
+                self.close_connection = True
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = {name: value for name, value in self.headers.items()}
+            self._send(gateway.handle(self.command, self.path, headers, body))
+
+        def _send(self, answer: HttpAnswer) -> None:
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        # http.server dispatches on these names.
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,25 @@
+"""The answers API Gateway gives itself, before any handler runs, in our error format.
+
+The CDK stack turns these into gateway responses; the local stack answers with them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    fail_code: str
+    fail_reason: str
+
+    def body(self, request_id: str) -> dict[str, str]:
+        return {"failCode": self.fail_code, "failReason": self.fail_reason, "requestId": request_id}
+
+
+UNAUTHORIZED = GatewayResponse(401, "unauthorized", "missing or invalid API key")
+ACCESS_DENIED = GatewayResponse(403, "access_denied", "the API key may not call this route")
+THROTTLED = GatewayResponse(429, "throttled", "too many requests; slow down and retry")
+ROUTE_NOT_FOUND = GatewayResponse(404, "route_not_found", "no such route")
+PAYLOAD_TOO_LARGE = GatewayResponse(413, "payload_too_large", "the body exceeds 16384 bytes")
