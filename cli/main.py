@@ -101,7 +101,7 @@ def local(
                 "Try:  curl -s -X POST "
                 f"{info.url}/create-payment -H 'Authorization: Bearer {info.api_key}' "
                 "-H 'Content-Type: application/json' "
-                f"-d '{{\"merchantId\": \"{info.merchant_id}\"}}'",
+                f'-d \'{{"merchantId": "{info.merchant_id}"}}\'',
                 title="paygate is running (Ctrl-C to stop)",
             )
         )

@@ -138,4 +138,3 @@ class DeadLetterQueue:
 
 def age_seconds(letter: DeadLetter, now_ms: int) -> int:
     return max(0, (now_ms - letter.sent_at_ms) // 1000)
-

@@ -23,6 +23,7 @@ os.environ.update(
 )
 
 from core.bootstrap import AwsClients, Services
+from core.job_queue import queue_depth
 from core.observability import logger as paygate_logger
 from core.provisioning import provision
 from core.settings import Settings
@@ -115,13 +116,7 @@ class AwsEnv:
         return [json.loads(message["Body"]) for message in messages]
 
     def queue_depth(self, queue_url: str | None = None) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=queue_url or self.settings.jobs_queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return queue_depth(self.sqs, queue_url or self.settings.jobs_queue_url).total
 
 
 @pytest.fixture
