@@ -14,7 +14,7 @@ from moto import mock_aws
 from cli.lambda_emulation import lambda_context, sqs_lambda_event
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock
-from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
+from core.payment import CREATED_VERSION, Payment, PaymentStatus
 from core.provisioning import provision
 from core.requests import MakePaymentRequest
 from workers import payment_worker
@@ -31,7 +31,9 @@ def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
         payment_id = f"bench-{run}-{n}"
         now = int(time.time())
         services.payments.add(
-            Payment(payment_id, "bench", PaymentStatus.CREATED, CREATED_VERSION, now, now, now + 600)
+            Payment(
+                payment_id, "bench", PaymentStatus.CREATED, CREATED_VERSION, now, now, now + 600
+            )
         )
         request = MakePaymentRequest.model_validate(
             {
