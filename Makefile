@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SOURCES := core handlers workers cli infra tests
 
-.PHONY: install lint format test run clean
+NODE_INSTALLED := node_modules/.installed
+
+.PHONY: install lint format test run bench synth clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +15,12 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(INSTALLED)
 
-install: $(INSTALLED)
+# The CDK CLI, pinned in package-lock.json (for `npx cdk synth` / `npx cdk deploy`).
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_INSTALLED)
+
+install: $(INSTALLED) $(NODE_INSTALLED)
 
 lint: install
 	$(BIN)/ruff check $(SOURCES)
@@ -27,8 +34,11 @@ format: install
 test: lint
 	$(BIN)/pytest
 
-run: install
+run: $(INSTALLED)
 	$(BIN)/paygate local
 
+synth: install
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache cdk.out
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache cdk.out build

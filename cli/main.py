@@ -23,6 +23,7 @@ from cli.local_stack import (
     run_until_interrupted,
 )
 from cli.target import Target, TargetError, aws_target, local_target
+from cli.usage_plans import issue_usage_key
 from core.clock import epoch_seconds
 from core.dead_letters import DeadLetter, age_seconds
 
@@ -153,8 +154,14 @@ def merchants_create(
     """Create a merchant API key. The key is shown once: only its digest is stored."""
     target = _target()
     services = target.services
+    merchant_id = merchant_id or _slug(name)
+    usage_key = (
+        issue_usage_key(target.session, target.usage_plan_id, f"{target.name}-{merchant_id}")
+        if target.usage_plan_id
+        else None
+    )
     issued = services.merchants.issue_key(
-        merchant_id or _slug(name), name, created_at=epoch_seconds(services.clock)
+        merchant_id, name, created_at=epoch_seconds(services.clock), usage_key=usage_key
     )
     console.print(f"merchant  {issued.merchant.merchant_id}")
     console.print(f"API key   [bold]{issued.api_key}[/bold]")

@@ -40,6 +40,7 @@ class Target:
     dlq_url: str
     api_url: str | None
     session: boto3.session.Session
+    usage_plan_id: str | None = None
 
     @cached_property
     def services(self) -> Services:
@@ -92,4 +93,5 @@ def aws_target(stack: str, region: str | None, profile: str | None) -> Target:
         dlq_url=outputs[StackOutput.DLQ_URL],
         api_url=outputs.get(StackOutput.API_URL),
         session=session,
+        usage_plan_id=outputs.get(StackOutput.USAGE_PLAN_ID),
     )

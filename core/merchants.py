@@ -30,6 +30,9 @@ def api_key_digest(api_key: str) -> str:
 class Merchant:
     merchant_id: str
     name: str
+    # On AWS: the value of the merchant's API Gateway key, which the authorizer hands to
+    # API Gateway so the usage plan throttles each merchant on its own.
+    usage_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,20 +46,25 @@ class MerchantStore:
         self._client = client
         self._table = table_name
 
-    def issue_key(self, merchant_id: str, name: str, created_at: int) -> IssuedKey:
+    def issue_key(
+        self, merchant_id: str, name: str, created_at: int, usage_key: str | None = None
+    ) -> IssuedKey:
         api_key = generate_api_key()
+        item = {
+            _KEY: {"S": api_key_digest(api_key)},
+            "merchantId": {"S": merchant_id},
+            "name": {"S": name},
+            "createdAt": {"N": str(created_at)},
+        }
+        if usage_key:
+            item["usageKey"] = {"S": usage_key}
         self._client.put_item(
             TableName=self._table,
-            Item={
-                _KEY: {"S": api_key_digest(api_key)},
-                "merchantId": {"S": merchant_id},
-                "name": {"S": name},
-                "createdAt": {"N": str(created_at)},
-            },
+            Item=item,
             ConditionExpression="attribute_not_exists(#key)",
             ExpressionAttributeNames={"#key": _KEY},
         )
-        return IssuedKey(Merchant(merchant_id=merchant_id, name=name), api_key)
+        return IssuedKey(Merchant(merchant_id, name, usage_key), api_key)
 
     def find_by_api_key(self, api_key: str) -> Merchant | None:
         response = self._client.get_item(
@@ -65,4 +73,8 @@ class MerchantStore:
         item = response.get("Item")
         if not item:
             return None
-        return Merchant(merchant_id=item["merchantId"]["S"], name=item["name"]["S"])
+        return Merchant(
+            merchant_id=item["merchantId"]["S"],
+            name=item["name"]["S"],
+            usage_key=item.get("usageKey", {}).get("S"),
+        )

@@ -138,6 +138,8 @@ class StackOutput(StrEnum):
     BANK_LEDGER_TABLE = "BankLedgerTableName"
     BANK_CONTROL_TABLE = "BankControlTableName"
     CARD_KEY_ID = "CardKeyId"
+    USAGE_PLAN_ID = "UsagePlanId"
+    ALARM_TOPIC_ARN = "AlarmTopicArn"
 
 
 CARD_KEY_ALIAS = "card-data"

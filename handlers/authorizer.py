@@ -63,6 +63,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, merchants: MerchantStore)
         logger.info("authorization refused", extra={"reason": "unknown api key"})
         raise AuthorizerDeniedError
     policy.principal_id = merchant.merchant_id
+    policy.usage_identifier_key = merchant.usage_key
     policy.context = {MERCHANT_CONTEXT_KEY: merchant.merchant_id}
     policy.allow_all_routes()
     logger.info("authorized", extra={"merchantId": merchant.merchant_id})

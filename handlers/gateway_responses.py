@@ -23,3 +23,4 @@ ACCESS_DENIED = GatewayResponse(403, "access_denied", "the API key may not call 
 THROTTLED = GatewayResponse(429, "throttled", "too many requests; slow down and retry")
 ROUTE_NOT_FOUND = GatewayResponse(404, "route_not_found", "no such route")
 PAYLOAD_TOO_LARGE = GatewayResponse(413, "payload_too_large", "the body exceeds 16384 bytes")
+MALFORMED_BODY = GatewayResponse(400, "malformed_request", "the body must be a JSON object")

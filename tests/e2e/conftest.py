@@ -85,7 +85,7 @@ class RunningStack:
 
     def cli(self, *args: str) -> str:
         """Run the real `paygate` command against this stack; its output."""
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [sys.executable, "-m", "cli.main", "--state-file", str(self.state_file), *args],
             capture_output=True,
             text=True,
@@ -119,7 +119,7 @@ def start_stack(tmp: Path) -> RunningStack:
     api_port, aws_port = free_port(), free_port()
     state_file = tmp / "local.json"
     log = (tmp / "stack.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",

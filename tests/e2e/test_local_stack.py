@@ -182,7 +182,7 @@ def test_the_stack_refuses_a_taken_port_and_shuts_down_cleanly(tmp_path: Path) -
     assert second.request("POST", "/create-payment", {"merchantId": "dev-merchant"}).status == 201
 
     # WHEN another one is started on its API port
-    clash = subprocess.run(  # noqa: S603
+    clash = subprocess.run(
         [
             sys.executable,
             "-m",

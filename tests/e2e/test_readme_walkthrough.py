@@ -27,8 +27,8 @@ def test_the_readme_walkthrough_works_as_printed(stack: RunningStack, tmp_path: 
     shutil.copy(stack.state_file, tmp_path / ".paygate" / "local.json")
 
     # WHEN the walk-through runs as printed
-    result = subprocess.run(  # noqa: S603
-        ["bash", "-euo", "pipefail", "-c", walkthrough_script()],  # noqa: S607
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", walkthrough_script()],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -1,0 +1,147 @@
+"""The REST API: the routes of the API contract behind the Lambda REQUEST authorizer,
+API keys from the authorizer with a usage plan per merchant, body validation, access logs,
+and gateway responses in paygate's error format."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from handlers import gateway_responses
+from handlers.gateway_responses import GatewayResponse
+from infra.functions import LOG_RETENTION, Functions
+
+STAGE = "v1"
+AUTHORIZER_CACHE = Duration.minutes(5)
+# Per merchant (per API key); the stage limits cap the total.
+MERCHANT_RATE_LIMIT = 50
+MERCHANT_BURST_LIMIT = 100
+STAGE_RATE_LIMIT = 500
+STAGE_BURST_LIMIT = 1000
+
+_GATEWAY_RESPONSES: dict[apigw.ResponseType, GatewayResponse] = {
+    apigw.ResponseType.UNAUTHORIZED: gateway_responses.UNAUTHORIZED,
+    apigw.ResponseType.ACCESS_DENIED: gateway_responses.ACCESS_DENIED,
+    apigw.ResponseType.INVALID_API_KEY: gateway_responses.ACCESS_DENIED,
+    apigw.ResponseType.THROTTLED: gateway_responses.THROTTLED,
+    apigw.ResponseType.QUOTA_EXCEEDED: gateway_responses.THROTTLED,
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: gateway_responses.ROUTE_NOT_FOUND,
+    apigw.ResponseType.REQUEST_TOO_LARGE: gateway_responses.PAYLOAD_TOO_LARGE,
+    apigw.ResponseType.BAD_REQUEST_BODY: gateway_responses.MALFORMED_BODY,
+}
+
+
+def _template(response: GatewayResponse) -> str:
+    body = response.body("$context.requestId")
+    return json.dumps(body)
+
+
+class Api(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, prefix: str, functions: Functions
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=f"/aws/apigateway/{prefix}-access",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{prefix}-api",
+            description="paygate merchant API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=STAGE_RATE_LIMIT,
+                throttling_burst_limit=STAGE_BURST_LIMIT,
+            ),
+        )
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "ApiKeyAuthorizer",
+            handler=functions.authorizer,
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            results_cache_ttl=AUTHORIZER_CACHE,
+        )
+        validator = self.rest_api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        # API Gateway checks only that a body is a JSON object; every field rule lives
+        # once, in core/requests.py, so answers are the same here and on the local stack.
+        json_object = self.rest_api.add_model(
+            "JsonObject",
+            content_type="application/json",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT
+            ),
+        )
+        self._route("POST", "create-payment", functions.create_payment, validator, json_object)
+        self._route("POST", "make-payment", functions.make_payment, validator, json_object)
+        self._route("GET", "get-payment", functions.get_payment, validator, None)
+
+        for response_type, response in _GATEWAY_RESPONSES.items():
+            self.rest_api.add_gateway_response(
+                f"{response.fail_code}-{response_type.response_type}",
+                type=response_type,
+                status_code=str(response.status),
+                templates={"application/json": _template(response)},
+            )
+
+        self.usage_plan = self.rest_api.add_usage_plan(
+            "MerchantUsagePlan",
+            name=f"{prefix}-merchants",
+            description="Per-merchant throttling: each merchant's key is a usage plan key",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=MERCHANT_RATE_LIMIT, burst_limit=MERCHANT_BURST_LIMIT
+            ),
+            api_stages=[
+                apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)
+            ],
+        )
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        function: lambda_.IFunction,
+        validator: apigw.RequestValidator,
+        model: apigw.Model | None,
+    ) -> None:
+        resource = self.rest_api.root.add_resource(path)
+        resource.add_method(
+            method,
+            apigw.LambdaIntegration(function),
+            authorizer=self.authorizer,
+            authorization_type=apigw.AuthorizationType.CUSTOM,
+            api_key_required=True,
+            request_validator=validator,
+            request_models={"application/json": model} if model else None,
+        )

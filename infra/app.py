@@ -1,0 +1,43 @@
+"""The CDK app: `npx cdk synth` (see cdk.json) or `python -m infra.app`. Offline, no AWS
+credentials needed. The stack's name (default "paygate") prefixes every resource name:
+`npx cdk synth -c stackName=paygate-staging`."""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import AwsSolutionsChecks
+
+from core.resources import DEFAULT_PREFIX
+from infra.nag import suppress_reviewed_findings
+from infra.packaging import build_code_asset
+from infra.stack import PaygateStack
+
+
+def build_app(
+    outdir: str | None = None, stack_name: str | None = None
+) -> tuple[cdk.App, PaygateStack]:
+    app = cdk.App(outdir=outdir) if outdir else cdk.App()
+    name = stack_name or app.node.try_get_context("stackName") or DEFAULT_PREFIX
+    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    stack = PaygateStack(
+        app,
+        name,
+        code=lambda_.Code.from_asset(str(build_code_asset())),
+        env=cdk.Environment(account=account, region=region) if account and region else None,
+        description="paygate: queue-driven asynchronous payment gateway",
+    )
+    suppress_reviewed_findings(stack)
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

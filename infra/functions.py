@@ -1,0 +1,156 @@
+"""Functions: every Lambda from one factory, each granted only what it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from core.resources import WORKER_TIMEOUT_SECONDS, EnvVar
+from core.settings import Settings
+from infra.messaging import Messaging
+from infra.storage import Storage
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    construct_id: str
+    handler: str
+    description: str
+    timeout_seconds: int = 10
+    memory_mb: int = 256
+
+
+CREATE_PAYMENT = FunctionSpec(
+    "CreatePayment", "handlers.create_payment.lambda_handler", "POST /create-payment"
+)
+MAKE_PAYMENT = FunctionSpec(
+    "MakePayment", "handlers.make_payment.lambda_handler", "POST /make-payment"
+)
+GET_PAYMENT = FunctionSpec("GetPayment", "handlers.get_payment.lambda_handler", "GET /get-payment")
+AUTHORIZER = FunctionSpec(
+    "Authorizer", "handlers.authorizer.lambda_handler", "API key -> merchantId", timeout_seconds=5
+)
+WORKER = FunctionSpec(
+    "Worker",
+    "workers.payment_worker.lambda_handler",
+    "SQS payment jobs -> bank -> outcome",
+    timeout_seconds=WORKER_TIMEOUT_SECONDS,
+    memory_mb=512,
+)
+RECONCILER = FunctionSpec(
+    "Reconciler",
+    "workers.reconciler.lambda_handler",
+    "re-queues payments stalled in flight",
+    timeout_seconds=60,
+)
+
+
+class LambdaFactory:
+    """The one way a paygate function is built: arm64, one runtime, one code asset,
+    powertools settings, active tracing, a log group with retention, the shared settings."""
+
+    def __init__(
+        self, scope: Construct, *, prefix: str, code: lambda_.Code, environment: dict[str, str]
+    ) -> None:
+        self._scope = scope
+        self._prefix = prefix
+        self._code = code
+        self._environment = environment
+
+    def build(self, spec: FunctionSpec) -> lambda_.Function:
+        name = f"{self._prefix}-{spec.construct_id}"
+        log_group = logs.LogGroup(
+            self._scope,
+            f"{spec.construct_id}Logs",
+            log_group_name=f"/aws/lambda/{name}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        return lambda_.Function(
+            self._scope,
+            spec.construct_id,
+            function_name=name,
+            description=f"{self._prefix}: {spec.description}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=self._code,
+            handler=spec.handler,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment=self._environment
+            | {
+                "POWERTOOLS_SERVICE_NAME": "paygate",
+                "POWERTOOLS_METRICS_NAMESPACE": "Paygate",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+
+
+def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]:
+    """The Settings every function reads (core/settings.py), by the shared variable names."""
+    defaults = Settings.model_fields
+    environment = {
+        EnvVar.PAYMENTS_TABLE: storage.payments.table_name,
+        EnvVar.MERCHANTS_TABLE: storage.merchants.table_name,
+        EnvVar.BANK_LEDGER_TABLE: storage.bank_ledger.table_name,
+        EnvVar.BANK_CONTROL_TABLE: storage.bank_control.table_name,
+        EnvVar.JOBS_QUEUE_URL: messaging.jobs.queue_url,
+        EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
+        EnvVar.PAYMENT_TTL_SECONDS: str(defaults["payment_ttl_seconds"].default),
+    }
+    return {str(name): value for name, value in environment.items()}
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        code: lambda_.Code,
+        storage: Storage,
+        messaging: Messaging,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        factory = LambdaFactory(
+            self, prefix=prefix, code=code, environment=lambda_environment(storage, messaging)
+        )
+        self.create_payment = factory.build(CREATE_PAYMENT)
+        self.make_payment = factory.build(MAKE_PAYMENT)
+        self.get_payment = factory.build(GET_PAYMENT)
+        self.authorizer = factory.build(AUTHORIZER)
+        self.worker = factory.build(WORKER)
+        self.reconciler = factory.build(RECONCILER)
+
+        storage.merchants.grant_read_data(self.authorizer)
+        storage.payments.grant_write_data(self.create_payment)
+        storage.payments.grant_read_data(self.get_payment)
+        for function in (self.make_payment, self.worker, self.reconciler):
+            storage.payments.grant_read_write_data(function)
+        for table in (storage.bank_ledger, storage.bank_control):
+            table.grant_read_write_data(self.worker)
+        # Card data: only make-payment encrypts, only the worker decrypts. No one else,
+        # get-payment included, can read a card.
+        storage.card_key.grant_encrypt(self.make_payment)
+        storage.card_key.grant_decrypt(self.worker)
+        for function in (self.make_payment, self.worker, self.reconciler):
+            messaging.jobs.grant_send_messages(function)
+
+    @property
+    def api_functions(self) -> list[lambda_.Function]:
+        return [self.create_payment, self.make_payment, self.get_payment, self.authorizer]
+
+    @property
+    def all(self) -> list[lambda_.Function]:
+        return [*self.api_functions, self.worker, self.reconciler]

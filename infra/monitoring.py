@@ -1,0 +1,169 @@
+"""Monitoring: the alarms of docs/runbook.md, all to one SNS topic, and a dashboard."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from core.observability import METRICS_NAMESPACE, SERVICE
+from core.payment import PaymentStatus
+from infra.api import Api
+from infra.functions import Functions
+from infra.messaging import Messaging
+
+OLDEST_JOB_SECONDS = 300
+FIVE_MINUTES = Duration.minutes(5)
+THROTTLED_METRIC = "ThrottledRequests"
+
+
+def _paygate_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE},
+        statistic=statistic,
+        period=FIVE_MINUTES,
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        api: Api,
+        functions: Functions,
+        messaging: Messaging,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._prefix = prefix
+        topic_key = kms.Key(
+            self, "AlarmTopicKey", description=f"{prefix}: alarm topic", enable_key_rotation=True
+        )
+        topic_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=f"{prefix}-alarms",
+            display_name="paygate alarms",
+            master_key=topic_key,
+            enforce_ssl=True,
+        )
+        throttled = logs.MetricFilter(
+            self,
+            "ThrottledRequestsFilter",
+            log_group=api.access_logs,
+            metric_namespace=METRICS_NAMESPACE,
+            metric_name=THROTTLED_METRIC,
+            filter_pattern=logs.FilterPattern.number_value("$.status", "=", 429),
+            metric_value="1",
+            default_value=0,
+        )
+        self.alarms = [
+            self._alarm(
+                "DeadLetterQueueNotEmpty",
+                "Payment jobs are in the DLQ: see docs/runbook.md, then `paygate dlq replay`",
+                messaging.dead_letters.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=1,
+            ),
+            self._alarm(
+                "JobsQueueOldestMessageAge",
+                f"A payment job has waited over {OLDEST_JOB_SECONDS}s: the worker is behind",
+                messaging.jobs.metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=OLDEST_JOB_SECONDS,
+            ),
+            self._alarm(
+                "WorkerErrors",
+                "Worker invocations failed as a whole",
+                functions.worker.metric_errors(period=FIVE_MINUTES),
+                threshold=1,
+            ),
+            self._alarm(
+                "Api5xxErrors",
+                "The API answered 5xx",
+                api.rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+            ),
+            self._alarm(
+                "ApiThrottles",
+                "Merchants are being throttled (429)",
+                throttled.metric(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=10,
+            ),
+        ]
+        self.dashboard = self._dashboard(prefix, api, functions, messaging)
+
+    def _alarm(
+        self, name: str, description: str, metric: cloudwatch.IMetric, *, threshold: float
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            name,
+            alarm_name=f"{self._prefix}-{name}",
+            alarm_description=f"{description}. Runbook: docs/runbook.md#{name}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        return alarm
+
+    def _dashboard(
+        self, prefix: str, api: Api, functions: Functions, messaging: Messaging
+    ) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{prefix}-payments")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Queue depths",
+                left=[
+                    messaging.jobs.metric_approximate_number_of_messages_visible(),
+                    messaging.jobs.metric_approximate_number_of_messages_not_visible(),
+                    messaging.dead_letters.metric_approximate_number_of_messages_visible(),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Outcomes by status",
+                left=[
+                    _paygate_metric(f"Payments{status.value}")
+                    for status in PaymentStatus
+                    if status.is_final or status is PaymentStatus.PENDING
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Bank latency (ms) and retries",
+                left=[_paygate_metric("BankLatency", "p50"), _paygate_metric("BankLatency", "p99")],
+                right=[_paygate_metric("BankRetries"), _paygate_metric("RecordsFailed")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (ms) and errors",
+                left=[
+                    api.rest_api.metric_latency(statistic="p50"),
+                    api.rest_api.metric_latency(statistic="p99"),
+                ],
+                right=[
+                    api.rest_api.metric_client_error(),
+                    api.rest_api.metric_server_error(),
+                ],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
+        )
+        return dashboard

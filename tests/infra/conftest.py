@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk.assertions import Annotations, Template
+
+from infra.app import build_app
+from infra.stack import PaygateStack
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stack: PaygateStack
+    template: Template
+    annotations: Annotations
+    template_file: Path
+    outdir: Path
+
+    def resources(self, kind: str) -> dict[str, Any]:
+        return dict(self.template.find_resources(kind))
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.get_logical_id(construct.node.default_child))
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """One real synthesis of the app (with cdk-nag) for the whole session."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, stack = build_app(str(outdir))
+    app.synth()
+    yield Synthesized(
+        stack=stack,
+        template=Template.from_stack(stack),
+        annotations=Annotations.from_stack(stack),
+        template_file=outdir / f"{stack.stack_name}.template.json",
+        outdir=outdir,
+    )

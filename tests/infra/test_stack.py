@@ -1,0 +1,379 @@
+"""The synthesized CDK stack: the properties that matter, cdk-nag, cfn-lint, the asset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from core.resources import (
+    JOBS_DLQ,
+    JOBS_QUEUE,
+    MAX_RECEIVE_COUNT,
+    WORKER_TIMEOUT_SECONDS,
+    EnvVar,
+    StackOutput,
+)
+from infra.nag import STACK_WIDE
+from infra.packaging import BUILD_DIR, unzipped_size_bytes
+from tests.infra.conftest import Synthesized
+
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
+
+
+def _only(resources: dict[str, Any], logical_id_part: str) -> dict[str, Any]:
+    matches = [r for name, r in resources.items() if logical_id_part in name]
+    assert len(matches) == 1, f"{logical_id_part}: {list(resources)}"
+    return dict(matches[0]["Properties"])
+
+
+def test_tables_are_recoverable_protected_and_encrypted_with_our_key(synth: Synthesized) -> None:
+    tables = synth.resources("AWS::DynamoDB::Table")
+    table_key = synth.logical_id(synth.stack.storage.table_key)
+    assert len(tables) == 4
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+        assert properties["DeletionProtectionEnabled"] is True
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["SSESpecification"]["SSEType"] == "KMS"
+        assert properties["SSESpecification"]["KMSMasterKeyId"] == {
+            "Fn::GetAtt": [table_key, "Arn"]
+        }
+        assert table["DeletionPolicy"] == "Retain"
+
+
+def test_payments_expire_by_ttl_and_have_the_listing_and_in_flight_indexes(
+    synth: Synthesized,
+) -> None:
+    payments = _only(synth.resources("AWS::DynamoDB::Table"), "Payments")
+    assert payments["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    indexes = {index["IndexName"]: index for index in payments["GlobalSecondaryIndexes"]}
+    assert indexes["byMerchant"]["KeySchema"] == [
+        {"AttributeName": "merchantId", "KeyType": "HASH"},
+        {"AttributeName": "createdAt", "KeyType": "RANGE"},
+    ]
+    assert indexes["byMerchant"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["inFlight"]["KeySchema"] == [
+        {"AttributeName": "inFlight", "KeyType": "HASH"},
+        {"AttributeName": "progressAt", "KeyType": "RANGE"},
+    ]
+    assert indexes["inFlight"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_every_key_rotates(synth: Synthesized) -> None:
+    keys = synth.resources("AWS::KMS::Key")
+    assert len(keys) >= 4
+    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
+
+
+def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
+    synth: Synthesized,
+) -> None:
+    queues = synth.resources("AWS::SQS::Queue")
+    jobs = _only(queues, "JobsQueue")
+    dlq = _only(queues, "DeadLetterQueue")
+    worker = _only(synth.resources("AWS::Lambda::Function"), "Worker")
+
+    assert jobs["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
+    assert jobs["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [synth.logical_id(synth.stack.messaging.dead_letters), "Arn"]
+    }
+    assert worker["Timeout"] == WORKER_TIMEOUT_SECONDS
+    assert jobs["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600 == JOBS_DLQ.retention_seconds
+    assert dlq["MessageRetentionPeriod"] > jobs["MessageRetentionPeriod"]
+    assert jobs["MessageRetentionPeriod"] == JOBS_QUEUE.retention_seconds
+    queue_key = synth.logical_id(synth.stack.messaging.queue_key)
+    for queue in (jobs, dlq):
+        assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [queue_key, "Arn"]}
+
+
+def test_queues_refuse_anything_but_tls(synth: Synthesized) -> None:
+    policies = synth.resources("AWS::SQS::QueuePolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        )
+
+
+def test_every_function_is_arm64_current_python_traced_and_configured(
+    synth: Synthesized,
+) -> None:
+    functions = synth.resources("AWS::Lambda::Function")
+    assert len(functions) == 6
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        variables = properties["Environment"]["Variables"]
+        for name in (
+            EnvVar.PAYMENTS_TABLE,
+            EnvVar.MERCHANTS_TABLE,
+            EnvVar.JOBS_QUEUE_URL,
+            EnvVar.CARD_KEY_ID,
+        ):
+            assert str(name) in variables
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "paygate"
+        assert "LoggingConfig" in properties
+    log_groups = synth.resources("AWS::Logs::LogGroup")
+    assert all(group["Properties"]["RetentionInDays"] == 30 for group in log_groups.values())
+
+
+def _statements_of(synth: Synthesized, function_id: str) -> list[dict[str, Any]]:
+    functions = synth.resources("AWS::Lambda::Function")
+    role = next(
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for name, f in functions.items()
+        if function_id in name
+    )
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _may(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        if statement["Effect"] == "Allow" and action in actions and resource in resources:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("function_id", "encrypt", "decrypt"),
+    [
+        ("MakePayment", True, False),
+        ("Worker", False, True),
+        ("GetPayment", False, False),
+        ("CreatePayment", False, False),
+        ("Authorizer", False, False),
+        ("Reconciler", False, False),
+    ],
+)
+def test_only_make_payment_encrypts_and_only_the_worker_decrypts_cards(
+    synth: Synthesized, function_id: str, encrypt: bool, decrypt: bool
+) -> None:
+    card_key = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.card_key), "Arn"]}
+    statements = _statements_of(synth, function_id)
+
+    assert _may(statements, "kms:Encrypt", card_key) is encrypt
+    assert _may(statements, "kms:Decrypt", card_key) is decrypt
+
+
+def test_the_authorizer_reads_only_merchants_and_get_payment_only_reads(
+    synth: Synthesized,
+) -> None:
+    payments = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.payments), "Arn"]}
+    merchants = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.merchants), "Arn"]}
+    authorizer = _statements_of(synth, "Authorizer")
+    get_payment = _statements_of(synth, "GetPayment")
+
+    assert _may(authorizer, "dynamodb:GetItem", merchants)
+    assert not _may(authorizer, "dynamodb:GetItem", payments)
+    assert _may(get_payment, "dynamodb:GetItem", payments)
+    assert not _may(get_payment, "dynamodb:PutItem", payments)
+    assert not _may(get_payment, "dynamodb:UpdateItem", payments)
+
+
+def test_the_worker_takes_batches_reports_partial_failures_and_is_capped(
+    synth: Synthesized,
+) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 10},
+            "FunctionName": {"Ref": synth.logical_id(synth.stack.functions.worker)},
+        },
+    )
+
+
+def test_the_reconciler_runs_on_a_schedule(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(5 minutes)",
+            "Targets": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Arn": {
+                                "Fn::GetAtt": [
+                                    synth.logical_id(synth.stack.functions.reconciler),
+                                    "Arn",
+                                ]
+                            }
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_the_api_authorizes_by_bearer_key_with_a_cache_and_keys_from_the_authorizer(
+    synth: Synthesized,
+) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {
+            "Type": "REQUEST",
+            "IdentitySource": "method.request.header.Authorization",
+            "AuthorizerResultTtlInSeconds": 300,
+        },
+    )
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"ApiKeySourceType": "AUTHORIZER"}
+    )
+    methods = [
+        m["Properties"]
+        for m in synth.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] != "OPTIONS"
+    ]
+    assert len(methods) == 3
+    for method in methods:
+        assert method["AuthorizationType"] == "CUSTOM"
+        assert method["ApiKeyRequired"] is True
+        assert "RequestValidatorId" in method
+
+
+def test_merchants_are_throttled_by_a_usage_plan_and_errors_keep_our_format(
+    synth: Synthesized,
+) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"Throttle": {"RateLimit": 50, "BurstLimit": 100}},
+    )
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+    unauthorized = json.loads(responses["UNAUTHORIZED"]["ResponseTemplates"]["application/json"])
+    assert responses["UNAUTHORIZED"]["StatusCode"] == "401"
+    assert unauthorized == {
+        "failCode": "unauthorized",
+        "failReason": "missing or invalid API key",
+        "requestId": "$context.requestId",
+    }
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+
+
+def test_the_api_stage_logs_access_and_traces(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "TracingEnabled": True,
+            "MethodSettings": Match.array_with(
+                [Match.object_like({"LoggingLevel": "ERROR", "DataTraceEnabled": False})]
+            ),
+        },
+    )
+
+
+def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
+    topic = {"Ref": synth.logical_id(synth.stack.monitoring.topic)}
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {
+        "paygate-DeadLetterQueueNotEmpty",
+        "paygate-JobsQueueOldestMessageAge",
+        "paygate-WorkerErrors",
+        "paygate-Api5xxErrors",
+        "paygate-ApiThrottles",
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [topic]
+    dlq = alarms["paygate-DeadLetterQueueNotEmpty"]
+    assert (dlq["MetricName"], dlq["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
+    runbook = (Path(__file__).resolve().parents[2] / "docs" / "runbook.md").read_text()
+    for name in alarms:
+        assert name.removeprefix("paygate-") in runbook
+
+
+def test_the_dashboard_shows_queues_outcomes_bank_and_api(synth: Synthesized) -> None:
+    dashboard = _only(synth.resources("AWS::CloudWatch::Dashboard"), "Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+    for needle in (
+        "ApproximateNumberOfMessagesVisible",
+        "PaymentsAccepted",
+        "PaymentsDeclined",
+        "BankLatency",
+        "Latency",
+    ):
+        assert needle in body
+
+
+def test_the_outputs_name_what_the_cli_reads(synth: Synthesized) -> None:
+    outputs = synth.template.to_json()["Outputs"]
+    assert {str(name) for name in StackOutput} <= set(outputs)
+
+
+def test_cdk_nag_finds_no_unsuppressed_error_and_every_suppression_says_why(
+    synth: Synthesized,
+) -> None:
+    errors = synth.annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+    assert all(len(suppression.reason) >= 40 for suppression in STACK_WIDE)
+
+
+def test_cfn_lint_finds_no_errors(synth: Synthesized) -> None:
+    # W3005 (a DependsOn that a GetAtt already implies) is how CDK writes roles' policies.
+    result = subprocess.run(
+        [CFN_LINT, "--ignore-checks", "W3005", "--", str(synth.template_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_function_asset_holds_code_and_arm64_dependencies_and_no_tests(
+    synth: Synthesized,
+) -> None:
+    assets = [path for path in synth.outdir.iterdir() if path.name.startswith("asset.")]
+    assert len(assets) == 1
+    asset = assets[0]
+    for module in (
+        "handlers/create_payment.py",
+        "handlers/authorizer.py",
+        "workers/payment_worker.py",
+        "core/payment_service.py",
+        "aws_lambda_powertools/__init__.py",
+        "tenacity/__init__.py",
+    ):
+        assert (asset / module).is_file(), module
+    native = list(asset.glob("pydantic_core/*.so"))
+    assert native and all("aarch64" in path.name for path in native)
+    assert not (asset / "tests").exists()
+    assert not (asset / "cli").exists()
+    assert not list(asset.rglob("__pycache__"))
+    size = unzipped_size_bytes(asset)
+    assert size < LAMBDA_UNZIPPED_LIMIT
+    (BUILD_DIR / "asset-size.txt").write_text(f"{size}\n")
+    print(f"\nLambda asset unzipped: {size / 1e6:.1f} MB")
