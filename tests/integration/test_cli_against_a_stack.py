@@ -1,0 +1,82 @@
+"""The paygate CLI against a "deployed" stack: it finds the resources from the stack's
+CloudFormation outputs (moto's CloudFormation, with the tables and queues of moto)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.resources import StackOutput
+from tests.conftest import REGION, AwsEnv
+
+STACK = "paygate-test"
+
+
+def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> None:
+    settings = aws.settings
+    outputs = {
+        StackOutput.API_URL: "https://example.execute-api.us-east-1.amazonaws.com/v1/",
+        StackOutput.JOBS_QUEUE_URL: settings.jobs_queue_url,
+        StackOutput.DLQ_URL: aws.dlq_url,
+        StackOutput.PAYMENTS_TABLE: settings.payments_table,
+        StackOutput.MERCHANTS_TABLE: settings.merchants_table,
+        StackOutput.BANK_LEDGER_TABLE: settings.bank_ledger_table,
+        StackOutput.BANK_CONTROL_TABLE: settings.bank_control_table,
+        StackOutput.CARD_KEY_ID: settings.card_key_id,
+        StackOutput.USAGE_PLAN_ID: usage_plan_id,
+    }
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {str(name): {"Value": value} for name, value in outputs.items()},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=STACK, TemplateBody=json.dumps(template)
+    )
+
+
+def test_merchants_create_on_a_stack_issues_a_throttled_key(aws: AwsEnv) -> None:
+    # GIVEN a deployed stack with a usage plan
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    plan_id = apigateway.create_usage_plan(name="merchants")["id"]
+    _deploy_outputs(aws, plan_id)
+
+    # WHEN
+    result = CliRunner().invoke(
+        app, ["--stack", STACK, "--region", REGION, "merchants", "create", "Ada's Shop"]
+    )
+
+    # THEN the merchant exists with a usage-plan key, and the API key was shown once
+    assert result.exit_code == 0, result.output
+    api_key = next(line.split()[-1] for line in result.output.splitlines() if "API key" in line)
+    items = aws.dynamodb.scan(TableName=aws.settings.merchants_table)["Items"]
+    assert [item["merchantId"]["S"] for item in items] == ["ada-s-shop"]
+    assert api_key not in json.dumps(items)
+    plan_keys = apigateway.get_usage_plan_keys(usagePlanId=plan_id)["items"]
+    assert [key["value"] for key in plan_keys] == [items[0]["usageKey"]["S"]]
+
+
+def test_status_and_dlq_commands_read_the_stack(aws: AwsEnv) -> None:
+    _deploy_outputs(aws, "none")
+    aws.sqs.send_message(
+        QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": "p-1", "correlationId": "c"})
+    )
+    runner = CliRunner()
+
+    status = runner.invoke(app, ["--stack", STACK, "--region", REGION, "status"])
+    listing = runner.invoke(app, ["--stack", STACK, "--region", REGION, "dlq", "list"])
+
+    assert status.exit_code == 0, status.output
+    assert "dead letters" in status.output
+    assert listing.exit_code == 0, listing.output
+    assert "p-1" in listing.output
+    assert "no such payment" in listing.output
+
+
+def test_an_unknown_stack_is_a_clear_error(aws: AwsEnv) -> None:
+    result = CliRunner().invoke(app, ["--stack", "nope", "--region", REGION, "status"])
+
+    assert result.exit_code == 2
+    assert "cannot read stack nope" in result.output
