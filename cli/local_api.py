@@ -17,7 +17,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cli.lambda_emulation import lambda_context
 from core.bootstrap import Services
-from handlers import authorizer, create_payment, gateway_responses, get_payment, make_payment
+from handlers import (
+    authorizer,
+    create_payment,
+    gateway_responses,
+    get_payment,
+    list_payments,
+    make_payment,
+)
 from handlers.gateway_responses import GatewayResponse
 
 ApiHandler = Callable[..., dict[str, Any]]
@@ -31,6 +38,7 @@ ROUTES: dict[tuple[str, str], tuple[str, ApiHandler]] = {
     ("POST", "/create-payment"): ("paygate-create-payment", create_payment.handle),
     ("POST", "/make-payment"): ("paygate-make-payment", make_payment.handle),
     ("GET", "/get-payment"): ("paygate-get-payment", get_payment.handle),
+    ("GET", "/list-payments"): ("paygate-list-payments", list_payments.handle),
 }
 
 
@@ -126,12 +134,19 @@ class LocalApiGateway:
         }
         function_name, handler = route
         response = self._invoke(handler, event, function_name)
-        answer_headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
         return HttpAnswer(
             int(response["statusCode"]),
-            answer_headers,
+            response_headers(response),
             (response.get("body") or "").encode(),
         )
+
+
+def response_headers(response: dict[str, Any]) -> dict[str, str]:
+    """A proxy response's headers, single- and multi-valued, as API Gateway merges them."""
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ", ".join(str(value) for value in values)
+    return headers
 
 
 def _base64(raw: bytes) -> str:

@@ -30,6 +30,11 @@ class MalformedRequestError(PaygateError):
         self.fields = fields
 
 
+class InvalidQueryError(MalformedRequestError):
+    http_status = 400
+    fail_code = "invalid_query"
+
+
 class RequestValidationFailedError(MalformedRequestError):
     http_status = 422
     fail_code = "validation_failed"

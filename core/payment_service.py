@@ -8,9 +8,10 @@ from core.card_vault import CardVault
 from core.clock import Clock, epoch_seconds
 from core.errors import MerchantMismatchError, PaymentConflictError, PaymentNotFoundError
 from core.job_queue import JobQueue, PaymentJob
+from core.pagination import decode_cursor, encode_cursor
 from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
 from core.payments_repository import PaymentsRepository, TransitionRejectedError
-from core.requests import MakePaymentRequest
+from core.requests import ListPaymentsQuery, MakePaymentRequest
 
 
 def ensure_caller_is(caller_merchant_id: str, claimed_merchant_id: str) -> None:
@@ -101,6 +102,24 @@ class PaymentService:
                 f"payment {request.payment_id} was already submitted with different details"
             )
         return current
+
+    def list_payments(
+        self, caller: str, query: ListPaymentsQuery
+    ) -> tuple[list[Payment], str | None]:
+        """A page of the caller's payments, newest first, and the cursor of the next page."""
+        ensure_caller_is(caller, query.merchant_id)
+        now = epoch_seconds(self._clock)
+        page = self._payments.list_for_merchant(
+            merchant_id=caller,
+            created_from=query.from_time or 0,
+            created_to=query.to_time if query.to_time is not None else now + self._ttl,
+            status=PaymentStatus(query.status) if query.status else None,
+            limit=query.limit,
+            start_key=decode_cursor(query.cursor, caller) if query.cursor else None,
+            now=now,
+        )
+        next_cursor = encode_cursor(caller, page.last_key) if page.last_key else None
+        return page.payments, next_cursor
 
     def get_payment(self, caller: str, merchant_id: str, payment_id: str) -> Payment:
         ensure_caller_is(caller, merchant_id)

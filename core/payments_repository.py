@@ -15,6 +15,7 @@ from core.dynamodb_errors import is_condition_failure
 from core.errors import ConcurrentUpdateError
 from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
 from core.resources import (
+    BY_MERCHANT_INDEX,
     IN_FLIGHT_ATTRIBUTE,
     IN_FLIGHT_INDEX,
     IN_FLIGHT_MARKER,
@@ -122,6 +123,13 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
         reconcile_count=int(values.get("reconcileCount", 0)),
         last_error=values.get("lastError"),
     )
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    payments: list[Payment]
+    # Where the next page starts (a DynamoDB key), or None on the last page.
+    last_key: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -269,6 +277,52 @@ class PaymentsRepository:
             if is_condition_failure(error):
                 raise ConcurrentUpdateError(payment.payment_id) from None
             raise
+
+    def list_for_merchant(
+        self,
+        *,
+        merchant_id: str,
+        created_from: int,
+        created_to: int,
+        status: PaymentStatus | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        now: int,
+    ) -> PaymentPage:
+        """One merchant's payments, newest first, from the byMerchant index. Expired Created
+        payments are left out, as they are gone for the merchant."""
+        values: dict[str, Any] = {
+            ":merchant": merchant_id,
+            ":from": created_from,
+            ":to": created_to,
+            ":created": PaymentStatus.CREATED.value,
+            ":now": now,
+        }
+        visible = "NOT (#status = :created AND expiresAt <= :now)"
+        if status is not None:
+            visible += " AND #status = :status"
+            values[":status"] = status.value
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_MERCHANT_INDEX.name,
+            "KeyConditionExpression": "merchantId = :merchant AND createdAt BETWEEN :from AND :to",
+            "FilterExpression": visible,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _serialize(values),
+            "ScanIndexForward": False,
+        }
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        payments: list[Payment] = []
+        last_key: dict[str, Any] | None = None
+        while len(payments) < limit:
+            response = self._client.query(**query, Limit=limit - len(payments))
+            payments.extend(payment_from_item(item) for item in response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                break
+            query["ExclusiveStartKey"] = last_key
+        return PaymentPage(payments=payments, last_key=last_key)
 
     def count_by_status(self, max_items: int) -> tuple[dict[str, int], bool]:
         """Payments per status, for the ops `status` command: a bounded scan of one small

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,10 @@ from pydantic.alias_generators import to_camel
 
 from core.cards import CardSecret, passes_luhn
 from core.currencies import is_known_currency
+
+PaymentStatusName = Literal[
+    "Created", "Processing", "Pending", "Accepted", "Declined", "InsufficientFunds"
+]
 
 MIN_AMOUNT = 1
 MAX_AMOUNT = 99_999_999
@@ -153,3 +157,27 @@ class MakePaymentRequest(_Request):
 class GetPaymentQuery(_Request):
     merchant_id: Identifier
     payment_id: Identifier
+
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+MAX_CURSOR_LENGTH = 2048
+
+
+class ListPaymentsQuery(_Request):
+    """Query strings arrive as text: numbers here are parsed from it."""
+
+    merchant_id: Identifier
+    from_time: int | None = Field(default=None, alias="from", ge=0)
+    to_time: int | None = Field(default=None, alias="to", ge=0)
+    status: PaymentStatusName | None = None
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, min_length=1, max_length=MAX_CURSOR_LENGTH)
+
+    @field_validator("to_time")
+    @classmethod
+    def _window_in_order(cls, to_time: int | None, info: ValidationInfo) -> int | None:
+        from_time = info.data.get("from_time")
+        if to_time is not None and from_time is not None and to_time < from_time:
+            raise ValueError("must not be before `from`")
+        return to_time

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from core.bootstrap import Services
 from core.errors import (
     FieldIssue,
+    InvalidQueryError,
     MalformedRequestError,
     PaygateError,
     PayloadTooLargeError,
@@ -31,6 +32,9 @@ from core.observability import logger, metrics
 
 MAX_BODY_BYTES = 16 * 1024
 MERCHANT_CONTEXT_KEY = "merchantId"
+# On every response: the same id as `requestId` in error bodies, the correlation id of every
+# log line of the request, and the correlationId of the job it queued.
+REQUEST_ID_HEADER = "Request-Id"
 _JSON_MEDIA_TYPES = ("application/json",)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -136,6 +140,16 @@ def parse_model(model: type[ModelT], data: Any, context: Any = None) -> ModelT:
         ) from None
 
 
+def parse_query(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+    """Query string -> model, or 400 `invalid_query` naming the parameters."""
+    try:
+        return model.model_validate(dict(app.current_event.query_string_parameters or {}))
+    except ValidationError as error:
+        raise InvalidQueryError(
+            "the query has invalid parameters", validation_issues(error)
+        ) from None
+
+
 def parse_json_body(
     app: APIGatewayRestResolver, model: type[ModelT], context: Any = None
 ) -> ModelT:
@@ -174,6 +188,10 @@ def api_entry_point(app: APIGatewayRestResolver) -> ApiHandler:
     @metrics.log_metrics
     def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
         app.append_context(services=deps)
-        return app.resolve(event, context)
+        response = app.resolve(event, context)
+        request_id = event.get("requestContext", {}).get("requestId") or ""
+        headers = response.setdefault("multiValueHeaders", {})
+        headers[REQUEST_ID_HEADER] = [request_id]
+        return response
 
     return handle

@@ -14,7 +14,7 @@ from handlers.api import (
     build_resolver,
     caller_merchant_id,
     json_response,
-    parse_model,
+    parse_query,
     services_of,
 )
 
@@ -23,7 +23,7 @@ app = build_resolver()
 
 @app.get("/get-payment")
 def get_payment() -> Any:
-    query = parse_model(GetPaymentQuery, dict(app.current_event.query_string_parameters or {}))
+    query = parse_query(app, GetPaymentQuery)
     logger.append_keys(paymentId=query.payment_id)
     payment = services_of(app).payment_service.get_payment(
         caller_merchant_id(app), query.merchant_id, query.payment_id

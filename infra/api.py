@@ -106,6 +106,7 @@ class Api(Construct):
         self._route("POST", "create-payment", functions.create_payment, validator, json_object)
         self._route("POST", "make-payment", functions.make_payment, validator, json_object)
         self._route("GET", "get-payment", functions.get_payment, validator, None)
+        self._route("GET", "list-payments", functions.list_payments, validator, None)
 
         for response_type, response in _GATEWAY_RESPONSES.items():
             self.rest_api.add_gateway_response(

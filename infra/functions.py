@@ -35,6 +35,9 @@ MAKE_PAYMENT = FunctionSpec(
     "MakePayment", "handlers.make_payment.lambda_handler", "POST /make-payment"
 )
 GET_PAYMENT = FunctionSpec("GetPayment", "handlers.get_payment.lambda_handler", "GET /get-payment")
+LIST_PAYMENTS = FunctionSpec(
+    "ListPayments", "handlers.list_payments.lambda_handler", "GET /list-payments"
+)
 AUTHORIZER = FunctionSpec(
     "Authorizer", "handlers.authorizer.lambda_handler", "API key -> merchantId", timeout_seconds=5
 )
@@ -129,6 +132,7 @@ class Functions(Construct):
         self.create_payment = factory.build(CREATE_PAYMENT)
         self.make_payment = factory.build(MAKE_PAYMENT)
         self.get_payment = factory.build(GET_PAYMENT)
+        self.list_payments = factory.build(LIST_PAYMENTS)
         self.authorizer = factory.build(AUTHORIZER)
         self.worker = factory.build(WORKER)
         self.reconciler = factory.build(RECONCILER)
@@ -136,6 +140,7 @@ class Functions(Construct):
         storage.merchants.grant_read_data(self.authorizer)
         storage.payments.grant_write_data(self.create_payment)
         storage.payments.grant_read_data(self.get_payment)
+        storage.payments.grant_read_data(self.list_payments)
         for function in (self.make_payment, self.worker, self.reconciler):
             storage.payments.grant_read_write_data(function)
         for table in (storage.bank_ledger, storage.bank_control):
@@ -149,7 +154,13 @@ class Functions(Construct):
 
     @property
     def api_functions(self) -> list[lambda_.Function]:
-        return [self.create_payment, self.make_payment, self.get_payment, self.authorizer]
+        return [
+            self.create_payment,
+            self.make_payment,
+            self.get_payment,
+            self.list_payments,
+            self.authorizer,
+        ]
 
     @property
     def all(self) -> list[lambda_.Function]:

@@ -27,7 +27,7 @@ from core.job_queue import queue_depth
 from core.observability import logger as paygate_logger
 from core.provisioning import provision
 from core.settings import Settings
-from handlers import create_payment, get_payment, make_payment
+from handlers import create_payment, get_payment, list_payments, make_payment
 from tests.support import (
     SENTINEL_CVV,
     SENTINEL_PAN,
@@ -146,6 +146,7 @@ _ROUTES: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
     ("POST", "/create-payment"): create_payment.handle,
     ("POST", "/make-payment"): make_payment.handle,
     ("GET", "/get-payment"): get_payment.handle,
+    ("GET", "/list-payments"): list_payments.handle,
 }
 
 

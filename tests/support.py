@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import Binary
 
 from cli.lambda_emulation import lambda_context as local_lambda_context
+from cli.local_api import response_headers
 
 SENTINEL_PAN = "4927381603901543"
 SENTINEL_CVV = "8253"
@@ -109,7 +110,7 @@ def to_api_response(raw: dict[str, Any]) -> ApiResponse:
     return ApiResponse(
         status=int(raw["statusCode"]),
         body=json.loads(text) if text else None,
-        headers=dict(raw.get("headers") or {}),
+        headers=response_headers(raw),
     )
 
 

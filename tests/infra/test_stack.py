@@ -112,7 +112,7 @@ def test_every_function_is_arm64_current_python_traced_and_configured(
     synth: Synthesized,
 ) -> None:
     functions = synth.resources("AWS::Lambda::Function")
-    assert len(functions) == 6
+    assert len(functions) == 7
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
@@ -167,6 +167,7 @@ def _may(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
         ("MakePayment", True, False),
         ("Worker", False, True),
         ("GetPayment", False, False),
+        ("ListPayments", False, False),
         ("CreatePayment", False, False),
         ("Authorizer", False, False),
         ("Reconciler", False, False),
@@ -253,7 +254,7 @@ def test_the_api_authorizes_by_bearer_key_with_a_cache_and_keys_from_the_authori
         for m in synth.resources("AWS::ApiGateway::Method").values()
         if m["Properties"]["HttpMethod"] != "OPTIONS"
     ]
-    assert len(methods) == 3
+    assert len(methods) == 4
     for method in methods:
         assert method["AuthorizationType"] == "CUSTOM"
         assert method["ApiKeyRequired"] is True

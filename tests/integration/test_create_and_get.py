@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from tests.conftest import MERCHANT_B, ApiClient, AwsEnv
+import json
+
+from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import FakeClock
 
 
@@ -76,7 +78,8 @@ def test_a_merchant_id_that_is_not_the_callers_is_403(api: ApiClient, aws: AwsEn
 def test_get_without_its_query_parameters_names_them(api: ApiClient) -> None:
     response = api.get("/get-payment", {})
 
-    assert response.status == 422
+    assert response.status == 400
+    assert response.body["failCode"] == "invalid_query"
     assert {f["field"] for f in response.body["fields"]} == {"merchantId", "paymentId"}
 
 
@@ -85,3 +88,24 @@ def test_an_unknown_route_is_a_json_404(api: ApiClient) -> None:
 
     assert response.status == 404
     assert response.body["failCode"] == "route_not_found"
+
+
+def test_every_response_carries_its_request_id_as_errors_and_jobs_do(
+    api: ApiClient, aws: AwsEnv
+) -> None:
+    created = api.call(
+        "POST", "/create-payment", body='{"merchantId": "merchant-a"}', request_id="req-create"
+    )
+    refused = api.call("GET", "/get-payment", query={}, request_id="req-refused")
+    made = api.call(
+        "POST",
+        "/make-payment",
+        body=json.dumps(make_payment_body(created.body["paymentId"])),
+        request_id="req-make",
+    )
+
+    assert created.headers["Request-Id"] == "req-create"
+    assert created.headers["Content-Type"] == "application/json"
+    assert refused.headers["Request-Id"] == refused.body["requestId"] == "req-refused"
+    assert made.headers["Request-Id"] == "req-make"
+    assert aws.queued_bodies()[0]["correlationId"] == "req-make"

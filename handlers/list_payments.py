@@ -1,0 +1,39 @@
+"""GET /list-payments?merchantId=&from=&to=&status=&limit=&cursor=: the caller's payments,
+newest first, a page at a time, cards masked."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from core.bootstrap import with_process_services
+from core.observability import metrics
+from core.payment import payment_view
+from core.requests import ListPaymentsQuery
+from handlers.api import (
+    api_entry_point,
+    build_resolver,
+    caller_merchant_id,
+    json_response,
+    parse_query,
+    services_of,
+)
+
+app = build_resolver()
+
+
+@app.get("/list-payments")
+def list_payments() -> Any:
+    query = parse_query(app, ListPaymentsQuery)
+    payments, next_cursor = services_of(app).payment_service.list_payments(
+        caller_merchant_id(app), query
+    )
+    metrics.add_metric(name="PaymentsListed", unit="Count", value=1)
+    return json_response(
+        HTTPStatus.OK,
+        {"payments": [payment_view(p) for p in payments], "nextCursor": next_cursor},
+    )
+
+
+handle = api_entry_point(app)
+lambda_handler = with_process_services(handle)
