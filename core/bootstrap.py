@@ -14,6 +14,7 @@ from botocore.config import Config
 from core.bank_simulator import BankControlPanel, SimulatedBank
 from core.card_vault import CardVault
 from core.clock import Clock, SystemClock
+from core.idempotency import IdempotencyStore
 from core.job_queue import JobQueue
 from core.merchants import MerchantStore
 from core.observability import recorder
@@ -82,6 +83,10 @@ class Services:
     @cached_property
     def jobs(self) -> JobQueue:
         return JobQueue(self.clients.sqs, self.settings.jobs_queue_url)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        return IdempotencyStore(self.clients.dynamodb, self.settings.idempotency_table, self.clock)
 
     @cached_property
     def bank_controls(self) -> BankControlPanel:

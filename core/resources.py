@@ -21,6 +21,7 @@ class EnvVar(StrEnum):
     MERCHANTS_TABLE = "PAYGATE_MERCHANTS_TABLE"
     BANK_LEDGER_TABLE = "PAYGATE_BANK_LEDGER_TABLE"
     BANK_CONTROL_TABLE = "PAYGATE_BANK_CONTROL_TABLE"
+    IDEMPOTENCY_TABLE = "PAYGATE_IDEMPOTENCY_TABLE"
     JOBS_QUEUE_URL = "PAYGATE_JOBS_QUEUE_URL"
     CARD_KEY_ID = "PAYGATE_CARD_KEY_ID"
     AWS_REGION = "AWS_REGION"
@@ -97,7 +98,19 @@ BANK_CONTROL_TABLE = TableSpec(
     partition_key=KeyAttribute("setting", "S"),
 )
 
-ALL_TABLES = (PAYMENTS_TABLE, MERCHANTS_TABLE, BANK_LEDGER_TABLE, BANK_CONTROL_TABLE)
+IDEMPOTENCY_TABLE = TableSpec(
+    logical_name="idempotency",
+    partition_key=KeyAttribute("scope", "S"),
+    ttl_attribute="expiresAt",
+)
+
+ALL_TABLES = (
+    PAYMENTS_TABLE,
+    MERCHANTS_TABLE,
+    BANK_LEDGER_TABLE,
+    BANK_CONTROL_TABLE,
+    IDEMPOTENCY_TABLE,
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,7 @@ class StackOutput(StrEnum):
     MERCHANTS_TABLE = "MerchantsTableName"
     BANK_LEDGER_TABLE = "BankLedgerTableName"
     BANK_CONTROL_TABLE = "BankControlTableName"
+    IDEMPOTENCY_TABLE = "IdempotencyTableName"
     CARD_KEY_ID = "CardKeyId"
     USAGE_PLAN_ID = "UsagePlanId"
     ALARM_TOPIC_ARN = "AlarmTopicArn"

@@ -16,6 +16,7 @@ class Settings(BaseModel):
     merchants_table: str = Field(alias=EnvVar.MERCHANTS_TABLE)
     bank_ledger_table: str = Field(alias=EnvVar.BANK_LEDGER_TABLE)
     bank_control_table: str = Field(alias=EnvVar.BANK_CONTROL_TABLE)
+    idempotency_table: str = Field(alias=EnvVar.IDEMPOTENCY_TABLE)
     jobs_queue_url: str = Field(alias=EnvVar.JOBS_QUEUE_URL)
     card_key_id: str = Field(alias=EnvVar.CARD_KEY_ID)
     aws_region: str = Field(default="us-east-1", alias=EnvVar.AWS_REGION)

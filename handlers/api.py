@@ -28,6 +28,7 @@ from core.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from core.idempotency import StoredAnswer, check_key
 from core.observability import logger, metrics
 
 MAX_BODY_BYTES = 16 * 1024
@@ -35,6 +36,8 @@ MERCHANT_CONTEXT_KEY = "merchantId"
 # On every response: the same id as `requestId` in error bodies, the correlation id of every
 # log line of the request, and the correlationId of the job it queued.
 REQUEST_ID_HEADER = "Request-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 _JSON_MEDIA_TYPES = ("application/json",)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -85,6 +88,38 @@ def build_resolver() -> APIGatewayRestResolver:
         return error_response(PaygateError("an internal error occurred"))
 
     return app
+
+
+def answer_idempotently(
+    app: APIGatewayRestResolver,
+    *,
+    route: str,
+    merchant_id: str,
+    request_fingerprint: str,
+    answer: Callable[[], Response[str]],
+) -> Response[str]:
+    """Honour an `Idempotency-Key` header: replay the first answer for the same request."""
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return answer()
+    store = services_of(app).idempotency
+    check_key(key)
+    stored = store.begin(merchant_id, route, key, request_fingerprint)
+    if stored is not None:
+        metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
+        return Response(
+            status_code=stored.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=stored.body,
+            headers={REPLAYED_HEADER: "true"},
+        )
+    try:
+        response = answer()
+    except BaseException:
+        store.release(merchant_id, route, key)
+        raise
+    store.complete(merchant_id, route, key, StoredAnswer(response.status_code, str(response.body)))
+    return response
 
 
 def caller_merchant_id(app: APIGatewayRestResolver) -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
+
 from core.bootstrap import with_process_services
+from core.idempotency import fingerprint
 from core.observability import logger, metrics
 from core.requests import CreatePaymentRequest
 from handlers.api import (
+    answer_idempotently,
     api_entry_point,
     build_resolver,
     caller_merchant_id,
@@ -23,19 +27,28 @@ app = build_resolver()
 @app.post("/create-payment")
 def create_payment() -> Any:
     request = parse_json_body(app, CreatePaymentRequest)
-    payment = services_of(app).payment_service.create_payment(
-        caller_merchant_id(app), request.merchant_id
-    )
-    logger.append_keys(paymentId=payment.payment_id)
-    logger.info("payment created")
-    metrics.add_metric(name="PaymentsCreated", unit="Count", value=1)
-    return json_response(
-        HTTPStatus.CREATED,
-        {
-            "paymentId": payment.payment_id,
-            "status": payment.status.value,
-            "creationTimestampSeconds": payment.created_at,
-        },
+    caller = caller_merchant_id(app)
+
+    def answer() -> Response[str]:
+        payment = services_of(app).payment_service.create_payment(caller, request.merchant_id)
+        logger.append_keys(paymentId=payment.payment_id)
+        logger.info("payment created")
+        metrics.add_metric(name="PaymentsCreated", unit="Count", value=1)
+        return json_response(
+            HTTPStatus.CREATED,
+            {
+                "paymentId": payment.payment_id,
+                "status": payment.status.value,
+                "creationTimestampSeconds": payment.created_at,
+            },
+        )
+
+    return answer_idempotently(
+        app,
+        route="create-payment",
+        merchant_id=caller,
+        request_fingerprint=fingerprint(request.model_dump(mode="json", by_alias=True)),
+        answer=answer,
     )
 
 

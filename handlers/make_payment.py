@@ -6,11 +6,15 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
+
 from core.bootstrap import with_process_services
 from core.clock import utc_today
 from core.observability import logger, metrics
+from core.payment import request_digest
 from core.requests import MakePaymentRequest, ValidationContext
 from handlers.api import (
+    answer_idempotently,
     api_entry_point,
     build_resolver,
     caller_merchant_id,
@@ -29,15 +33,25 @@ def make_payment() -> Any:
         app, MakePaymentRequest, ValidationContext(today=utc_today(deps.clock))
     )
     logger.append_keys(paymentId=request.payment_id)
-    payment = deps.payment_service.submit_payment(
-        caller_merchant_id(app),
-        request,
-        correlation_id=app.current_event.request_context.request_id or "",
-    )
-    logger.info("payment submitted", extra={"status": payment.status.value})
-    metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
-    return json_response(
-        HTTPStatus.ACCEPTED, {"paymentId": payment.payment_id, "status": payment.status.value}
+    caller = caller_merchant_id(app)
+
+    def answer() -> Response[str]:
+        payment = deps.payment_service.submit_payment(
+            caller, request, correlation_id=app.current_event.request_context.request_id or ""
+        )
+        logger.info("payment submitted", extra={"status": payment.status.value})
+        metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
+        return json_response(
+            HTTPStatus.ACCEPTED, {"paymentId": payment.payment_id, "status": payment.status.value}
+        )
+
+    # The request digest covers the card's BIN and last four, never the PAN or CVV.
+    return answer_idempotently(
+        app,
+        route="make-payment",
+        merchant_id=caller,
+        request_fingerprint=request_digest(request),
+        answer=answer,
     )
 
 

@@ -107,6 +107,7 @@ def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]
         EnvVar.MERCHANTS_TABLE: storage.merchants.table_name,
         EnvVar.BANK_LEDGER_TABLE: storage.bank_ledger.table_name,
         EnvVar.BANK_CONTROL_TABLE: storage.bank_control.table_name,
+        EnvVar.IDEMPOTENCY_TABLE: storage.idempotency.table_name,
         EnvVar.JOBS_QUEUE_URL: messaging.jobs.queue_url,
         EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
         EnvVar.PAYMENT_TTL_SECONDS: str(defaults["payment_ttl_seconds"].default),
@@ -139,6 +140,8 @@ class Functions(Construct):
 
         storage.merchants.grant_read_data(self.authorizer)
         storage.payments.grant_write_data(self.create_payment)
+        for function in (self.create_payment, self.make_payment):
+            storage.idempotency.grant_read_write_data(function)
         storage.payments.grant_read_data(self.get_payment)
         storage.payments.grant_read_data(self.list_payments)
         for function in (self.make_payment, self.worker, self.reconciler):

@@ -51,6 +51,7 @@ class PaygateStack(Stack):
             StackOutput.MERCHANTS_TABLE: self.storage.merchants.table_name,
             StackOutput.BANK_LEDGER_TABLE: self.storage.bank_ledger.table_name,
             StackOutput.BANK_CONTROL_TABLE: self.storage.bank_control.table_name,
+            StackOutput.IDEMPOTENCY_TABLE: self.storage.idempotency.table_name,
             StackOutput.CARD_KEY_ID: self.storage.card_key.key_arn,
             StackOutput.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
             StackOutput.USAGE_PLAN_ID: self.api.usage_plan.usage_plan_id,

@@ -10,6 +10,7 @@ from constructs import Construct
 from core.resources import (
     BANK_CONTROL_TABLE,
     BANK_LEDGER_TABLE,
+    IDEMPOTENCY_TABLE,
     IN_FLIGHT_INDEX,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
@@ -54,6 +55,7 @@ class Storage(Construct):
         self.merchants = self._table("Merchants", MERCHANTS_TABLE, prefix)
         self.bank_ledger = self._table("BankLedger", BANK_LEDGER_TABLE, prefix)
         self.bank_control = self._table("BankControl", BANK_CONTROL_TABLE, prefix)
+        self.idempotency = self._table("Idempotency", IDEMPOTENCY_TABLE, prefix)
 
     def _table(self, construct_id: str, spec: TableSpec, prefix: str) -> dynamodb.Table:
         table = dynamodb.Table(

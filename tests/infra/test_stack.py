@@ -36,7 +36,7 @@ def _only(resources: dict[str, Any], logical_id_part: str) -> dict[str, Any]:
 def test_tables_are_recoverable_protected_and_encrypted_with_our_key(synth: Synthesized) -> None:
     tables = synth.resources("AWS::DynamoDB::Table")
     table_key = synth.logical_id(synth.stack.storage.table_key)
-    assert len(tables) == 4
+    assert len(tables) == 5
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {

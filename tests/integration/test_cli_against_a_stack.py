@@ -25,6 +25,7 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> None:
         StackOutput.MERCHANTS_TABLE: settings.merchants_table,
         StackOutput.BANK_LEDGER_TABLE: settings.bank_ledger_table,
         StackOutput.BANK_CONTROL_TABLE: settings.bank_control_table,
+        StackOutput.IDEMPOTENCY_TABLE: settings.idempotency_table,
         StackOutput.CARD_KEY_ID: settings.card_key_id,
         StackOutput.USAGE_PLAN_ID: usage_plan_id,
     }
