@@ -158,27 +158,3 @@ class Payment:
             reconcile_count=0,
             last_error=None,
         )
-
-
-def payment_view(payment: Payment) -> dict[str, Any]:
-    """The merchant's view of a payment: card masked, never the ciphertext."""
-    view: dict[str, Any] = {
-        "paymentId": payment.payment_id,
-        "merchantId": payment.merchant_id,
-        "status": payment.status.value,
-        "creationTimestampSeconds": payment.created_at,
-    }
-    if payment.details is not None:
-        details = payment.details
-        view |= {
-            "cardNumber": details.masked_card_number,
-            "expiryYear": details.expiry_year,
-            "expiryMonth": details.expiry_month,
-            "currency": details.currency,
-            "amount": details.amount,
-            "cardName": details.card_name,
-            "billingAddress": details.billing_address,
-        }
-    if payment.fail_code is not None:
-        view |= {"failCode": payment.fail_code, "failReason": payment.fail_reason}
-    return view

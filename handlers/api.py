@@ -30,6 +30,7 @@ from core.errors import (
 )
 from core.idempotency import StoredAnswer, check_key
 from core.observability import logger, metrics
+from core.views import ErrorBody
 
 MAX_BODY_BYTES = 16 * 1024
 MERCHANT_CONTEXT_KEY = "merchantId"
@@ -58,14 +59,9 @@ def build_resolver() -> APIGatewayRestResolver:
         return app.current_event.request_context.request_id or ""
 
     def error_response(error: PaygateError) -> Response[str]:
-        body: dict[str, Any] = {
-            "failCode": error.fail_code,
-            "failReason": error.reason,
-            "requestId": request_id(),
-        }
-        if isinstance(error, MalformedRequestError) and error.fields:
-            body["fields"] = [{"field": f.field, "issue": f.issue} for f in error.fields]
-        return json_response(error.http_status, body)
+        fields = error.fields if isinstance(error, MalformedRequestError) else ()
+        body = ErrorBody.of(error.fail_code, error.reason, request_id(), fields)
+        return json_response(error.http_status, body.to_json())
 
     def refuse(error: PaygateError) -> Response[str]:
         logger.info("request refused", extra={"failCode": error.fail_code})

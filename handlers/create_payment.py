@@ -11,6 +11,7 @@ from core.bootstrap import with_process_services
 from core.idempotency import fingerprint
 from core.observability import logger, metrics
 from core.requests import CreatePaymentRequest
+from core.views import CreatedPayment
 from handlers.api import (
     answer_idempotently,
     api_entry_point,
@@ -36,11 +37,11 @@ def create_payment() -> Any:
         metrics.add_metric(name="PaymentsCreated", unit="Count", value=1)
         return json_response(
             HTTPStatus.CREATED,
-            {
-                "paymentId": payment.payment_id,
-                "status": payment.status.value,
-                "creationTimestampSeconds": payment.created_at,
-            },
+            CreatedPayment(
+                payment_id=payment.payment_id,
+                status=payment.status.value,
+                creation_timestamp_seconds=payment.created_at,
+            ).to_json(),
         )
 
     return answer_idempotently(

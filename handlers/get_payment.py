@@ -7,8 +7,8 @@ from typing import Any
 
 from core.bootstrap import with_process_services
 from core.observability import logger, metrics
-from core.payment import payment_view
 from core.requests import GetPaymentQuery
+from core.views import PaymentView
 from handlers.api import (
     api_entry_point,
     build_resolver,
@@ -29,7 +29,7 @@ def get_payment() -> Any:
         caller_merchant_id(app), query.merchant_id, query.payment_id
     )
     metrics.add_metric(name="PaymentsRead", unit="Count", value=1)
-    return json_response(HTTPStatus.OK, payment_view(payment))
+    return json_response(HTTPStatus.OK, PaymentView.of(payment).to_json())
 
 
 handle = api_entry_point(app)

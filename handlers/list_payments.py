@@ -8,8 +8,8 @@ from typing import Any
 
 from core.bootstrap import with_process_services
 from core.observability import metrics
-from core.payment import payment_view
 from core.requests import ListPaymentsQuery
+from core.views import PaymentPage, PaymentView
 from handlers.api import (
     api_entry_point,
     build_resolver,
@@ -31,7 +31,9 @@ def list_payments() -> Any:
     metrics.add_metric(name="PaymentsListed", unit="Count", value=1)
     return json_response(
         HTTPStatus.OK,
-        {"payments": [payment_view(p) for p in payments], "nextCursor": next_cursor},
+        PaymentPage(
+            payments=[PaymentView.of(p) for p in payments], next_cursor=next_cursor
+        ).to_json(),
     )
 
 

@@ -13,6 +13,7 @@ from core.clock import utc_today
 from core.observability import logger, metrics
 from core.payment import request_digest
 from core.requests import MakePaymentRequest, ValidationContext
+from core.views import SubmittedPayment
 from handlers.api import (
     answer_idempotently,
     api_entry_point,
@@ -42,7 +43,8 @@ def make_payment() -> Any:
         logger.info("payment submitted", extra={"status": payment.status.value})
         metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
         return json_response(
-            HTTPStatus.ACCEPTED, {"paymentId": payment.payment_id, "status": payment.status.value}
+            HTTPStatus.ACCEPTED,
+            SubmittedPayment(payment_id=payment.payment_id, status=payment.status.value).to_json(),
         )
 
     # The request digest covers the card's BIN and last four, never the PAN or CVV.

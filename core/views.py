@@ -1,0 +1,103 @@
+"""What merchants get back: response models. The handlers answer with them and the OpenAPI
+document (handlers/openapi.py) is generated from them, so the two cannot differ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from core.errors import FieldIssue
+from core.payment import Payment
+from core.requests import PaymentStatusName
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class CreatedPayment(_View):
+    payment_id: str
+    status: PaymentStatusName
+    creation_timestamp_seconds: int
+
+
+class SubmittedPayment(_View):
+    payment_id: str
+    status: PaymentStatusName
+
+
+class PaymentView(_View):
+    """A payment as its merchant sees it: the card masked to its last four digits."""
+
+    payment_id: str
+    merchant_id: str
+    status: PaymentStatusName
+    creation_timestamp_seconds: int
+    card_number: str | None = None
+    expiry_year: int | None = None
+    expiry_month: int | None = None
+    currency: str | None = None
+    amount: int | None = None
+    card_name: str | None = None
+    billing_address: str | None = None
+    fail_code: str | None = None
+    fail_reason: str | None = None
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentView:
+        details = payment.details
+        return cls(
+            payment_id=payment.payment_id,
+            merchant_id=payment.merchant_id,
+            status=payment.status.value,
+            creation_timestamp_seconds=payment.created_at,
+            card_number=details.masked_card_number if details else None,
+            expiry_year=details.expiry_year if details else None,
+            expiry_month=details.expiry_month if details else None,
+            currency=details.currency if details else None,
+            amount=details.amount if details else None,
+            card_name=details.card_name if details else None,
+            billing_address=details.billing_address if details else None,
+            fail_code=payment.fail_code,
+            fail_reason=payment.fail_reason if payment.fail_code else None,
+        )
+
+
+class PaymentPage(_View):
+    payments: list[PaymentView]
+    # Pass it back as `cursor` for the next page; null on the last page.
+    next_cursor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "payments": [payment.to_json() for payment in self.payments],
+            "nextCursor": self.next_cursor,
+        }
+
+
+class FieldProblem(_View):
+    field: str
+    issue: str
+
+
+class ErrorBody(_View):
+    fail_code: str
+    fail_reason: str
+    request_id: str
+    fields: list[FieldProblem] | None = None
+
+    @classmethod
+    def of(
+        cls, fail_code: str, fail_reason: str, request_id: str, fields: tuple[FieldIssue, ...] = ()
+    ) -> ErrorBody:
+        return cls(
+            fail_code=fail_code,
+            fail_reason=fail_reason,
+            request_id=request_id,
+            fields=[FieldProblem(field=f.field, issue=f.issue) for f in fields] or None,
+        )
