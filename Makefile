@@ -3,11 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-SOURCES := core handlers workers cli infra tests
+SOURCES := core handlers workers cli infra tests bench
 
 NODE_INSTALLED := node_modules/.installed
+# Debian's Chromium, for the test that opens the docs page in a real browser.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install lint format test run bench synth clean
+.PHONY: install lint format test run bench synth openapi clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +23,10 @@ $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_INSTALLED)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 install: $(INSTALLED) $(NODE_INSTALLED)
 
 lint: install
@@ -31,11 +38,14 @@ format: install
 	$(BIN)/ruff check --fix $(SOURCES)
 	$(BIN)/ruff format $(SOURCES)
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/pytest
 
 run: $(INSTALLED)
 	$(BIN)/paygate local
+
+openapi: $(INSTALLED)
+	$(BIN)/python -m handlers.openapi > docs/openapi.json
 
 synth: install
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 npx --no-install cdk synth --quiet

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from cli.api_docs import docs_resource
 from cli.lambda_emulation import lambda_context
 from core.bootstrap import Services
 from handlers import (
@@ -166,6 +167,13 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            if self.command == "GET":
+                base_url = f"http://{self.headers.get('Host', 'localhost')}"
+                docs = docs_resource(urlsplit(self.path).path, base_url)
+                if docs is not None:
+                    content_type, content = docs
+                    self._send(HttpAnswer(200, {"Content-Type": content_type}, content))
+                    return
             headers = {name: value for name, value in self.headers.items()}
             self._send(gateway.handle(self.command, self.path, headers, body))
 
@@ -177,8 +185,12 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
             self.end_headers()
             self.wfile.write(answer.body)
 
-        # http.server dispatches on these names.
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            # http.server looks up `do_<METHOD>`; API Gateway answers every method, those
+            # no route has with the gateway's own 404.
+            if name.startswith("do_"):
+                return self._answer
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

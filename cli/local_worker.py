@@ -4,6 +4,7 @@ Started by `paygate local`; stops on SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -47,7 +48,11 @@ def main() -> None:
         region=deps.settings.aws_region,
     )
     next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
+    parent = os.getppid()
     while not stop.is_set():
+        if os.getppid() != parent:
+            logger.error("the local stack is gone; the worker stops too")
+            return
         try:
             if source.poll_once().received == 0:
                 stop.wait(IDLE_WAIT_SECONDS)

@@ -1,0 +1,103 @@
+"""The API describes itself: /openapi.json and Swagger UI on the local stack (checked in a
+real headless Chromium), and schemathesis fuzzing the running stack against the spec."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.conftest import RunningStack
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=15000",
+    "--window-size=1280,1600",
+]
+EXAMPLES_PER_OPERATION = 25
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    )
+)
+
+
+def test_the_stack_serves_its_openapi_document(stack: RunningStack) -> None:
+    with urllib.request.urlopen(f"{stack.url}/openapi.json", timeout=10) as response:  # noqa: S310
+        document = json.loads(response.read())
+
+    assert document["openapi"].startswith("3.1")
+    assert document["servers"] == [{"url": stack.url}]
+    assert set(document["paths"]) == {
+        "/create-payment",
+        "/make-payment",
+        "/get-payment",
+        "/list-payments",
+    }
+
+
+def test_the_docs_page_loads_offline_and_lists_the_operations(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # WHEN a real browser opens /docs (its assets come from the stack itself)
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--dump-dom", f"{stack.url}/docs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    screenshot = tmp_path / "docs.png"
+    subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, f"--screenshot={screenshot}", f"{stack.url}/docs"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+
+    # THEN Swagger UI rendered every operation, and the page was captured
+    assert "swagger-ui" in dom
+    for path in ("/create-payment", "/make-payment", "/get-payment", "/list-payments"):
+        assert f'data-path="{path}"' in dom, path
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_spec(stack: RunningStack) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"{stack.url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {stack.api_key}",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            str(EXAMPLES_PER_OPERATION),
+            "--seed",
+            "20261127",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert " passed" in result.stdout
