@@ -44,6 +44,9 @@ test: lint $(CHROMIUM)
 run: $(INSTALLED)
 	$(BIN)/paygate local
 
+bench: install
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m bench.run
+
 openapi: $(INSTALLED)
 	$(BIN)/python -m handlers.openapi > docs/openapi.json
 

@@ -1,4 +1,5 @@
-"""The local AWS: moto server on a loopback port, answering one request at a time.
+"""The local AWS: moto server on a loopback port, in a process of its own (its own GIL, as
+AWS is not in the API's process either), answering one request at a time.
 
 DynamoDB applies each conditional write atomically; moto's threaded server does not lock,
 so without serializing its requests two writers could both pass the same condition.
@@ -6,24 +7,22 @@ so without serializing its requests two writers could both pass the same conditi
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
-
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-
-class _QuietRequestHandler(MotoRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
+STARTUP_SECONDS = 30
 
 
 def one_request_at_a_time(app: WSGIApplication) -> WSGIApplication:
@@ -36,33 +35,93 @@ def one_request_at_a_time(app: WSGIApplication) -> WSGIApplication:
     return serialized
 
 
+def serve(host: str, port: int) -> None:
+    """The child process: bind, say which port on stdout, serve until told to stop."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class QuietRequestHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    app = one_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
+    except (OSError, SystemExit) as error:
+        print(json.dumps({"error": str(error) or f"cannot bind {host}:{port}"}), flush=True)
+        sys.exit(1)
+    parent = os.getppid()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        server.shutdown()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=watch_parent, daemon=True).start()
+    print(json.dumps({"port": server.server_port}), flush=True)
+    server.serve_forever()
+    server.server_close()
+
+
 class AwsEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host = host
         self._port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._bound_port: int | None = None
 
     def start(self) -> str:
-        """Start serving; OSError if the port is taken. Returns the endpoint URL."""
-        app = one_request_at_a_time(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(
-            self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler
+        """Start the emulator process; OSError if its port is taken. Returns its URL."""
+        self._process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "cli.emulator", "--host", self._host, "--port", str(self._port)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="aws-emulator", daemon=True
-        )
-        self._thread.start()
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        answer = json.loads(line) if line.strip() else {"error": "the emulator did not start"}
+        if "port" not in answer:
+            self._process.wait(timeout=STARTUP_SECONDS)
+            raise OSError(answer.get("error", "the emulator did not start"))
+        self._bound_port = int(answer["port"])
         return self.endpoint_url
 
     @property
     def endpoint_url(self) -> str:
-        assert self._server is not None, "start() first"
-        return f"http://{self._host}:{self._server.server_port}"
+        assert self._bound_port is not None, "start() first"
+        return f"http://{self._host}:{self._bound_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="paygate's local AWS emulator (moto server)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    arguments = parser.parse_args()
+    serve(arguments.host, arguments.port)
+
+
+if __name__ == "__main__":
+    main()

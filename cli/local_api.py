@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cli.api_docs import docs_resource
 from cli.lambda_emulation import lambda_context
 from core.bootstrap import Services
+from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import (
     authorizer,
     create_payment,
@@ -63,12 +65,28 @@ class LocalApiGateway:
         self._services = services
         self._region = region
         self._invoke_lock = threading.Lock()
+        # Like API Gateway: the authorizer's answer per Authorization header, for a while.
+        self._policies: dict[str, tuple[float, dict[str, Any] | GatewayResponse]] = {}
 
     def _invoke(self, handler: ApiHandler, event: dict[str, Any], name: str) -> dict[str, Any]:
         with self._invoke_lock:
             return handler(event, lambda_context(name), self._services)
 
     def _authorize(
+        self, method: str, path: str, headers: Mapping[str, str], request_id: str
+    ) -> dict[str, Any] | GatewayResponse:
+        identity = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if not identity:
+            return gateway_responses.UNAUTHORIZED
+        cached = self._policies.get(identity)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        answer = self._run_authorizer(method, path, headers, request_id)
+        if answer is not gateway_responses.UNAUTHORIZED:
+            self._policies[identity] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, answer)
+        return answer
+
+    def _run_authorizer(
         self, method: str, path: str, headers: Mapping[str, str], request_id: str
     ) -> dict[str, Any] | GatewayResponse:
         event = {
@@ -195,6 +213,11 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = _ApiServer((host, port), Handler)
     return server
+
+
+class _ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 resets connections under a burst of clients.
+    request_queue_size = 128

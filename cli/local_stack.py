@@ -68,6 +68,7 @@ class LocalStackInfo:
     dlq_url: str
     settings: Settings
     worker_pid: int
+    emulator_pid: int
 
     def to_json(self) -> str:
         return json.dumps(
@@ -78,6 +79,7 @@ class LocalStackInfo:
                 "awsEndpointUrl": self.aws_endpoint_url,
                 "deadLetterQueueUrl": self.dlq_url,
                 "workerPid": self.worker_pid,
+                "emulatorPid": self.emulator_pid,
                 "environment": self.settings.to_env(),
             },
             indent=2,
@@ -159,6 +161,7 @@ class LocalStack:
             dlq_url=dlq_url,
             settings=settings,
             worker_pid=self._worker.pid,
+            emulator_pid=self._emulator.pid or 0,
         )
         options.state_file.parent.mkdir(parents=True, exist_ok=True)
         options.state_file.write_text(self.info.to_json())

@@ -156,6 +156,9 @@ class StackOutput(StrEnum):
     ALARM_TOPIC_ARN = "AlarmTopicArn"
 
 
+# API Gateway keeps an authorizer's policy this long per Authorization header value.
+AUTHORIZER_CACHE_SECONDS = 300
+
 CARD_KEY_ALIAS = "card-data"
 DEFAULT_PREFIX = "paygate"
 

@@ -12,12 +12,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import gateway_responses
 from handlers.gateway_responses import GatewayResponse
 from infra.functions import LOG_RETENTION, Functions
 
 STAGE = "v1"
-AUTHORIZER_CACHE = Duration.minutes(5)
+AUTHORIZER_CACHE = Duration.seconds(AUTHORIZER_CACHE_SECONDS)
 # Per merchant (per API key); the stage limits cap the total.
 MERCHANT_RATE_LIMIT = 50
 MERCHANT_BURST_LIMIT = 100

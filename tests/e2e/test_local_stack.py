@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.resources import BANK_LEDGER_TABLE, DEFAULT_PREFIX
-from tests.e2e.conftest import RunningStack, port_is_free, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, port_is_free, start_test_stack, stop_stack
 from tests.support import SENTINEL_CVV, SENTINEL_PAN, card_data_leaks
 
 FINAL = {"Accepted", "Declined", "InsufficientFunds"}
@@ -177,8 +177,8 @@ def test_a_load_of_200_payments_from_8_clients_all_finish_without_a_5xx(
 
 def test_the_stack_refuses_a_taken_port_and_shuts_down_cleanly(tmp_path: Path) -> None:
     # GIVEN a second stack of its own
-    second = start_stack(tmp_path)
-    worker_pid = int(second.state["workerPid"])
+    second = start_test_stack(tmp_path)
+    children = [int(second.state["workerPid"]), int(second.state["emulatorPid"])]
     assert second.request("POST", "/create-payment", {"merchantId": "dev-merchant"}).status == 201
 
     # WHEN another one is started on its API port
@@ -209,8 +209,9 @@ def test_the_stack_refuses_a_taken_port_and_shuts_down_cleanly(tmp_path: Path) -
 
     # THEN it exits cleanly: no worker left, ports free, state file gone
     assert code == 0
-    with pytest.raises(ProcessLookupError):
-        os.kill(worker_pid, 0)
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     assert port_is_free(second.ports[0])
     assert port_is_free(second.ports[1])
     assert not second.state_file.exists()

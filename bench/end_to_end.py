@@ -1,0 +1,147 @@
+"""The local stack end to end: N payments from C concurrent clients over HTTP, each client
+creating, submitting and polling its payment until final; against the floor: the rate at
+which the same moto server completes the raw DynamoDB and SQS calls a payment needs."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cli.local_process import RunningStack, start_stack, stop_stack
+
+FINAL = {"Accepted", "Declined", "InsufficientFunds"}
+POLL_SECONDS = 0.05
+FINAL_WITHIN_SECONDS = 60
+# The raw calls of one payment (section 2, KMS left out): create PutItem; make UpdateItem
+# and SendMessage; the event source's ReceiveMessage and DeleteMessage; the worker's
+# GetItem and PutItem; one get GetItem.
+RAW_CALLS_PER_PAYMENT = 8
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.statuses: dict[int, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def call(self, stack: RunningStack, name: str, method: str, path: str, body: Any = None) -> Any:
+        started = time.perf_counter()
+        answer = stack.request(method, path, body)
+        with self._lock:
+            self.latency[name].append((time.perf_counter() - started) * 1000)
+            self.statuses[answer.status] += 1
+        return answer
+
+
+def _one_payment(stack: RunningStack, recorder: _Recorder, n: int) -> float | None:
+    merchant = stack.merchant_id
+    created = recorder.call(stack, "create", "POST", "/create-payment", {"merchantId": merchant})
+    payment_id = created.body["paymentId"]
+    card = {
+        "paymentId": payment_id,
+        "merchantId": merchant,
+        "cardNumber": "4242424242424242",
+        "cvv": "123",
+        "expiryYear": 2035,
+        "expiryMonth": 1,
+        "currency": "EUR",
+        "amount": 1000 + n,
+        "cardName": "Bench",
+        "billingAddress": "1 Bench Road",
+    }
+    recorder.call(stack, "make", "POST", "/make-payment", card)
+    submitted = time.perf_counter()
+    query = f"/get-payment?merchantId={merchant}&paymentId={payment_id}"
+    while time.perf_counter() - submitted < FINAL_WITHIN_SECONDS:
+        if recorder.call(stack, "get", "GET", query).body.get("status") in FINAL:
+            return (time.perf_counter() - submitted) * 1000
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+def _floor(stack: RunningStack, payments: int, clients: int) -> float:
+    dynamodb, sqs = stack.aws("dynamodb"), stack.aws("sqs")
+    environment = stack.state["environment"]
+    table, queue = environment["PAYGATE_PAYMENTS_TABLE"], environment["PAYGATE_JOBS_QUEUE_URL"]
+
+    def raw_payment(n: int) -> None:
+        key = {"paymentId": {"S": f"floor-{uuid.uuid4()}"}}
+        item = key | {"merchantId": {"S": "floor"}, "createdAt": {"N": "1"}, "version": {"N": "1"}}
+        dynamodb.put_item(TableName=table, Item=item)
+        dynamodb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET version = :v",
+            ExpressionAttributeValues={":v": {"N": "2"}},
+        )
+        sqs.send_message(QueueUrl=queue + "-floor", MessageBody=json.dumps(n))
+        for message in sqs.receive_message(QueueUrl=queue + "-floor").get("Messages", []):
+            sqs.delete_message(QueueUrl=queue + "-floor", ReceiptHandle=message["ReceiptHandle"])
+        dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+        dynamodb.put_item(TableName=table, Item=item | {"version": {"N": "3"}})
+        dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+
+    sqs.create_queue(QueueName=queue.rsplit("/", 1)[1] + "-floor")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(raw_payment, range(payments)))
+    return payments / (time.perf_counter() - started)
+
+
+def measure(
+    payments: int = 1000, clients: int = 16, progress: Callable[[str], None] = print
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        stack = start_stack(Path(directory))
+        try:
+            recorder = _Recorder()
+            progress(f"  end to end: {payments} payments from {clients} clients")
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=clients) as pool:
+                to_final = list(
+                    pool.map(lambda n: _one_payment(stack, recorder, n), range(payments))
+                )
+            elapsed = time.perf_counter() - started
+            finished = [ms for ms in to_final if ms is not None]
+            progress(f"  end to end: {len(finished)} final in {elapsed:.1f} s; measuring the floor")
+            floor = _floor(stack, payments, clients)
+        finally:
+            stop_stack(stack)
+    throughput = len(finished) / elapsed
+    return {
+        "payments": payments,
+        "clients": clients,
+        "throughput_per_second": round(throughput, 1),
+        "floor_payments_per_second": round(floor, 1),
+        "ratio": round(throughput / floor, 2),
+        "target_ratio": 0.5,
+        "lost": payments - len(finished),
+        "server_errors": sum(count for status, count in recorder.statuses.items() if status >= 500),
+        "statuses": {str(status): count for status, count in sorted(recorder.statuses.items())},
+        "latency_ms": {
+            name: {
+                "p50": round(_percentile(values, 0.50), 1),
+                "p95": round(_percentile(values, 0.95), 1),
+                "p99": round(_percentile(values, 0.99), 1),
+            }
+            for name, values in recorder.latency.items()
+        },
+        "make_to_final_ms": {
+            "p50": round(statistics.median(finished), 1) if finished else None,
+            "p99": round(_percentile(finished, 0.99), 1),
+        },
+    }

@@ -1,0 +1,168 @@
+"""`make bench`: every benchmark in one run, each against its floor measured in the same
+run (this machine is shared and noisy: ratios, not absolute times, are what compare).
+Writes bench/results.json and the table bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import aws_calls, cold_start, end_to_end, footprint, worker_concurrency
+
+HERE = Path(__file__).resolve().parent
+COLD_START_TARGET = 1.3
+
+
+def progress(message: str) -> None:
+    print(message, flush=True)
+
+
+def collect() -> dict[str, Any]:
+    payments = int(os.environ.get("BENCH_PAYMENTS", "1000"))
+    clients = int(os.environ.get("BENCH_CLIENTS", "16"))
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "when": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+    }
+    progress("1/5 cold start per entry point (fresh interpreters)")
+    results["cold_start"] = cold_start.measure(progress=progress)
+    progress("2/5 AWS requests per payment (moto)")
+    results["aws_calls"] = aws_calls.measure()
+    progress("3/5 worker concurrency: a batch of 10 at 200 ms bank latency")
+    results["worker_concurrency"] = worker_concurrency.measure()
+    progress("4/5 end to end on the local stack")
+    results["end_to_end"] = end_to_end.measure(payments, clients, progress=progress)
+    progress("5/5 asset sizes (a synth) and worker peak memory")
+    results["footprint"] = {
+        "asset_unzipped_mb": footprint.asset_sizes_mb(),
+        "worker_batch_of_10": footprint.worker_peak_memory(),
+    }
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "# paygate benchmarks",
+        "",
+        f"Run {results['when']} on {results['machine']}, in {results['seconds']} s. "
+        "Each figure stands next to its floor, measured in the same run.",
+        "",
+        "## 1. Cold start per entry point",
+        "",
+        "Median of 15 fresh interpreters: import the module and build what its first "
+        "invocation builds (composition root, boto3 clients) vs. importing boto3 and creating "
+        "the same clients.",
+        "",
+        "| entry point | entry (ms) | floor (ms) | ratio | target | met |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, row in results["cold_start"].items():
+        lines.append(
+            f"| {name} | {row['entry_ms']} | {row['floor_ms']} | {row['ratio']}x | "
+            f"<= {COLD_START_TARGET}x | {_mark(row['ratio'] <= COLD_START_TARGET)} |"
+        )
+    calls = results["aws_calls"]
+    cost = calls["monthly_cost_per_million_payments"]
+    lines += [
+        "",
+        "## 2. AWS requests per payment",
+        "",
+        "One lifecycle in moto (create, make, worker to final, one get), counted at botocore.",
+        "",
+        "| path | paygate's calls | target | met | by phase |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    for path in ("accepted", "pending_then_accepted"):
+        row = calls[path]
+        phases = "; ".join(
+            f"{phase}: " + ", ".join(f"{op} x{n}" for op, n in ops.items())
+            for phase, ops in row["by_phase"].items()
+            if phase not in ("setup",)
+        )
+        target = calls["target"] if path == "accepted" else "-"
+        met = _mark(row["per_payment"] <= calls["target"]) if path == "accepted" else "-"
+        lines.append(f"| {path} | {row['per_payment']} | {target} | {met} | {phases} |")
+    lines += [
+        "",
+        "Not counted as paygate's: the bank simulator's ledger and switches, the "
+        "authorizer's merchant lookup (cached 5 minutes by API Gateway), and the SQS "
+        "receive/delete of Lambda's event source mapping.",
+        "",
+        "Monthly cost of one million payments (us-east-1 on-demand list prices, 2026-11; "
+        "see `bench/aws_calls.py` for the prices and assumptions): "
+        + ", ".join(f"{name} ${value}" for name, value in cost.items() if name != "total")
+        + f"; **total ${cost['total']}**.",
+    ]
+    worker = results["worker_concurrency"]
+    lines += [
+        "",
+        "## 3. Worker concurrency",
+        "",
+        "| batch of 10, bank at 200 ms | concurrent (s) | sequential (s) | speed-up "
+        "| target | met |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+        f"| median of 3 | {worker['concurrent_seconds']} | {worker['sequential_seconds']} | "
+        f"{worker['speedup']}x | >= {worker['target_speedup']}x | "
+        f"{_mark(worker['speedup'] >= worker['target_speedup'])} |",
+    ]
+    e2e = results["end_to_end"]
+    lines += [
+        "",
+        "## 4. End to end on the local stack",
+        "",
+        f"{e2e['payments']} payments from {e2e['clients']} concurrent clients over HTTP, each "
+        "creating, submitting and polling its payment until final.",
+        "",
+        "| throughput (payments/s) | floor (payments/s) | ratio | target | met | lost | 5xx |",
+        "| ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        f"| {e2e['throughput_per_second']} | {e2e['floor_payments_per_second']} | "
+        f"{e2e['ratio']} | >= {e2e['target_ratio']} | {_mark(e2e['ratio'] >= e2e['target_ratio'])} "
+        f"| {e2e['lost']} | {e2e['server_errors']} |",
+        "",
+        "| latency (ms) | p50 | p95 | p99 |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, row in e2e["latency_ms"].items():
+        lines.append(f"| {name} | {row['p50']} | {row['p95']} | {row['p99']} |")
+    final = e2e["make_to_final_ms"]
+    lines.append(f"| make-payment to final | {final['p50']} | - | {final['p99']} |")
+    foot = results["footprint"]
+    memory = foot["worker_batch_of_10"]
+    lines += [
+        "",
+        "## 5. Footprint",
+        "",
+        "| function | asset unzipped (MB) |",
+        "| --- | ---: |",
+        *(f"| {name} | {size} |" for name, size in foot["asset_unzipped_mb"].items()),
+        "",
+        f"Worker handling a batch of 10: {memory['batch_peak_python_mb']} MB of Python "
+        f"allocations at peak (tracemalloc); the whole process, moto included, peaked at "
+        f"{memory['process_peak_rss_mb']} MB RSS.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results = collect()
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "RESULTS.md").write_text(render(results))
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
