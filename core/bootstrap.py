@@ -1,5 +1,9 @@
 """The composition root: clients and services are built here, once per process, and
-passed in. Tests build their own `Services` with moto clients and an injected clock."""
+passed in. Tests build their own `Services` with moto clients and an injected clock.
+
+Each adapter is imported where it is first built, so an entry point pays at cold start only
+for what it uses (the authorizer never imports the bank, the worker never the API models).
+"""
 
 from __future__ import annotations
 
@@ -11,23 +15,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from core.bank_simulator import BankControlPanel, SimulatedBank
-from core.card_vault import CardVault
 from core.clock import Clock, SystemClock
-from core.idempotency import IdempotencyStore
-from core.job_queue import JobQueue
-from core.merchants import MerchantStore
-from core.observability import recorder
-from core.payment_processor import PaymentProcessor
-from core.payment_service import PaymentService
-from core.payments_repository import PaymentsRepository
-from core.reconciler import Reconciler
 from core.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
+
+    from core.bank_simulator import BankControlPanel, SimulatedBank
+    from core.card_vault import CardVault
+    from core.idempotency import IdempotencyStore
+    from core.job_queue import JobQueue
+    from core.merchants import MerchantStore
+    from core.payment_processor import PaymentProcessor
+    from core.payment_service import PaymentService
+    from core.payments_repository import PaymentsRepository
+    from core.reconciler import Reconciler
 
 # Fail fast inside a Lambda's time budget; our own retries (tenacity) sit on top.
 _BOTO_CONFIG = Config(
@@ -70,30 +74,44 @@ class Services:
 
     @cached_property
     def payments(self) -> PaymentsRepository:
+        from core.payments_repository import PaymentsRepository
+
         return PaymentsRepository(self.clients.dynamodb, self.settings.payments_table)
 
     @cached_property
     def merchants(self) -> MerchantStore:
+        from core.merchants import MerchantStore
+
         return MerchantStore(self.clients.dynamodb, self.settings.merchants_table)
 
     @cached_property
     def vault(self) -> CardVault:
+        from core.card_vault import CardVault
+
         return CardVault(self.clients.kms, self.settings.card_key_id)
 
     @cached_property
     def jobs(self) -> JobQueue:
+        from core.job_queue import JobQueue
+
         return JobQueue(self.clients.sqs, self.settings.jobs_queue_url)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
+        from core.idempotency import IdempotencyStore
+
         return IdempotencyStore(self.clients.dynamodb, self.settings.idempotency_table, self.clock)
 
     @cached_property
     def bank_controls(self) -> BankControlPanel:
+        from core.bank_simulator import BankControlPanel
+
         return BankControlPanel(self.clients.dynamodb, self.settings.bank_control_table)
 
     @cached_property
     def bank(self) -> SimulatedBank:
+        from core.bank_simulator import SimulatedBank
+
         return SimulatedBank(
             self.clients.dynamodb,
             self.settings.bank_ledger_table,
@@ -103,6 +121,9 @@ class Services:
 
     @cached_property
     def processor(self) -> PaymentProcessor:
+        from core.observability import recorder
+        from core.payment_processor import PaymentProcessor
+
         return PaymentProcessor(
             payments=self.payments,
             vault=self.vault,
@@ -115,6 +136,9 @@ class Services:
 
     @cached_property
     def reconciler(self) -> Reconciler:
+        from core.observability import recorder
+        from core.reconciler import Reconciler
+
         return Reconciler(
             payments=self.payments,
             jobs=self.jobs,
@@ -125,6 +149,8 @@ class Services:
 
     @cached_property
     def payment_service(self) -> PaymentService:
+        from core.payment_service import PaymentService
+
         return PaymentService(
             payments=self.payments,
             vault=self.vault,

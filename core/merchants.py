@@ -12,6 +12,8 @@ from core.resources import MERCHANTS_TABLE
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Where the authorizer puts the caller's merchantId for the handlers (requestContext).
+MERCHANT_CONTEXT_KEY = "merchantId"
 API_KEY_PREFIX = "pg_"
 # 32 random bytes: 256 bits, far beyond guessing.
 API_KEY_BYTES = 32

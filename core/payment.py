@@ -3,18 +3,12 @@ live here and nowhere else."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
 
-from core.cards import VISIBLE_DIGITS, mask_card_number
-from core.requests import MakePaymentRequest
+from core.cards import mask_card_number
 
 CREATED_VERSION = 1
-# The first six digits (the issuer's BIN) may be kept beside the last four (PCI DSS 3.4).
-BIN_DIGITS = 6
 
 
 class PaymentStatus(StrEnum):
@@ -68,43 +62,9 @@ class PaymentDetails:
     card_last_four: str
     request_digest: str
 
-    @classmethod
-    def from_request(cls, request: MakePaymentRequest) -> PaymentDetails:
-        return cls(
-            amount=request.amount,
-            currency=request.currency,
-            expiry_year=request.expiry_year,
-            expiry_month=request.expiry_month,
-            card_name=request.card_name,
-            billing_address=request.billing_address,
-            card_last_four=request.card_number[-VISIBLE_DIGITS:],
-            request_digest=request_digest(request),
-        )
-
     @property
     def masked_card_number(self) -> str:
         return mask_card_number(self.card_last_four)
-
-
-def request_digest(request: MakePaymentRequest) -> str:
-    """A fingerprint of a make-payment request, to tell a repeat from a different request.
-
-    It covers only what may be stored in the clear (BIN and last four, never the full PAN
-    or the CVV), so the digest reveals nothing the item does not already show.
-    """
-    card = request.card_number
-    fingerprint: dict[str, Any] = {
-        "paymentId": request.payment_id,
-        "merchantId": request.merchant_id,
-        "amount": request.amount,
-        "currency": request.currency,
-        "expiry": [request.expiry_year, request.expiry_month],
-        "cardName": request.card_name,
-        "billingAddress": request.billing_address,
-        "card": [card[:BIN_DIGITS], card[-VISIBLE_DIGITS:], len(card)],
-    }
-    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from core.pagination import decode_cursor, encode_cursor
 from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
 from core.payments_repository import PaymentsRepository, TransitionRejectedError
 from core.requests import ListPaymentsQuery, MakePaymentRequest
+from core.submission import details_of
 
 
 def ensure_caller_is(caller_merchant_id: str, claimed_merchant_id: str) -> None:
@@ -66,7 +67,7 @@ class PaymentService:
         queues it (that closes the window between the DB write and the enqueue).
         """
         ensure_caller_is(caller, request.merchant_id)
-        details = PaymentDetails.from_request(request)
+        details = details_of(request)
         ciphertext = self._vault.encrypt(
             request.card_secret, payment_id=request.payment_id, merchant_id=request.merchant_id
         )

@@ -110,6 +110,8 @@ class _Request(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         hide_input_in_errors=True,
+        # Built on first use: an entry point builds only the models it validates with.
+        defer_build=True,
     )
 
 

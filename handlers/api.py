@@ -29,11 +29,11 @@ from core.errors import (
     UnsupportedMediaTypeError,
 )
 from core.idempotency import StoredAnswer, check_key
+from core.merchants import MERCHANT_CONTEXT_KEY
 from core.observability import logger, metrics
 from core.views import ErrorBody
 
 MAX_BODY_BYTES = 16 * 1024
-MERCHANT_CONTEXT_KEY = "merchantId"
 # On every response: the same id as `requestId` in error bodies, the correlation id of every
 # log line of the request, and the correlationId of the job it queued.
 REQUEST_ID_HEADER = "Request-Id"

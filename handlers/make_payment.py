@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler import Response
 from core.bootstrap import with_process_services
 from core.clock import utc_today
 from core.observability import logger, metrics
-from core.payment import request_digest
 from core.requests import MakePaymentRequest, ValidationContext
+from core.submission import request_digest
 from core.views import SubmittedPayment
 from handlers.api import (
     answer_idempotently,
