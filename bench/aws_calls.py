@@ -9,21 +9,18 @@ SQS receive/delete are Lambda's event source mapping's, not our code's: not coun
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
+from bench.moto_env import REGION, provisioned_settings
 from cli.lambda_emulation import lambda_context, sqs_lambda_event
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock
-from core.provisioning import provision
 from handlers import authorizer, create_payment, get_payment, make_payment
 from workers import payment_worker
 
-REGION = "us-east-1"
 TARGET_CALLS = 8
 # us-east-1 on-demand list prices (USD) as published in 2026-11; check the pricing pages.
 PRICES = {
@@ -193,19 +190,10 @@ def monthly_cost(summary: dict[str, Any], payments: int = 1_000_000) -> dict[str
 
 
 def measure() -> dict[str, Any]:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     results: dict[str, Any] = {}
     for label, amount in (("accepted", 1250), ("pending_then_accepted", 24)):
         with mock_aws():
-            settings, _ = provision(
-                dynamodb=boto3.client("dynamodb", region_name=REGION),
-                sqs=boto3.client("sqs", region_name=REGION),
-                kms=boto3.client("kms", region_name=REGION),
-                prefix="bench",
-                region=REGION,
-            )
-            settings = settings.model_copy(update={"recheck_base_seconds": 0})
+            settings = provisioned_settings().model_copy(update={"recheck_base_seconds": 0})
             services = Services(settings, AwsClients(settings), SystemClock())
             counter = CallCounter(services)
             _lifecycle(services, counter, amount)

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import resource
 import statistics
 import time
 import tracemalloc
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
+from bench.moto_env import REGION, provisioned_settings
 from cli.lambda_emulation import lambda_context, sqs_lambda_event
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock
 from core.payment import CREATED_VERSION, Payment, PaymentStatus
-from core.provisioning import provision
 from core.requests import MakePaymentRequest
-from core.settings import Settings
 from workers import payment_worker
 
-REGION = "us-east-1"
 BATCH = 10
 LATENCY_MS = 200
 PAN = "4242424242424242"
@@ -63,24 +59,11 @@ def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
     return sqs_lambda_event(messages, "arn:aws:sqs:us-east-1:000000000000:jobs", REGION)  # type: ignore[arg-type]
 
 
-def _provisioned() -> Settings:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    settings, _ = provision(
-        dynamodb=boto3.client("dynamodb", region_name=REGION),
-        sqs=boto3.client("sqs", region_name=REGION),
-        kms=boto3.client("kms", region_name=REGION),
-        prefix="bench",
-        region=REGION,
-    )
-    return settings
-
-
 def measure_peak_memory() -> dict[str, float]:
     """Peak memory of the worker handling one batch of 10: Python allocations during the
     batch (tracemalloc) and the whole process's peak RSS (moto included)."""
     with mock_aws():
-        settings = _provisioned()
+        settings = provisioned_settings()
         services = Services(settings, AwsClients(settings), SystemClock())
         event = _submitted_batch(services, 0)
         tracemalloc.start()
@@ -96,7 +79,7 @@ def measure_peak_memory() -> dict[str, float]:
 
 def measure(runs: int = 3) -> dict[str, float]:
     with mock_aws():
-        settings = _provisioned()
+        settings = provisioned_settings()
         timings: dict[str, list[float]] = {"concurrent": [], "sequential": []}
         for run in range(runs):
             for mode, workers in (("concurrent", BATCH), ("sequential", 1)):
