@@ -193,7 +193,7 @@ def measure() -> dict[str, Any]:
     results: dict[str, Any] = {}
     for label, amount in (("accepted", 1250), ("pending_then_accepted", 24)):
         with mock_aws():
-            settings = provisioned_settings().model_copy(update={"recheck_base_seconds": 0})
+            settings = provisioned_settings().replace(recheck_base_seconds=0)
             services = Services(settings, AwsClients(settings), SystemClock())
             counter = CallCounter(services)
             _lifecycle(services, counter, amount)

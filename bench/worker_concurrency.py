@@ -83,7 +83,7 @@ def measure(runs: int = 3) -> dict[str, float]:
         timings: dict[str, list[float]] = {"concurrent": [], "sequential": []}
         for run in range(runs):
             for mode, workers in (("concurrent", BATCH), ("sequential", 1)):
-                tuned = settings.model_copy(update={"worker_concurrency": workers})
+                tuned = settings.replace(worker_concurrency=workers)
                 services = Services(tuned, AwsClients(tuned), SystemClock())
                 services.bank_controls.set_latency(LATENCY_MS)
                 event = _submitted_batch(services, run * 2 + (mode == "sequential"))

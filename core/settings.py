@@ -1,50 +1,120 @@
-"""Configuration, read once from the environment into one typed object."""
+"""Configuration, read once from the environment into one typed, validated object.
+
+A frozen dataclass rather than a pydantic model on purpose: every Lambda reads it at cold
+start, and importing pydantic's BaseModel (~30 ms here) is a cost the worker, the
+reconciler and the authorizer otherwise never pay (bench section 1).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
+from typing import Any
 
 from core.resources import EnvVar
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+class SettingsError(ValueError):
+    """The environment does not describe a usable configuration; says what is wrong."""
 
-    payments_table: str = Field(alias=EnvVar.PAYMENTS_TABLE)
-    merchants_table: str = Field(alias=EnvVar.MERCHANTS_TABLE)
-    bank_ledger_table: str = Field(alias=EnvVar.BANK_LEDGER_TABLE)
-    bank_control_table: str = Field(alias=EnvVar.BANK_CONTROL_TABLE)
-    idempotency_table: str = Field(alias=EnvVar.IDEMPOTENCY_TABLE)
-    jobs_queue_url: str = Field(alias=EnvVar.JOBS_QUEUE_URL)
-    card_key_id: str = Field(alias=EnvVar.CARD_KEY_ID)
-    aws_region: str = Field(default="us-east-1", alias=EnvVar.AWS_REGION)
-    # Set only for the local stack (moto server); empty means the real AWS endpoints.
-    aws_endpoint_url: str | None = Field(default=None, alias=EnvVar.AWS_ENDPOINT_URL)
-    payment_ttl_seconds: int = Field(default=600, gt=0, alias=EnvVar.PAYMENT_TTL_SECONDS)
+
+def _setting(
+    env: EnvVar,
+    default: Any = dataclasses.MISSING,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    bounds = {"env": env, "minimum": minimum, "above": above, "maximum": maximum}
+    return field(default=default, metadata=bounds)
+
+
+@dataclass(frozen=True)
+class Settings:
+    payments_table: str = _setting(EnvVar.PAYMENTS_TABLE)
+    merchants_table: str = _setting(EnvVar.MERCHANTS_TABLE)
+    bank_ledger_table: str = _setting(EnvVar.BANK_LEDGER_TABLE)
+    bank_control_table: str = _setting(EnvVar.BANK_CONTROL_TABLE)
+    idempotency_table: str = _setting(EnvVar.IDEMPOTENCY_TABLE)
+    jobs_queue_url: str = _setting(EnvVar.JOBS_QUEUE_URL)
+    card_key_id: str = _setting(EnvVar.CARD_KEY_ID)
+    aws_region: str = _setting(EnvVar.AWS_REGION, "us-east-1")
+    # Set only for the local stack (moto server); None means the real AWS endpoints.
+    aws_endpoint_url: str | None = _setting(EnvVar.AWS_ENDPOINT_URL, None)
+    payment_ttl_seconds: int = _setting(EnvVar.PAYMENT_TTL_SECONDS, 600, above=0)
     # The bank: how long one call may take, and how the worker retries transient failures.
-    bank_timeout_seconds: float = Field(default=3.0, gt=0, alias=EnvVar.BANK_TIMEOUT_SECONDS)
-    bank_max_attempts: int = Field(default=4, ge=1, alias=EnvVar.BANK_MAX_ATTEMPTS)
-    bank_retry_initial_seconds: float = Field(
-        default=0.2, ge=0, alias=EnvVar.BANK_RETRY_INITIAL_SECONDS
-    )
-    bank_retry_max_seconds: float = Field(default=2.0, ge=0, alias=EnvVar.BANK_RETRY_MAX_SECONDS)
+    bank_timeout_seconds: float = _setting(EnvVar.BANK_TIMEOUT_SECONDS, 3.0, above=0)
+    bank_max_attempts: int = _setting(EnvVar.BANK_MAX_ATTEMPTS, 4, minimum=1)
+    bank_retry_initial_seconds: float = _setting(EnvVar.BANK_RETRY_INITIAL_SECONDS, 0.2, minimum=0)
+    bank_retry_max_seconds: float = _setting(EnvVar.BANK_RETRY_MAX_SECONDS, 2.0, minimum=0)
     # A Pending payment is checked again after base * 2**(checks - 1) seconds, at most cap.
-    recheck_base_seconds: int = Field(default=5, ge=0, alias=EnvVar.RECHECK_BASE_SECONDS)
-    recheck_cap_seconds: int = Field(default=900, ge=0, le=900, alias=EnvVar.RECHECK_CAP_SECONDS)
+    recheck_base_seconds: int = _setting(EnvVar.RECHECK_BASE_SECONDS, 5, minimum=0)
+    recheck_cap_seconds: int = _setting(EnvVar.RECHECK_CAP_SECONDS, 900, minimum=0, maximum=900)
     # In flight with no progress for this long: the reconciler queues it again. Longer than
     # the re-check cap and than a job's whole redelivery window (receives x visibility).
-    reconcile_after_seconds: int = Field(default=1200, gt=0, alias=EnvVar.RECONCILE_AFTER_SECONDS)
-    reconcile_max_attempts: int = Field(default=3, ge=1, alias=EnvVar.RECONCILE_MAX_ATTEMPTS)
-    worker_concurrency: int = Field(default=10, ge=1, le=64, alias=EnvVar.WORKER_CONCURRENCY)
+    reconcile_after_seconds: int = _setting(EnvVar.RECONCILE_AFTER_SECONDS, 1200, above=0)
+    reconcile_max_attempts: int = _setting(EnvVar.RECONCILE_MAX_ATTEMPTS, 3, minimum=1)
+    worker_concurrency: int = _setting(EnvVar.WORKER_CONCURRENCY, 10, minimum=1, maximum=64)
+
+    def __post_init__(self) -> None:
+        problems = [problem for f in dataclasses.fields(self) if (problem := self._check(f))]
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+
+    def _check(self, setting: dataclasses.Field[Any]) -> str | None:
+        value, bounds, name = getattr(self, setting.name), setting.metadata, setting.metadata["env"]
+        if value is None:
+            return None if setting.default is None else f"{name} is required"
+        if not isinstance(value, int | float | str) or isinstance(value, bool):
+            return f"{name} has an unusable value"
+        if isinstance(value, str):
+            return None if value else f"{name} is empty"
+        if bounds["minimum"] is not None and value < bounds["minimum"]:
+            return f"{name} must be at least {bounds['minimum']}"
+        if bounds["above"] is not None and value <= bounds["above"]:
+            return f"{name} must be above {bounds['above']}"
+        if bounds["maximum"] is not None and value > bounds["maximum"]:
+            return f"{name} must be at most {bounds['maximum']}"
+        return None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        known = {name.value for name in EnvVar}
-        values = {key: value for key, value in environ.items() if key in known and value}
-        return cls.model_validate(values)
+        values: dict[str, Any] = {}
+        missing = []
+        for setting in dataclasses.fields(cls):
+            raw = environ.get(setting.metadata["env"])
+            if raw:
+                values[setting.name] = _parse(setting, raw)
+            elif setting.default is dataclasses.MISSING:
+                missing.append(str(setting.metadata["env"]))
+        if missing:
+            raise SettingsError("missing settings: " + ", ".join(missing))
+        return cls(**values)
 
     def to_env(self) -> dict[str, str]:
-        dumped = self.model_dump(by_alias=True, exclude_none=True)
-        return {key: str(value) for key, value in dumped.items()}
+        return {
+            str(setting.metadata["env"]): str(getattr(self, setting.name))
+            for setting in dataclasses.fields(self)
+            if getattr(self, setting.name) is not None
+        }
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
+    kind = str(setting.type)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{setting.metadata['env']} must be a number, not {raw!r}") from None
+    return raw
+
+
+def default_of(name: str) -> Any:
+    return next(f.default for f in dataclasses.fields(Settings) if f.name == name)

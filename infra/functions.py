@@ -10,7 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from core.resources import WORKER_TIMEOUT_SECONDS, EnvVar
-from core.settings import Settings
+from core.settings import default_of
 from infra.messaging import Messaging
 from infra.storage import Storage
 
@@ -101,7 +101,6 @@ class LambdaFactory:
 
 def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]:
     """The Settings every function reads (core/settings.py), by the shared variable names."""
-    defaults = Settings.model_fields
     environment = {
         EnvVar.PAYMENTS_TABLE: storage.payments.table_name,
         EnvVar.MERCHANTS_TABLE: storage.merchants.table_name,
@@ -110,7 +109,7 @@ def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]
         EnvVar.IDEMPOTENCY_TABLE: storage.idempotency.table_name,
         EnvVar.JOBS_QUEUE_URL: messaging.jobs.queue_url,
         EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
-        EnvVar.PAYMENT_TTL_SECONDS: str(defaults["payment_ttl_seconds"].default),
+        EnvVar.PAYMENT_TTL_SECONDS: str(default_of("payment_ttl_seconds")),
     }
     return {str(name): value for name, value in environment.items()}
 

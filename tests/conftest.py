@@ -128,7 +128,7 @@ def aws() -> Iterator[AwsEnv]:
         provisioned, dlq_url = provision(
             dynamodb=dynamodb, sqs=sqs, kms=kms, prefix="test", region=REGION
         )
-        settings = provisioned.model_copy(update=FAST_BANK)
+        settings = provisioned.replace(**FAST_BANK)
         yield AwsEnv(settings=settings, dlq_url=dlq_url, dynamodb=dynamodb, sqs=sqs, kms=kms)
 
 

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from core.settings import Settings, SettingsError
+
+REQUIRED = {
+    "PAYGATE_PAYMENTS_TABLE": "payments",
+    "PAYGATE_MERCHANTS_TABLE": "merchants",
+    "PAYGATE_BANK_LEDGER_TABLE": "ledger",
+    "PAYGATE_BANK_CONTROL_TABLE": "control",
+    "PAYGATE_IDEMPOTENCY_TABLE": "idempotency",
+    "PAYGATE_JOBS_QUEUE_URL": "https://sqs.example/jobs",
+    "PAYGATE_CARD_KEY_ID": "alias/card",
+}
+
+
+def test_settings_come_from_the_environment_with_defaults_and_round_trip() -> None:
+    settings = Settings.from_env(REQUIRED | {"PAYGATE_BANK_TIMEOUT_SECONDS": "0.5", "OTHER": "x"})
+
+    assert settings.payments_table == "payments"
+    assert settings.bank_timeout_seconds == 0.5
+    assert settings.payment_ttl_seconds == 600
+    assert settings.aws_endpoint_url is None
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"PAYGATE_PAYMENTS_TABLE": ""}, "missing settings: PAYGATE_PAYMENTS_TABLE"),
+        ({"PAYGATE_BANK_MAX_ATTEMPTS": "many"}, "PAYGATE_BANK_MAX_ATTEMPTS must be a number"),
+        ({"PAYGATE_BANK_MAX_ATTEMPTS": "0"}, "PAYGATE_BANK_MAX_ATTEMPTS must be at least 1"),
+        ({"PAYGATE_PAYMENT_TTL_SECONDS": "0"}, "PAYGATE_PAYMENT_TTL_SECONDS must be above 0"),
+        ({"PAYGATE_RECHECK_CAP_SECONDS": "901"}, "PAYGATE_RECHECK_CAP_SECONDS must be at most"),
+    ],
+)
+def test_an_unusable_environment_says_what_is_wrong(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(REQUIRED | changes)
+
+
+def test_replace_validates_too() -> None:
+    settings = Settings.from_env(REQUIRED)
+
+    assert settings.replace(worker_concurrency=1).worker_concurrency == 1
+    with pytest.raises(SettingsError):
+        settings.replace(worker_concurrency=65)
