@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from cli.child_output import forward_output
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -93,6 +95,7 @@ class AwsEmulator:
             self._process.wait(timeout=STARTUP_SECONDS)
             raise OSError(answer.get("error", "the emulator did not start"))
         self._bound_port = int(answer["port"])
+        forward_output(self._process.stdout)
         return self.endpoint_url
 
     @property

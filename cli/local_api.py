@@ -173,7 +173,10 @@ def _base64(raw: bytes) -> str:
 
 
 def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer:
-    """Bind (OSError if the port is taken) and return the server; call serve_forever()."""
+    """Bind (OSError if the port is taken) and return the server; call serve_forever().
+
+    The socket allows SO_REUSEPORT so that more API instances (processes of their own, as
+    Lambda runs more instances) can share the port; the kernel spreads connections."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -219,5 +222,6 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
 
 class _ApiServer(ThreadingHTTPServer):
     daemon_threads = True
+    allow_reuse_port = True
     # socketserver's default backlog of 5 resets connections under a burst of clients.
     request_queue_size = 128

@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import boto3
 
+from cli.child_output import forward_output
 from cli.emulator import AwsEmulator
 from cli.local_api import LocalApiGateway, serve
+from cli.local_api_instance import READY
 from cli.local_logging import use_terminal_logs
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock, epoch_seconds
@@ -57,6 +60,8 @@ class LocalStackOptions:
     port: int = 3000
     aws_port: int = 0
     state_file: Path = DEFAULT_STATE_FILE
+    # API instances (processes) sharing the port, as Lambda runs several at once.
+    api_instances: int = 2
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class LocalStackInfo:
     settings: Settings
     worker_pid: int
     emulator_pid: int
+    api_instance_pids: list[int]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -80,6 +86,7 @@ class LocalStackInfo:
                 "deadLetterQueueUrl": self.dlq_url,
                 "workerPid": self.worker_pid,
                 "emulatorPid": self.emulator_pid,
+                "apiInstancePids": self.api_instance_pids,
                 "environment": self.settings.to_env(),
             },
             indent=2,
@@ -113,6 +120,7 @@ class LocalStack:
         self._emulator = AwsEmulator(options.host, options.aws_port)
         self._api_server: ThreadingHTTPServer | None = None
         self._worker: subprocess.Popen[bytes] | None = None
+        self._api_instances: list[subprocess.Popen[str]] = []
         self.info: LocalStackInfo | None = None
 
     def start(self) -> LocalStackInfo:
@@ -148,11 +156,11 @@ class LocalStack:
             raise PortInUseError(f"the API could not bind port {options.port}: {error}") from None
         self._api_server = server
         threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
-        self._worker = subprocess.Popen(
-            [sys.executable, "-m", "cli.local_worker"],
-            env=os.environ | settings.to_env() | LOCAL_CREDENTIALS,
-        )
+        child_env = os.environ | settings.to_env() | LOCAL_CREDENTIALS
         port = server.server_address[1]
+        for _ in range(options.api_instances - 1):
+            self._api_instances.append(self._start_api_instance(options.host, port, child_env))
+        self._worker = subprocess.Popen([sys.executable, "-m", "cli.local_worker"], env=child_env)
         self.info = LocalStackInfo(
             url=f"http://{options.host}:{port}",
             api_key=issued.api_key,
@@ -162,22 +170,44 @@ class LocalStack:
             settings=settings,
             worker_pid=self._worker.pid,
             emulator_pid=self._emulator.pid or 0,
+            api_instance_pids=[instance.pid for instance in self._api_instances],
         )
         options.state_file.parent.mkdir(parents=True, exist_ok=True)
         options.state_file.write_text(self.info.to_json())
         return self.info
 
+    @staticmethod
+    def _start_api_instance(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+        instance = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "cli.local_api_instance", "--host", host, "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        output = instance.stdout
+        assert output is not None
+        if output.readline().strip() != READY:
+            instance.kill()
+            raise RuntimeError("an API instance did not start")
+        forward_output(output)
+        return instance
+
     def worker_alive(self) -> bool:
         return self._worker is not None and self._worker.poll() is None
 
     def stop(self) -> None:
-        if self._worker is not None and self._worker.poll() is None:
-            self._worker.terminate()
+        children: list[subprocess.Popen[Any]] = [*self._api_instances]
+        if self._worker is not None:
+            children.append(self._worker)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
             try:
-                self._worker.wait(timeout=10)
+                child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self._worker.kill()
-                self._worker.wait()
+                child.kill()
+                child.wait()
         server = self._api_server
         if server is not None:
             server.shutdown()

@@ -81,6 +81,9 @@ def local(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API.")] = 3000,
     aws_port: Annotated[int, typer.Option(help="Port of the AWS emulator (0: any free).")] = 0,
+    api_instances: Annotated[
+        int, typer.Option(min=1, max=8, help="API processes sharing the port.")
+    ] = 2,
 ) -> None:
     """Run the whole system locally: AWS emulator, API, worker, reconciler. Ctrl-C stops it."""
     state_file = _state.get("state_file")
@@ -88,6 +91,7 @@ def local(
         host=host,
         port=port,
         aws_port=aws_port,
+        api_instances=api_instances,
         state_file=state_file if isinstance(state_file, Path) else DEFAULT_STATE_FILE,
     )
 

@@ -45,6 +45,7 @@ PENDING = BankOutcome(PaymentStatus.PENDING)
 
 _LEDGER_KEY = BANK_LEDGER_TABLE.partition_key.name
 _CONTROL_KEY = BANK_CONTROL_TABLE.partition_key.name
+CONTROLS_FRESH_SECONDS = 1.0
 _OUTAGE = "outage"
 _LATENCY = "latency"
 _TIMEOUTS = "timeouts"
@@ -59,13 +60,32 @@ class BankControls:
 
 
 class BankControlPanel:
-    """The simulator's switches, kept in DynamoDB so every process sees them."""
+    """The simulator's switches, kept in DynamoDB so every process sees them; a process
+    re-reads them at most once a second (a switch takes effect within a second)."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        fresh_seconds: float = CONTROLS_FRESH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._fresh_seconds = fresh_seconds
+        self._monotonic = monotonic
+        self._cached: tuple[float, BankControls] | None = None
 
     def read(self) -> BankControls:
+        cached = self._cached
+        if cached is not None and cached[0] > self._monotonic():
+            return cached[1]
+        controls = self._read_table()
+        self._cached = (self._monotonic() + self._fresh_seconds, controls)
+        return controls
+
+    def _read_table(self) -> BankControls:
         response = self._client.batch_get_item(
             RequestItems={
                 self._table: {
@@ -85,6 +105,7 @@ class BankControlPanel:
         return BankControls(outage=bool(outage), latency_ms=latency, timeouts=bool(timeouts))
 
     def _switch(self, name: str, enabled: bool) -> None:
+        self._cached = None
         self._client.put_item(
             TableName=self._table,
             Item={_CONTROL_KEY: {"S": name}, "enabled": {"BOOL": enabled}},
@@ -99,6 +120,7 @@ class BankControlPanel:
     def set_latency(self, milliseconds: int) -> None:
         if milliseconds < 0:
             raise ValueError("latency cannot be negative")
+        self._cached = None
         self._client.put_item(
             TableName=self._table,
             Item={_CONTROL_KEY: {"S": _LATENCY}, "milliseconds": {"N": str(milliseconds)}},

@@ -178,7 +178,12 @@ def test_a_load_of_200_payments_from_8_clients_all_finish_without_a_5xx(
 def test_the_stack_refuses_a_taken_port_and_shuts_down_cleanly(tmp_path: Path) -> None:
     # GIVEN a second stack of its own
     second = start_test_stack(tmp_path)
-    children = [int(second.state["workerPid"]), int(second.state["emulatorPid"])]
+    children = [
+        int(second.state["workerPid"]),
+        int(second.state["emulatorPid"]),
+        *second.state["apiInstancePids"],
+    ]
+    assert len(children) == 3
     assert second.request("POST", "/create-payment", {"merchantId": "dev-merchant"}).status == 201
 
     # WHEN another one is started on its API port

@@ -1,0 +1,48 @@
+"""One more instance of the local API, in a process of its own: Lambda runs many instances
+of a function at once, each handling one event at a time, and so does the local stack.
+Its settings come from the environment; it shares the port of the first instance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+import time
+from types import FrameType
+
+from cli.local_api import LocalApiGateway, serve
+from cli.local_logging import use_terminal_logs
+from core.bootstrap import services
+
+READY = "ready"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="an extra instance of paygate's local API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    arguments = parser.parse_args()
+    use_terminal_logs()
+    deps = services()
+    server = serve(LocalApiGateway(deps, deps.settings.aws_region), arguments.host, arguments.port)
+    parent = os.getppid()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        server.shutdown()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=watch_parent, daemon=True).start()
+    print(READY, flush=True)
+    server.serve_forever()
+    server.server_close()
+
+
+if __name__ == "__main__":
+    main()
