@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterable
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from cli.child_output import forward_output
+from cli.child_process import forward_output, serve_until_stopped
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -56,22 +52,7 @@ def serve(host: str, port: int) -> None:
     except (OSError, SystemExit) as error:
         print(json.dumps({"error": str(error) or f"cannot bind {host}:{port}"}), flush=True)
         sys.exit(1)
-    parent = os.getppid()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    def watch_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        server.shutdown()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=watch_parent, daemon=True).start()
-    print(json.dumps({"port": server.server_port}), flush=True)
-    server.serve_forever()
-    server.server_close()
+    serve_until_stopped(server, json.dumps({"port": server.server_port}))
 
 
 class AwsEmulator:

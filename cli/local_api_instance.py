@@ -5,12 +5,8 @@ Its settings come from the environment; it shares the port of the first instance
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import threading
-import time
-from types import FrameType
 
+from cli.child_process import serve_until_stopped
 from cli.local_api import LocalApiGateway, serve
 from cli.local_logging import use_terminal_logs
 from core.bootstrap import services
@@ -26,22 +22,7 @@ def main() -> None:
     use_terminal_logs()
     deps = services()
     server = serve(LocalApiGateway(deps, deps.settings.aws_region), arguments.host, arguments.port)
-    parent = os.getppid()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    def watch_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        server.shutdown()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=watch_parent, daemon=True).start()
-    print(READY, flush=True)
-    server.serve_forever()
-    server.server_close()
+    serve_until_stopped(server, READY)
 
 
 if __name__ == "__main__":

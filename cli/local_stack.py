@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from cli.child_output import forward_output
+from cli.child_process import forward_output
 from cli.emulator import AwsEmulator
 from cli.local_api import LocalApiGateway, serve
 from cli.local_api_instance import READY
