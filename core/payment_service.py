@@ -114,7 +114,7 @@ class PaymentService:
             merchant_id=caller,
             created_from=query.from_time or 0,
             created_to=query.to_time if query.to_time is not None else now + self._ttl,
-            status=PaymentStatus(query.status) if query.status else None,
+            status=query.status,
             limit=query.limit,
             start_key=decode_cursor(query.cursor, caller) if query.cursor else None,
             now=now,

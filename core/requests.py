@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -26,10 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from core.cards import CardSecret, passes_luhn
 from core.currencies import is_known_currency
-
-PaymentStatusName = Literal[
-    "Created", "Processing", "Pending", "Accepted", "Declined", "InsufficientFunds"
-]
+from core.payment import PaymentStatus
 
 MIN_AMOUNT = 1
 MAX_AMOUNT = 99_999_999
@@ -172,7 +169,7 @@ class ListPaymentsQuery(_Request):
     merchant_id: Identifier
     from_time: int | None = Field(default=None, alias="from", ge=0)
     to_time: int | None = Field(default=None, alias="to", ge=0)
-    status: PaymentStatusName | None = None
+    status: PaymentStatus | None = None
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, min_length=1, max_length=MAX_CURSOR_LENGTH)
 

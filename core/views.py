@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from core.errors import FieldIssue
-from core.payment import Payment
-from core.requests import PaymentStatusName
+from core.payment import Payment, PaymentStatus
 
 
 class _View(BaseModel):
@@ -25,13 +24,13 @@ class _View(BaseModel):
 
 class CreatedPayment(_View):
     payment_id: str
-    status: PaymentStatusName
+    status: PaymentStatus
     creation_timestamp_seconds: int
 
 
 class SubmittedPayment(_View):
     payment_id: str
-    status: PaymentStatusName
+    status: PaymentStatus
 
 
 class PaymentView(_View):
@@ -39,7 +38,7 @@ class PaymentView(_View):
 
     payment_id: str
     merchant_id: str
-    status: PaymentStatusName
+    status: PaymentStatus
     creation_timestamp_seconds: int
     card_number: str | None = None
     expiry_year: int | None = None
@@ -57,7 +56,7 @@ class PaymentView(_View):
         return cls(
             payment_id=payment.payment_id,
             merchant_id=payment.merchant_id,
-            status=payment.status.value,
+            status=payment.status,
             creation_timestamp_seconds=payment.created_at,
             card_number=details.masked_card_number if details else None,
             expiry_year=details.expiry_year if details else None,

@@ -39,7 +39,7 @@ def create_payment() -> Any:
             HTTPStatus.CREATED,
             CreatedPayment(
                 payment_id=payment.payment_id,
-                status=payment.status.value,
+                status=payment.status,
                 creation_timestamp_seconds=payment.created_at,
             ).to_json(),
         )

@@ -44,7 +44,7 @@ def make_payment() -> Any:
         metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
         return json_response(
             HTTPStatus.ACCEPTED,
-            SubmittedPayment(payment_id=payment.payment_id, status=payment.status.value).to_json(),
+            SubmittedPayment(payment_id=payment.payment_id, status=payment.status).to_json(),
         )
 
     # The request digest covers the card's BIN and last four, never the PAN or CVV.

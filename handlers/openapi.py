@@ -102,8 +102,9 @@ def _schemas() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for operation in OPERATIONS:
         models.append((operation.response, "serialization"))
-        if operation.body:
-            models.append((operation.body, "validation"))
+        for request_model in (operation.body, operation.query):
+            if request_model:
+                models.append((request_model, "validation"))
     _, document = models_json_schema(models, ref_template=_REF)
     return dict(document.get("$defs", {}))
 
