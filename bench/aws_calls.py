@@ -15,6 +15,7 @@ from typing import Any
 from moto import mock_aws
 
 from bench.moto_env import REGION, provisioned_settings
+from bench.payloads import make_payment_body
 from cli.lambda_emulation import lambda_context, sqs_lambda_event
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock
@@ -99,22 +100,7 @@ def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
     payment_id = str(json.loads(created["body"])["paymentId"])
     counter.phase("make")
     make_payment.handle(
-        _api_event(
-            "POST",
-            "/make-payment",
-            {
-                "paymentId": payment_id,
-                "merchantId": "bench",
-                "cardNumber": "4242424242424242",
-                "cvv": "123",
-                "expiryYear": 2035,
-                "expiryMonth": 1,
-                "currency": "EUR",
-                "amount": amount,
-                "cardName": "Bench",
-                "billingAddress": "1 Bench Road",
-            },
-        ),
+        _api_event("POST", "/make-payment", make_payment_body(payment_id, "bench", amount)),
         lambda_context("m"),
         services,
     )

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.payloads import make_payment_body
 from cli.local_process import RunningStack, start_stack, stop_stack
 
 FINAL = {"Accepted", "Declined", "InsufficientFunds"}
@@ -51,18 +52,7 @@ def _one_payment(stack: RunningStack, recorder: _Recorder, n: int) -> float | No
     merchant = stack.merchant_id
     created = recorder.call(stack, "create", "POST", "/create-payment", {"merchantId": merchant})
     payment_id = created.body["paymentId"]
-    card = {
-        "paymentId": payment_id,
-        "merchantId": merchant,
-        "cardNumber": "4242424242424242",
-        "cvv": "123",
-        "expiryYear": 2035,
-        "expiryMonth": 1,
-        "currency": "EUR",
-        "amount": 1000 + n,
-        "cardName": "Bench",
-        "billingAddress": "1 Bench Road",
-    }
+    card = make_payment_body(payment_id, merchant, 1000 + n)
     recorder.call(stack, "make", "POST", "/make-payment", card)
     submitted = time.perf_counter()
     query = f"/get-payment?merchantId={merchant}&paymentId={payment_id}"

@@ -12,6 +12,7 @@ from typing import Any
 from moto import mock_aws
 
 from bench.moto_env import REGION, provisioned_settings
+from bench.payloads import make_payment_body
 from cli.lambda_emulation import lambda_context, sqs_lambda_event
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock
@@ -21,7 +22,6 @@ from workers import payment_worker
 
 BATCH = 10
 LATENCY_MS = 200
-PAN = "4242424242424242"
 
 
 def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
@@ -35,18 +35,7 @@ def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
             )
         )
         request = MakePaymentRequest.model_validate(
-            {
-                "paymentId": payment_id,
-                "merchantId": "bench",
-                "cardNumber": PAN,
-                "expiryYear": 2035,
-                "expiryMonth": 1,
-                "currency": "EUR",
-                "amount": 1000 + n,
-                "cardName": "Bench",
-                "billingAddress": "1 Bench Road",
-                "cvv": "123",
-            }
+            make_payment_body(payment_id, "bench", 1000 + n)
         )
         services.payment_service.submit_payment("bench", request, "bench")
         messages.append(
