@@ -313,16 +313,8 @@ class PaymentsRepository:
         }
         if start_key:
             query["ExclusiveStartKey"] = start_key
-        payments: list[Payment] = []
-        last_key: dict[str, Any] | None = None
-        while len(payments) < limit:
-            response = self._client.query(**query, Limit=limit - len(payments))
-            payments.extend(payment_from_item(item) for item in response.get("Items", []))
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                break
-            query["ExclusiveStartKey"] = last_key
-        return PaymentPage(payments=payments, last_key=last_key)
+        items, last_key = self._query_up_to(query, limit)
+        return PaymentPage(payments=[payment_from_item(item) for item in items], last_key=last_key)
 
     def count_by_status(self, max_items: int) -> tuple[dict[str, int], bool]:
         """Payments per status, for the ops `status` command: a bounded scan of one small
@@ -362,15 +354,24 @@ class PaymentsRepository:
                 {":marker": IN_FLIGHT_MARKER, ":before": progress_before}
             ),
         }
-        while len(stalled) < limit:
-            response = self._client.query(**query, Limit=limit - len(stalled))
-            for item in response.get("Items", []):
-                values = _deserialize(item)
-                stalled.append(
-                    StalledPayment(str(values[_KEY]), int(values[PROGRESS_AT_ATTRIBUTE]))
-                )
+        items, _ = self._query_up_to(query, limit)
+        for item in items:
+            values = _deserialize(item)
+            stalled.append(StalledPayment(str(values[_KEY]), int(values[PROGRESS_AT_ATTRIBUTE])))
+        return stalled
+
+    def _query_up_to(
+        self, query: dict[str, Any], limit: int
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to `limit` items of a query, following its pages (a filter can leave a page
+        short), and the key to resume from, or None when the query is exhausted."""
+        items: list[dict[str, Any]] = []
+        last_key: dict[str, Any] | None = None
+        while len(items) < limit:
+            response = self._client.query(**query, Limit=limit - len(items))
+            items.extend(response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
             if not last_key:
                 break
-            query["ExclusiveStartKey"] = last_key
-        return stalled
+            query = query | {"ExclusiveStartKey": last_key}
+        return items, last_key
