@@ -12,8 +12,6 @@ clock) and it has no notion of a merchant scope or of the 409/422 distinction we
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,13 +53,6 @@ class IdempotencyKeyReusedError(PaygateError):
 class StoredAnswer:
     status: int
     body: str
-
-
-def fingerprint(document: Any) -> str:
-    """What identifies a request: its parsed body, canonically. Callers pass only what may be
-    kept (make-payment passes its request digest, never the card)."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def check_key(key: str) -> str:

@@ -3,11 +3,10 @@ the fingerprint that tells a repeat from a different request."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from core.cards import VISIBLE_DIGITS
+from core.fingerprints import fingerprint
 from core.payment import PaymentDetails
 from core.requests import MakePaymentRequest
 
@@ -35,7 +34,7 @@ def request_digest(request: MakePaymentRequest) -> str:
     or the CVV), so the digest reveals nothing the item does not already show.
     """
     card = request.card_number
-    fingerprint: dict[str, Any] = {
+    document: dict[str, Any] = {
         "paymentId": request.payment_id,
         "merchantId": request.merchant_id,
         "amount": request.amount,
@@ -45,5 +44,4 @@ def request_digest(request: MakePaymentRequest) -> str:
         "billingAddress": request.billing_address,
         "card": [card[:BIN_DIGITS], card[-VISIBLE_DIGITS:], len(card)],
     }
-    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return fingerprint(document)

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from core.bootstrap import with_process_services
-from core.idempotency import fingerprint
+from core.fingerprints import fingerprint
 from core.observability import logger, metrics
 from core.requests import CreatePaymentRequest
 from core.views import CreatedPayment

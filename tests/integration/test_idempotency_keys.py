@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.bootstrap import Services
-from core.idempotency import KEEP_SECONDS, fingerprint
+from core.fingerprints import fingerprint
+from core.idempotency import KEEP_SECONDS
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_PAN, ApiResponse, FakeClock, card_data_leaks
 
