@@ -16,7 +16,13 @@ from moto import mock_aws
 
 from bench.moto_env import REGION, provisioned_settings
 from bench.payloads import make_payment_body
-from cli.lambda_emulation import lambda_context, sqs_lambda_event
+from cli.lambda_emulation import (
+    ApiStage,
+    api_gateway_event,
+    authorizer_event,
+    lambda_context,
+    sqs_lambda_event,
+)
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock
 from handlers import authorizer, create_payment, get_payment, make_payment
@@ -62,35 +68,33 @@ class CallCounter:
         self.calls[f"{bucket}|{service}:{model.name}"] += 1
 
 
+BENCH_STAGE = ApiStage(api_id="bench", stage="bench")
+
+
 def _api_event(method: str, path: str, body: Any = None, query: Any = None) -> dict[str, Any]:
-    return {
-        "httpMethod": method,
-        "path": path,
-        "resource": path,
-        "headers": {"Content-Type": "application/json"},
-        "queryStringParameters": query,
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "requestId": "bench",
-            "authorizer": {"merchantId": "bench"},
-            "stage": "bench",
-        },
-    }
+    return api_gateway_event(
+        BENCH_STAGE,
+        method,
+        path,
+        request_id="bench",
+        headers={"Content-Type": "application/json"},
+        query=query,
+        body=json.dumps(body) if body is not None else None,
+        authorizer_context={"merchantId": "bench"},
+    )
 
 
 def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
     key = services.merchants.issue_key(f"bench-{amount}", "Bench", created_at=0).api_key
     counter.phase("authorizer")
-    authorizer.handle(
-        {
-            "type": "REQUEST",
-            "methodArn": "arn:aws:execute-api:us-east-1:1:api/bench/POST/create-payment",
-            "headers": {"Authorization": f"Bearer {key}"},
-        },
-        lambda_context("authorizer"),
-        services,
+    event = authorizer_event(
+        BENCH_STAGE,
+        "POST",
+        "/create-payment",
+        request_id="bench",
+        headers={"Authorization": f"Bearer {key}"},
     )
+    authorizer.handle(event, lambda_context("authorizer"), services)
     counter.phase("create")
     created = create_payment.handle(
         _api_event("POST", "/create-payment", {"merchantId": "bench"}),

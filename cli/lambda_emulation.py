@@ -4,6 +4,7 @@ delete what succeeded, leave reported failures for redelivery and so the DLQ).""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Callable
@@ -138,3 +139,84 @@ class SqsEventSource:
             if self.poll_once().received == 0:
                 return polls
         raise RuntimeError(f"the queue was not drained in {max_polls} polls")
+
+
+@dataclass(frozen=True)
+class ApiStage:
+    """Where an emulated API Gateway REST API lives (goes into events and method ARNs)."""
+
+    account_id: str = "000000000000"
+    api_id: str = "local"
+    stage: str = "local"
+    region: str = "us-east-1"
+
+    def method_arn(self, method: str, path: str) -> str:
+        return (
+            f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/"
+            f"{self.stage}/{method}{path}"
+        )
+
+
+def api_gateway_event(
+    stage: ApiStage,
+    method: str,
+    path: str,
+    *,
+    request_id: str,
+    headers: dict[str, str],
+    query: dict[str, str] | None = None,
+    body: str | bytes | None = None,
+    authorizer_context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event; a body that is not UTF-8 arrives base64-encoded."""
+    text, is_base64 = body, False
+    if isinstance(body, bytes):
+        try:
+            text = body.decode() if body else None
+        except UnicodeDecodeError:
+            text, is_base64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "accountId": stage.account_id,
+            "apiId": stage.api_id,
+            "stage": stage.stage,
+            "httpMethod": method,
+            "path": f"/{stage.stage}{path}",
+            "resourcePath": path,
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": authorizer_context,
+        },
+    }
+
+
+def authorizer_event(
+    stage: ApiStage,
+    method: str,
+    path: str,
+    *,
+    request_id: str,
+    headers: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The event of a Lambda REQUEST authorizer for one call of the API."""
+    return {
+        "type": "REQUEST",
+        "methodArn": stage.method_arn(method, path),
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "queryStringParameters": {},
+        "requestContext": {"requestId": request_id, "stage": stage.stage},
+    }

@@ -5,7 +5,6 @@ metrics are per process, so invocations here are serialized too."""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cli.api_docs import docs_resource
-from cli.lambda_emulation import lambda_context
+from cli.lambda_emulation import ApiStage, api_gateway_event, authorizer_event, lambda_context
 from core.bootstrap import Services
 from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import (
@@ -31,9 +30,6 @@ from handlers import (
 from handlers.gateway_responses import GatewayResponse
 
 ApiHandler = Callable[..., dict[str, Any]]
-ACCOUNT_ID = "000000000000"
-API_ID = "local"
-STAGE = "local"
 # API Gateway refuses bodies over 10 MB; the handlers refuse anything over 16 KiB.
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -63,7 +59,7 @@ def _gateway_answer(response: GatewayResponse, request_id: str) -> HttpAnswer:
 class LocalApiGateway:
     def __init__(self, services: Services, region: str) -> None:
         self._services = services
-        self._region = region
+        self._stage = ApiStage(region=region)
         self._invoke_lock = threading.Lock()
         # Like API Gateway: the authorizer's answer per Authorization header, for a while.
         self._policies: dict[str, tuple[float, dict[str, Any] | GatewayResponse]] = {}
@@ -89,18 +85,9 @@ class LocalApiGateway:
     def _run_authorizer(
         self, method: str, path: str, headers: Mapping[str, str], request_id: str
     ) -> dict[str, Any] | GatewayResponse:
-        event = {
-            "type": "REQUEST",
-            "methodArn": (
-                f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{path}"
-            ),
-            "resource": path,
-            "path": path,
-            "httpMethod": method,
-            "headers": dict(headers),
-            "queryStringParameters": {},
-            "requestContext": {"requestId": request_id, "stage": STAGE},
-        }
+        event = authorizer_event(
+            self._stage, method, path, request_id=request_id, headers=dict(headers)
+        )
         try:
             policy = self._invoke(authorizer.handle, event, "paygate-authorizer")
         except Exception:
@@ -122,35 +109,16 @@ class LocalApiGateway:
         if isinstance(authorized, GatewayResponse):
             return _gateway_answer(authorized, request_id)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
-        try:
-            text: str | None = body.decode() if body else None
-            binary = False
-        except UnicodeDecodeError:
-            text, binary = None, True
-        event = {
-            "resource": url.path,
-            "path": url.path,
-            "httpMethod": method,
-            "headers": dict(headers),
-            "multiValueHeaders": {},
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": None,
-            "stageVariables": None,
-            "body": _base64(body) if binary else text,
-            "isBase64Encoded": binary,
-            "requestContext": {
-                "accountId": ACCOUNT_ID,
-                "apiId": API_ID,
-                "stage": STAGE,
-                "httpMethod": method,
-                "path": f"/{STAGE}{url.path}",
-                "resourcePath": url.path,
-                "requestId": request_id,
-                "identity": {"sourceIp": "127.0.0.1"},
-                "authorizer": authorized,
-            },
-        }
+        event = api_gateway_event(
+            self._stage,
+            method,
+            url.path,
+            request_id=request_id,
+            headers=dict(headers),
+            query=query,
+            body=body,
+            authorizer_context=authorized,
+        )
         function_name, handler = route
         response = self._invoke(handler, event, function_name)
         return HttpAnswer(
@@ -166,10 +134,6 @@ def response_headers(response: dict[str, Any]) -> dict[str, str]:
     for name, values in (response.get("multiValueHeaders") or {}).items():
         headers[str(name)] = ", ".join(str(value) for value in values)
     return headers
-
-
-def _base64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
 
 
 def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer:

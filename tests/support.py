@@ -3,7 +3,6 @@ for card data in anything a test captured."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -16,6 +15,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import Binary
 
+from cli.lambda_emulation import ApiStage, api_gateway_event
+from cli.lambda_emulation import authorizer_event as lambda_authorizer_event
 from cli.lambda_emulation import lambda_context as local_lambda_context
 from cli.local_api import response_headers
 
@@ -45,6 +46,9 @@ def lambda_context(remaining_seconds: float = 30.0) -> LambdaContext:
     return local_lambda_context("paygate-test", remaining_seconds)
 
 
+TEST_STAGE = ApiStage(account_id=ACCOUNT_ID, api_id=API_ID, stage=STAGE)
+
+
 def api_event(
     method: str,
     path: str,
@@ -56,46 +60,22 @@ def api_event(
     request_id: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event as the authorizer-fronted API delivers it."""
-    is_binary = isinstance(body, bytes)
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers if headers is not None else {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "body": base64.b64encode(body).decode() if isinstance(body, bytes) else body,
-        "isBase64Encoded": is_binary,
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": API_ID,
-            "stage": STAGE,
-            "httpMethod": method,
-            "path": f"/{STAGE}{path}",
-            "resourcePath": path,
-            "requestId": request_id or str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": {"merchantId": merchant_id} if merchant_id else None,
-        },
-    }
+    return api_gateway_event(
+        TEST_STAGE,
+        method,
+        path,
+        request_id=request_id or str(uuid.uuid4()),
+        headers=headers if headers is not None else {"Content-Type": "application/json"},
+        query=query,
+        body=body,
+        authorizer_context={"merchantId": merchant_id} if merchant_id else None,
+    )
 
 
 def authorizer_event(headers: dict[str, str] | None) -> dict[str, Any]:
-    return {
-        "type": "REQUEST",
-        "methodArn": (
-            f"arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/POST/make-payment"
-        ),
-        "resource": "/make-payment",
-        "path": "/make-payment",
-        "httpMethod": "POST",
-        "headers": headers,
-        "queryStringParameters": {},
-        "requestContext": {"requestId": str(uuid.uuid4()), "stage": STAGE},
-    }
+    return lambda_authorizer_event(
+        TEST_STAGE, "POST", "/make-payment", request_id=str(uuid.uuid4()), headers=headers
+    )
 
 
 @dataclass(frozen=True)
