@@ -85,7 +85,9 @@ def _api_event(method: str, path: str, body: Any = None, query: Any = None) -> d
 
 
 def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
-    key = services.merchants.issue_key(f"bench-{amount}", "Bench", created_at=0).api_key
+    key = services.merchants.create_merchant(
+        f"bench-{amount}", "Bench", created_at=0, actor="bench"
+    ).api_key
     counter.phase("authorizer")
     event = authorizer_event(
         BENCH_STAGE,

@@ -7,6 +7,7 @@ import resource
 import statistics
 import time
 import tracemalloc
+import uuid
 from typing import Any
 
 from moto import mock_aws
@@ -27,7 +28,7 @@ LATENCY_MS = 200
 def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
     messages = []
     for n in range(BATCH):
-        payment_id = f"bench-{run}-{n}"
+        payment_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-{run}-{n}"))
         now = int(time.time())
         services.payments.add(
             Payment(
@@ -37,7 +38,8 @@ def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
         request = MakePaymentRequest.model_validate(
             make_payment_body(payment_id, "bench", 1000 + n)
         )
-        services.payment_service.submit_payment("bench", request, "bench")
+        digest = services.request_digests.digest(request)
+        services.payment_service.submit_payment("bench", request, digest, "bench")
         messages.append(
             {
                 "MessageId": payment_id,

@@ -164,6 +164,7 @@ def api_gateway_event(
     *,
     request_id: str,
     headers: dict[str, str],
+    multi_value_headers: dict[str, list[str]] | None = None,
     query: dict[str, str] | None = None,
     body: str | bytes | None = None,
     authorizer_context: dict[str, Any] | None = None,
@@ -180,7 +181,7 @@ def api_gateway_event(
         "path": path,
         "httpMethod": method,
         "headers": headers,
-        "multiValueHeaders": {},
+        "multiValueHeaders": multi_value_headers or {k: [v] for k, v in headers.items()},
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": None,
         "pathParameters": None,
@@ -208,6 +209,7 @@ def authorizer_event(
     *,
     request_id: str,
     headers: dict[str, str] | None,
+    multi_value_headers: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The event of a Lambda REQUEST authorizer for one call of the API."""
     return {
@@ -217,6 +219,7 @@ def authorizer_event(
         "path": path,
         "httpMethod": method,
         "headers": headers,
+        "multiValueHeaders": multi_value_headers or {k: [v] for k, v in (headers or {}).items()},
         "queryStringParameters": {},
         "requestContext": {"requestId": request_id, "stage": stage.stage},
     }

@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,9 +28,11 @@ from handlers import (
     make_payment,
 )
 from handlers.gateway_responses import GatewayResponse
+from handlers.headers import REQUEST_ID_HEADER
 
 ApiHandler = Callable[..., dict[str, Any]]
-# API Gateway refuses bodies over 10 MB; the handlers refuse anything over 16 KiB.
+# API Gateway refuses bodies over 10 MB; this local stand-in stops at 1 MiB, and the
+# handlers refuse anything over 16 KiB.
 MAX_REQUEST_BYTES = 1024 * 1024
 
 ROUTES: dict[tuple[str, str], tuple[str, ApiHandler]] = {
@@ -41,6 +43,17 @@ ROUTES: dict[tuple[str, str], tuple[str, ApiHandler]] = {
 }
 
 
+class Headers(dict[str, str]):
+    """A request's headers as API Gateway passes them: the last value of each name, and
+    every value of each name (`multi`)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self.multi: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self.multi.setdefault(name, []).append(value)
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
     status: int
@@ -49,11 +62,10 @@ class HttpAnswer:
 
 
 def _gateway_answer(response: GatewayResponse, request_id: str) -> HttpAnswer:
-    return HttpAnswer(
-        response.status,
-        {"Content-Type": "application/json"},
-        json.dumps(response.body(request_id)).encode(),
-    )
+    headers = {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id}
+    if response.retry_after:
+        headers["Retry-After"] = str(response.retry_after)
+    return HttpAnswer(response.status, headers, json.dumps(response.body(request_id)).encode())
 
 
 class LocalApiGateway:
@@ -69,38 +81,46 @@ class LocalApiGateway:
             return handler(event, lambda_context(name), self._services)
 
     def _authorize(
-        self, method: str, path: str, headers: Mapping[str, str], request_id: str
+        self, method: str, path: str, headers: Headers, request_id: str
     ) -> dict[str, Any] | GatewayResponse:
         identity = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if not identity:
             return gateway_responses.UNAUTHORIZED
+        sent = sum(len(v) for k, v in headers.multi.items() if k.lower() == "authorization")
         cached = self._policies.get(identity)
-        if cached and cached[0] > time.monotonic():
+        if cached and cached[0] > time.monotonic() and sent == 1:
             return cached[1]
-        answer = self._run_authorizer(method, path, headers, request_id)
-        if answer is not gateway_responses.UNAUTHORIZED:
+        answer, cacheable = self._run_authorizer(method, path, headers, request_id)
+        if cacheable:
             self._policies[identity] = (time.monotonic() + AUTHORIZER_CACHE_SECONDS, answer)
         return answer
 
     def _run_authorizer(
-        self, method: str, path: str, headers: Mapping[str, str], request_id: str
-    ) -> dict[str, Any] | GatewayResponse:
+        self, method: str, path: str, headers: Headers, request_id: str
+    ) -> tuple[dict[str, Any] | GatewayResponse, bool]:
+        """The authorizer's answer and whether API Gateway would cache it: a policy, yes;
+        a refusal (401) or a failure of the authorizer (503), never."""
         event = authorizer_event(
-            self._stage, method, path, request_id=request_id, headers=dict(headers)
+            self._stage,
+            method,
+            path,
+            request_id=request_id,
+            headers=dict(headers),
+            multi_value_headers=headers.multi,
         )
         try:
             policy = self._invoke(authorizer.handle, event, "paygate-authorizer")
-        except Exception:
-            return gateway_responses.UNAUTHORIZED
+        except Exception as error:
+            if str(error) == authorizer.UNAUTHORIZED:
+                return gateway_responses.UNAUTHORIZED, False
+            return gateway_responses.AUTHORIZER_UNAVAILABLE, False
         statement = policy["policyDocument"]["Statement"][0]
         if statement["Effect"] != "Allow":
-            return gateway_responses.ACCESS_DENIED
-        return dict(policy.get("context", {}))
+            return gateway_responses.ACCESS_DENIED, True
+        return dict(policy.get("context", {})), True
 
-    def handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
-    ) -> HttpAnswer:
-        request_id = str(uuid.uuid4())
+    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> HttpAnswer:
+        request_id = _request_id()
         url = urlsplit(target)
         route = ROUTES.get((method, url.path))
         if route is None:
@@ -115,6 +135,7 @@ class LocalApiGateway:
             url.path,
             request_id=request_id,
             headers=dict(headers),
+            multi_value_headers=headers.multi,
             query=query,
             body=body,
             authorizer_context=authorized,
@@ -136,6 +157,19 @@ def response_headers(response: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _content_length(values: list[str]) -> int | None:
+    """The body's length, or None if the header is not one non-negative decimal number."""
+    if not values:
+        return 0
+    if len(set(values)) != 1 or not values[0].strip().isdecimal():
+        return None
+    return int(values[0].strip())
+
+
 def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer:
     """Bind (OSError if the port is taken) and return the server; call serve_forever().
 
@@ -146,9 +180,13 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = _content_length(self.headers.get_all("Content-Length") or [])
+            if length is None:
+                self._send(_gateway_answer(gateway_responses.BAD_CONTENT_LENGTH, _request_id()))
+                self.close_connection = True
+                return
             if length > MAX_REQUEST_BYTES:
-                self._send(_gateway_answer(gateway_responses.PAYLOAD_TOO_LARGE, "-"))
+                self._send(_gateway_answer(gateway_responses.PAYLOAD_TOO_LARGE, _request_id()))
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
@@ -159,7 +197,7 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
                     content_type, content = docs
                     self._send(HttpAnswer(200, {"Content-Type": content_type}, content))
                     return
-            headers = {name: value for name, value in self.headers.items()}
+            headers = Headers(list(self.headers.items()))
             self._send(gateway.handle(self.command, self.path, headers, body))
 
         def _send(self, answer: HttpAnswer) -> None:

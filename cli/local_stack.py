@@ -146,8 +146,11 @@ class LocalStack:
         os.environ.update(settings.to_env())
         clock = SystemClock()
         services = Services(settings, AwsClients(settings), clock)
-        issued = services.merchants.issue_key(
-            DEV_MERCHANT_ID, "Development merchant", created_at=epoch_seconds(clock)
+        issued = services.merchants.create_merchant(
+            DEV_MERCHANT_ID,
+            "Development merchant",
+            created_at=epoch_seconds(clock),
+            actor="paygate local",
         )
         try:
             server = serve(LocalApiGateway(services, LOCAL_REGION), options.host, options.port)

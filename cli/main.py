@@ -6,7 +6,7 @@ import re
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from cli.target import Target, TargetError, aws_target, local_target
 from cli.usage_plans import issue_usage_key
 from core.clock import epoch_seconds
 from core.dead_letters import DeadLetter, age_seconds
+from core.merchants import IssuedKey, MerchantExistsError, UnknownKeyError, UnknownMerchantError
 
 console = Console()
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -148,6 +149,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "merchant"
 
 
+def _show_key(issued: IssuedKey) -> None:
+    console.print(f"merchant  {issued.merchant.merchant_id}")
+    console.print(f"key id    {issued.key_id}")
+    console.print(f"API key   [bold]{issued.api_key}[/bold]")
+    console.print("Keep it now: it cannot be shown again.")
+
+
 @merchants_app.command("create")
 def merchants_create(
     name: Annotated[str, typer.Argument(help="The merchant's display name.")],
@@ -155,31 +163,105 @@ def merchants_create(
         str | None, typer.Option(help="The merchant id (default: from the name).")
     ] = None,
 ) -> None:
-    """Create a merchant API key. The key is shown once: only its digest is stored."""
+    """Register a new merchant and issue its first API key (shown once; only its digest is
+    stored). An id that exists is refused: use `merchants add-key ID` for another key."""
     target = _target()
-    services = target.services
+    merchants = target.services.merchants
     merchant_id = merchant_id or _slug(name)
+    if merchants.get_merchant(merchant_id) is not None:
+        _refuse_existing(merchant_id)
     usage_key = (
         issue_usage_key(target.session, target.usage_plan_id, f"{target.name}-{merchant_id}")
         if target.usage_plan_id
         else None
     )
-    issued = services.merchants.issue_key(
-        merchant_id, name, created_at=epoch_seconds(services.clock), usage_key=usage_key
+    try:
+        issued = merchants.create_merchant(
+            merchant_id,
+            name,
+            created_at=epoch_seconds(target.services.clock),
+            actor=target.actor,
+            usage_key=usage_key,
+        )
+    except MerchantExistsError:
+        _refuse_existing(merchant_id)
+    _show_key(issued)
+
+
+def _refuse_existing(merchant_id: str) -> NoReturn:
+    console.print(
+        f"[red]merchant {merchant_id} exists already: nothing was issued.[/red] "
+        f"To give it another key: paygate merchants add-key {merchant_id}. "
+        "For a new merchant, choose another id with --merchant-id."
     )
-    console.print(f"merchant  {issued.merchant.merchant_id}")
-    console.print(f"API key   [bold]{issued.api_key}[/bold]")
-    console.print("Keep it now: it cannot be shown again.")
+    raise typer.Exit(1)
+
+
+@merchants_app.command("add-key")
+def merchants_add_key(
+    merchant_id: Annotated[str, typer.Argument(help="An existing merchant's id.")],
+) -> None:
+    """Issue another API key for an existing merchant (to rotate: add, switch, revoke)."""
+    target = _target()
+    try:
+        issued = target.services.merchants.add_key(
+            merchant_id, created_at=epoch_seconds(target.services.clock), actor=target.actor
+        )
+    except UnknownMerchantError:
+        console.print(f"[red]no merchant {merchant_id}[/red] (see `paygate merchants list`)")
+        raise typer.Exit(1) from None
+    _show_key(issued)
+
+
+@merchants_app.command("revoke")
+def merchants_revoke(
+    merchant_id: Annotated[str, typer.Argument(help="The merchant's id.")],
+    key_id: Annotated[str, typer.Argument(help="The key's id, from `merchants list`.")],
+) -> None:
+    """Revoke one API key of a merchant: it answers 401 from then on."""
+    target = _target()
+    try:
+        target.services.merchants.revoke_key(
+            merchant_id, key_id, revoked_at=epoch_seconds(target.services.clock), actor=target.actor
+        )
+    except (UnknownMerchantError, UnknownKeyError) as error:
+        console.print(f"[red]{error}[/red] (see `paygate merchants list`)")
+        raise typer.Exit(1) from None
+    console.print(f"revoked {key_id} of {merchant_id}")
+
+
+@merchants_app.command("list")
+def merchants_list() -> None:
+    """Every merchant with its keys (active or revoked) and when each was issued."""
+    records = _target().services.merchants.list_merchants()
+    table = Table(title=f"merchants: {len(records)}")
+    for column in ("merchant", "name", "key id", "issued", "revoked"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        for key in record.keys:
+            table.add_row(
+                record.merchant_id,
+                record.name,
+                key.key_id,
+                _when(key.created_at),
+                _when(key.revoked_at) if key.revoked_at else "-",
+            )
+    console.print(table)
+
+
+def _when(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) + "Z"
 
 
 def _letters_table(letters: list[DeadLetter], title: str) -> Table:
     now_ms = int(time.time() * 1000)
     table = Table(title=title)
-    for column in ("paymentId", "receives", "age", "last error", "message id"):
-        table.add_column(column)
+    for column in ("paymentId", "kind", "receives", "age", "last error", "message id"):
+        table.add_column(column, overflow="fold")
     for letter in letters:
         table.add_row(
             letter.payment_id or "-",
+            letter.kind.value,
             str(letter.receive_count),
             f"{age_seconds(letter, now_ms)}s",
             letter.last_error,
@@ -207,7 +289,10 @@ def dlq_replay(
     dead_letters = target.dead_letters
     if dry_run:
         report = dead_letters.replay(payment_id=payment_id, limit=limit, dry_run=True)
-        console.print(f"would replay {len(report.replayed)} message(s); nothing moved")
+        console.print(
+            f"would replay {len(report.replayed)} message(s) and drop "
+            f"{len(report.dropped_stale)} stale one(s); nothing moved"
+        )
         return
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("replaying", total=None)
@@ -216,9 +301,11 @@ def dlq_replay(
             limit=limit,
             on_replayed=lambda _: progress.advance(task),
         )
+    for letter in report.dropped_stale:
+        console.print(f"dropped  {letter.payment_id}  stale: {letter.last_error}")
     console.print(
-        f"replayed {len(report.replayed)} message(s) to the jobs queue; "
-        f"{report.skipped} left in the DLQ"
+        f"replayed {len(report.replayed)} message(s) to the jobs queue; dropped "
+        f"{len(report.dropped_stale)} stale copies of final payments; {report.left} left in the DLQ"
     )
 
 

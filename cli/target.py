@@ -3,6 +3,7 @@ CDK stack (from its CloudFormation outputs)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ _OUTPUT_TO_ENV = {
     StackOutput.BANK_CONTROL_TABLE: EnvVar.BANK_CONTROL_TABLE,
     StackOutput.IDEMPOTENCY_TABLE: EnvVar.IDEMPOTENCY_TABLE,
     StackOutput.CARD_KEY_ID: EnvVar.CARD_KEY_ID,
+    StackOutput.CARD_DIGEST_KEY_ID: EnvVar.CARD_DIGEST_KEY_ID,
+    StackOutput.CURSOR_KEY_ID: EnvVar.CURSOR_KEY_ID,
 }
 
 
@@ -42,6 +45,16 @@ class Target:
     api_url: str | None
     session: boto3.session.Session
     usage_plan_id: str | None = None
+
+    @cached_property
+    def actor(self) -> str:
+        """Who runs this command, for the audit trail of merchant keys."""
+        if self.name == "local":
+            return f"local:{getpass.getuser()}"
+        try:
+            return str(self.session.client("sts").get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError):
+            return "aws:unknown"
 
     @cached_property
     def services(self) -> Services:

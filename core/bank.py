@@ -21,9 +21,19 @@ class AuthorizationRequest:
 
 
 class Bank(Protocol):
-    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
-        """Authorize once per idempotency key; a repeated key answers the original result.
+    """Every method raises BankUnavailableError (or BankTimeoutError) for a transient
+    failure; the idempotency key is the payment id."""
 
-        Raises BankUnavailableError (or BankTimeoutError) for a transient failure.
-        """
+    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
+        """Authorize once per idempotency key; a repeated key answers the original result."""
+        ...
+
+    def inquire(self, idempotency_key: str) -> BankOutcome | None:
+        """Where an authorization the bank answered Pending stands now (no card needed):
+        Pending still, or its final outcome. None if the bank has no answer for the key."""
+        ...
+
+    def void_unless_decided(self, idempotency_key: str) -> BankOutcome | None:
+        """End the authorization for good: its final outcome if the bank decided one,
+        otherwise None, and the bank will never authorize this key afterwards."""
         ...

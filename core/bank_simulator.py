@@ -9,6 +9,9 @@ and has a switchable outage and an adjustable latency for demos and benchmarks.
 | 503    | unavailable on the first two calls, then Accepted |
 | 504    | never answers: times out (unless timeouts are switched off) |
 | other  | Accepted |
+
+A Pending authorization is checked again by its idempotency key alone (`inquire`), and an
+authorization can be voided (`void_unless_decided`): the reconciler's last resort.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from core.aws_errors import is_condition_failure
 from core.bank import AuthorizationRequest
-from core.dynamodb_errors import is_condition_failure
 from core.errors import BankTimeoutError, BankUnavailableError
-from core.payment import BankOutcome, PaymentStatus
+from core.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
 from core.resources import BANK_CONTROL_TABLE, BANK_LEDGER_TABLE
 
 if TYPE_CHECKING:
@@ -134,6 +137,8 @@ class LedgerEntry:
     checks: int
     outcome: BankOutcome | None
     authorizations: int
+    # The amount of an authorization the bank answered Pending, decided on its next check.
+    pending_amount: int | None = None
 
 
 def _outcome_attributes(outcome: BankOutcome) -> dict[str, Any]:
@@ -160,12 +165,16 @@ class SimulatedBank:
         self._timeout = timeout_seconds
         self._sleep = sleep
 
-    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
+    def _answer_like_a_bank(self) -> BankControls:
         controls = self._controls.read()
         if controls.latency_ms:
             self._sleep(controls.latency_ms / 1000)
         if controls.outage:
             raise BankUnavailableError("the bank is unavailable (simulated outage)")
+        return controls
+
+    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
+        controls = self._answer_like_a_bank()
         if request.amount == TIMEOUT_AMOUNT and controls.timeouts:
             self._sleep(self._timeout)
             raise BankTimeoutError(f"the bank did not answer within {self._timeout}s")
@@ -175,9 +184,25 @@ class SimulatedBank:
         if request.amount == FLAKY_AMOUNT and entry.calls <= FLAKY_FAILURES:
             raise BankUnavailableError("the bank is temporarily unavailable")
         if request.amount == PENDING_AMOUNT and entry.checks == 0:
-            self._record_pending_check(idempotency_key)
+            self._record_pending_check(idempotency_key, request.amount)
             return PENDING
         return self._record_outcome(idempotency_key, _decide(request.amount))
+
+    def inquire(self, idempotency_key: str) -> BankOutcome | None:
+        self._answer_like_a_bank()
+        entry = self.ledger_entry(idempotency_key)
+        if entry is None:
+            return None
+        if entry.outcome is not None:
+            return entry.outcome
+        if entry.pending_amount is None:
+            return None
+        return self._record_outcome(idempotency_key, _decide(entry.pending_amount))
+
+    def void_unless_decided(self, idempotency_key: str) -> BankOutcome | None:
+        self._answer_like_a_bank()
+        outcome = self._record_outcome(idempotency_key, PROCESSING_FAILED, authorizes=False)
+        return None if outcome == PROCESSING_FAILED else outcome
 
     def ledger_entry(self, idempotency_key: str) -> LedgerEntry | None:
         item = self._client.get_item(
@@ -197,27 +222,30 @@ class SimulatedBank:
         )
         return _entry_from_item(response["Attributes"])
 
-    def _record_pending_check(self, key: str) -> None:
+    def _record_pending_check(self, key: str, amount: int) -> None:
         self._client.update_item(
             TableName=self._ledger,
             Key={_LEDGER_KEY: {"S": key}},
-            UpdateExpression="ADD checks :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
+            UpdateExpression="SET pendingAmount = :amount ADD checks :one",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":amount": {"N": str(amount)}},
         )
 
-    def _record_outcome(self, key: str, outcome: BankOutcome) -> BankOutcome:
-        """Authorize exactly once: the first outcome recorded for a key is the outcome."""
+    def _record_outcome(
+        self, key: str, outcome: BankOutcome, *, authorizes: bool = True
+    ) -> BankOutcome:
+        """Decide exactly once: the first outcome recorded for a key is the outcome (a void
+        included, which authorizes nothing)."""
         names = {"#outcome": "outcome"}
         try:
             self._client.update_item(
                 TableName=self._ledger,
                 Key={_LEDGER_KEY: {"S": key}},
-                UpdateExpression="SET #outcome = :outcome ADD authorizations :one",
+                UpdateExpression="SET #outcome = :outcome ADD authorizations :count",
                 ConditionExpression="attribute_not_exists(#outcome)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     ":outcome": {"M": _outcome_attributes(outcome)},
-                    ":one": {"N": "1"},
+                    ":count": {"N": "1" if authorizes else "0"},
                 },
             )
         except ClientError as error:
@@ -253,4 +281,5 @@ def _entry_from_item(item: dict[str, Any]) -> LedgerEntry:
         checks=int(item.get("checks", {}).get("N", "0")),
         outcome=outcome,
         authorizations=int(item.get("authorizations", {}).get("N", "0")),
+        pending_amount=int(item["pendingAmount"]["N"]) if "pendingAmount" in item else None,
     )

@@ -28,10 +28,13 @@ if TYPE_CHECKING:
     from core.idempotency import IdempotencyStore
     from core.job_queue import JobQueue
     from core.merchants import MerchantStore
+    from core.pagination import CursorCodec
+    from core.payment_listing import PaymentListing
     from core.payment_processor import PaymentProcessor
     from core.payment_service import PaymentService
     from core.payments_repository import PaymentsRepository
     from core.reconciler import Reconciler
+    from core.submission import RequestDigests
 
 # Fail fast inside a Lambda's time budget; our own retries (tenacity) sit on top.
 _BOTO_CONFIG = Config(
@@ -91,6 +94,20 @@ class Services:
         return CardVault(self.clients.kms, self.settings.card_key_id)
 
     @cached_property
+    def request_digests(self) -> RequestDigests:
+        from core.kms_mac import KmsMac
+        from core.submission import RequestDigests
+
+        return RequestDigests(KmsMac(self.clients.kms, self.settings.card_digest_key_id))
+
+    @cached_property
+    def cursors(self) -> CursorCodec:
+        from core.kms_mac import KmsMac
+        from core.pagination import CursorCodec
+
+        return CursorCodec(KmsMac(self.clients.kms, self.settings.cursor_key_id))
+
+    @cached_property
     def jobs(self) -> JobQueue:
         from core.job_queue import JobQueue
 
@@ -142,6 +159,7 @@ class Services:
         return Reconciler(
             payments=self.payments,
             jobs=self.jobs,
+            processor=self.processor,
             clock=self.clock,
             settings=self.settings,
             metrics=recorder,
@@ -155,6 +173,17 @@ class Services:
             payments=self.payments,
             vault=self.vault,
             jobs=self.jobs,
+            clock=self.clock,
+            payment_ttl_seconds=self.settings.payment_ttl_seconds,
+        )
+
+    @cached_property
+    def payment_listing(self) -> PaymentListing:
+        from core.payment_listing import PaymentListing
+
+        return PaymentListing(
+            payments=self.payments,
+            cursors=self.cursors,
             clock=self.clock,
             payment_ttl_seconds=self.settings.payment_ttl_seconds,
         )

@@ -1,15 +1,26 @@
 """The dead-letter queue: look at what failed, and replay it onto the jobs queue without
 ever losing a message (send first, delete second: a crash in between only duplicates a
-job, which the worker absorbs)."""
+job, which the worker absorbs).
+
+Any body is survivable (binary, huge, deeply nested): a body is read as a job only if it
+is one. Every message a command holds is made visible again when the command ends, even
+when it fails. Each letter is one of:
+- a job of a payment still in flight: worth replaying;
+- a stale copy: its payment is final already (an earlier delivery finished it), so replay
+  drops it instead of queueing it again;
+- poison: not a payment job, or a job of no payment: never replayed, only deleted.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from core.job_queue import PaymentJob, QueueDepth, queue_depth
-from core.payments_repository import PaymentsRepository
+from core.payments_repository import PaymentsRepository, UnreadablePaymentError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -17,30 +28,35 @@ if TYPE_CHECKING:
 
 # How long a message we are looking at stays hidden from anyone else.
 _HOLD_SECONDS = 60
+_RECEIVE_BATCH = 10
+
+
+class LetterKind(StrEnum):
+    JOB = "job"
+    STALE = "stale"
+    POISON = "poison"
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     message_id: str
     payment_id: str | None
+    kind: LetterKind
     receive_count: int
     sent_at_ms: int
     last_error: str
     body: str
     receipt_handle: str
+    payment_status: str | None = None
+    merchant_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReplayReport:
-    replayed: list[str]
-    skipped: int
-
-
-def _payment_id_of(body: str) -> str | None:
-    try:
-        return PaymentJob.from_body(body).payment_id
-    except ValueError:
-        return None
+    replayed: list[DeadLetter] = field(default_factory=list)
+    dropped_stale: list[DeadLetter] = field(default_factory=list)
+    # Poison and letters the filter left out stay in the DLQ.
+    left: int = 0
 
 
 class DeadLetterQueue:
@@ -59,12 +75,24 @@ class DeadLetterQueue:
     def depth(self) -> QueueDepth:
         return queue_depth(self._sqs, self._dlq_url)
 
-    def _receive_all(self, limit: int) -> Iterator[MessageTypeDef]:
+    @contextmanager
+    def _holding(self, limit: int) -> Iterator[list[DeadLetter]]:
+        """Receive up to `limit` letters, described; whatever the caller does not delete is
+        made visible again on the way out, even if the caller fails."""
+        held: list[DeadLetter] = []
+        try:
+            for message in self._receive(limit):
+                held.append(self._describe(message))
+            yield held
+        finally:
+            self._release(held)
+
+    def _receive(self, limit: int) -> Iterator[MessageTypeDef]:
         seen = 0
         while seen < limit:
             batch = self._sqs.receive_message(
                 QueueUrl=self._dlq_url,
-                MaxNumberOfMessages=min(10, limit - seen),
+                MaxNumberOfMessages=min(_RECEIVE_BATCH, limit - seen),
                 VisibilityTimeout=_HOLD_SECONDS,
                 MessageSystemAttributeNames=["All"],
             ).get("Messages", [])
@@ -75,25 +103,35 @@ class DeadLetterQueue:
                 yield message
 
     def _describe(self, message: MessageTypeDef) -> DeadLetter:
-        body = message["Body"]
-        payment_id = _payment_id_of(body)
-        if payment_id is None:
-            last_error = "not a payment job"
-        else:
-            payment = self._payments.get(payment_id)
-            if payment is None:
-                last_error = "no such payment"
-            else:
-                last_error = payment.last_error or f"payment is {payment.status.value}"
+        body = message.get("Body", "")
         attributes = message.get("Attributes", {})
+        job = PaymentJob.parse(body)
+        kind, reason, status, merchant = LetterKind.POISON, "not a payment job", None, None
+        if job is not None:
+            try:
+                payment = self._payments.get(job.payment_id)
+            except UnreadablePaymentError as error:
+                payment, reason = None, str(error)
+            else:
+                reason = "no such payment"
+            if payment is not None:
+                status, merchant = payment.status.value, payment.merchant_id
+                if payment.status.is_final:
+                    kind, reason = LetterKind.STALE, f"payment is {status} already"
+                else:
+                    kind = LetterKind.JOB
+                    reason = payment.last_error or f"payment is {status}"
         return DeadLetter(
             message_id=message["MessageId"],
-            payment_id=payment_id,
+            payment_id=job.payment_id if job else None,
+            kind=kind,
             receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
             sent_at_ms=int(attributes.get("SentTimestamp", "0")),
-            last_error=last_error,
+            last_error=reason,
             body=body,
             receipt_handle=message["ReceiptHandle"],
+            payment_status=status,
+            merchant_id=merchant,
         )
 
     def _release(self, letters: list[DeadLetter]) -> None:
@@ -102,11 +140,14 @@ class DeadLetterQueue:
                 QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
             )
 
+    def _delete(self, letter: DeadLetter, held: list[DeadLetter]) -> None:
+        self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt_handle)
+        held.remove(letter)
+
     def list(self, limit: int = 100) -> list[DeadLetter]:
         """What is in the DLQ, left in place for everyone else."""
-        letters = [self._describe(message) for message in self._receive_all(limit)]
-        self._release(letters)
-        return letters
+        with self._holding(limit) as held:
+            return list(held)
 
     def replay(
         self,
@@ -116,24 +157,27 @@ class DeadLetterQueue:
         dry_run: bool = False,
         on_replayed: Callable[[DeadLetter], None] = lambda _: None,
     ) -> ReplayReport:
-        """Move messages back to the jobs queue: all of them, or those of one payment."""
-        chosen: list[DeadLetter] = []
-        others: list[DeadLetter] = []
-        for message in self._receive_all(10_000):
-            letter = self._describe(message)
-            wanted = payment_id is None or letter.payment_id == payment_id
-            (chosen if wanted and len(chosen) < limit else others).append(letter)
-        self._release(others)
-        if dry_run:
-            self._release(chosen)
-            return ReplayReport(
-                replayed=[letter.message_id for letter in chosen], skipped=len(others)
-            )
-        for letter in chosen:
-            self._sqs.send_message(QueueUrl=self._jobs_url, MessageBody=letter.body)
-            self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt_handle)
-            on_replayed(letter)
-        return ReplayReport(replayed=[letter.message_id for letter in chosen], skipped=len(others))
+        """Move jobs back to the jobs queue: all of them, or those of one payment. Stale
+        copies (their payment is final) are dropped; poison is left for `delete`."""
+        report = ReplayReport()
+        with self._holding(10_000) as held:
+            for letter in list(held):
+                wanted = payment_id is None or letter.payment_id == payment_id
+                if not wanted or letter.kind is LetterKind.POISON:
+                    report.left += 1
+                elif letter.kind is LetterKind.STALE:
+                    if not dry_run:
+                        self._delete(letter, held)
+                    report.dropped_stale.append(letter)
+                elif len(report.replayed) >= limit:
+                    report.left += 1
+                else:
+                    if not dry_run:
+                        self._sqs.send_message(QueueUrl=self._jobs_url, MessageBody=letter.body)
+                        self._delete(letter, held)
+                        on_replayed(letter)
+                    report.replayed.append(letter)
+        return report
 
 
 def age_seconds(letter: DeadLetter, now_ms: int) -> int:

@@ -40,6 +40,13 @@ class RequestValidationFailedError(MalformedRequestError):
     fail_code = "validation_failed"
 
 
+class CardDataInTextError(RequestValidationFailedError):
+    """A card number typed into a free-text field: refused, never stored."""
+
+    http_status = 422
+    fail_code = "card_data_in_text"
+
+
 class UnauthorizedError(PaygateError):
     http_status = 401
     fail_code = "unauthorized"
@@ -80,6 +87,14 @@ class QueueUnavailableError(PaygateError):
 
     http_status = 503
     fail_code = "queue_unavailable"
+
+
+class ServiceUnavailableError(PaygateError):
+    """An AWS service we depend on is throttling or failing for a moment; nothing was
+    changed that a retry would not finish."""
+
+    http_status = 503
+    fail_code = "service_unavailable"
 
 
 class ConcurrentUpdateError(Exception):

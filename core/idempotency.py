@@ -2,8 +2,11 @@
 
 Scoped to the merchant and kept 24 hours: the same key with the same request replays the
 first answer; with a different request it is refused (422); while the first request is
-still running, a repeat is refused (409). Only successful answers are kept: after an error
-the key is released so the merchant can fix the request and retry with the same key.
+still running, a repeat is refused (409). Only successful answers are kept: after a refusal
+(4xx) the key is released so the merchant can fix the request and retry with the same key;
+after a failure (5xx, or a crash) a retry takes over the first request's claim, so what the
+first request did is found again and never done twice (create-payment never creates a
+second payment for one key).
 
 Written here rather than with powertools' idempotency utility because its persistence
 layer reads the wall clock itself (so the 24-hour expiry cannot be tested with an injected
@@ -12,15 +15,18 @@ clock) and it has no notion of a merchant scope or of the 409/422 distinction we
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from core.aws_errors import is_condition_failure, is_transient
 from core.clock import Clock, epoch_seconds
-from core.dynamodb_errors import is_condition_failure
 from core.errors import PaygateError
 from core.resources import IDEMPOTENCY_TABLE
+from core.text_rules import contains_card_number
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,6 +35,7 @@ KEEP_SECONDS = 24 * 3600
 # A request still "in progress" after this long died with its Lambda: the key is free again.
 IN_PROGRESS_SECONDS = 60
 MAX_KEY_LENGTH = 255
+COMPLETE_ATTEMPTS = 3
 _KEY = IDEMPOTENCY_TABLE.partition_key.name
 _IN_PROGRESS = "IN_PROGRESS"
 _COMPLETED = "COMPLETED"
@@ -55,11 +62,23 @@ class StoredAnswer:
     body: str
 
 
+@dataclass(frozen=True)
+class Claim:
+    """This request holds the key. `claim_id` is the same for every request that holds the
+    key in its lifetime (a retry after a crash takes over the claim), so work derived from
+    it is found again instead of done twice: create-payment derives the payment id."""
+
+    claim_id: str
+
+
 def check_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise IdempotencyKeyInvalidError(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
         )
+    if contains_card_number(key):
+        # The key is stored as sent: it must never hold card data.
+        raise IdempotencyKeyInvalidError("Idempotency-Key must not contain a card number")
     return key
 
 
@@ -73,10 +92,12 @@ class IdempotencyStore:
     def _scope(merchant_id: str, route: str, key: str) -> dict[str, Any]:
         return {_KEY: {"S": f"{merchant_id}#{route}#{key}"}}
 
-    def begin(self, merchant_id: str, route: str, key: str, request: str) -> StoredAnswer | None:
-        """Claim the key for this request. None: go ahead and answer, then `complete`.
-        A StoredAnswer: replay it. Raises 409 while in progress, 422 for another request."""
+    def begin(self, merchant_id: str, route: str, key: str, request: str) -> StoredAnswer | Claim:
+        """Claim the key for this request: a Claim means go ahead, answer, then `complete`;
+        a StoredAnswer means replay it. Raises 409 while the first request is still running
+        (for IN_PROGRESS_SECONDS at most), 422 for another request with the same key."""
         now = epoch_seconds(self._clock)
+        claim = Claim(uuid.uuid4().hex)
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -84,38 +105,71 @@ class IdempotencyStore:
                 | {
                     "state": {"S": _IN_PROGRESS},
                     "request": {"S": request},
+                    "claim": {"S": claim.claim_id},
                     "expiresAt": {"N": str(now + KEEP_SECONDS)},
                     "lockedUntil": {"N": str(now + IN_PROGRESS_SECONDS)},
                 },
-                ConditionExpression=(
-                    "attribute_not_exists(#key) OR expiresAt <= :now "
-                    "OR (#state = :in_progress AND lockedUntil <= :now)"
-                ),
-                ExpressionAttributeNames={"#key": _KEY, "#state": "state"},
-                ExpressionAttributeValues={
-                    ":now": {"N": str(now)},
-                    ":in_progress": {"S": _IN_PROGRESS},
-                },
+                ConditionExpression="attribute_not_exists(#key) OR expiresAt <= :now",
+                ExpressionAttributeNames={"#key": _KEY},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
             held: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
-            return self._answer_held(held, request)
-        return None
+            return self._answer_held(held, request, now) or self._take_over(
+                merchant_id, route, key, now
+            )
+        return claim
 
-    def _answer_held(self, held: dict[str, Any], request: str) -> StoredAnswer:
+    def _answer_held(self, held: dict[str, Any], request: str, now: int) -> StoredAnswer | None:
+        """What a request finds when the key is held: a replay, a refusal, or None when the
+        first request died before completing (its lock ran out) and this one may go on."""
         if held.get("request", {}).get("S") != request:
             raise IdempotencyKeyReusedError(
                 "this Idempotency-Key was used with a different request"
             )
-        if held.get("state", {}).get("S") != _COMPLETED:
+        if held.get("state", {}).get("S") == _COMPLETED:
+            return StoredAnswer(status=int(held["status"]["N"]), body=held["body"]["S"])
+        if int(held.get("lockedUntil", {}).get("N", "0")) > now:
             raise IdempotencyKeyInUseError(
                 "a request with this Idempotency-Key is still being processed"
             )
-        return StoredAnswer(status=int(held["status"]["N"]), body=held["body"]["S"])
+        return None
 
+    def _take_over(self, merchant_id: str, route: str, key: str, now: int) -> Claim:
+        """Continue the work of a request that died holding the key, under ITS claim id, so
+        whatever it already did (a payment it created) is found again, never done twice."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._scope(merchant_id, route, key),
+                UpdateExpression="SET lockedUntil = :locked, claim = if_not_exists(claim, :fresh)",
+                ConditionExpression="#state = :in_progress AND lockedUntil <= :now",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":locked": {"N": str(now + IN_PROGRESS_SECONDS)},
+                    ":fresh": {"S": uuid.uuid4().hex},
+                    ":in_progress": {"S": _IN_PROGRESS},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            raise IdempotencyKeyInUseError(
+                "a request with this Idempotency-Key is still being processed"
+            ) from None
+        return Claim(response["Attributes"]["claim"]["S"])
+
+    @retry(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(COMPLETE_ATTEMPTS),
+        wait=wait_exponential_jitter(multiplier=0.05, max=0.5),
+        reraise=True,
+    )
     def complete(self, merchant_id: str, route: str, key: str, answer: StoredAnswer) -> None:
         self._client.update_item(
             TableName=self._table,
@@ -130,4 +184,25 @@ class IdempotencyStore:
         )
 
     def release(self, merchant_id: str, route: str, key: str) -> None:
+        """The request was refused (4xx): nothing was done, the key is free for a fixed one."""
         self._client.delete_item(TableName=self._table, Key=self._scope(merchant_id, route, key))
+
+    def unlock(self, merchant_id: str, route: str, key: str) -> None:
+        """The request failed (5xx) and may have done part of its work: keep its claim, so a
+        retry takes it over at once and finds that work again."""
+        now = epoch_seconds(self._clock)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._scope(merchant_id, route, key),
+                UpdateExpression="SET lockedUntil = :now",
+                ConditionExpression="#state = :in_progress",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":in_progress": {"S": _IN_PROGRESS},
+                },
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise

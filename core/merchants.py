@@ -1,23 +1,51 @@
-"""Merchants and their API keys. Keys are shown once; only their SHA-256 digest is kept."""
+"""Merchants and their API keys. Keys are shown once; only their SHA-256 digest is kept.
+
+One table holds two kinds of item: a merchant (key `merchant#<merchantId>`: its name, its
+keys by key id, and the audit trail of every key issued and revoked) and an API key (key:
+the key's digest, which is what the authorizer looks up). A merchant id is registered once
+and never reused: creating a merchant whose id exists is refused, and a merchant gets
+another key only by asking for it explicitly (`add_key`). Each change to a merchant's keys
+is one transaction over both items, with its audit entry in the same write.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from core.aws_errors import error_code
+from core.observability import logger
 from core.resources import MERCHANTS_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # Where the authorizer puts the caller's merchantId for the handlers (requestContext).
 MERCHANT_CONTEXT_KEY = "merchantId"
 API_KEY_PREFIX = "pg_"
 # 32 random bytes: 256 bits, far beyond guessing.
 API_KEY_BYTES = 32
+KEY_ID_PREFIX = "key_"
 _KEY = MERCHANTS_TABLE.partition_key.name
+_MERCHANT_ITEM_PREFIX = "merchant#"
+
+
+class MerchantExistsError(Exception):
+    """A merchant with this id is registered already: ids are never reused."""
+
+
+class UnknownMerchantError(Exception):
+    pass
+
+
+class UnknownKeyError(Exception):
+    pass
 
 
 def generate_api_key() -> str:
@@ -26,6 +54,11 @@ def generate_api_key() -> str:
 
 def api_key_digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def key_id_of(digest: str) -> str:
+    """A short public name of a key (for lists and revocation); it reveals nothing of it."""
+    return KEY_ID_PREFIX + digest[:12]
 
 
 @dataclass(frozen=True)
@@ -41,6 +74,77 @@ class Merchant:
 class IssuedKey:
     merchant: Merchant
     api_key: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    created_at: int
+    revoked_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: int
+    action: str
+    key_id: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class MerchantRecord:
+    merchant_id: str
+    name: str
+    created_at: int
+    keys: list[KeyRecord] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+
+def _merchant_key(merchant_id: str) -> dict[str, Any]:
+    return {_KEY: {"S": _MERCHANT_ITEM_PREFIX + merchant_id}}
+
+
+def _audit_entry(at: int, action: str, key_id: str, actor: str) -> dict[str, Any]:
+    return {
+        "M": {
+            "at": {"N": str(at)},
+            "action": {"S": action},
+            "keyId": {"S": key_id},
+            "actor": {"S": actor},
+        }
+    }
+
+
+def _record_from(item: dict[str, Any]) -> MerchantRecord:
+    keys = [
+        KeyRecord(
+            key_id=key_id,
+            created_at=int(entry["M"]["createdAt"]["N"]),
+            revoked_at=int(entry["M"]["revokedAt"]["N"]) if "revokedAt" in entry["M"] else None,
+        )
+        for key_id, entry in item.get("keys", {}).get("M", {}).items()
+    ]
+    audit = [
+        AuditEntry(
+            at=int(entry["M"]["at"]["N"]),
+            action=entry["M"]["action"]["S"],
+            key_id=entry["M"]["keyId"]["S"],
+            actor=entry["M"]["actor"]["S"],
+        )
+        for entry in item.get("audit", {}).get("L", [])
+    ]
+    return MerchantRecord(
+        merchant_id=item["merchantId"]["S"],
+        name=item["name"]["S"],
+        created_at=int(item["createdAt"]["N"]),
+        keys=sorted(keys, key=lambda key: (key.created_at, key.key_id)),
+        audit=audit,
+    )
 
 
 class MerchantStore:
@@ -48,35 +152,217 @@ class MerchantStore:
         self._client = client
         self._table = table_name
 
-    def issue_key(
-        self, merchant_id: str, name: str, created_at: int, usage_key: str | None = None
+    def create_merchant(
+        self,
+        merchant_id: str,
+        name: str,
+        *,
+        created_at: int,
+        actor: str,
+        usage_key: str | None = None,
     ) -> IssuedKey:
-        api_key = generate_api_key()
-        item = {
-            _KEY: {"S": api_key_digest(api_key)},
+        """Register a new merchant with its first key; MerchantExistsError if the id is
+        taken (whoever holds it keeps it, and no key of theirs is issued to anyone else)."""
+        api_key, digest = self._new_key()
+        key_id = key_id_of(digest)
+        merchant_item: dict[str, Any] = _merchant_key(merchant_id) | {
+            "kind": {"S": "merchant"},
             "merchantId": {"S": merchant_id},
             "name": {"S": name},
             "createdAt": {"N": str(created_at)},
+            "keys": {"M": {key_id: {"M": {"createdAt": {"N": str(created_at)}}}}},
+            "digests": {"M": {key_id: {"S": digest}}},
+            "audit": {"L": [_audit_entry(created_at, "merchant_created", key_id, actor)]},
         }
         if usage_key:
-            item["usageKey"] = {"S": usage_key}
-        self._client.put_item(
-            TableName=self._table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(#key)",
-            ExpressionAttributeNames={"#key": _KEY},
+            merchant_item["usageKey"] = {"S": usage_key}
+        merchant = Merchant(merchant_id, name, usage_key)
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": merchant_item,
+                            "ConditionExpression": "attribute_not_exists(#key)",
+                            "ExpressionAttributeNames": {"#key": _KEY},
+                        }
+                    },
+                    self._put_key(digest, key_id, merchant, created_at),
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException":
+                raise MerchantExistsError(f"merchant {merchant_id} exists already") from None
+            raise
+        self._log("merchant created with a key", merchant_id, key_id, actor)
+        return IssuedKey(merchant, api_key, key_id)
+
+    def add_key(self, merchant_id: str, *, created_at: int, actor: str) -> IssuedKey:
+        """Another key for an existing merchant (e.g. to rotate: add, switch, revoke)."""
+        item = self._merchant_item(merchant_id)
+        merchant = Merchant(merchant_id, item["name"]["S"], item.get("usageKey", {}).get("S"))
+        api_key, digest = self._new_key()
+        key_id = key_id_of(digest)
+        self._client.transact_write_items(
+            TransactItems=[
+                self._update_merchant(
+                    merchant_id,
+                    "SET #keys.#kid = :entry, #digests.#kid = :digest",
+                    condition="attribute_exists(#key)",
+                    values={
+                        ":entry": {"M": {"createdAt": {"N": str(created_at)}}},
+                        ":digest": {"S": digest},
+                    },
+                    event=_audit_entry(created_at, "key_added", key_id, actor),
+                ),
+                self._put_key(digest, key_id, merchant, created_at),
+            ]
         )
-        return IssuedKey(Merchant(merchant_id, name, usage_key), api_key)
+        self._log("merchant key added", merchant_id, key_id, actor)
+        return IssuedKey(merchant, api_key, key_id)
+
+    def revoke_key(self, merchant_id: str, key_id: str, *, revoked_at: int, actor: str) -> None:
+        """The key stops working (the authorizer refuses it as unknown). Revoking a revoked
+        key again changes nothing."""
+        item = self._merchant_item(merchant_id)
+        digest = item.get("digests", {}).get("M", {}).get(key_id, {}).get("S")
+        if digest is None:
+            raise UnknownKeyError(f"merchant {merchant_id} has no key {key_id}")
+        if "revokedAt" in item["keys"]["M"][key_id]["M"]:
+            return
+        self._client.transact_write_items(
+            TransactItems=[
+                self._update_merchant(
+                    merchant_id,
+                    "SET #keys.#kid.revokedAt = :at",
+                    condition="attribute_not_exists(#keys.#kid.revokedAt)",
+                    values={":at": {"N": str(revoked_at)}},
+                    event=_audit_entry(revoked_at, "key_revoked", key_id, actor),
+                ),
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {_KEY: {"S": digest}},
+                        "UpdateExpression": "SET revokedAt = :at",
+                        "ConditionExpression": "merchantId = :merchant",
+                        "ExpressionAttributeValues": {
+                            ":at": {"N": str(revoked_at)},
+                            ":merchant": {"S": merchant_id},
+                        },
+                    }
+                },
+            ]
+        )
+        self._log("merchant key revoked", merchant_id, key_id, actor)
+
+    def get_merchant(self, merchant_id: str) -> MerchantRecord | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=_merchant_key(merchant_id), ConsistentRead=True
+        ).get("Item")
+        return _record_from(item) if item else None
+
+    def list_merchants(self) -> list[MerchantRecord]:
+        """Every merchant (an ops command: a scan of a small table, never on a request)."""
+        records: list[MerchantRecord] = []
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#kind = :merchant",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":merchant": {"S": "merchant"}},
+        }
+        while True:
+            response = self._client.scan(**scan)
+            records.extend(_record_from(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return sorted(records, key=lambda record: record.merchant_id)
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def find_by_api_key(self, api_key: str) -> Merchant | None:
+        """The merchant of an active key; None for an unknown or revoked one."""
         response = self._client.get_item(
             TableName=self._table, Key={_KEY: {"S": api_key_digest(api_key)}}
         )
         item = response.get("Item")
-        if not item:
+        if not item or "revokedAt" in item or item.get("kind", {}).get("S") != "key":
             return None
         return Merchant(
             merchant_id=item["merchantId"]["S"],
             name=item["name"]["S"],
             usage_key=item.get("usageKey", {}).get("S"),
+        )
+
+    def _merchant_item(self, merchant_id: str) -> dict[str, Any]:
+        item = self._client.get_item(
+            TableName=self._table, Key=_merchant_key(merchant_id), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            raise UnknownMerchantError(f"no merchant {merchant_id}")
+        return dict(item)
+
+    def _new_key(self) -> tuple[str, str]:
+        api_key = generate_api_key()
+        return api_key, api_key_digest(api_key)
+
+    def _update_merchant(
+        self,
+        merchant_id: str,
+        update: str,
+        *,
+        condition: str,
+        values: dict[str, Any],
+        event: dict[str, Any],
+    ) -> TransactWriteItemTypeDef:
+        """A change to a merchant's keys (`#keys.#kid` names the key), with its audit entry
+        appended in the same write."""
+        key_id = next(iter(event["M"]["keyId"].values()))
+        expression = f"{update}, #audit = list_append(#audit, :event)"
+        names = {
+            "#key": _KEY,
+            "#keys": "keys",
+            "#kid": key_id,
+            "#digests": "digests",
+            "#audit": "audit",
+        }
+        used = set(re.findall(r"#\w+", f"{expression} {condition}"))
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _merchant_key(merchant_id),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                # DynamoDB refuses names the expressions do not use.
+                "ExpressionAttributeNames": {k: v for k, v in names.items() if k in used},
+                "ExpressionAttributeValues": values | {":event": {"L": [event]}},
+            }
+        }
+
+    def _put_key(
+        self, digest: str, key_id: str, merchant: Merchant, created_at: int
+    ) -> TransactWriteItemTypeDef:
+        item: dict[str, Any] = {
+            _KEY: {"S": digest},
+            "kind": {"S": "key"},
+            "keyId": {"S": key_id},
+            "merchantId": {"S": merchant.merchant_id},
+            "name": {"S": merchant.name},
+            "createdAt": {"N": str(created_at)},
+        }
+        if merchant.usage_key:
+            item["usageKey"] = {"S": merchant.usage_key}
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(#key)",
+                "ExpressionAttributeNames": {"#key": _KEY},
+            }
+        }
+
+    @staticmethod
+    def _log(message: str, merchant_id: str, key_id: str, actor: str) -> None:
+        # The audit trail proper is on the merchant item; this line is for log-based audit.
+        logger.info(
+            message,
+            extra={"audit": True, "merchantId": merchant_id, "keyId": key_id, "actor": actor},
         )

@@ -1,6 +1,7 @@
 """Opaque list cursors. A cursor names where the previous page of one merchant's listing
-stopped; it is only ever resumed inside that merchant's key range, so even a forged one
-cannot reach another merchant's payments. One that is not ours is refused as invalid."""
+stopped. It is signed (HMAC with a KMS key only the list function may use), so a cursor that
+is not one we issued to this merchant, forged or altered in any way, is refused as invalid;
+and it is only ever resumed inside that merchant's key range."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import json
 from typing import Any
 
 from core.errors import FieldIssue, InvalidQueryError
+from core.kms_mac import KmsMac
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
 _KEY_TYPES = {"paymentId": "S", "merchantId": "S", "createdAt": "N"}
 
 
@@ -22,29 +24,47 @@ def _invalid() -> InvalidQueryError:
     )
 
 
-def encode_cursor(merchant_id: str, last_key: dict[str, Any]) -> str:
-    position = {name: last_key[name][kind] for name, kind in _KEY_TYPES.items()}
-    document = {"v": CURSOR_VERSION, "m": merchant_id, "p": position}
-    raw = json.dumps(document, separators=(",", ":")).encode()
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, merchant_id: str) -> dict[str, Any]:
-    """The DynamoDB start key the cursor stands for; InvalidQueryError if it is not one of
-    this merchant's cursors."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        position = document["p"]
-        valid = (
-            document.get("v") == CURSOR_VERSION
-            and document.get("m") == merchant_id
-            and position.get("merchantId") == merchant_id
-            and isinstance(position.get("paymentId"), str)
-            and str(position.get("createdAt", "")).isdigit()
-        )
-    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
-        raise _invalid() from None
-    if not valid:
-        raise _invalid()
-    return {name: {kind: str(position[name])} for name, kind in _KEY_TYPES.items()}
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
+class CursorCodec:
+    def __init__(self, mac: KmsMac) -> None:
+        self._mac = mac
+
+    def encode(self, merchant_id: str, last_key: dict[str, Any]) -> str:
+        position = {name: last_key[name][kind] for name, kind in _KEY_TYPES.items()}
+        document = {"v": CURSOR_VERSION, "m": merchant_id, "p": position}
+        payload = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        return f"{_b64(payload)}.{self._mac.sign(payload)}"
+
+    def decode(self, cursor: str, merchant_id: str) -> dict[str, Any]:
+        """The DynamoDB start key the cursor stands for; InvalidQueryError if it is not one
+        this listing issued to this merchant."""
+        encoded, _, mac = cursor.partition(".")
+        try:
+            payload = _unb64(encoded)
+        except (binascii.Error, ValueError):
+            raise _invalid() from None
+        if not mac or not self._mac.verify(payload, mac):
+            raise _invalid()
+        try:
+            document = json.loads(payload)
+            position = document["p"]
+            valid = (
+                document.get("v") == CURSOR_VERSION
+                and document.get("m") == merchant_id
+                and position.get("merchantId") == merchant_id
+                and isinstance(position.get("paymentId"), str)
+                and str(position.get("createdAt", "")).isascii()
+                and str(position.get("createdAt", "")).isdigit()
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            raise _invalid() from None
+        if not valid:
+            raise _invalid()
+        return {name: {kind: str(position[name])} for name, kind in _KEY_TYPES.items()}

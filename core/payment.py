@@ -18,6 +18,8 @@ class PaymentStatus(StrEnum):
     ACCEPTED = "Accepted"
     DECLINED = "Declined"
     INSUFFICIENT_FUNDS = "InsufficientFunds"
+    # Could not be processed within the bound, and the bank confirmed it never charged it.
+    FAILED = "Failed"
 
     @property
     def is_final(self) -> bool:
@@ -29,7 +31,12 @@ class PaymentStatus(StrEnum):
 
 
 FINAL_STATUSES = frozenset(
-    {PaymentStatus.ACCEPTED, PaymentStatus.DECLINED, PaymentStatus.INSUFFICIENT_FUNDS}
+    {
+        PaymentStatus.ACCEPTED,
+        PaymentStatus.DECLINED,
+        PaymentStatus.INSUFFICIENT_FUNDS,
+        PaymentStatus.FAILED,
+    }
 )
 
 ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -74,6 +81,15 @@ class BankOutcome:
     fail_reason: str | None = None
 
 
+# A payment that could not finish within the bound, which the bank confirmed it never
+# authorized (and now never will).
+PROCESSING_FAILED = BankOutcome(
+    PaymentStatus.FAILED,
+    "processing_failed",
+    "the payment could not be processed in time; the card was not charged",
+)
+
+
 @dataclass(frozen=True)
 class Payment:
     payment_id: str
@@ -92,6 +108,8 @@ class Payment:
     reconcile_count: int = 0
     # Why the last attempt to process it failed (shown by `paygate dlq list`).
     last_error: str | None = None
+    # make-payment recorded it but could not queue its job: a repeated request queues it.
+    enqueue_failed: bool = False
 
     def is_expired(self, now: int) -> bool:
         """A Created payment unused past its expiry is gone, whether or not TTL deleted it."""
@@ -104,7 +122,15 @@ class Payment:
     def visible_to(self, merchant_id: str, now: int) -> bool:
         return self.merchant_id == merchant_id and not self.is_expired(now)
 
+    def resolve_by(self, resolve_after_seconds: int) -> int:
+        """When an in-flight payment must be settled with the bank, whatever is stuck: the
+        bound on how long it may stay in flight and on how long card data is kept."""
+        return self.created_at + resolve_after_seconds
+
     def with_outcome(self, outcome: BankOutcome, now: int) -> Payment:
+        """The bank answered. Its answer is recorded and the card is erased in the same
+        write: once the bank has answered, even Pending, no card data is kept (PCI DSS
+        3.3.1); a Pending payment is checked again by its idempotency key alone."""
         check_transition(self.status, outcome.status)
         return replace(
             self,
@@ -113,8 +139,9 @@ class Payment:
             updated_at=now,
             fail_code=outcome.fail_code,
             fail_reason=outcome.fail_reason,
-            card_ciphertext=None if outcome.status.is_final else self.card_ciphertext,
+            card_ciphertext=None,
             bank_checks=self.bank_checks + 1,
             reconcile_count=0,
             last_error=None,
+            enqueue_failed=False,
         )

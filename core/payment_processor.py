@@ -1,5 +1,11 @@
 """What the worker does with one job: take a submitted payment to the bank and record the
-outcome, exactly once, whatever the duplicates, retries and crashes (invariants 1-4)."""
+outcome, exactly once, whatever the duplicates, retries and crashes (invariants 1-4).
+
+The card is decrypted only for the first authorization. Once the bank has answered, even
+Pending, the card is erased; a Pending payment is checked again by its idempotency key. A
+payment still in flight at its resolution bound is settled with the bank: its outcome if the
+bank decided one, else the bank voids it and it ends Failed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -18,15 +25,19 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from core.aws_errors import describe
 from core.bank import AuthorizationRequest, Bank
 from core.card_vault import CardVault
 from core.clock import Clock, epoch_seconds
 from core.errors import BankUnavailableError, ConcurrentUpdateError
 from core.job_queue import JobQueue, PaymentJob
 from core.observability import MetricsRecorder, logger
-from core.payment import BankOutcome, Payment, PaymentStatus
-from core.payments_repository import PaymentsRepository
+from core.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
+from core.payments_repository import PaymentsRepository, UnreadablePaymentError
 from core.settings import Settings
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class PoisonJobError(Exception):
@@ -66,6 +77,14 @@ def recheck_delay_seconds(checks: int, base: int, cap: int) -> int:
     return int(min(cap, base * 2 ** max(0, checks - 1)))
 
 
+def failure_reason(error: BaseException) -> str:
+    """Why processing failed, for ops: our own errors say it in words, AWS's by operation
+    and code; nothing else is quoted (a message could carry request data)."""
+    if isinstance(error, BankUnavailableError | PoisonJobError | UnreadablePaymentError):
+        return str(error)
+    return describe(error)
+
+
 class PaymentProcessor:
     def __init__(
         self,
@@ -91,29 +110,62 @@ class PaymentProcessor:
     def process(self, job: PaymentJob, *, deadline: float) -> ProcessedJob:
         """Process one job; `deadline` (monotonic seconds) bounds the bank retries.
 
-        Raises to leave the job on the queue for redelivery (and in the end the DLQ).
+        Raises to leave the job on the queue for redelivery (and in the end the DLQ); the
+        reason is noted on the payment for `paygate dlq list`.
         """
         log = {"paymentId": job.payment_id, "correlationId": job.correlation_id}
-        payment = self._payments.get(job.payment_id)
+        try:
+            payment = self._payments.get(job.payment_id)
+        except UnreadablePaymentError as error:
+            raise PoisonJobError(str(error)) from None
         if payment is None:
             raise PoisonJobError(f"no payment {job.payment_id}")
         if payment.status.is_final:
             logger.info("job for a final payment acknowledged", extra=log)
             self._metrics.count("DuplicateJobs")
             return ProcessedJob(payment.payment_id, JobResult.DUPLICATE, payment.status)
-        if not payment.status.is_in_flight or payment.card_ciphertext is None:
+        if not payment.status.is_in_flight:
             raise PoisonJobError(f"payment {job.payment_id} is {payment.status}, not in flight")
-
         try:
-            outcome = self._authorize(payment, deadline, log)
-        except BankUnavailableError as error:
-            self._payments.note_failure(payment, str(error), epoch_seconds(self._clock))
+            outcome = self._ask_bank(payment, deadline, log)
+        except Exception as error:
+            self._payments.note_failure(payment, failure_reason(error), epoch_seconds(self._clock))
             raise
+        return self._record(payment, outcome, job, log)
+
+    def resolve(self, payment: Payment, job: PaymentJob, *, deadline: float) -> ProcessedJob:
+        """Settle an in-flight payment at its bound: the bank's outcome, or Failed once the
+        bank has voided it. Raises BankUnavailableError if the bank cannot be asked."""
+        log = {"paymentId": payment.payment_id, "correlationId": job.correlation_id}
+        return self._record(payment, self._settle(payment, deadline, log), job, log)
+
+    def _settle(self, payment: Payment, deadline: float, log: dict[str, str]) -> BankOutcome:
+        decided = self._with_retries(
+            self._bank.void_unless_decided, payment.payment_id, deadline, log
+        )
+        outcome = decided or PROCESSING_FAILED
+        logger.warning("payment settled at its bound", extra=log | {"status": outcome.status})
+        self._metrics.count("PaymentsResolved")
+        return outcome
+
+    def _ask_bank(self, payment: Payment, deadline: float, log: dict[str, str]) -> BankOutcome:
+        if epoch_seconds(self._clock) >= payment.resolve_by(self._settings.resolve_after_seconds):
+            return self._settle(payment, deadline, log)
+        if payment.status is PaymentStatus.PENDING:
+            answer = self._with_retries(self._bank.inquire, payment.payment_id, deadline, log)
+            if answer is None:
+                raise BankUnavailableError("the bank has no answer for this payment yet")
+            return answer
+        return self._authorize(payment, deadline, log)
+
+    def _record(
+        self, payment: Payment, outcome: BankOutcome, job: PaymentJob, log: dict[str, str]
+    ) -> ProcessedJob:
         after = payment.with_outcome(outcome, epoch_seconds(self._clock))
         try:
             self._payments.save_transition(payment, after)
         except ConcurrentUpdateError:
-            current = self._payments.get(job.payment_id)
+            current = self._payments.get(payment.payment_id)
             status = current.status if current else payment.status
             logger.info("lost a race; the other writer's result stands", extra=log)
             self._metrics.count("LostRaces")
@@ -132,7 +184,8 @@ class PaymentProcessor:
         return ProcessedJob(payment.payment_id, JobResult.RECORDED, after.status)
 
     def _authorize(self, payment: Payment, deadline: float, log: dict[str, str]) -> BankOutcome:
-        assert payment.details is not None and payment.card_ciphertext is not None
+        if payment.details is None or payment.card_ciphertext is None:
+            raise PoisonJobError(f"payment {payment.payment_id} is in flight without its card")
         card = self._vault.decrypt(
             payment.card_ciphertext, payment_id=payment.payment_id, merchant_id=payment.merchant_id
         )
@@ -146,13 +199,19 @@ class PaymentProcessor:
             expiry_month=details.expiry_month,
             card=card,
         )
+        return self._with_retries(self._timed_authorize, request, deadline, log)
+
+    def _with_retries(
+        self, call: Callable[[T], R], argument: T, deadline: float, log: dict[str, str]
+    ) -> R:
         settings = self._settings
 
         def count_retry(state: RetryCallState) -> None:
             self._metrics.count("BankRetries")
+            error = state.outcome.exception() if state.outcome else None
             logger.warning(
                 "bank call failed; retrying",
-                extra=log | {"attempt": state.attempt_number},
+                extra=log | {"attempt": state.attempt_number, "reason": str(error)},
             )
 
         retrying = Retrying(
@@ -167,7 +226,7 @@ class PaymentProcessor:
             before_sleep=count_retry,
             reraise=True,
         )
-        return retrying(self._timed_authorize, request)
+        return retrying(call, argument)
 
     def _timed_authorize(self, request: AuthorizationRequest) -> BankOutcome:
         started = self._monotonic()

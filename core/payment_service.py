@@ -1,18 +1,34 @@
-"""The merchant-facing use cases: create a payment, submit its card, read it back."""
+"""The merchant-facing use cases: create a payment, submit its card, read it back (the
+listing is core/payment_listing.py)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from core.card_vault import CardVault
 from core.clock import Clock, epoch_seconds
-from core.errors import MerchantMismatchError, PaymentConflictError, PaymentNotFoundError
+from core.errors import (
+    ConcurrentUpdateError,
+    MerchantMismatchError,
+    PaymentConflictError,
+    PaymentNotFoundError,
+    QueueUnavailableError,
+)
 from core.job_queue import JobQueue, PaymentJob
-from core.pagination import decode_cursor, encode_cursor
-from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
-from core.payments_repository import PaymentsRepository, TransitionRejectedError
-from core.requests import ListPaymentsQuery, MakePaymentRequest
+from core.observability import logger
+from core.payment import CREATED_VERSION, Payment, PaymentStatus
+from core.payments_repository import (
+    PaymentExistsError,
+    PaymentsRepository,
+    TransitionRejectedError,
+    UnreadablePaymentError,
+)
+from core.requests import MakePaymentRequest
 from core.submission import details_of
+
+# Payment ids derived from an Idempotency-Key's claim live in a namespace of their own.
+_CLAIMED_PAYMENT_IDS = uuid.UUID("6f1c2d4e-8a3b-5c7d-9e0f-a1b2c3d4e5f6")
 
 
 def ensure_caller_is(caller_merchant_id: str, claimed_merchant_id: str) -> None:
@@ -41,11 +57,14 @@ class PaymentService:
         self._clock = clock
         self._ttl = payment_ttl_seconds
 
-    def create_payment(self, caller: str, merchant_id: str) -> Payment:
+    def create_payment(self, caller: str, merchant_id: str, claim_id: str | None = None) -> Payment:
+        """A new Created payment. With the claim of an Idempotency-Key, its id is derived
+        from the claim, so a retry that takes over the claim finds the same payment."""
         ensure_caller_is(caller, merchant_id)
         now = epoch_seconds(self._clock)
+        payment_id = uuid.uuid5(_CLAIMED_PAYMENT_IDS, claim_id) if claim_id else uuid.uuid4()
         payment = Payment(
-            payment_id=str(uuid.uuid4()),
+            payment_id=str(payment_id),
             merchant_id=merchant_id,
             status=PaymentStatus.CREATED,
             version=CREATED_VERSION,
@@ -53,21 +72,30 @@ class PaymentService:
             updated_at=now,
             expires_at=now + self._ttl,
         )
-        self._payments.add(payment)
+        try:
+            self._payments.add(payment)
+        except PaymentExistsError:
+            # Our own write whose answer was lost, or the payment an earlier request with
+            # the same Idempotency-Key created: that payment, never a second one.
+            existing = self._payments.get(payment.payment_id)
+            if existing is None or existing.merchant_id != caller:
+                raise
+            return existing
         return payment
 
     def submit_payment(
-        self, caller: str, request: MakePaymentRequest, correlation_id: str
+        self, caller: str, request: MakePaymentRequest, request_digest: str, correlation_id: str
     ) -> Payment:
         """Created -> Processing, then queue the job. Repeating the same request answers the
         same and queues nothing; a different request for the same payment is a conflict.
 
         If the job cannot be queued after retries, QueueUnavailableError (503) is raised and
-        the payment stays Processing: the reconciler finds it on the in-flight index and
-        queues it (that closes the window between the DB write and the enqueue).
+        the payment stays Processing, marked so: the merchant's retry queues it, and the
+        reconciler finds it on the in-flight index anyway (that closes the window between
+        the DB write and the enqueue, a crash included).
         """
         ensure_caller_is(caller, request.merchant_id)
-        details = details_of(request)
+        details = details_of(request, request_digest)
         ciphertext = self._vault.encrypt(
             request.card_secret, payment_id=request.payment_id, merchant_id=request.merchant_id
         )
@@ -82,15 +110,37 @@ class PaymentService:
                 now=now,
             )
         except TransitionRejectedError as rejected:
-            return self._answer_repeat(rejected.current, request, details, now)
-        self._jobs.publish(PaymentJob(payment.payment_id, correlation_id))
+            current = self._answer_repeat(rejected.current, request, request_digest, now)
+            if current.enqueue_failed:
+                self._queue(current, PaymentJob(current.payment_id, correlation_id))
+            return current
+        self._queue(payment, PaymentJob(payment.payment_id, correlation_id))
         return payment
+
+    def _queue(self, payment: Payment, job: PaymentJob) -> None:
+        try:
+            self._jobs.publish(job)
+        except QueueUnavailableError:
+            self._mark(self._payments.note_enqueue_failed, payment)
+            raise
+        if payment.enqueue_failed:
+            self._mark(self._payments.note_enqueued, payment)
+
+    @staticmethod
+    def _mark(note: Callable[[Payment], None], payment: Payment) -> None:
+        """A best-effort note: if it fails, the reconciler still finds the payment."""
+        try:
+            note(payment)
+        except ConcurrentUpdateError:
+            pass
+        except Exception as error:
+            logger.warning("could not note the enqueue", extra={"errorType": type(error).__name__})
 
     def _answer_repeat(
         self,
         current: Payment | None,
         request: MakePaymentRequest,
-        details: PaymentDetails,
+        request_digest: str,
         now: int,
     ) -> Payment:
         if current is None or not current.visible_to(request.merchant_id, now):
@@ -98,33 +148,20 @@ class PaymentService:
         if current.status is PaymentStatus.CREATED:
             # Still Created yet the update was refused: it expired between our checks.
             raise _not_found(request.payment_id)
-        if current.details is None or current.details.request_digest != details.request_digest:
+        if current.details is None or current.details.request_digest != request_digest:
             raise PaymentConflictError(
                 f"payment {request.payment_id} was already submitted with different details"
             )
         return current
 
-    def list_payments(
-        self, caller: str, query: ListPaymentsQuery
-    ) -> tuple[list[Payment], str | None]:
-        """A page of the caller's payments, newest first, and the cursor of the next page."""
-        ensure_caller_is(caller, query.merchant_id)
-        now = epoch_seconds(self._clock)
-        page = self._payments.list_for_merchant(
-            merchant_id=caller,
-            created_from=query.from_time or 0,
-            created_to=query.to_time if query.to_time is not None else now + self._ttl,
-            status=query.status,
-            limit=query.limit,
-            start_key=decode_cursor(query.cursor, caller) if query.cursor else None,
-            now=now,
-        )
-        next_cursor = encode_cursor(caller, page.last_key) if page.last_key else None
-        return page.payments, next_cursor
-
     def get_payment(self, caller: str, merchant_id: str, payment_id: str) -> Payment:
         ensure_caller_is(caller, merchant_id)
-        payment = self._payments.get(payment_id)
+        try:
+            payment = self._payments.get(payment_id)
+        except UnreadablePaymentError as error:
+            # Its owner cannot be told: it is nobody's to see. The alarm is on.
+            logger.error("unreadable payment asked for", extra={"error": str(error)})
+            raise _not_found(payment_id) from None
         if payment is None or not payment.visible_to(caller, epoch_seconds(self._clock)):
             raise _not_found(payment_id)
         return payment

@@ -1,18 +1,25 @@
 """The one module that reads and writes the payments table.
 
 Every write is conditional (invariant 3): on the version read, or on the status expected.
+A state change also writes a fresh write token; when its answer is lost and botocore's retry
+then fails the condition, the token in the item tells our own write from someone else's, so
+a lost response is never taken for a lost race.
 """
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from core.dynamodb_errors import is_condition_failure
+from core.aws_errors import is_condition_failure
 from core.errors import ConcurrentUpdateError
+from core.observability import logger, recorder
 from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
 from core.resources import (
     BY_MERCHANT_INDEX,
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY = PAYMENTS_TABLE.partition_key.name
+_WRITE_TOKEN = "writeToken"  # noqa: S105 (an attribute name, not a secret)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -40,6 +48,11 @@ _DETAIL_ATTRIBUTES = {
     "card_last_four": "cardLastFour",
     "request_digest": "requestDigest",
 }
+# A listing call reads at most this many pages of the index, so a filter that matches few
+# payments costs bounded work; it answers a cursor to go on from where it stopped.
+MAX_LIST_QUERIES = 5
+FILTERED_LIST_PAGE_ITEMS = 100
+STALLED_PAGE_ITEMS = 100
 
 
 class TransitionRejectedError(Exception):
@@ -48,6 +61,14 @@ class TransitionRejectedError(Exception):
     def __init__(self, current: Payment | None) -> None:
         super().__init__("payment is not an unexpired Created payment of this merchant")
         self.current = current
+
+
+class PaymentExistsError(Exception):
+    """A payment with this id is already stored."""
+
+
+class UnreadablePaymentError(Exception):
+    """A stored item is not a payment we can read (damaged or from an unknown writer)."""
 
 
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +97,7 @@ def payment_to_item(payment: Payment) -> dict[str, Any]:
         "failReason": payment.fail_reason,
         "cardCiphertext": payment.card_ciphertext,
         "lastError": payment.last_error,
+        "enqueueFailed": payment.enqueue_failed or None,
     }
     values |= {key: value for key, value in optional.items() if value is not None}
     if payment.details is not None:
@@ -88,12 +110,16 @@ def payment_to_item(payment: Payment) -> dict[str, Any]:
     return _serialize(values)
 
 
-def payment_from_item(item: dict[str, Any]) -> Payment:
-    values = _deserialize(item)
-    details = None
-    if "amount" in values:
-        raw = {field: values[attribute] for field, attribute in _DETAIL_ATTRIBUTES.items()}
-        details = PaymentDetails(
+def _details_from(values: dict[str, Any]) -> PaymentDetails | None:
+    raw: dict[str, Any] = {
+        field: values.get(attribute) for field, attribute in _DETAIL_ATTRIBUTES.items()
+    }
+    if all(value is None for value in raw.values()):
+        return None
+    try:
+        if any(value is None for value in raw.values()):
+            raise ValueError("incomplete details")
+        return PaymentDetails(
             amount=int(raw["amount"]),
             currency=str(raw["currency"]),
             expiry_year=int(raw["expiry_year"]),
@@ -103,26 +129,54 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
             card_last_four=str(raw["card_last_four"]),
             request_digest=str(raw["request_digest"]),
         )
-    # Read straight from the wire format: botocore already gives bytes for a B value.
-    ciphertext = item.get("cardCiphertext", {}).get("B")
-    expires_at = values.get("expiresAt")
-    return Payment(
-        payment_id=str(values[_KEY]),
-        merchant_id=str(values["merchantId"]),
-        status=PaymentStatus(values["status"]),
-        version=int(values["version"]),
-        created_at=int(values["createdAt"]),
-        updated_at=int(values["updatedAt"]),
-        expires_at=int(expires_at) if expires_at is not None else None,
-        details=details,
-        card_ciphertext=bytes(ciphertext) if ciphertext is not None else None,
-        correlation_id=values.get("correlationId"),
-        fail_code=values.get("failCode"),
-        fail_reason=values.get("failReason"),
-        bank_checks=int(values.get("bankChecks", 0)),
-        reconcile_count=int(values.get("reconcileCount", 0)),
-        last_error=values.get("lastError"),
-    )
+    except (TypeError, ValueError):
+        # Show what can be read (its status) and raise the alarm.
+        logger.error("payment details unreadable", extra={"paymentId": values.get(_KEY)})
+        recorder.count("UnreadablePayments")
+        return None
+
+
+def payment_from_item(item: dict[str, Any]) -> Payment:
+    """The payment an item holds; UnreadablePaymentError if its identity, owner, status or
+    version cannot be read (its details, if damaged, are left out and reported)."""
+    try:
+        values = _deserialize(item)
+        # Read straight from the wire format: botocore already gives bytes for a B value.
+        ciphertext = item.get("cardCiphertext", {}).get("B")
+        expires_at = values.get("expiresAt")
+        return Payment(
+            payment_id=str(values[_KEY]),
+            merchant_id=str(values["merchantId"]),
+            status=PaymentStatus(values["status"]),
+            version=int(values["version"]),
+            created_at=int(values["createdAt"]),
+            updated_at=int(values["updatedAt"]),
+            expires_at=int(expires_at) if expires_at is not None else None,
+            details=_details_from(values),
+            card_ciphertext=bytes(ciphertext) if ciphertext is not None else None,
+            correlation_id=values.get("correlationId"),
+            fail_code=values.get("failCode"),
+            fail_reason=values.get("failReason"),
+            bank_checks=int(values.get("bankChecks", 0)),
+            reconcile_count=int(values.get("reconcileCount", 0)),
+            last_error=values.get("lastError"),
+            enqueue_failed=bool(values.get("enqueueFailed", False)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        payment_id = item.get(_KEY, {}).get("S") if isinstance(item.get(_KEY), dict) else None
+        recorder.count("UnreadablePayments")
+        raise UnreadablePaymentError(f"payment item {payment_id} cannot be read") from None
+
+
+def _written_by(item: dict[str, Any] | None, token: str) -> bool:
+    return bool(item) and item.get(_WRITE_TOKEN, {}).get("S") == token  # type: ignore[union-attr]
+
+
+def _index_key(item: dict[str, Any]) -> dict[str, Any]:
+    """Where a listing of the byMerchant index resumes after this item."""
+    names = (_KEY, BY_MERCHANT_INDEX.partition_key.name)
+    sort = BY_MERCHANT_INDEX.sort_key
+    return {name: item[name] for name in (*names, *([sort.name] if sort else []))}
 
 
 @dataclass(frozen=True)
@@ -144,13 +198,18 @@ class PaymentsRepository:
         self._table = table_name
 
     def add(self, payment: Payment) -> None:
-        """Store a new payment; never overwrites one with the same id."""
-        self._client.put_item(
-            TableName=self._table,
-            Item=payment_to_item(payment),
-            ConditionExpression="attribute_not_exists(#key)",
-            ExpressionAttributeNames={"#key": _KEY},
-        )
+        """Store a new payment; PaymentExistsError if one with its id is stored already."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=payment_to_item(payment),
+                ConditionExpression="attribute_not_exists(#key)",
+                ExpressionAttributeNames={"#key": _KEY},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise PaymentExistsError(payment.payment_id) from None
+            raise
 
     def get(self, payment_id: str) -> Payment | None:
         response = self._client.get_item(
@@ -174,6 +233,7 @@ class PaymentsRepository:
         """Created -> Processing in ONE conditional update: the payment must belong to the
         merchant, be Created, unexpired and unchanged since creation. Removes the TTL
         attribute so a paid payment can never be deleted by TTL."""
+        token = uuid.uuid4().hex
         values: dict[str, Any] = {
             ":processing": PaymentStatus.PROCESSING.value,
             ":created": PaymentStatus.CREATED.value,
@@ -184,6 +244,7 @@ class PaymentsRepository:
             ":ciphertext": card_ciphertext,
             ":correlation": correlation_id,
             ":in_flight": IN_FLIGHT_MARKER,
+            ":token": token,
         }
         detail_sets = []
         for field, attribute in _DETAIL_ATTRIBUTES.items():
@@ -196,8 +257,8 @@ class PaymentsRepository:
                 UpdateExpression=(
                     "SET #status = :processing, version = :next_version, updatedAt = :now, "
                     "cardCiphertext = :ciphertext, correlationId = :correlation, "
-                    f"#in_flight = :in_flight, #progress_at = :now, {', '.join(detail_sets)} "
-                    "REMOVE expiresAt"
+                    f"#in_flight = :in_flight, #progress_at = :now, #token = :token, "
+                    f"{', '.join(detail_sets)} REMOVE expiresAt"
                 ),
                 ConditionExpression=(
                     "attribute_exists(#key) AND merchantId = :merchant AND #status = :created "
@@ -208,6 +269,7 @@ class PaymentsRepository:
                     "#status": "status",
                     "#in_flight": IN_FLIGHT_ATTRIBUTE,
                     "#progress_at": PROGRESS_AT_ATTRIBUTE,
+                    "#token": _WRITE_TOKEN,
                 },
                 ExpressionAttributeValues=_serialize(values),
                 ReturnValues="ALL_NEW",
@@ -217,6 +279,9 @@ class PaymentsRepository:
             if not is_condition_failure(error):
                 raise
             old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            if old and _written_by(old, token):
+                # Our update applied; its answer was lost and the retry found it done.
+                return payment_from_item(old)
             raise TransitionRejectedError(payment_from_item(old) if old else None) from None
         return payment_from_item(response["Attributes"])
 
@@ -228,55 +293,82 @@ class PaymentsRepository:
         """
         if after.version != before.version + 1:
             raise ValueError("a state change raises the version by exactly one")
+        token = uuid.uuid4().hex
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=payment_to_item(after),
+                Item=payment_to_item(after) | {_WRITE_TOKEN: {"S": token}},
                 ConditionExpression="version = :expected",
                 ExpressionAttributeValues=_serialize({":expected": before.version}),
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                raise ConcurrentUpdateError(after.payment_id) from None
-            raise
-
-    def note_failure(self, payment: Payment, reason: str, now: int) -> None:
-        """Remember why processing failed, for whoever inspects the DLQ. Not a state change:
-        the version stays; a payment that moved on meanwhile is left as it is."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_serialize({_KEY: payment.payment_id}),
-                UpdateExpression="SET lastError = :reason, lastErrorAt = :now",
-                ConditionExpression="version = :expected",
-                ExpressionAttributeValues=_serialize(
-                    {":reason": reason, ":now": now, ":expected": payment.version}
-                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
+            if _written_by(error.response.get("Item"), token):  # type: ignore[arg-type]
+                return
+            raise ConcurrentUpdateError(after.payment_id) from None
 
-    def touch_progress(self, payment: Payment, now: int) -> None:
-        """Record that an in-flight payment was re-enqueued, without a state change."""
+    def _update_unchanged(
+        self, payment: Payment, expression: str, values: dict[str, Any], *, in_flight: bool
+    ) -> None:
+        """An update that is not a state change (the version stays), applied only if the
+        payment is still at the version read; ConcurrentUpdateError if it moved on."""
+        condition = "version = :expected"
+        names: dict[str, str] = {}
+        if in_flight:
+            condition += " AND attribute_exists(#in_flight)"
+            names["#in_flight"] = IN_FLIGHT_ATTRIBUTE
+        if "#progress_at" in expression:
+            names["#progress_at"] = PROGRESS_AT_ATTRIBUTE
+        options: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=_serialize({_KEY: payment.payment_id}),
-                UpdateExpression="SET #progress_at = :now ADD reconcileCount :one",
-                ConditionExpression="version = :expected AND attribute_exists(#in_flight)",
-                ExpressionAttributeNames={
-                    "#progress_at": PROGRESS_AT_ATTRIBUTE,
-                    "#in_flight": IN_FLIGHT_ATTRIBUTE,
-                },
-                ExpressionAttributeValues=_serialize(
-                    {":now": now, ":expected": payment.version, ":one": 1}
-                ),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_serialize(values | {":expected": payment.version}),
+                **options,
             )
         except ClientError as error:
             if is_condition_failure(error):
                 raise ConcurrentUpdateError(payment.payment_id) from None
             raise
+
+    def note_failure(self, payment: Payment, reason: str, now: int) -> None:
+        """Remember why processing failed, for whoever inspects the DLQ. A payment that moved
+        on meanwhile is left as it is."""
+        with contextlib.suppress(ConcurrentUpdateError):
+            self._update_unchanged(
+                payment,
+                "SET lastError = :reason, lastErrorAt = :now",
+                {":reason": reason, ":now": now},
+                in_flight=False,
+            )
+
+    def note_enqueue_failed(self, payment: Payment) -> None:
+        """make-payment could not queue the job: a repeated request will."""
+        self._update_unchanged(payment, "SET enqueueFailed = :yes", {":yes": True}, in_flight=True)
+
+    def note_enqueued(self, payment: Payment) -> None:
+        self._update_unchanged(payment, "REMOVE enqueueFailed", {}, in_flight=True)
+
+    def touch_progress(self, payment: Payment, now: int) -> None:
+        """Record that an in-flight payment was looked at by the reconciler (re-queued or
+        found stuck), without a state change: it leaves the stalled window for a while.
+        Sets absolute values, so a retry after a lost answer changes nothing more."""
+        self._update_unchanged(
+            payment,
+            "SET #progress_at = :now, reconcileCount = :count",
+            {":now": now, ":count": payment.reconcile_count + 1},
+            in_flight=True,
+        )
+
+    def erase_card(self, payment: Payment) -> None:
+        """Remove the card ciphertext without a state change (the bound on keeping it ran
+        out while the bank could not be asked)."""
+        self._update_unchanged(payment, "REMOVE cardCiphertext", {}, in_flight=False)
 
     def list_for_merchant(
         self,
@@ -290,7 +382,10 @@ class PaymentsRepository:
         now: int,
     ) -> PaymentPage:
         """One merchant's payments, newest first, from the byMerchant index. Expired Created
-        payments are left out, as they are gone for the merchant."""
+        payments are left out, as they are gone for the merchant.
+
+        Bounded work: at most MAX_LIST_QUERIES index pages per call. A page may then hold
+        fewer than `limit` payments (even none) with a key to go on from."""
         values: dict[str, Any] = {
             ":merchant": merchant_id,
             ":from": created_from,
@@ -310,11 +405,36 @@ class PaymentsRepository:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": _serialize(values),
             "ScanIndexForward": False,
+            "Limit": limit if status is None else max(limit, FILTERED_LIST_PAGE_ITEMS),
         }
-        if start_key:
-            query["ExclusiveStartKey"] = start_key
-        items, last_key = self._query_up_to(query, limit)
-        return PaymentPage(payments=[payment_from_item(item) for item in items], last_key=last_key)
+        items: list[dict[str, Any]] = []
+        position = start_key
+        for _ in range(MAX_LIST_QUERIES):
+            if position:
+                query["ExclusiveStartKey"] = position
+            response = self._client.query(**query)
+            found = response.get("Items", [])
+            room = limit - len(items)
+            if len(found) > room:
+                items.extend(found[:room])
+                return PaymentPage(self._readable(items), _index_key(items[-1]))
+            items.extend(found)
+            position = response.get("LastEvaluatedKey")
+            if position is None or len(items) == limit:
+                break
+        return PaymentPage(self._readable(items), position)
+
+    @staticmethod
+    def _readable(items: list[dict[str, Any]]) -> list[Payment]:
+        payments = []
+        for item in items:
+            try:
+                payments.append(payment_from_item(item))
+            except UnreadablePaymentError as error:
+                logger.error(
+                    "unreadable payment left out of a listing", extra={"error": str(error)}
+                )
+        return payments
 
     def count_by_status(self, max_items: int) -> tuple[dict[str, int], bool]:
         """Payments per status, for the ops `status` command: a bounded scan of one small
@@ -330,7 +450,7 @@ class PaymentsRepository:
         while seen < max_items:
             response = self._client.scan(**scan, Limit=min(1000, max_items - seen))
             for item in response.get("Items", []):
-                status = item["status"]["S"]
+                status = item.get("status", {}).get("S", "unreadable")
                 counts[status] = counts.get(status, 0) + 1
                 seen += 1
             if "LastEvaluatedKey" not in response:
@@ -338,10 +458,11 @@ class PaymentsRepository:
             scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return counts, True
 
-    def find_stalled(self, progress_before: int, limit: int) -> list[StalledPayment]:
-        """In-flight payments whose last progress is older than `progress_before`, oldest
-        first, from the sparse in-flight index (never a table scan)."""
-        stalled: list[StalledPayment] = []
+    def stalled_pages(
+        self, progress_before: int, page_items: int = STALLED_PAGE_ITEMS
+    ) -> Iterator[list[StalledPayment]]:
+        """Every in-flight payment whose last progress is older than `progress_before`,
+        oldest first, a page at a time, from the sparse in-flight index (never a scan)."""
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": IN_FLIGHT_INDEX.name,
@@ -353,25 +474,18 @@ class PaymentsRepository:
             "ExpressionAttributeValues": _serialize(
                 {":marker": IN_FLIGHT_MARKER, ":before": progress_before}
             ),
+            "Limit": page_items,
         }
-        items, _ = self._query_up_to(query, limit)
-        for item in items:
-            values = _deserialize(item)
-            stalled.append(StalledPayment(str(values[_KEY]), int(values[PROGRESS_AT_ATTRIBUTE])))
-        return stalled
-
-    def _query_up_to(
-        self, query: dict[str, Any], limit: int
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Up to `limit` items of a query, following its pages (a filter can leave a page
-        short), and the key to resume from, or None when the query is exhausted."""
-        items: list[dict[str, Any]] = []
-        last_key: dict[str, Any] | None = None
-        while len(items) < limit:
-            response = self._client.query(**query, Limit=limit - len(items))
-            items.extend(response.get("Items", []))
+        while True:
+            response = self._client.query(**query)
+            page = []
+            for item in response.get("Items", []):
+                payment_id = item.get(_KEY, {}).get("S")
+                progress = item.get(PROGRESS_AT_ATTRIBUTE, {}).get("N", "0")
+                if payment_id:
+                    page.append(StalledPayment(payment_id, int(progress)))
+            yield page
             last_key = response.get("LastEvaluatedKey")
             if not last_key:
-                break
-            query = query | {"ExclusiveStartKey": last_key}
-        return items, last_key
+                return
+            query["ExclusiveStartKey"] = last_key

@@ -13,6 +13,8 @@ from core.resources import (
     ALL_TABLES,
     BANK_CONTROL_TABLE,
     BANK_LEDGER_TABLE,
+    CARD_DIGEST_KEY_ALIAS,
+    CURSOR_KEY_ALIAS,
     IDEMPOTENCY_TABLE,
     IN_FLIGHT_INDEX,
     JOBS_DLQ,
@@ -25,6 +27,7 @@ from core.resources import (
     KeyAttribute,
     TableSpec,
     card_key_alias,
+    key_alias,
 )
 from core.settings import Settings
 
@@ -113,6 +116,14 @@ def create_card_key(client: KMSClient, prefix: str) -> str:
     return key_id
 
 
+def create_mac_key(client: KMSClient, prefix: str, alias: str) -> str:
+    key_id = client.create_key(
+        Description=f"{prefix} {alias}", KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256"
+    )["KeyMetadata"]["KeyId"]
+    client.create_alias(AliasName=key_alias(prefix, alias), TargetKeyId=key_id)
+    return key_id
+
+
 def provision(
     *,
     dynamodb: DynamoDBClient,
@@ -135,6 +146,8 @@ def provision(
         EnvVar.IDEMPOTENCY_TABLE: IDEMPOTENCY_TABLE.physical_name(prefix),
         EnvVar.JOBS_QUEUE_URL: jobs_url,
         EnvVar.CARD_KEY_ID: key_id,
+        EnvVar.CARD_DIGEST_KEY_ID: create_mac_key(kms, prefix, CARD_DIGEST_KEY_ALIAS),
+        EnvVar.CURSOR_KEY_ID: create_mac_key(kms, prefix, CURSOR_KEY_ALIAS),
         EnvVar.AWS_REGION: region,
     }
     if endpoint_url:

@@ -1,29 +1,64 @@
-"""Finds payments in flight with no progress for too long and queues them again.
+"""Finds payments in flight with no progress for too long and moves each one on.
 
 It closes every window in which a job could be lost: make-payment crashing (or SQS
-failing) between its DB write and the enqueue, and a re-check that was never delivered.
+failing) between its DB write and the enqueue, a re-check that was never delivered, a job
+that expired in the DLQ. For each stalled payment, oldest first:
+- past its resolution bound: settle it with the bank now (its outcome, or Failed once the
+  bank voided it); if the bank cannot be asked, erase its card anyway;
+- re-queued too often already (its jobs are in the DLQ): report it stuck;
+- otherwise: queue its job again.
+Each one it looks at leaves the stalled window (its progress time moves on), so a run pages
+through every stalled payment, stuck ones never hide the others, and a run that runs out of
+time leaves the rest to the next. One payment's failure is counted and never stops the run.
 It reads the sparse in-flight index, never the whole table.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.clock import Clock, epoch_seconds
-from core.errors import ConcurrentUpdateError
+from core.errors import BankUnavailableError, ConcurrentUpdateError
 from core.job_queue import JobQueue, PaymentJob
 from core.observability import MetricsRecorder, logger
-from core.payments_repository import PaymentsRepository
+from core.payment import Payment
+from core.payment_processor import PaymentProcessor, failure_reason
+from core.payments_repository import PaymentsRepository, StalledPayment
 from core.settings import Settings
 
 RECONCILER_CORRELATION_ID = "reconciler"
+# Stop looking at more payments when less than this is left of the run's time.
+STOP_BEFORE_SECONDS = 5.0
+
+
+@dataclass
+class ReconcileReport:
+    stalled: int = 0
+    requeued: int = 0
+    stuck: int = 0
+    resolved: int = 0
+    errors: int = 0
+    # False when the run stopped for time: the next run goes on with the rest.
+    complete: bool = True
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "stalled": self.stalled,
+            "requeued": self.requeued,
+            "stuck": self.stuck,
+            "resolved": self.resolved,
+            "errors": self.errors,
+            "complete": self.complete,
+        }
 
 
 @dataclass(frozen=True)
-class ReconcileReport:
-    stalled: int
-    requeued: int
-    stuck: int
+class _Run:
+    now: int
+    report: ReconcileReport
+    seconds_left: Callable[[], float]
 
 
 class Reconciler:
@@ -32,40 +67,89 @@ class Reconciler:
         *,
         payments: PaymentsRepository,
         jobs: JobQueue,
+        processor: PaymentProcessor,
         clock: Clock,
         settings: Settings,
         metrics: MetricsRecorder,
     ) -> None:
         self._payments = payments
         self._jobs = jobs
+        self._processor = processor
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
 
-    def run(self, limit: int = 200) -> ReconcileReport:
-        now = epoch_seconds(self._clock)
-        stalled = self._payments.find_stalled(now - self._settings.reconcile_after_seconds, limit)
-        requeued = stuck = 0
-        for candidate in stalled:
-            payment = self._payments.get(candidate.payment_id)
-            if payment is None or not payment.status.is_in_flight:
-                continue
-            log = {"paymentId": payment.payment_id, "status": payment.status.value}
-            if payment.reconcile_count >= self._settings.reconcile_max_attempts:
-                # Its jobs keep failing: they are in the DLQ, where ops are alarmed.
-                logger.error("payment stuck in flight; see the DLQ", extra=log)
-                stuck += 1
-                continue
-            # Queue first, then note the progress: a failure in between only queues twice,
-            # which the worker absorbs; the other order could lose the payment.
-            correlation_id = payment.correlation_id or RECONCILER_CORRELATION_ID
-            self._jobs.publish(PaymentJob(payment.payment_id, correlation_id))
-            try:
-                self._payments.touch_progress(payment, now)
-            except ConcurrentUpdateError:
-                logger.info("payment moved on while being re-queued", extra=log)
-            logger.warning("re-queued a stalled payment", extra=log)
-            requeued += 1
-        self._metrics.count("PaymentsReenqueued", requeued)
-        self._metrics.count("PaymentsStuck", stuck)
-        return ReconcileReport(stalled=len(stalled), requeued=requeued, stuck=stuck)
+    def run(self, *, seconds_left: Callable[[], float]) -> ReconcileReport:
+        """One pass over the stalled payments, until done or until `seconds_left()` (the
+        run's remaining time) falls under STOP_BEFORE_SECONDS."""
+        run = _Run(epoch_seconds(self._clock), ReconcileReport(), seconds_left)
+        stalled_before = run.now - self._settings.reconcile_after_seconds
+        for page in self._payments.stalled_pages(stalled_before):
+            for candidate in page:
+                if seconds_left() < STOP_BEFORE_SECONDS:
+                    run.report.complete = False
+                    break
+                run.report.stalled += 1
+                self._isolated(candidate, run)
+            if not run.report.complete:
+                break
+        for name, value in (
+            ("PaymentsReenqueued", run.report.requeued),
+            ("PaymentsStuck", run.report.stuck),
+            ("ReconcilerErrors", run.report.errors),
+        ):
+            self._metrics.count(name, value)
+        return run.report
+
+    def _isolated(self, candidate: StalledPayment, run: _Run) -> None:
+        try:
+            self._reconcile(candidate, run)
+        except Exception as error:
+            run.report.errors += 1
+            logger.error(
+                "reconciling a payment failed; going on with the others",
+                extra={"paymentId": candidate.payment_id, "reason": failure_reason(error)},
+            )
+
+    def _reconcile(self, candidate: StalledPayment, run: _Run) -> None:
+        payment = self._payments.get(candidate.payment_id)
+        if payment is None or not payment.status.is_in_flight:
+            return
+        log = {"paymentId": payment.payment_id, "status": payment.status.value}
+        job = PaymentJob(payment.payment_id, payment.correlation_id or RECONCILER_CORRELATION_ID)
+        if run.now >= payment.resolve_by(self._settings.resolve_after_seconds):
+            self._settle(payment, job, run.seconds_left)
+            run.report.resolved += 1
+            return
+        if payment.reconcile_count >= self._settings.reconcile_max_attempts:
+            # Its jobs keep failing (they are in the DLQ, alarmed); it is settled at its bound.
+            logger.error("payment stuck in flight; see the DLQ", extra=log)
+            run.report.stuck += 1
+            self._note_looked_at(payment, run.now, log)
+            return
+        # Queue first, then note the progress: a failure in between only queues twice,
+        # which the worker absorbs; the other order could lose the payment.
+        self._jobs.publish(job)
+        self._note_looked_at(payment, run.now, log)
+        logger.warning("re-queued a stalled payment", extra=log)
+        run.report.requeued += 1
+
+    def _settle(self, payment: Payment, job: PaymentJob, seconds_left: Callable[[], float]) -> None:
+        deadline = time.monotonic() + max(0.0, seconds_left() - STOP_BEFORE_SECONDS)
+        try:
+            self._processor.resolve(payment, job, deadline=deadline)
+        except BankUnavailableError:
+            if payment.card_ciphertext is not None:
+                # No card data outlives the bound, even while the bank cannot be asked.
+                self._payments.erase_card(payment)
+                logger.warning(
+                    "card erased at the bound; settling later",
+                    extra={"paymentId": payment.payment_id},
+                )
+            raise
+
+    def _note_looked_at(self, payment: Payment, now: int, log: dict[str, str]) -> None:
+        try:
+            self._payments.touch_progress(payment, now)
+        except ConcurrentUpdateError:
+            logger.info("payment moved on while being reconciled", extra=log)

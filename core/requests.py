@@ -23,16 +23,24 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from core.cards import CardSecret, passes_luhn
 from core.currencies import is_known_currency
 from core.payment import PaymentStatus
+from core.text_rules import contains_card_number, text_problem
 
 MIN_AMOUNT = 1
 MAX_AMOUNT = 99_999_999
 MAX_EXPIRY_YEARS_AHEAD = 20
 _IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Payment ids are the UUIDs create-payment hands out; nothing else can name a payment.
+_PAYMENT_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# The last second of year 9999: a bound for epoch-second query parameters.
+MAX_EPOCH_SECONDS = 253_402_300_799
+# The pydantic error type of a card number typed into free text; the API answers it with
+# its own failCode.
+CARD_DATA_IN_TEXT = "card_data_in_text"
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,21 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-def _no_control_characters(value: str) -> str:
-    if _CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters")
+def _free_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    if contains_card_number(value):
+        raise PydanticCustomError(
+            CARD_DATA_IN_TEXT, "looks like a card number: card numbers go in cardNumber only"
+        )
     return value
+
+
+def _payment_id(value: object) -> object:
+    if isinstance(value, str) and not re.match(_PAYMENT_ID, value.strip()):
+        raise ValueError("is not a payment id (a UUID from create-payment)")
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _card_number(value: str) -> str:
@@ -86,17 +105,22 @@ Identifier = Annotated[
     BeforeValidator(_strip),
     Field(min_length=1, max_length=64, pattern=_IDENTIFIER),
 ]
+PaymentId = Annotated[
+    StrictStr,
+    BeforeValidator(_payment_id),
+    Field(min_length=36, max_length=36, pattern=_PAYMENT_ID, json_schema_extra={"format": "uuid"}),
+]
 CardText = Annotated[
     StrictStr,
     BeforeValidator(_strip),
     Field(min_length=1, max_length=100),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_free_text),
 ]
 AddressText = Annotated[
     StrictStr,
     BeforeValidator(_strip),
     Field(min_length=1, max_length=200),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_free_text),
 ]
 
 
@@ -117,7 +141,7 @@ class CreatePaymentRequest(_Request):
 
 
 class MakePaymentRequest(_Request):
-    payment_id: Identifier
+    payment_id: PaymentId
     merchant_id: Identifier
     card_number: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_card_number)] = (
         Field(repr=False)
@@ -155,7 +179,7 @@ class MakePaymentRequest(_Request):
 
 class GetPaymentQuery(_Request):
     merchant_id: Identifier
-    payment_id: Identifier
+    payment_id: PaymentId
 
 
 MAX_PAGE_SIZE = 100
@@ -167,8 +191,8 @@ class ListPaymentsQuery(_Request):
     """Query strings arrive as text: numbers here are parsed from it."""
 
     merchant_id: Identifier
-    from_time: int | None = Field(default=None, alias="from", ge=0)
-    to_time: int | None = Field(default=None, alias="to", ge=0)
+    from_time: int | None = Field(default=None, alias="from", ge=0, le=MAX_EPOCH_SECONDS)
+    to_time: int | None = Field(default=None, alias="to", ge=0, le=MAX_EPOCH_SECONDS)
     status: PaymentStatus | None = None
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, min_length=1, max_length=MAX_CURSOR_LENGTH)

@@ -24,6 +24,8 @@ class EnvVar(StrEnum):
     IDEMPOTENCY_TABLE = "PAYGATE_IDEMPOTENCY_TABLE"
     JOBS_QUEUE_URL = "PAYGATE_JOBS_QUEUE_URL"
     CARD_KEY_ID = "PAYGATE_CARD_KEY_ID"
+    CARD_DIGEST_KEY_ID = "PAYGATE_CARD_DIGEST_KEY_ID"
+    CURSOR_KEY_ID = "PAYGATE_CURSOR_KEY_ID"
     AWS_REGION = "AWS_REGION"
     AWS_ENDPOINT_URL = "PAYGATE_AWS_ENDPOINT_URL"
     PAYMENT_TTL_SECONDS = "PAYGATE_PAYMENT_TTL_SECONDS"
@@ -35,6 +37,7 @@ class EnvVar(StrEnum):
     RECHECK_CAP_SECONDS = "PAYGATE_RECHECK_CAP_SECONDS"
     RECONCILE_AFTER_SECONDS = "PAYGATE_RECONCILE_AFTER_SECONDS"
     RECONCILE_MAX_ATTEMPTS = "PAYGATE_RECONCILE_MAX_ATTEMPTS"
+    RESOLVE_AFTER_SECONDS = "PAYGATE_RESOLVE_AFTER_SECONDS"
     WORKER_CONCURRENCY = "PAYGATE_WORKER_CONCURRENCY"
 
 
@@ -152,6 +155,8 @@ class StackOutput(StrEnum):
     BANK_CONTROL_TABLE = "BankControlTableName"
     IDEMPOTENCY_TABLE = "IdempotencyTableName"
     CARD_KEY_ID = "CardKeyId"
+    CARD_DIGEST_KEY_ID = "CardDigestKeyId"
+    CURSOR_KEY_ID = "CursorKeyId"
     USAGE_PLAN_ID = "UsagePlanId"
     ALARM_TOPIC_ARN = "AlarmTopicArn"
 
@@ -160,8 +165,16 @@ class StackOutput(StrEnum):
 AUTHORIZER_CACHE_SECONDS = 300
 
 CARD_KEY_ALIAS = "card-data"
+# HMAC keys (KMS, GENERATE_VERIFY_MAC): the make-payment digest of the full card, and the
+# signature of list cursors. Their key material never leaves KMS.
+CARD_DIGEST_KEY_ALIAS = "card-digest"
+CURSOR_KEY_ALIAS = "list-cursors"
 DEFAULT_PREFIX = "paygate"
 
 
 def card_key_alias(prefix: str) -> str:
     return f"alias/{prefix}-{CARD_KEY_ALIAS}"
+
+
+def key_alias(prefix: str, alias: str) -> str:
+    return f"alias/{prefix}-{alias}"

@@ -40,6 +40,8 @@ class Settings:
     idempotency_table: str = _setting(EnvVar.IDEMPOTENCY_TABLE)
     jobs_queue_url: str = _setting(EnvVar.JOBS_QUEUE_URL)
     card_key_id: str = _setting(EnvVar.CARD_KEY_ID)
+    card_digest_key_id: str = _setting(EnvVar.CARD_DIGEST_KEY_ID)
+    cursor_key_id: str = _setting(EnvVar.CURSOR_KEY_ID)
     aws_region: str = _setting(EnvVar.AWS_REGION, "us-east-1")
     # Set only for the local stack (moto server); None means the real AWS endpoints.
     aws_endpoint_url: str | None = _setting(EnvVar.AWS_ENDPOINT_URL, None)
@@ -56,10 +58,17 @@ class Settings:
     # the re-check cap and than a job's whole redelivery window (receives x visibility).
     reconcile_after_seconds: int = _setting(EnvVar.RECONCILE_AFTER_SECONDS, 1200, above=0)
     reconcile_max_attempts: int = _setting(EnvVar.RECONCILE_MAX_ATTEMPTS, 3, minimum=1)
+    # In flight this long after creation: settled with the bank (its outcome, or Failed
+    # once voided) and no card data kept past it. Longer than the reconcile threshold.
+    resolve_after_seconds: int = _setting(EnvVar.RESOLVE_AFTER_SECONDS, 24 * 3600, above=0)
     worker_concurrency: int = _setting(EnvVar.WORKER_CONCURRENCY, 10, minimum=1, maximum=64)
 
     def __post_init__(self) -> None:
         problems = [problem for f in dataclasses.fields(self) if (problem := self._check(f))]
+        if not problems and self.resolve_after_seconds <= self.reconcile_after_seconds:
+            problems.append(
+                f"{EnvVar.RESOLVE_AFTER_SECONDS} must be above {EnvVar.RECONCILE_AFTER_SECONDS}"
+            )
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
 

@@ -1,20 +1,17 @@
 """From a validated make-payment request to what is stored: the non-secret details and
-the fingerprint that tells a repeat from a different request."""
+the digest that tells a repeat from a different request."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 from core.cards import VISIBLE_DIGITS
-from core.fingerprints import fingerprint
+from core.kms_mac import KmsMac
 from core.payment import PaymentDetails
 from core.requests import MakePaymentRequest
 
-# The first six digits (the issuer's BIN) may be kept beside the last four (PCI DSS 3.4).
-BIN_DIGITS = 6
 
-
-def details_of(request: MakePaymentRequest) -> PaymentDetails:
+def details_of(request: MakePaymentRequest, request_digest: str) -> PaymentDetails:
     return PaymentDetails(
         amount=request.amount,
         currency=request.currency,
@@ -23,25 +20,30 @@ def details_of(request: MakePaymentRequest) -> PaymentDetails:
         card_name=request.card_name,
         billing_address=request.billing_address,
         card_last_four=request.card_number[-VISIBLE_DIGITS:],
-        request_digest=request_digest(request),
+        request_digest=request_digest,
     )
 
 
-def request_digest(request: MakePaymentRequest) -> str:
-    """A fingerprint of a make-payment request, to tell a repeat from a different request.
+class RequestDigests:
+    """The digest of a make-payment request covers everything in it, the full PAN and the
+    CVV included, so another card or CVV is a different request (409). It is an HMAC with
+    a KMS key only make-payment may use: whoever reads a stored digest cannot test guesses
+    of the card against it, and the key never leaves KMS."""
 
-    It covers only what may be stored in the clear (BIN and last four, never the full PAN
-    or the CVV), so the digest reveals nothing the item does not already show.
-    """
-    card = request.card_number
-    document: dict[str, Any] = {
-        "paymentId": request.payment_id,
-        "merchantId": request.merchant_id,
-        "amount": request.amount,
-        "currency": request.currency,
-        "expiry": [request.expiry_year, request.expiry_month],
-        "cardName": request.card_name,
-        "billingAddress": request.billing_address,
-        "card": [card[:BIN_DIGITS], card[-VISIBLE_DIGITS:], len(card)],
-    }
-    return fingerprint(document)
+    def __init__(self, mac: KmsMac) -> None:
+        self._mac = mac
+
+    def digest(self, request: MakePaymentRequest) -> str:
+        document = {
+            "paymentId": request.payment_id,
+            "merchantId": request.merchant_id,
+            "amount": request.amount,
+            "currency": request.currency,
+            "expiry": [request.expiry_year, request.expiry_month],
+            "cardName": request.card_name,
+            "billingAddress": request.billing_address,
+            "cardNumber": request.card_number,
+            "cvv": request.cvv,
+        }
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        return self._mac.sign(canonical.encode("utf-8"))

@@ -16,8 +16,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from core.aws_errors import is_transient
 from core.bootstrap import Services
 from core.errors import (
+    CardDataInTextError,
     FieldIssue,
     InvalidQueryError,
     MalformedRequestError,
@@ -25,20 +27,25 @@ from core.errors import (
     PayloadTooLargeError,
     RequestValidationFailedError,
     RouteNotFoundError,
+    ServiceUnavailableError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
-from core.idempotency import StoredAnswer, check_key
+from core.idempotency import Claim, IdempotencyStore, StoredAnswer, check_key
 from core.merchants import MERCHANT_CONTEXT_KEY
 from core.observability import logger, metrics
+from core.requests import CARD_DATA_IN_TEXT
 from core.views import ErrorBody
+from handlers.headers import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
+)
 
 MAX_BODY_BYTES = 16 * 1024
-# On every response: the same id as `requestId` in error bodies, the correlation id of every
-# log line of the request, and the correlationId of the job it queued.
-REQUEST_ID_HEADER = "Request-Id"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
+# After a passing failure of an AWS service: worth trying again this soon.
+RETRY_AFTER_UNAVAILABLE_SECONDS = 1
 _JSON_MEDIA_TYPES = ("application/json",)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -61,7 +68,10 @@ def build_resolver() -> APIGatewayRestResolver:
     def error_response(error: PaygateError) -> Response[str]:
         fields = error.fields if isinstance(error, MalformedRequestError) else ()
         body = ErrorBody.of(error.fail_code, error.reason, request_id(), fields)
-        return json_response(error.http_status, body.to_json())
+        response = json_response(error.http_status, body.to_json())
+        if error.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
+            response.headers[RETRY_AFTER_HEADER] = str(RETRY_AFTER_UNAVAILABLE_SECONDS)
+        return response
 
     def refuse(error: PaygateError) -> Response[str]:
         logger.info("request refused", extra={"failCode": error.fail_code})
@@ -78,6 +88,12 @@ def build_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def handle_unexpected(error: Exception) -> Response[str]:
+        if is_transient(error):
+            logger.warning("a dependency is unavailable", extra={"errorType": type(error).__name__})
+            metrics.add_metric(name="DependencyUnavailable", unit="Count", value=1)
+            return error_response(
+                ServiceUnavailableError("a service paygate depends on is busy; retry shortly")
+            )
         # Only the type is logged: a message could quote input it was built from.
         logger.error("unexpected error", extra={"errorType": type(error).__name__})
         metrics.add_metric(name="RequestsFailed", unit="Count", value=1)
@@ -92,30 +108,54 @@ def answer_idempotently(
     route: str,
     merchant_id: str,
     request_fingerprint: str,
-    answer: Callable[[], Response[str]],
+    answer: Callable[[Claim | None], Response[str]],
 ) -> Response[str]:
-    """Honour an `Idempotency-Key` header: replay the first answer for the same request."""
+    """Honour an `Idempotency-Key` header: replay the first answer for the same request.
+    `answer` gets the key's claim (None without a key) to derive its work from."""
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
-        return answer()
+        return answer(None)
     store = services_of(app).idempotency
     check_key(key)
-    stored = store.begin(merchant_id, route, key, request_fingerprint)
-    if stored is not None:
+    held = store.begin(merchant_id, route, key, request_fingerprint)
+    if isinstance(held, StoredAnswer):
         metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
         return Response(
-            status_code=stored.status,
+            status_code=held.status,
             content_type=content_types.APPLICATION_JSON,
-            body=stored.body,
+            body=held.body,
             headers={REPLAYED_HEADER: "true"},
         )
     try:
-        response = answer()
-    except BaseException:
-        store.release(merchant_id, route, key)
+        response = answer(held)
+    except PaygateError as error:
+        _give_back(store, merchant_id, route, key, refused=error.http_status < 500)
         raise
-    store.complete(merchant_id, route, key, StoredAnswer(response.status_code, str(response.body)))
+    except BaseException:
+        _give_back(store, merchant_id, route, key, refused=False)
+        raise
+    try:
+        store.complete(
+            merchant_id, route, key, StoredAnswer(response.status_code, str(response.body))
+        )
+    except Exception as error:
+        # The answer is true and stands; a retry takes over the claim and answers the same.
+        logger.error("idempotency record not completed", extra={"errorType": type(error).__name__})
+        metrics.add_metric(name="IdempotencyCompletionFailures", unit="Count", value=1)
     return response
+
+
+def _give_back(
+    store: IdempotencyStore, merchant_id: str, route: str, key: str, *, refused: bool
+) -> None:
+    try:
+        if refused:
+            store.release(merchant_id, route, key)
+        else:
+            store.unlock(merchant_id, route, key)
+    except Exception as error:
+        # The lock runs out by itself (IN_PROGRESS_SECONDS).
+        logger.warning("idempotency key not given back", extra={"errorType": type(error).__name__})
 
 
 def caller_merchant_id(app: APIGatewayRestResolver) -> str:
@@ -166,9 +206,23 @@ def parse_model(model: type[ModelT], data: Any, context: Any = None) -> ModelT:
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:
-        raise RequestValidationFailedError(
-            "the request has invalid fields", validation_issues(error)
-        ) from None
+        issues = validation_issues(error)
+        if any(detail["type"] == CARD_DATA_IN_TEXT for detail in error.errors()):
+            raise CardDataInTextError(
+                "a card number was sent in a free-text field; it was not stored", issues
+            ) from None
+        raise RequestValidationFailedError("the request has invalid fields", issues) from None
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _DuplicateKeyError
+    return document
 
 
 def parse_query(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
@@ -194,8 +248,19 @@ def parse_json_body(
             "the body is empty", (FieldIssue("body", "a JSON object is required"),)
         )
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        # Strictly UTF-8 (RFC 8259): json.loads would also guess UTF-16 and UTF-32.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequestError(
+            "the body is not UTF-8", (FieldIssue("body", "must be UTF-8 encoded JSON"),)
+        ) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKeyError:
+        raise MalformedRequestError(
+            "the body has a key twice", (FieldIssue("body", "a key appears more than once"),)
+        ) from None
+    except (ValueError, RecursionError):
         raise MalformedRequestError(
             "the body is not valid JSON", (FieldIssue("body", "not valid JSON"),)
         ) from None

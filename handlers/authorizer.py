@@ -1,7 +1,9 @@
 """Lambda REQUEST authorizer: `Authorization: Bearer <api key>` -> merchantId.
 
-Anything else is refused. It denies by default: a missing, malformed or unknown key is
-401 ("Unauthorized"), and a failure of its own lookup is an explicit Deny, never Allow.
+Anything else is refused: a missing, malformed, unknown or revoked key, or more than one
+Authorization header, is 401 ("Unauthorized"). A failure of its own lookup is neither Allow
+nor a cached Deny: the function fails, API Gateway answers 503 (its AUTHORIZER_FAILURE
+response, which it never caches) and the merchant's retry is authorized afresh.
 The policy covers every route of the stage so API Gateway can cache it per key.
 """
 
@@ -30,9 +32,22 @@ class AuthorizerDeniedError(Exception):
         super().__init__(UNAUTHORIZED)
 
 
-def bearer_token(headers: dict[str, str] | None) -> str | None:
+class MerchantLookupError(Exception):
+    """The merchants table could not be read: not the caller's fault, never cached."""
+
+
+def bearer_token(
+    headers: dict[str, str] | None, multi_value_headers: dict[str, list[str]] | None = None
+) -> str | None:
+    """The API key of exactly one `Authorization: Bearer` header, or None."""
     values = [value for name, value in (headers or {}).items() if name.lower() == "authorization"]
-    if len(values) != 1:
+    repeated = [
+        value
+        for name, many in (multi_value_headers or {}).items()
+        if name.lower() == "authorization"
+        for value in many
+    ]
+    if len(values) != 1 or len(repeated) > 1:
         return None
     match = _BEARER.match(values[0].strip())
     return match.group(1) if match else None
@@ -48,7 +63,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, merchants: MerchantStore)
         stage=arn.stage,
         partition=arn.partition,
     )
-    token = bearer_token(event.headers)
+    token = bearer_token(event.headers, event.raw_event.get("multiValueHeaders"))
     if token is None:
         logger.info("authorization refused", extra={"reason": "missing or malformed header"})
         raise AuthorizerDeniedError
@@ -56,8 +71,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, merchants: MerchantStore)
         merchant = merchants.find_by_api_key(token)
     except Exception as error:
         logger.error("merchant lookup failed", extra={"errorType": type(error).__name__})
-        policy.deny_all_routes()
-        return policy.asdict()
+        raise MerchantLookupError("the merchant could not be looked up") from None
     if merchant is None:
         logger.info("authorization refused", extra={"reason": "unknown api key"})
         raise AuthorizerDeniedError

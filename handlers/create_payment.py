@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from core.bootstrap import with_process_services
 from core.fingerprints import fingerprint
+from core.idempotency import Claim
 from core.observability import logger, metrics
 from core.requests import CreatePaymentRequest
 from core.views import CreatedPayment
@@ -30,8 +31,10 @@ def create_payment() -> Any:
     request = parse_json_body(app, CreatePaymentRequest)
     caller = caller_merchant_id(app)
 
-    def answer() -> Response[str]:
-        payment = services_of(app).payment_service.create_payment(caller, request.merchant_id)
+    def answer(claim: Claim | None) -> Response[str]:
+        payment = services_of(app).payment_service.create_payment(
+            caller, request.merchant_id, claim.claim_id if claim else None
+        )
         logger.append_keys(paymentId=payment.payment_id)
         logger.info("payment created")
         metrics.add_metric(name="PaymentsCreated", unit="Count", value=1)

@@ -13,6 +13,8 @@ class GatewayResponse:
     status: int
     fail_code: str
     fail_reason: str
+    # Seconds after which a retry may succeed (the Retry-After header), if it may.
+    retry_after: int | None = None
 
     def body(self, request_id: str) -> dict[str, str]:
         return {"failCode": self.fail_code, "failReason": self.fail_reason, "requestId": request_id}
@@ -24,3 +26,10 @@ THROTTLED = GatewayResponse(429, "throttled", "too many requests; slow down and 
 ROUTE_NOT_FOUND = GatewayResponse(404, "route_not_found", "no such route")
 PAYLOAD_TOO_LARGE = GatewayResponse(413, "payload_too_large", "the body exceeds 16384 bytes")
 MALFORMED_BODY = GatewayResponse(400, "malformed_request", "the body must be a JSON object")
+BAD_CONTENT_LENGTH = GatewayResponse(
+    400, "malformed_request", "the Content-Length header is not a valid length"
+)
+# The authorizer failed (its own lookup, not the key): retry; API Gateway caches no failure.
+AUTHORIZER_UNAVAILABLE = GatewayResponse(
+    503, "service_unavailable", "the API key could not be checked just now; retry", retry_after=1
+)

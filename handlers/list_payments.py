@@ -25,7 +25,7 @@ app = build_resolver()
 @app.get("/list-payments")
 def list_payments() -> Any:
     query = parse_query(app, ListPaymentsQuery)
-    payments, next_cursor = services_of(app).payment_service.list_payments(
+    payments, next_cursor = services_of(app).payment_listing.list_payments(
         caller_merchant_id(app), query
     )
     metrics.add_metric(name="PaymentsListed", unit="Count", value=1)

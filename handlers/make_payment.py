@@ -10,9 +10,9 @@ from aws_lambda_powertools.event_handler import Response
 
 from core.bootstrap import with_process_services
 from core.clock import utc_today
+from core.idempotency import Claim
 from core.observability import logger, metrics
 from core.requests import MakePaymentRequest, ValidationContext
-from core.submission import request_digest
 from core.views import SubmittedPayment
 from handlers.api import (
     answer_idempotently,
@@ -35,10 +35,15 @@ def make_payment() -> Any:
     )
     logger.append_keys(paymentId=request.payment_id)
     caller = caller_merchant_id(app)
+    # Covers the whole request, card included; keyed, so it reveals nothing of the card.
+    digest = deps.request_digests.digest(request)
 
-    def answer() -> Response[str]:
+    def answer(_: Claim | None) -> Response[str]:
         payment = deps.payment_service.submit_payment(
-            caller, request, correlation_id=app.current_event.request_context.request_id or ""
+            caller,
+            request,
+            request_digest=digest,
+            correlation_id=app.current_event.request_context.request_id or "",
         )
         logger.info("payment submitted", extra={"status": payment.status.value})
         metrics.add_metric(name="PaymentsSubmitted", unit="Count", value=1)
@@ -47,13 +52,8 @@ def make_payment() -> Any:
             SubmittedPayment(payment_id=payment.payment_id, status=payment.status).to_json(),
         )
 
-    # The request digest covers the card's BIN and last four, never the PAN or CVV.
     return answer_idempotently(
-        app,
-        route="make-payment",
-        merchant_id=caller,
-        request_fingerprint=request_digest(request),
-        answer=answer,
+        app, route="make-payment", merchant_id=caller, request_fingerprint=digest, answer=answer
     )
 
 

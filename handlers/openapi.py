@@ -19,7 +19,7 @@ from core.requests import (
     MakePaymentRequest,
 )
 from core.views import CreatedPayment, ErrorBody, PaymentPage, PaymentView, SubmittedPayment
-from handlers.api import IDEMPOTENCY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER
+from handlers.headers import IDEMPOTENCY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER
 
 TITLE = "paygate merchant API"
 VERSION = "1.0.0"
@@ -34,10 +34,17 @@ _ERRORS = {
     409: "Conflicts with an earlier request for this payment, or for this Idempotency-Key",
     413: "The body is over 16 KiB",
     415: "The body is not application/json",
-    422: "Invalid fields (`fields` names them), or an Idempotency-Key reused",
+    422: (
+        "Invalid fields (`fields` names them), a card number typed into a text field "
+        "(`card_data_in_text`), or an Idempotency-Key reused"
+    ),
     429: "Too many requests for this merchant",
     500: "An internal error",
-    503: "Recorded but not yet queued: it will be; poll get-payment",
+    503: (
+        "A service paygate depends on is busy (`service_unavailable`: retry after "
+        "`Retry-After` seconds), or make-payment recorded the payment but could not queue it "
+        "yet (`queue_unavailable`: repeat the request, or poll get-payment)"
+    ),
 }
 
 
@@ -52,7 +59,7 @@ class Operation:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     idempotent: bool = False
-    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 413, 415, 422, 429, 500))
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 413, 415, 422, 429, 500, 503))
 
 
 OPERATIONS = (

@@ -15,6 +15,7 @@ from constructs import Construct
 from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import gateway_responses
 from handlers.gateway_responses import GatewayResponse
+from handlers.headers import REQUEST_ID_HEADER
 from infra.functions import LOG_RETENTION, Functions
 
 STAGE = "v1"
@@ -34,6 +35,8 @@ _GATEWAY_RESPONSES: dict[apigw.ResponseType, GatewayResponse] = {
     apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: gateway_responses.ROUTE_NOT_FOUND,
     apigw.ResponseType.REQUEST_TOO_LARGE: gateway_responses.PAYLOAD_TOO_LARGE,
     apigw.ResponseType.BAD_REQUEST_BODY: gateway_responses.MALFORMED_BODY,
+    apigw.ResponseType.AUTHORIZER_FAILURE: gateway_responses.AUTHORIZER_UNAVAILABLE,
+    apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR: gateway_responses.AUTHORIZER_UNAVAILABLE,
 }
 
 
@@ -115,6 +118,8 @@ class Api(Construct):
                 type=response_type,
                 status_code=str(response.status),
                 templates={"application/json": _template(response)},
+                response_headers={REQUEST_ID_HEADER: "context.requestId"}
+                | ({"Retry-After": f"'{response.retry_after}'"} if response.retry_after else {}),
             )
 
         self.usage_plan = self.rest_api.add_usage_plan(

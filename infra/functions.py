@@ -109,6 +109,8 @@ def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]
         EnvVar.IDEMPOTENCY_TABLE: storage.idempotency.table_name,
         EnvVar.JOBS_QUEUE_URL: messaging.jobs.queue_url,
         EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
+        EnvVar.CARD_DIGEST_KEY_ID: storage.card_digest_key.key_arn,
+        EnvVar.CURSOR_KEY_ID: storage.cursor_key.key_arn,
         EnvVar.PAYMENT_TTL_SECONDS: str(default_of("payment_ttl_seconds")),
     }
     return {str(name): value for name, value in environment.items()}
@@ -145,8 +147,13 @@ class Functions(Construct):
         storage.payments.grant_read_data(self.list_payments)
         for function in (self.make_payment, self.worker, self.reconciler):
             storage.payments.grant_read_write_data(function)
+        # The worker asks the bank; the reconciler settles payments at their bound with it.
         for table in (storage.bank_ledger, storage.bank_control):
-            table.grant_read_write_data(self.worker)
+            for function in (self.worker, self.reconciler):
+                table.grant_read_write_data(function)
+        # The keyed digest of make-payment requests: only make-payment may compute one.
+        storage.card_digest_key.grant(self.make_payment, "kms:GenerateMac")
+        storage.cursor_key.grant(self.list_payments, "kms:GenerateMac", "kms:VerifyMac")
         # Card data: only make-payment encrypts, only the worker decrypts. No one else,
         # get-payment included, can read a card.
         storage.card_key.grant_encrypt(self.make_payment)

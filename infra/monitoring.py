@@ -19,16 +19,21 @@ from infra.messaging import Messaging
 
 OLDEST_JOB_SECONDS = 300
 FIVE_MINUTES = Duration.minutes(5)
+# The reconciler looks at a stuck payment once per reconcile threshold (20 min) plus its
+# schedule (5 min): a window that long always holds a count while any payment is stuck.
+STUCK_WINDOW = Duration.minutes(25)
 THROTTLED_METRIC = "ThrottledRequests"
 
 
-def _paygate_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+def _paygate_metric(
+    name: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES
+) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map={"service": SERVICE},
         statistic=statistic,
-        period=FIVE_MINUTES,
+        period=period,
     )
 
 
@@ -101,6 +106,30 @@ class Monitoring(Construct):
                 "Merchants are being throttled (429)",
                 throttled.metric(period=FIVE_MINUTES, statistic="Sum"),
                 threshold=10,
+            ),
+            self._alarm(
+                "PaymentsStuck",
+                "Payments stay in flight after every re-queue: their jobs are in the DLQ",
+                _paygate_metric("PaymentsStuck", period=STUCK_WINDOW),
+                threshold=1,
+            ),
+            self._alarm(
+                "ReconcilerErrors",
+                "The reconciler failed on some payments (it went on with the others)",
+                _paygate_metric("ReconcilerErrors"),
+                threshold=1,
+            ),
+            self._alarm(
+                "PaymentsSettledAtBound",
+                "Payments reached their resolution bound and were settled with the bank",
+                _paygate_metric("PaymentsResolved"),
+                threshold=1,
+            ),
+            self._alarm(
+                "UnreadablePayments",
+                "Stored payment items could not be read",
+                _paygate_metric("UnreadablePayments"),
+                threshold=1,
             ),
         ]
         self.dashboard = self._dashboard(prefix, api, functions, messaging)

@@ -53,6 +53,8 @@ class PaygateStack(Stack):
             StackOutput.BANK_CONTROL_TABLE: self.storage.bank_control.table_name,
             StackOutput.IDEMPOTENCY_TABLE: self.storage.idempotency.table_name,
             StackOutput.CARD_KEY_ID: self.storage.card_key.key_arn,
+            StackOutput.CARD_DIGEST_KEY_ID: self.storage.card_digest_key.key_arn,
+            StackOutput.CURSOR_KEY_ID: self.storage.cursor_key.key_arn,
             StackOutput.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
             StackOutput.USAGE_PLAN_ID: self.api.usage_plan.usage_plan_id,
         }

@@ -10,6 +10,8 @@ from constructs import Construct
 from core.resources import (
     BANK_CONTROL_TABLE,
     BANK_LEDGER_TABLE,
+    CARD_DIGEST_KEY_ALIAS,
+    CURSOR_KEY_ALIAS,
     IDEMPOTENCY_TABLE,
     IN_FLIGHT_INDEX,
     MERCHANTS_TABLE,
@@ -17,6 +19,7 @@ from core.resources import (
     KeyAttribute,
     TableSpec,
     card_key_alias,
+    key_alias,
 )
 
 _TYPES = {
@@ -51,11 +54,30 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             pending_window=Duration.days(30),
         )
+        # HMAC keys (their material never leaves KMS; KMS cannot rotate HMAC keys, and a
+        # rotated digest key would no longer recognize a repeated request).
+        self.card_digest_key = self._mac_key(
+            "CardDigestKey", prefix, CARD_DIGEST_KEY_ALIAS, "digest of make-payment requests"
+        )
+        self.cursor_key = self._mac_key(
+            "CursorKey", prefix, CURSOR_KEY_ALIAS, "signature of list-payments cursors"
+        )
         self.payments = self._table("Payments", PAYMENTS_TABLE, prefix)
         self.merchants = self._table("Merchants", MERCHANTS_TABLE, prefix)
         self.bank_ledger = self._table("BankLedger", BANK_LEDGER_TABLE, prefix)
         self.bank_control = self._table("BankControl", BANK_CONTROL_TABLE, prefix)
         self.idempotency = self._table("Idempotency", IDEMPOTENCY_TABLE, prefix)
+
+    def _mac_key(self, construct_id: str, prefix: str, alias: str, purpose: str) -> kms.Key:
+        return kms.Key(
+            self,
+            construct_id,
+            description=f"{prefix}: {purpose} (HMAC)",
+            alias=key_alias(prefix, alias),
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
 
     def _table(self, construct_id: str, spec: TableSpec, prefix: str) -> dynamodb.Table:
         table = dynamodb.Table(

@@ -13,12 +13,11 @@ from core.observability import logger, metrics
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
-    report = deps.reconciler.run()
-    logger.info(
-        "reconciler run",
-        extra={"stalled": report.stalled, "requeued": report.requeued, "stuck": report.stuck},
-    )
-    return {"stalled": report.stalled, "requeued": report.requeued, "stuck": report.stuck}
+    report = deps.reconciler.run(seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    summary = report.as_dict()
+    if report.stalled or report.errors:
+        logger.info("reconciler run", extra=summary)
+    return summary
 
 
 lambda_handler = with_process_services(handle)

@@ -69,10 +69,16 @@ def test_payments_expire_by_ttl_and_have_the_listing_and_in_flight_indexes(
     assert indexes["inFlight"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 
 
-def test_every_key_rotates(synth: Synthesized) -> None:
-    keys = synth.resources("AWS::KMS::Key")
-    assert len(keys) >= 4
-    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
+def test_every_encryption_key_rotates_and_the_mac_keys_are_hmac(synth: Synthesized) -> None:
+    keys = {name: key["Properties"] for name, key in synth.resources("AWS::KMS::Key").items()}
+    mac_keys = {
+        name: key for name, key in keys.items() if key.get("KeyUsage") == "GENERATE_VERIFY_MAC"
+    }
+    encryption_keys = {name: key for name, key in keys.items() if name not in mac_keys}
+    assert len(encryption_keys) >= 4
+    assert all(key["EnableKeyRotation"] is True for key in encryption_keys.values())
+    # KMS cannot rotate HMAC keys; these two are the card digest and the cursor signature.
+    assert sorted(key["KeySpec"] for key in mac_keys.values()) == ["HMAC_256", "HMAC_256"]
 
 
 def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
@@ -181,6 +187,51 @@ def test_only_make_payment_encrypts_and_only_the_worker_decrypts_cards(
 
     assert _may(statements, "kms:Encrypt", card_key) is encrypt
     assert _may(statements, "kms:Decrypt", card_key) is decrypt
+
+
+@pytest.mark.parametrize(
+    ("function_id", "digests", "cursors"),
+    [
+        ("MakePayment", True, False),
+        ("ListPayments", False, True),
+        ("Worker", False, False),
+        ("GetPayment", False, False),
+        ("CreatePayment", False, False),
+        ("Authorizer", False, False),
+        ("Reconciler", False, False),
+    ],
+)
+def test_only_make_payment_computes_card_digests_and_only_listing_signs_cursors(
+    synth: Synthesized, function_id: str, digests: bool, cursors: bool
+) -> None:
+    digest_key = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.card_digest_key), "Arn"]}
+    cursor_key = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.cursor_key), "Arn"]}
+    statements = _statements_of(synth, function_id)
+
+    assert _may(statements, "kms:GenerateMac", digest_key) is digests
+    assert _may(statements, "kms:GenerateMac", cursor_key) is cursors
+    assert _may(statements, "kms:VerifyMac", cursor_key) is cursors
+
+
+def test_an_authorizer_failure_is_a_retryable_503_not_a_denial(synth: Synthesized) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+    failure = responses["AUTHORIZER_FAILURE"]
+    assert failure["StatusCode"] == "503"
+    assert failure["ResponseParameters"] == {
+        "gatewayresponse.header.Retry-After": "'1'",
+        "gatewayresponse.header.Request-Id": "context.requestId",
+    }
+    body = json.loads(failure["ResponseTemplates"]["application/json"])
+    assert body["failCode"] == "service_unavailable"
+
+
+def test_the_reconciler_may_settle_payments_with_the_bank(synth: Synthesized) -> None:
+    ledger = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.bank_ledger), "Arn"]}
+
+    assert _may(_statements_of(synth, "Reconciler"), "dynamodb:UpdateItem", ledger)
 
 
 def test_the_authorizer_reads_only_merchants_and_get_payment_only_reads(
@@ -307,6 +358,10 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         "paygate-WorkerErrors",
         "paygate-Api5xxErrors",
         "paygate-ApiThrottles",
+        "paygate-PaymentsStuck",
+        "paygate-ReconcilerErrors",
+        "paygate-PaymentsSettledAtBound",
+        "paygate-UnreadablePayments",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic]

@@ -16,7 +16,9 @@ from tests.support import authorizer_event, lambda_context
 
 @pytest.fixture
 def issued(services: Services, aws: AwsEnv) -> IssuedKey:
-    return services.merchants.issue_key("merchant-a", "Ada's Analytical Engines", created_at=0)
+    return services.merchants.create_merchant(
+        "merchant-a", "Ada's Analytical Engines", created_at=0, actor="test"
+    )
 
 
 def _authorize(services: Services, headers: dict[str, str] | None) -> dict[str, Any]:
@@ -86,27 +88,26 @@ def test_a_key_is_stored_only_as_its_digest(
     items = aws.dynamodb.scan(TableName=aws.settings.merchants_table)["Items"]
 
     assert len(issued.api_key) >= 40
-    assert len(items) == 1
+    assert len(items) == 2  # the merchant and its key
     assert issued.api_key not in str(items)
 
 
-def test_when_the_lookup_itself_fails_the_authorizer_denies(
+def test_when_the_lookup_itself_fails_the_authorizer_fails_instead_of_denying(
     services: Services, issued: IssuedKey, aws: AwsEnv
 ) -> None:
     # GIVEN the merchants table is gone (DynamoDB answers ResourceNotFound)
     broken = MerchantStore(aws.dynamodb, aws.settings.merchants_table + "-missing")
 
     # WHEN a valid key is presented
-    policy = authorizer.authorize(
-        APIGatewayAuthorizerRequestEvent(
-            authorizer_event({"Authorization": f"Bearer {issued.api_key}"})
-        ),
-        broken,
-    )
-
-    # THEN it is an explicit Deny, never an Allow
-    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Deny"
-    assert "context" not in policy
+    # THEN no policy at all: neither an Allow nor a Deny that API Gateway would cache for
+    # the key; the function fails, which API Gateway answers 503 and never caches
+    with pytest.raises(authorizer.MerchantLookupError):
+        authorizer.authorize(
+            APIGatewayAuthorizerRequestEvent(
+                authorizer_event({"Authorization": f"Bearer {issued.api_key}"})
+            ),
+            broken,
+        )
 
 
 def test_a_handler_reached_without_an_authorizer_context_is_401(

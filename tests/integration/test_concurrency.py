@@ -23,9 +23,12 @@ def test_twenty_simultaneous_makes_transition_once_and_queue_once(
     def submit(n: int) -> int:
         body = make_payment_body(payment_id, amount=1250 if n % 2 == 0 else 1251)
         request = MakePaymentRequest.model_validate(body)
+        digest = services.request_digests.digest(request)
         barrier.wait()
         try:
-            services.payment_service.submit_payment(api.merchant_id or "", request, f"req-{n}")
+            services.payment_service.submit_payment(
+                api.merchant_id or "", request, digest, f"req-{n}"
+            )
         except PaygateError as error:
             return error.http_status
         return 202

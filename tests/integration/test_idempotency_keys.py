@@ -4,7 +4,7 @@ from typing import Any
 
 from core.bootstrap import Services
 from core.fingerprints import fingerprint
-from core.idempotency import KEEP_SECONDS
+from core.idempotency import KEEP_SECONDS, Claim
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_PAN, ApiResponse, FakeClock, card_data_leaks
 
@@ -66,7 +66,8 @@ def test_the_same_key_while_the_first_request_runs_is_409(
 ) -> None:
     # GIVEN a first request holding the key (its Lambda is still running)
     request = fingerprint({"merchantId": api.merchant_id})
-    assert services.idempotency.begin("merchant-a", "create-payment", "slow-1", request) is None
+    held = services.idempotency.begin("merchant-a", "create-payment", "slow-1", request)
+    assert isinstance(held, Claim)
 
     # WHEN the merchant retries at once, and again after the first one must have died
     during = _create(api, "slow-1")

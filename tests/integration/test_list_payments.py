@@ -93,10 +93,11 @@ def test_another_merchants_payments_and_cursors_are_never_visible(
     own = _list(api)
     as_b = api.get("/list-payments", {"merchantId": MERCHANT_B})
     with_b_cursor = _list(api, cursor=b_cursor)
-    document = json.loads(base64.urlsafe_b64decode(b_cursor + "=" * (-len(b_cursor) % 4)))
-    document["m"] = api.merchant_id
-    forged = base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
-    with_forged = _list(api, cursor=forged)
+    payload, _, signature = b_cursor.partition(".")
+    document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    document["m"] = document["p"]["merchantId"] = api.merchant_id
+    forged_payload = base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
+    with_forged = _list(api, cursor=f"{forged_payload.rstrip('=')}.{signature}")
 
     # THEN A only ever sees its own
     assert {p["paymentId"] for p in own.body["payments"]} == set(a_ids)

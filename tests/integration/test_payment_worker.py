@@ -13,41 +13,15 @@ from core.bootstrap import AwsClients, Services
 from core.job_queue import PaymentJob
 from core.payments_repository import PaymentsRepository
 from core.resources import MAX_RECEIVE_COUNT
-from tests.conftest import ApiClient, AwsEnv, make_payment_body
+from tests.conftest import ApiClient, AwsEnv
+from tests.integration.worker_support import emitted_metrics, event_source, submit
 from tests.support import FakeClock, card_data_leaks, lambda_context
 from workers import payment_worker
-
-
-def event_source(aws: AwsEnv, services: Services) -> SqsEventSource:
-    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return dict(payment_worker.handle(event, context, services))
-
-    return SqsEventSource(aws.sqs, aws.settings.jobs_queue_url, invoke)
 
 
 @pytest.fixture
 def worker(aws: AwsEnv, services: Services) -> SqsEventSource:
     return event_source(aws, services)
-
-
-def submit(api: ApiClient, amount: int) -> str:
-    payment_id = api.create_payment()
-    response = api.post("/make-payment", make_payment_body(payment_id, amount=amount))
-    assert response.status == 202, response.body
-    return payment_id
-
-
-def emitted_metrics(output: str) -> dict[str, float]:
-    """Sum every EMF metric printed by the handlers."""
-    totals: dict[str, float] = {}
-    for line in output.splitlines():
-        if '"_aws"' not in line:
-            continue
-        document = json.loads(line)
-        for definition in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            name = definition["Name"]
-            totals[name] = totals.get(name, 0) + sum(document[name])
-    return totals
 
 
 @pytest.mark.parametrize(
@@ -98,9 +72,10 @@ def test_pending_is_checked_again_by_the_worker_until_accepted(
     # WHEN the worker takes the job once
     worker.poll_once()
 
-    # THEN the payment is Pending, keeps its card for the next check, and a re-check is queued
+    # THEN the payment is Pending, its card erased (the bank has answered; the next check
+    # goes by the idempotency key), and a re-check is queued
     assert api.get_payment(payment_id).body["status"] == "Pending"
-    assert "cardCiphertext" in aws.raw_item(payment_id)
+    assert "cardCiphertext" not in aws.raw_item(payment_id)
     assert [job["paymentId"] for job in aws.queued_bodies()] == [payment_id]
 
     # WHEN the worker goes on, with no action from the merchant
@@ -239,11 +214,12 @@ def test_no_card_data_survives_in_items_or_queues(
     # WHEN the worker has taken one pass over all of them
     worker.poll_once()
 
-    # THEN the final ones hold no ciphertext, and nothing anywhere holds the card in clear
+    # THEN a payment keeps its card's ciphertext only until the bank has answered, and
+    # nothing anywhere holds the card in clear
     items = aws.payment_items()
     for item in items:
-        final = item["status"]["S"] in {"Accepted", "Declined", "InsufficientFunds"}
-        assert ("cardCiphertext" in item) is not final
+        answered = item["status"]["S"] != "Processing"
+        assert ("cardCiphertext" in item) is not answered, item["status"]
     ledger = aws.dynamodb.scan(TableName=aws.settings.bank_ledger_table)["Items"]
     assert card_data_leaks(items, ledger, jobs_before, aws.queued_bodies()) == []
 

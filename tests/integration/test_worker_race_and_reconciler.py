@@ -13,7 +13,7 @@ from core.job_queue import JobQueue, PaymentJob
 from core.payment import BankOutcome
 from core.payment_processor import JobResult, recheck_delay_seconds
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
-from tests.integration.test_payment_worker import event_source, submit
+from tests.integration.worker_support import emitted_metrics, event_source, submit
 from tests.support import FakeClock, lambda_context
 from workers import reconciler
 
@@ -121,7 +121,11 @@ def test_a_pending_payment_whose_recheck_was_lost_is_requeued(
 
 
 def test_the_reconciler_gives_up_after_its_attempts_and_reads_no_table_scan(
-    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+    api: ApiClient,
+    aws: AwsEnv,
+    services: Services,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a payment whose jobs always fail (the bank never answers)
     payment_id = submit(api, 504)
@@ -139,9 +143,11 @@ def test_the_reconciler_gives_up_after_its_attempts_and_reads_no_table_scan(
         reports.append(reconciler.handle({}, lambda_context(), services))
 
     # THEN it re-queued it up to its limit, then reported it stuck (it is in the DLQ by then)
+    # each time it saw it, for the PaymentsStuck alarm
     attempts = aws.settings.reconcile_max_attempts
     assert [r["requeued"] for r in reports] == [1] * attempts + [0, 0]
     assert [r["stuck"] for r in reports] == [0] * attempts + [1, 1]
+    assert emitted_metrics(capsys.readouterr().out)["PaymentsStuck"] == 2
     assert aws.queue_depth() == attempts
     assert "Scan" not in operations
     assert "Query" in operations

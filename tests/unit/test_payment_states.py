@@ -4,6 +4,7 @@ import pytest
 
 from core.payment import (
     FINAL_STATUSES,
+    PROCESSING_FAILED,
     BankOutcome,
     IllegalTransitionError,
     Payment,
@@ -47,13 +48,26 @@ def test_a_final_outcome_raises_the_version_by_one_and_erases_the_card() -> None
     assert after.fail_code == "card_declined"
 
 
-def test_pending_keeps_the_card_for_the_next_check() -> None:
+def test_pending_erases_the_card_as_the_bank_has_answered() -> None:
+    # PCI DSS 3.3.1: no sensitive authentication data once the bank has answered; the
+    # next check goes by the idempotency key alone.
     after = _payment(PaymentStatus.PROCESSING).with_outcome(
         BankOutcome(PaymentStatus.PENDING), now=5
     )
 
-    assert after.card_ciphertext == b"sealed"
+    assert after.card_ciphertext is None
     assert after.status is PaymentStatus.PENDING
+
+
+@pytest.mark.parametrize("status", [PaymentStatus.PROCESSING, PaymentStatus.PENDING])
+def test_an_in_flight_payment_may_end_failed_and_failed_is_final(status: PaymentStatus) -> None:
+    after = _payment(status).with_outcome(PROCESSING_FAILED, now=5)
+
+    assert after.status is PaymentStatus.FAILED
+    assert after.fail_code == "processing_failed"
+    assert after.status.is_final and not after.status.is_in_flight
+    with pytest.raises(IllegalTransitionError):
+        after.with_outcome(BankOutcome(PaymentStatus.ACCEPTED), now=6)
 
 
 def test_an_expired_created_payment_is_invisible_but_a_paid_one_is_not() -> None:

@@ -12,7 +12,7 @@ from tests.support import SENTINEL_CVV, SENTINEL_PAN
 
 def _body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "paymentId": "p-1",
+        "paymentId": "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed",
         "merchantId": "m-1",
         "cardNumber": SENTINEL_PAN,
         "expiryYear": 2027,

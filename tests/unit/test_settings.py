@@ -12,6 +12,8 @@ REQUIRED = {
     "PAYGATE_IDEMPOTENCY_TABLE": "idempotency",
     "PAYGATE_JOBS_QUEUE_URL": "https://sqs.example/jobs",
     "PAYGATE_CARD_KEY_ID": "alias/card",
+    "PAYGATE_CARD_DIGEST_KEY_ID": "alias/card-digest",
+    "PAYGATE_CURSOR_KEY_ID": "alias/list-cursors",
 }
 
 
@@ -33,6 +35,10 @@ def test_settings_come_from_the_environment_with_defaults_and_round_trip() -> No
         ({"PAYGATE_BANK_MAX_ATTEMPTS": "0"}, "PAYGATE_BANK_MAX_ATTEMPTS must be at least 1"),
         ({"PAYGATE_PAYMENT_TTL_SECONDS": "0"}, "PAYGATE_PAYMENT_TTL_SECONDS must be above 0"),
         ({"PAYGATE_RECHECK_CAP_SECONDS": "901"}, "PAYGATE_RECHECK_CAP_SECONDS must be at most"),
+        (
+            {"PAYGATE_RESOLVE_AFTER_SECONDS": "1200"},
+            "PAYGATE_RESOLVE_AFTER_SECONDS must be above PAYGATE_RECONCILE_AFTER_SECONDS",
+        ),
     ],
 )
 def test_an_unusable_environment_says_what_is_wrong(changes: dict[str, str], message: str) -> None:

@@ -1,0 +1,106 @@
+"""The local API gateway as a client reaches it over HTTP (in-process, on moto): what API
+Gateway would answer for odd requests, and the authorizer's failures never cached."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cli.local_api import LocalApiGateway, serve
+from core.bootstrap import Services
+from tests.conftest import REGION
+from tests.faults import throttle
+
+
+@pytest.fixture
+def gateway(services: Services) -> Iterator[tuple[int, str]]:
+    key = services.merchants.create_merchant(
+        "merchant-a", "Merchant A", created_at=0, actor="test"
+    ).api_key
+    server = serve(LocalApiGateway(services, REGION), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], key
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _send(port: int, headers: list[tuple[str, str]], body: bytes = b"") -> tuple[int, Any, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.putrequest("POST", "/create-payment")
+    for name, value in headers:
+        connection.putheader(name, value)
+    connection.endheaders(body or None)
+    response = connection.getresponse()
+    answer = (response.status, response.headers, json.loads(response.read() or b"null"))
+    connection.close()
+    return answer
+
+
+def _create(port: int, key: str) -> tuple[int, Any, Any]:
+    body = json.dumps({"merchantId": "merchant-a"}).encode()
+    return _send(
+        port,
+        [
+            ("Authorization", f"Bearer {key}"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+        ],
+        body,
+    )
+
+
+def test_a_failed_key_lookup_is_a_503_that_is_not_cached(
+    gateway: tuple[int, str], services: Services
+) -> None:
+    # GIVEN the merchants table failing once
+    port, key = gateway
+    with throttle(services.clients.dynamodb, "GetItem"):
+        # WHEN the merchant calls, then calls again at once
+        failed = _create(port, key)
+    retried = _create(port, key)
+
+    # THEN a retryable 503 first, and the merchant is not locked out afterwards
+    assert failed[0] == 503
+    assert failed[2]["failCode"] == "service_unavailable"
+    assert failed[1]["Retry-After"] == "1"
+    assert failed[1]["Request-Id"]
+    assert retried[0] == 201
+
+
+@pytest.mark.parametrize("first", ["Bearer pg_wrongwrongwrongwrongwrong", None])
+def test_two_authorization_headers_are_refused(gateway: tuple[int, str], first: str | None) -> None:
+    port, key = gateway
+    body = json.dumps({"merchantId": "merchant-a"}).encode()
+    status, _, answer = _send(
+        port,
+        [
+            ("Authorization", first or f"Bearer {key}"),
+            ("Authorization", f"Bearer {key}"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+        ],
+        body,
+    )
+
+    assert status == 401
+    assert answer["failCode"] == "unauthorized"
+
+
+@pytest.mark.parametrize("length", ["-5", "ten", "1, 2"])
+def test_a_bad_content_length_is_a_400_at_once(gateway: tuple[int, str], length: str) -> None:
+    port, key = gateway
+
+    status, _, answer = _send(
+        port, [("Authorization", f"Bearer {key}"), ("Content-Length", length)]
+    )
+
+    assert status == 400
+    assert answer["failCode"] == "malformed_request"
