@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Everything (tests, linters, CDK); RUNNABLE: only what `make run` needs.
 INSTALLED := $(VENV)/.installed
+RUNNABLE := $(VENV)/.runnable
 SOURCES := core handlers workers cli infra tests bench
 
 NODE_INSTALLED := node_modules/.installed
@@ -16,7 +18,15 @@ $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(INSTALLED)
+	touch $(INSTALLED) $(RUNNABLE)
+
+# The local stack only needs the CLI extras: about half the size and time of everything.
+$(RUNNABLE): pyproject.toml
+	@echo "Installing paygate and its local stack into $(VENV) (the first time takes about half a minute)..."
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e ".[cli]"
+	touch $(RUNNABLE)
 
 # The CDK CLI, pinned in package-lock.json (for `npx cdk synth` / `npx cdk deploy`).
 $(NODE_INSTALLED): package.json package-lock.json
@@ -41,8 +51,9 @@ format: install
 test: lint $(CHROMIUM)
 	$(BIN)/pytest
 
-run: $(INSTALLED)
-	$(BIN)/paygate local
+# make run [PORT=8420] [AWS_PORT=0]; or PAYGATE_PORT / PAYGATE_AWS_PORT in the environment.
+run: $(RUNNABLE)
+	$(BIN)/paygate local$(if $(PORT), --port $(PORT))$(if $(AWS_PORT), --aws-port $(AWS_PORT))
 
 bench: install
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m bench.run

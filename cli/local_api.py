@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cli.api_docs import docs_resource
 from cli.lambda_emulation import ApiStage, api_gateway_event, authorizer_event, lambda_context
+from cli.local_state import HEALTH_PATH
 from core.bootstrap import Services
 from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import (
@@ -69,12 +71,29 @@ def _gateway_answer(response: GatewayResponse, request_id: str) -> HttpAnswer:
 
 
 class LocalApiGateway:
-    def __init__(self, services: Services, region: str) -> None:
+    def __init__(
+        self, services: Services, region: str, *, keys_changed: Path | None = None
+    ) -> None:
         self._services = services
         self._stage = ApiStage(region=region)
         self._invoke_lock = threading.Lock()
-        # Like API Gateway: the authorizer's answer per Authorization header, for a while.
+        # Like API Gateway: the authorizer's answer per Authorization header, for a while;
+        # dropped at once when `keys_changed` is touched (a key was revoked locally).
         self._policies: dict[str, tuple[float, dict[str, Any] | GatewayResponse]] = {}
+        self._keys_changed = keys_changed
+        self._keys_seen = self._keys_stamp()
+
+    def _keys_stamp(self) -> int:
+        try:
+            return self._keys_changed.stat().st_mtime_ns if self._keys_changed else 0
+        except OSError:
+            return 0
+
+    def _forget_policies_if_keys_changed(self) -> None:
+        stamp = self._keys_stamp()
+        if stamp != self._keys_seen:
+            self._keys_seen = stamp
+            self._policies.clear()
 
     def _invoke(self, handler: ApiHandler, event: dict[str, Any], name: str) -> dict[str, Any]:
         with self._invoke_lock:
@@ -87,6 +106,7 @@ class LocalApiGateway:
         if not identity:
             return gateway_responses.UNAUTHORIZED
         sent = sum(len(v) for k, v in headers.multi.items() if k.lower() == "authorization")
+        self._forget_policies_if_keys_changed()
         cached = self._policies.get(identity)
         if cached and cached[0] > time.monotonic() and sent == 1:
             return cached[1]
@@ -190,6 +210,9 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            if self.command == "GET" and urlsplit(self.path).path == HEALTH_PATH:
+                self._send(HttpAnswer(200, {"Content-Type": "application/json"}, b'{"ok":true}'))
+                return
             if self.command == "GET":
                 base_url = f"http://{self.headers.get('Host', 'localhost')}"
                 docs = docs_resource(urlsplit(self.path).path, base_url)

@@ -9,6 +9,7 @@ import argparse
 from cli.child_process import serve_until_stopped
 from cli.local_api import LocalApiGateway, serve
 from cli.local_logging import use_terminal_logs
+from cli.local_state import default_state_file, keys_changed_marker
 from core.bootstrap import services
 
 READY = "ready"
@@ -21,7 +22,12 @@ def main() -> None:
     arguments = parser.parse_args()
     use_terminal_logs()
     deps = services()
-    server = serve(LocalApiGateway(deps, deps.settings.aws_region), arguments.host, arguments.port)
+    gateway = LocalApiGateway(
+        deps,
+        deps.settings.aws_region,
+        keys_changed=keys_changed_marker(default_state_file()),
+    )
+    server = serve(gateway, arguments.host, arguments.port)
     serve_until_stopped(server, READY)
 
 

@@ -19,15 +19,9 @@ from typing import Any
 
 import boto3
 
-from cli.local_stack import LOCAL_CREDENTIALS
+from cli.local_state import LOCAL_CREDENTIALS
 
 STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
@@ -106,33 +100,42 @@ class RunningStack:
         raise TimeoutError(f"timed out after {seconds}s waiting for {what}")
 
 
-def start_stack(tmp: Path, env: dict[str, str] | None = None) -> RunningStack:
-    """Start `paygate local` with its state and log in `tmp`; `env` overrides settings."""
-    api_port, aws_port = free_port(), free_port()
-    state_file = tmp / "local.json"
-    log = (tmp / "stack.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and CLI)
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "--state-file",
-            str(state_file),
-            "local",
-            "--port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ | (env or {}),
-    )
+def start_stack(
+    tmp: Path,
+    env: dict[str, str] | None = None,
+    *,
+    state_file: Path | None = None,
+    clean_env: bool = False,
+) -> RunningStack:
+    """Start `paygate local` on ports of its own choosing (it reports them in its state
+    file), with its state and log in `tmp`. `env` overrides settings; `clean_env` starts it
+    with no PAYGATE_* setting from this process's environment."""
+    state_file = state_file or tmp / "local.json"
+    log_path = tmp / "stack.log"
+    base = {k: v for k, v in os.environ.items() if not (clean_env and k.startswith("PAYGATE_"))}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and CLI)
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "--state-file",
+                str(state_file),
+                "local",
+                "--port",
+                "0",
+                "--aws-port",
+                "0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=base | (env or {}),
+        )
     deadline = time.monotonic() + STARTUP_SECONDS
-    while not state_file.exists():
+    while not _written_by(state_file, process.pid):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError("the local stack did not start: " + (tmp / "stack.log").read_text())
+            raise RuntimeError("the local stack did not start: " + log_path.read_text())
         time.sleep(0.1)
     state = json.loads(state_file.read_text())
     return RunningStack(
@@ -142,8 +145,15 @@ def start_stack(tmp: Path, env: dict[str, str] | None = None) -> RunningStack:
         state_file=state_file,
         state=state,
         process=process,
-        ports=(api_port, aws_port),
+        ports=(int(state["apiPort"]), int(state["awsPort"])),
     )
+
+
+def _written_by(state_file: Path, pid: int) -> bool:
+    try:
+        return int(json.loads(state_file.read_text()).get("pid", 0)) == pid
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def stop_stack(stack: RunningStack) -> int:

@@ -29,37 +29,55 @@ from cli.emulator import AwsEmulator
 from cli.local_api import LocalApiGateway, serve
 from cli.local_api_instance import READY
 from cli.local_logging import use_terminal_logs
+from cli.local_state import (
+    LOCAL_CREDENTIALS,
+    STATE_FILE_ENV,
+    DevMerchant,
+    StateFileError,
+    keys_changed_marker,
+    read_state,
+    save_dev_merchant,
+    saved_dev_merchant,
+)
 from core.bootstrap import AwsClients, Services
 from core.clock import SystemClock, epoch_seconds
+from core.merchants import generate_api_key
 from core.observability import logger
 from core.provisioning import provision
-from core.resources import DEFAULT_PREFIX, EnvVar
+from core.resources import DEFAULT_PREFIX, LOCAL_API_PORT, RESOURCE_ENV_VARS, EnvVar
 from core.settings import Settings
 
-DEFAULT_STATE_FILE = Path(".paygate/local.json")
 DEV_MERCHANT_ID = "dev-merchant"
 LOCAL_REGION = "us-east-1"
-# Quicker than production, so a demo shows retries, re-checks and the DLQ in seconds.
+# Quicker than production, so a demo shows retries, re-checks, the DLQ and the resolution
+# bound in seconds or minutes (the README's walk-through promises these times).
 LOCAL_TUNING = {
-    EnvVar.BANK_TIMEOUT_SECONDS: "1.0",
+    EnvVar.BANK_TIMEOUT_SECONDS: "0.5",
+    EnvVar.BANK_RETRY_INITIAL_SECONDS: "0.1",
+    EnvVar.BANK_RETRY_MAX_SECONDS: "0.5",
     EnvVar.RECHECK_BASE_SECONDS: "2",
     EnvVar.RECHECK_CAP_SECONDS: "30",
     EnvVar.RECONCILE_AFTER_SECONDS: "60",
+    EnvVar.RESOLVE_AFTER_SECONDS: "900",
+    EnvVar.RECONCILE_EVERY_SECONDS: "10",
 }
-# The emulator accepts any credentials; boto3 just needs some.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 class PortInUseError(Exception):
     pass
 
 
+class AlreadyRunningError(Exception):
+    """A live local stack already writes this state file."""
+
+
 @dataclass(frozen=True)
 class LocalStackOptions:
+    state_file: Path
     host: str = "127.0.0.1"
-    port: int = 3000
+    # 0: any free port (the state file says which).
+    port: int = LOCAL_API_PORT
     aws_port: int = 0
-    state_file: Path = DEFAULT_STATE_FILE
     # API instances (processes) sharing the port, as Lambda runs several at once.
     api_instances: int = 2
 
@@ -75,13 +93,19 @@ class LocalStackInfo:
     worker_pid: int
     emulator_pid: int
     api_instance_pids: list[int]
+    api_port: int
+    aws_port: int
 
     def to_json(self) -> str:
         return json.dumps(
             {
+                "pid": os.getpid(),
                 "url": self.url,
+                "docsUrl": self.url + "/docs",
                 "apiKey": self.api_key,
                 "merchantId": self.merchant_id,
+                "apiPort": self.api_port,
+                "awsPort": self.aws_port,
                 "awsEndpointUrl": self.aws_endpoint_url,
                 "deadLetterQueueUrl": self.dlq_url,
                 "workerPid": self.worker_pid,
@@ -93,6 +117,13 @@ class LocalStackInfo:
         )
 
 
+def _port_in_use(what: str, port: int, option: str, variable: str) -> PortInUseError:
+    return PortInUseError(
+        f"port {port} ({what}) is already in use: stop whatever holds it (`lsof -i :{port}`) "
+        f"or choose another: `make run {variable}=<port>` or `paygate local {option} <port>`"
+    )
+
+
 def _ensure_port_free(host: str, port: int) -> None:
     if port == 0:
         return
@@ -102,16 +133,34 @@ def _ensure_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError:
-            raise PortInUseError(
-                f"port {port} on {host} is already in use: stop whatever holds it "
-                f"(`lsof -i :{port}`) or choose another with --port"
-            ) from None
+            raise _port_in_use("the API", port, "--port", "PORT") from None
 
 
-def _tuned_settings(provisioned: Settings) -> Settings:
+def local_settings(provisioned: Settings, environ: dict[str, str]) -> Settings:
+    """The resources the emulator was given, the local stack's quicker timings, and any
+    `PAYGATE_*` setting from the environment over both."""
+    resources = {k: v for k, v in provisioned.to_env().items() if k in RESOURCE_ENV_VARS}
     tunables = {str(key): value for key, value in LOCAL_TUNING.items()}
-    overrides = {key: value for key, value in os.environ.items() if key in tunables}
-    return Settings.from_env(tunables | provisioned.to_env() | overrides)
+    overrides = {
+        key: value
+        for key, value in environ.items()
+        if key.startswith("PAYGATE_") and key not in RESOURCE_ENV_VARS
+    }
+    return Settings.from_env(resources | tunables | overrides)
+
+
+def _check_not_running(state_file: Path) -> str | None:
+    """Refuse to start over a live stack; a note if a stale state file will be replaced."""
+    try:
+        state = read_state(state_file)
+    except StateFileError:
+        return None if not state_file.exists() else f"replacing the unreadable {state_file}"
+    if state.is_alive():
+        raise AlreadyRunningError(
+            f"a local stack is already running at {state.url} (pid {state.pid}, state file "
+            f"{state_file}); stop it first (Ctrl-C in its terminal, or `kill -INT {state.pid}`)"
+        )
+    return f"replacing {state_file}, left by a stack that is gone (pid {state.pid})"
 
 
 class LocalStack:
@@ -121,16 +170,22 @@ class LocalStack:
         self._api_server: ThreadingHTTPServer | None = None
         self._worker: subprocess.Popen[bytes] | None = None
         self._api_instances: list[subprocess.Popen[str]] = []
+        self._wrote_state = False
         self.info: LocalStackInfo | None = None
+        # Said before starting: e.g. that a stale state file is being replaced.
+        self.notes: list[str] = []
 
     def start(self) -> LocalStackInfo:
         options = self._options
+        note = _check_not_running(options.state_file)
+        if note:
+            self.notes.append(note)
         _ensure_port_free(options.host, options.port)
         try:
             endpoint = self._emulator.start()
-        except OSError as error:
-            raise PortInUseError(
-                f"the AWS emulator could not bind port {options.aws_port}: {error}"
+        except OSError:
+            raise _port_in_use(
+                "the AWS emulator", options.aws_port, "--aws-port", "AWS_PORT"
             ) from None
         os.environ.update(LOCAL_CREDENTIALS)
         session = boto3.session.Session(region_name=LOCAL_REGION)
@@ -142,41 +197,57 @@ class LocalStack:
             region=LOCAL_REGION,
             endpoint_url=endpoint,
         )
-        settings = _tuned_settings(provisioned)
+        settings = local_settings(provisioned, dict(os.environ))
         os.environ.update(settings.to_env())
         clock = SystemClock()
         services = Services(settings, AwsClients(settings), clock)
-        issued = services.merchants.create_merchant(
-            DEV_MERCHANT_ID,
+        dev = saved_dev_merchant(options.state_file) or DevMerchant(
+            DEV_MERCHANT_ID, generate_api_key()
+        )
+        services.merchants.create_merchant(
+            dev.merchant_id,
             "Development merchant",
             created_at=epoch_seconds(clock),
             actor="paygate local",
+            api_key=dev.api_key,
+        )
+        save_dev_merchant(options.state_file, dev)
+        gateway = LocalApiGateway(
+            services, LOCAL_REGION, keys_changed=keys_changed_marker(options.state_file)
         )
         try:
-            server = serve(LocalApiGateway(services, LOCAL_REGION), options.host, options.port)
-        except OSError as error:
+            server = serve(gateway, options.host, options.port)
+        except OSError:
             self._emulator.stop()
-            raise PortInUseError(f"the API could not bind port {options.port}: {error}") from None
+            raise _port_in_use("the API", options.port, "--port", "PORT") from None
         self._api_server = server
         threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
-        child_env = os.environ | settings.to_env() | LOCAL_CREDENTIALS
+        child_env = (
+            os.environ
+            | settings.to_env()
+            | LOCAL_CREDENTIALS
+            | {STATE_FILE_ENV: str(options.state_file.resolve())}
+        )
         port = server.server_address[1]
         for _ in range(options.api_instances - 1):
             self._api_instances.append(self._start_api_instance(options.host, port, child_env))
         self._worker = subprocess.Popen([sys.executable, "-m", "cli.local_worker"], env=child_env)
         self.info = LocalStackInfo(
             url=f"http://{options.host}:{port}",
-            api_key=issued.api_key,
-            merchant_id=DEV_MERCHANT_ID,
+            api_key=dev.api_key,
+            merchant_id=dev.merchant_id,
             aws_endpoint_url=endpoint,
             dlq_url=dlq_url,
             settings=settings,
             worker_pid=self._worker.pid,
             emulator_pid=self._emulator.pid or 0,
             api_instance_pids=[instance.pid for instance in self._api_instances],
+            api_port=port,
+            aws_port=int(endpoint.rsplit(":", 1)[1]),
         )
         options.state_file.parent.mkdir(parents=True, exist_ok=True)
         options.state_file.write_text(self.info.to_json())
+        self._wrote_state = True
         return self.info
 
     @staticmethod
@@ -216,7 +287,17 @@ class LocalStack:
             server.shutdown()
             server.server_close()
         self._emulator.stop()
-        self._options.state_file.unlink(missing_ok=True)
+        self._remove_own_state()
+
+    def _remove_own_state(self) -> None:
+        """Only the state file this stack wrote, and only while it still describes it."""
+        if not self._wrote_state:
+            return
+        try:
+            if read_state(self._options.state_file).pid == os.getpid():
+                self._options.state_file.unlink()
+        except (StateFileError, OSError):
+            pass
 
 
 def run_until_interrupted(stack: LocalStack, announce: Callable[[LocalStackInfo], None]) -> int:

@@ -22,7 +22,6 @@ from workers import payment_worker, reconciler
 # timeout); after maxReceiveCount offers SQS moves it to the DLQ.
 RETRY_AFTER_SECONDS = 2
 IDLE_WAIT_SECONDS = 0.2
-RECONCILE_EVERY_SECONDS = 10.0
 
 
 def main() -> None:
@@ -47,7 +46,8 @@ def main() -> None:
         retry_after_seconds=RETRY_AFTER_SECONDS,
         region=deps.settings.aws_region,
     )
-    next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
+    every = deps.settings.reconcile_every_seconds
+    next_reconcile = time.monotonic() + every
     parent = os.getppid()
     while not stop.is_set():
         if os.getppid() != parent:
@@ -57,7 +57,7 @@ def main() -> None:
             if source.poll_once().received == 0:
                 stop.wait(IDLE_WAIT_SECONDS)
             if time.monotonic() >= next_reconcile:
-                next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
+                next_reconcile = time.monotonic() + every
                 reconciler.handle({}, lambda_context("paygate-reconciler"), deps)
         except Exception as error:
             # Keep polling, as Lambda's event source mapping would.

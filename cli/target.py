@@ -4,19 +4,21 @@ CDK stack (from its CloudFormation outputs)."""
 from __future__ import annotations
 
 import getpass
-import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import boto3
+import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cli.local_stack import LOCAL_CREDENTIALS
+from cli.local_state import LOCAL_CREDENTIALS, StateFileError, note_keys_changed, running_state
+from cli.output import fail, say
 from core.bootstrap import AwsClients, Services
-from core.clock import SystemClock
+from core.clock import SystemClock, epoch_seconds
 from core.dead_letters import DeadLetterQueue
+from core.merchants import MerchantStore
 from core.resources import EnvVar, StackOutput
 from core.settings import Settings
 
@@ -38,6 +40,21 @@ class TargetError(Exception):
 
 
 @dataclass(frozen=True)
+class TargetChoice:
+    """The global options: a deployed stack, or the local stack's state file."""
+
+    stack: str | None
+    region: str | None
+    profile: str | None
+    state_file: Path
+
+    def resolve(self) -> Target:
+        if self.stack:
+            return aws_target(self.stack, self.region, self.profile)
+        return local_target(self.state_file)
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     settings: Settings
@@ -45,6 +62,18 @@ class Target:
     api_url: str | None
     session: boto3.session.Session
     usage_plan_id: str | None = None
+    # The local stack's state file (None on AWS).
+    state_file: Path | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.state_file is not None
+
+    def note_keys_changed(self) -> None:
+        """A key was revoked: the local gateway drops its cached answers at once (on AWS
+        API Gateway's cache runs out within the authorizer TTL)."""
+        if self.state_file is not None:
+            note_keys_changed(self.state_file)
 
     @cached_property
     def actor(self) -> str:
@@ -56,36 +85,49 @@ class Target:
         except (ClientError, BotoCoreError):
             return "aws:unknown"
 
+    def merchants(self) -> MerchantStore:
+        """The merchant store, with any keys issued before merchants were registered
+        adopted first (once), so no id is ever issued to a second shop."""
+        store = self.services.merchants
+        adopted = store.adopt_legacy_keys(now=epoch_seconds(self.services.clock), actor=self.actor)
+        if adopted:
+            say(f"registered the merchants of earlier keys: {', '.join(adopted)}")
+        return store
+
     @cached_property
     def services(self) -> Services:
         return Services(self.settings, AwsClients(self.settings, self.session), SystemClock())
 
     @cached_property
     def dead_letters(self) -> DeadLetterQueue:
+        clock = self.services.clock
         return DeadLetterQueue(
             self.services.clients.sqs,
             self.dlq_url,
             self.settings.jobs_queue_url,
             self.services.payments,
+            now_ms=lambda: int(clock.now() * 1000),
         )
 
 
 def local_target(state_file: Path) -> Target:
-    if not state_file.exists():
-        raise TargetError(
-            f"no local stack is running ({state_file} not found): start one with `make run`, "
-            "or name a deployed stack with --stack"
-        )
-    state = json.loads(state_file.read_text())
-    settings = Settings.from_env(state["environment"])
+    try:
+        document = running_state(state_file).document
+        settings = Settings.from_env(document["environment"])
+        dlq_url = str(document["deadLetterQueueUrl"])
+    except StateFileError as error:
+        raise TargetError(str(error)) from None
+    except (KeyError, TypeError, ValueError):
+        raise TargetError(f"{state_file} is not a state file of paygate's local stack") from None
     for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     return Target(
         name="local",
         settings=settings,
-        dlq_url=state["deadLetterQueueUrl"],
-        api_url=state["url"],
+        dlq_url=dlq_url,
+        api_url=str(document.get("url", "")),
         session=boto3.session.Session(region_name=settings.aws_region),
+        state_file=state_file,
     )
 
 
@@ -109,3 +151,14 @@ def aws_target(stack: str, region: str | None, profile: str | None) -> Target:
         session=session,
         usage_plan_id=outputs.get(StackOutput.USAGE_PLAN_ID),
     )
+
+
+def target_of(ctx: typer.Context) -> Target:
+    """The stack a command acts on, from the global options; exits 2 (one line) if there is
+    none to talk to."""
+    choice = ctx.find_root().obj
+    assert isinstance(choice, TargetChoice)
+    try:
+        return choice.resolve()
+    except TargetError as error:
+        fail(str(error), 2)

@@ -78,8 +78,11 @@ class Services:
     @cached_property
     def payments(self) -> PaymentsRepository:
         from core.payments_repository import PaymentsRepository
+        from core.reconcile_policy import ReconcilePolicy
 
-        return PaymentsRepository(self.clients.dynamodb, self.settings.payments_table)
+        return PaymentsRepository(
+            self.clients.dynamodb, self.settings.payments_table, ReconcilePolicy.of(self.settings)
+        )
 
     @cached_property
     def merchants(self) -> MerchantStore:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 MASK_CHARACTER = "*"
 VISIBLE_DIGITS = 4
+# A card number (PAN) has 12 to 19 digits: what cardNumber accepts, and what is refused
+# anywhere else.
+MIN_PAN_DIGITS = 12
+MAX_PAN_DIGITS = 19
 MASKED_LENGTH = 16
 
 

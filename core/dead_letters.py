@@ -8,18 +8,29 @@ when it fails. Each letter is one of:
 - a job of a payment still in flight: worth replaying;
 - a stale copy: its payment is final already (an earlier delivery finished it), so replay
   drops it instead of queueing it again;
-- poison: not a payment job, or a job of no payment: never replayed, only deleted.
+- poison: not a payment job, or a job of no payment or of one not in flight (it could
+  never move it): never replayed, only deleted.
+A letter is shown with its payment's failure history (first and last failure, the reason,
+how often, and the receive count SQS gave up at), and its body: a job never holds card
+data (it names a payment), and a poison body is shown with any run of digits long enough
+to be a card number blanked out.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from core.aws_errors import describe
 from core.job_queue import PaymentJob, QueueDepth, queue_depth
+from core.observability import logger
+from core.payment import FailureNotes
 from core.payments_repository import PaymentsRepository, UnreadablePaymentError
 
 if TYPE_CHECKING:
@@ -29,6 +40,11 @@ if TYPE_CHECKING:
 # How long a message we are looking at stays hidden from anyone else.
 _HOLD_SECONDS = 60
 _RECEIVE_BATCH = 10
+# Enough to hold every message of a DLQ worth replaying by hand.
+MAX_LETTERS = 10_000
+MAX_BODY_PREVIEW = 300
+# Runs of digits (with separators) long enough to be a card number, in a poison body.
+_LONG_DIGIT_RUNS = re.compile(r"\d(?:[\s\-.]{0,2}\d){11,}")
 
 
 class LetterKind(StrEnum):
@@ -42,6 +58,7 @@ class DeadLetter:
     message_id: str
     payment_id: str | None
     kind: LetterKind
+    # What SQS counts now: every look at the DLQ raises it.
     receive_count: int
     sent_at_ms: int
     last_error: str
@@ -49,14 +66,94 @@ class DeadLetter:
     receipt_handle: str
     payment_status: str | None = None
     merchant_id: str | None = None
+    failure: FailureNotes | None = None
+
+    @property
+    def original_receives(self) -> int | None:
+        """The receive count at which SQS gave up on it (recorded by the worker)."""
+        return self.failure.dead_letter_receives if self.failure else None
+
+    @property
+    def body_preview(self) -> str:
+        shown = _LONG_DIGIT_RUNS.sub("[digits removed]", self.body[: MAX_BODY_PREVIEW * 2])
+        cut = len(shown) > MAX_BODY_PREVIEW or len(self.body) > MAX_BODY_PREVIEW * 2
+        return shown[:MAX_BODY_PREVIEW] + ("…" if cut else "")
+
+
+@dataclass(frozen=True)
+class LetterFilter:
+    """Which letters a command acts on; every field given must match."""
+
+    message_id: str | None = None
+    payment_id: str | None = None
+    merchant_id: str | None = None
+    error_contains: str | None = None
+    older_than_seconds: int | None = None
+
+    def matches(self, letter: DeadLetter, now_ms: int) -> bool:
+        return (
+            (self.message_id is None or letter.message_id == self.message_id)
+            and (self.payment_id is None or letter.payment_id == self.payment_id)
+            and (self.merchant_id is None or letter.merchant_id == self.merchant_id)
+            and (
+                self.error_contains is None
+                or self.error_contains.lower() in letter.last_error.lower()
+            )
+            and (
+                self.older_than_seconds is None
+                or age_seconds(letter, now_ms) >= self.older_than_seconds
+            )
+        )
+
+
+class LetterAction(StrEnum):
+    REPLAYED = "replayed"
+    DROPPED = "dropped"
+    DELETED = "deleted"
+    LEFT = "left"
 
 
 @dataclass
-class ReplayReport:
-    replayed: list[DeadLetter] = field(default_factory=list)
-    dropped_stale: list[DeadLetter] = field(default_factory=list)
-    # Poison and letters the filter left out stay in the DLQ.
-    left: int = 0
+class LetterReport:
+    """What a replay or a delete did (or, in a dry run, would do) to each letter."""
+
+    done: list[tuple[DeadLetter, LetterAction]] = field(default_factory=list)
+    # Letters the filter left out (they stay in the DLQ too).
+    others: int = 0
+
+    def of(self, action: LetterAction) -> list[DeadLetter]:
+        return [letter for letter, done in self.done if done is action]
+
+    @property
+    def replayed(self) -> list[DeadLetter]:
+        return self.of(LetterAction.REPLAYED)
+
+    @property
+    def dropped_stale(self) -> list[DeadLetter]:
+        return self.of(LetterAction.DROPPED)
+
+    @property
+    def deleted(self) -> list[DeadLetter]:
+        return self.of(LetterAction.DELETED)
+
+    @property
+    def left(self) -> int:
+        """Everything still in the DLQ after it: left by the command, or by the filter."""
+        return len(self.of(LetterAction.LEFT)) + self.others
+
+
+class _Held:
+    """The letters a command holds, and the ones it deleted (never released again)."""
+
+    def __init__(self, sqs: SQSClient, dlq_url: str) -> None:
+        self._sqs = sqs
+        self._dlq_url = dlq_url
+        self.letters: list[DeadLetter] = []
+        self.deleted: set[str] = set()
+
+    def delete(self, letter: DeadLetter) -> None:
+        self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt_handle)
+        self.deleted.add(letter.receipt_handle)
 
 
 class DeadLetterQueue:
@@ -66,26 +163,32 @@ class DeadLetterQueue:
         dlq_url: str,
         jobs_url: str,
         payments: PaymentsRepository,
+        now_ms: Callable[[], int],
     ) -> None:
         self._sqs = sqs
         self._dlq_url = dlq_url
         self._jobs_url = jobs_url
         self._payments = payments
+        self._now_ms = now_ms
 
     def depth(self) -> QueueDepth:
         return queue_depth(self._sqs, self._dlq_url)
 
     @contextmanager
-    def _holding(self, limit: int) -> Iterator[list[DeadLetter]]:
+    def _holding(self, limit: int) -> Iterator[_Held]:
         """Receive up to `limit` letters, described; whatever the caller does not delete is
-        made visible again on the way out, even if the caller fails."""
-        held: list[DeadLetter] = []
+        made visible again on the way out, even if the caller (or a description) fails."""
+        received: list[MessageTypeDef] = []
+        held = _Held(self._sqs, self._dlq_url)
         try:
             for message in self._receive(limit):
-                held.append(self._describe(message))
+                received.append(message)
+            held.letters.extend(self._describe(message) for message in received)
             yield held
         finally:
-            self._release(held)
+            self._release(
+                [m["ReceiptHandle"] for m in received if m["ReceiptHandle"] not in held.deleted]
+            )
 
     def _receive(self, limit: int) -> Iterator[MessageTypeDef]:
         seen = 0
@@ -106,21 +209,26 @@ class DeadLetterQueue:
         body = message.get("Body", "")
         attributes = message.get("Attributes", {})
         job = PaymentJob.parse(body)
-        kind, reason, status, merchant = LetterKind.POISON, "not a payment job", None, None
+        kind, reason, payment = LetterKind.POISON, "not a payment job", None
         if job is not None:
             try:
                 payment = self._payments.get(job.payment_id)
             except UnreadablePaymentError as error:
-                payment, reason = None, str(error)
+                reason = str(error)
+            except Exception as error:
+                # Not knowing its payment, treat it as a job: replaying one is always safe.
+                kind, reason = LetterKind.JOB, f"its payment could not be read ({describe(error)})"
             else:
                 reason = "no such payment"
-            if payment is not None:
-                status, merchant = payment.status.value, payment.merchant_id
-                if payment.status.is_final:
-                    kind, reason = LetterKind.STALE, f"payment is {status} already"
-                else:
-                    kind = LetterKind.JOB
-                    reason = payment.last_error or f"payment is {status}"
+        if payment is not None:
+            status = payment.status.value
+            if payment.status.is_final:
+                kind, reason = LetterKind.STALE, f"payment is {status} already"
+            elif payment.status.is_in_flight:
+                kind = LetterKind.JOB
+                reason = payment.failure.reason if payment.failure else f"payment is {status}"
+            else:
+                reason = f"payment is {status}, not in flight: a job cannot move it"
         return DeadLetter(
             message_id=message["MessageId"],
             payment_id=job.payment_id if job else None,
@@ -130,53 +238,97 @@ class DeadLetterQueue:
             last_error=reason,
             body=body,
             receipt_handle=message["ReceiptHandle"],
-            payment_status=status,
-            merchant_id=merchant,
+            payment_status=payment.status.value if payment else None,
+            merchant_id=payment.merchant_id if payment else None,
+            failure=payment.failure if payment else None,
         )
 
-    def _release(self, letters: list[DeadLetter]) -> None:
-        for letter in letters:
-            self._sqs.change_message_visibility(
-                QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
-            )
+    def _release(self, receipt_handles: list[str]) -> None:
+        """Make messages visible again; one that cannot be is visible again by itself once
+        its hold (_HOLD_SECONDS) runs out, and the others are still released."""
+        for receipt_handle in receipt_handles:
+            try:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._dlq_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0
+                )
+            except (ClientError, BotoCoreError) as error:
+                logger.warning(
+                    "a dead letter stays hidden until its hold runs out",
+                    extra={"reason": describe(error)},
+                )
 
-    def _delete(self, letter: DeadLetter, held: list[DeadLetter]) -> None:
-        self._sqs.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=letter.receipt_handle)
-        held.remove(letter)
+    def list(self, limit: int = 100, only: LetterFilter = LetterFilter()) -> list[DeadLetter]:
+        """What is in the DLQ (at most `limit` of what matches), left in place."""
+        now_ms = self._now_ms()
+        with self._holding(MAX_LETTERS) as held:
+            return [letter for letter in held.letters if only.matches(letter, now_ms)][:limit]
 
-    def list(self, limit: int = 100) -> list[DeadLetter]:
-        """What is in the DLQ, left in place for everyone else."""
-        with self._holding(limit) as held:
-            return list(held)
+    def show(self, message_id: str) -> DeadLetter | None:
+        letters = self.list(limit=1, only=LetterFilter(message_id=message_id))
+        return letters[0] if letters else None
 
     def replay(
         self,
         *,
-        payment_id: str | None = None,
+        only: LetterFilter = LetterFilter(),
         limit: int = 100,
         dry_run: bool = False,
-        on_replayed: Callable[[DeadLetter], None] = lambda _: None,
-    ) -> ReplayReport:
-        """Move jobs back to the jobs queue: all of them, or those of one payment. Stale
-        copies (their payment is final) are dropped; poison is left for `delete`."""
-        report = ReplayReport()
-        with self._holding(10_000) as held:
-            for letter in list(held):
-                wanted = payment_id is None or letter.payment_id == payment_id
-                if not wanted or letter.kind is LetterKind.POISON:
-                    report.left += 1
-                elif letter.kind is LetterKind.STALE:
-                    if not dry_run:
-                        self._delete(letter, held)
-                    report.dropped_stale.append(letter)
-                elif len(report.replayed) >= limit:
-                    report.left += 1
-                else:
-                    if not dry_run:
+        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
+    ) -> LetterReport:
+        """Move jobs back to the jobs queue (at most `limit`). Stale copies (their payment
+        is final) are dropped; poison, and letters the filter leaves out, stay."""
+
+        def choose(letter: DeadLetter, report: LetterReport) -> LetterAction:
+            if letter.kind is LetterKind.STALE:
+                return LetterAction.DROPPED
+            if letter.kind is LetterKind.POISON or len(report.replayed) >= limit:
+                return LetterAction.LEFT
+            return LetterAction.REPLAYED
+
+        return self._act(only, choose, dry_run, on_letter)
+
+    def delete(
+        self,
+        *,
+        only: LetterFilter = LetterFilter(),
+        include_jobs: bool = False,
+        dry_run: bool = False,
+        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
+    ) -> LetterReport:
+        """Delete poison and stale letters that match; jobs of in-flight payments only with
+        `include_jobs` (their payments then rely on the reconciler and their bound)."""
+
+        def choose(letter: DeadLetter, _: LetterReport) -> LetterAction:
+            if letter.kind is LetterKind.JOB and not include_jobs:
+                return LetterAction.LEFT
+            return LetterAction.DELETED
+
+        return self._act(only, choose, dry_run, on_letter)
+
+    def _act(
+        self,
+        only: LetterFilter,
+        choose: Callable[[DeadLetter, LetterReport], LetterAction],
+        dry_run: bool,
+        on_letter: Callable[[DeadLetter, LetterAction], None],
+    ) -> LetterReport:
+        """Decide for each matching letter, and (unless a dry run) do it: a replayed letter
+        is sent to the jobs queue first and deleted second; dropped and deleted ones are
+        deleted; the rest are released."""
+        report = LetterReport()
+        now_ms = self._now_ms()
+        with self._holding(MAX_LETTERS) as held:
+            for letter in held.letters:
+                if not only.matches(letter, now_ms):
+                    report.others += 1
+                    continue
+                action = choose(letter, report)
+                if not dry_run and action is not LetterAction.LEFT:
+                    if action is LetterAction.REPLAYED:
                         self._sqs.send_message(QueueUrl=self._jobs_url, MessageBody=letter.body)
-                        self._delete(letter, held)
-                        on_replayed(letter)
-                    report.replayed.append(letter)
+                    held.delete(letter)
+                report.done.append((letter, action))
+                on_letter(letter, action)
         return report
 
 

@@ -183,6 +183,12 @@ class IdempotencyStore:
             },
         )
 
+    @retry(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(COMPLETE_ATTEMPTS),
+        wait=wait_exponential_jitter(multiplier=0.05, max=0.5),
+        reraise=True,
+    )
     def release(self, merchant_id: str, route: str, key: str) -> None:
         """The request was refused (4xx): nothing was done, the key is free for a fixed one."""
         self._client.delete_item(TableName=self._table, Key=self._scope(merchant_id, route, key))

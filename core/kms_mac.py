@@ -44,7 +44,8 @@ class KmsMac:
             raw = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
         except (binascii.Error, ValueError):
             return False
-        if not raw or len(message) > MAX_MESSAGE_BYTES:
+        # Only the exact text `sign` gives: no padding, no other alphabet.
+        if not raw or _text(raw) != mac or len(message) > MAX_MESSAGE_BYTES:
             return False
         try:
             response = self._client.verify_mac(

@@ -21,6 +21,12 @@ from botocore.exceptions import ClientError
 from core.aws_errors import error_code
 from core.observability import logger
 from core.resources import MERCHANTS_TABLE
+from core.text_rules import (
+    IDENTIFIER_PATTERN,
+    MAX_IDENTIFIER_LENGTH,
+    contains_card_number,
+    text_problem,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,6 +40,27 @@ API_KEY_BYTES = 32
 KEY_ID_PREFIX = "key_"
 _KEY = MERCHANTS_TABLE.partition_key.name
 _MERCHANT_ITEM_PREFIX = "merchant#"
+
+
+MAX_NAME_LENGTH = 100
+
+
+class InvalidMerchantError(ValueError):
+    """A merchant id the API could never accept, or a name that is not plain text."""
+
+
+def check_merchant(merchant_id: str, name: str) -> None:
+    if len(merchant_id) > MAX_IDENTIFIER_LENGTH or not re.match(IDENTIFIER_PATTERN, merchant_id):
+        raise InvalidMerchantError(
+            f"a merchant id is 1 to {MAX_IDENTIFIER_LENGTH} letters, digits, - or _ "
+            "(starting with a letter or digit)"
+        )
+    problem = text_problem(name) if name.strip() else "must not be empty"
+    if problem or len(name) > MAX_NAME_LENGTH or contains_card_number(name):
+        raise InvalidMerchantError(
+            f"a merchant name is plain text of at most {MAX_NAME_LENGTH} characters"
+            + (f" ({problem})" if problem else "")
+        )
 
 
 class MerchantExistsError(Exception):
@@ -160,10 +187,14 @@ class MerchantStore:
         created_at: int,
         actor: str,
         usage_key: str | None = None,
+        api_key: str | None = None,
     ) -> IssuedKey:
         """Register a new merchant with its first key; MerchantExistsError if the id is
-        taken (whoever holds it keeps it, and no key of theirs is issued to anyone else)."""
-        api_key, digest = self._new_key()
+        taken (whoever holds it keeps it, and no key of theirs is issued to anyone else).
+        `api_key` registers a key chosen by the caller (the local stack's development key,
+        kept across restarts) instead of a new one."""
+        check_merchant(merchant_id, name)
+        api_key, digest = self._new_key(api_key)
         key_id = key_id_of(digest)
         merchant_item: dict[str, Any] = _merchant_key(merchant_id) | {
             "kind": {"S": "merchant"},
@@ -284,13 +315,87 @@ class MerchantStore:
             TableName=self._table, Key={_KEY: {"S": api_key_digest(api_key)}}
         )
         item = response.get("Item")
-        if not item or "revokedAt" in item or item.get("kind", {}).get("S") != "key":
+        # A key issued before merchants were registered has no `kind`: still a key.
+        kind = item.get("kind", {}).get("S", "key") if item else None
+        if not item or "revokedAt" in item or kind != "key" or "merchantId" not in item:
             return None
         return Merchant(
             merchant_id=item["merchantId"]["S"],
             name=item["name"]["S"],
             usage_key=item.get("usageKey", {}).get("S"),
         )
+
+    def adopt_legacy_keys(self, *, now: int, actor: str) -> list[str]:
+        """Register the merchants of keys issued before merchants were registered (items
+        with no `kind`), so their ids are taken and their keys listed and revocable.
+        Returns the merchant ids adopted; running it again does nothing more."""
+        legacy: dict[str, list[dict[str, Any]]] = {}
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "attribute_not_exists(#kind) AND attribute_exists(merchantId)",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+        }
+        while True:
+            response = self._client.scan(**scan)
+            for item in response.get("Items", []):
+                legacy.setdefault(item["merchantId"]["S"], []).append(item)
+            if "LastEvaluatedKey" not in response:
+                break
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for merchant_id, items in sorted(legacy.items()):
+            self._adopt(merchant_id, items, now=now, actor=actor)
+        return sorted(legacy)
+
+    def _adopt(
+        self, merchant_id: str, items: list[dict[str, Any]], *, now: int, actor: str
+    ) -> None:
+        keys = {key_id_of(item[_KEY]["S"]): item for item in items}
+        if self.get_merchant(merchant_id) is None:
+            first = min(items, key=lambda item: int(item.get("createdAt", {}).get("N", "0")))
+            merchant_item: dict[str, Any] = _merchant_key(merchant_id) | {
+                "kind": {"S": "merchant"},
+                "merchantId": {"S": merchant_id},
+                "name": first.get("name", {"S": merchant_id}),
+                "createdAt": first.get("createdAt", {"N": str(now)}),
+                "keys": {"M": {}},
+                "digests": {"M": {}},
+                "audit": {"L": []},
+            }
+            if first.get("usageKey"):
+                merchant_item["usageKey"] = first["usageKey"]
+            self._client.put_item(
+                TableName=self._table,
+                Item=merchant_item,
+                ConditionExpression="attribute_not_exists(#key)",
+                ExpressionAttributeNames={"#key": _KEY},
+            )
+        for key_id, item in keys.items():
+            created = item.get("createdAt", {"N": str(now)})
+            self._client.transact_write_items(
+                TransactItems=[
+                    self._update_merchant(
+                        merchant_id,
+                        "SET #keys.#kid = :entry, #digests.#kid = :digest",
+                        condition="attribute_exists(#key)",
+                        values={":entry": {"M": {"createdAt": created}}, ":digest": item[_KEY]},
+                        event=_audit_entry(now, "key_adopted", key_id, actor),
+                    ),
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {_KEY: item[_KEY]},
+                            "UpdateExpression": "SET #kind = :key, keyId = :kid",
+                            "ConditionExpression": "attribute_not_exists(#kind)",
+                            "ExpressionAttributeNames": {"#kind": "kind"},
+                            "ExpressionAttributeValues": {
+                                ":key": {"S": "key"},
+                                ":kid": {"S": key_id},
+                            },
+                        }
+                    },
+                ]
+            )
+            self._log("legacy merchant key adopted", merchant_id, key_id, actor)
 
     def _merchant_item(self, merchant_id: str) -> dict[str, Any]:
         item = self._client.get_item(
@@ -300,8 +405,8 @@ class MerchantStore:
             raise UnknownMerchantError(f"no merchant {merchant_id}")
         return dict(item)
 
-    def _new_key(self) -> tuple[str, str]:
-        api_key = generate_api_key()
+    def _new_key(self, api_key: str | None = None) -> tuple[str, str]:
+        api_key = api_key or generate_api_key()
         return api_key, api_key_digest(api_key)
 
     def _update_merchant(

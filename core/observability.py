@@ -9,6 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "paygate"
 METRICS_NAMESPACE = "Paygate"
+# The one key of the correlation id in every log line (powertools' own, which the API's
+# lines carry): the API Gateway request id, which the job carries to the worker.
+CORRELATION_KEY = "correlation_id"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)

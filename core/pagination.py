@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from core.errors import FieldIssue, InvalidQueryError
 from core.kms_mac import KmsMac
 
 CURSOR_VERSION = 2
+# Unpadded base64url payload "." unpadded base64url MAC: any other spelling is refused.
+_CURSOR_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 _KEY_TYPES = {"paymentId": "S", "merchantId": "S", "createdAt": "N"}
 
 
@@ -44,13 +47,15 @@ class CursorCodec:
 
     def decode(self, cursor: str, merchant_id: str) -> dict[str, Any]:
         """The DynamoDB start key the cursor stands for; InvalidQueryError if it is not one
-        this listing issued to this merchant."""
+        this listing issued to this merchant, exactly as issued."""
+        if not _CURSOR_SHAPE.match(cursor):
+            raise _invalid()
         encoded, _, mac = cursor.partition(".")
         try:
             payload = _unb64(encoded)
         except (binascii.Error, ValueError):
             raise _invalid() from None
-        if not mac or not self._mac.verify(payload, mac):
+        if _b64(payload) != encoded or not self._mac.verify(payload, mac):
             raise _invalid()
         try:
             document = json.loads(payload)

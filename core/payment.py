@@ -91,6 +91,19 @@ PROCESSING_FAILED = BankOutcome(
 
 
 @dataclass(frozen=True)
+class FailureNotes:
+    """Why processing an in-flight payment failed, for ops (`paygate dlq list`): never a
+    state change, cleared once the bank answers."""
+
+    reason: str
+    first_at: int
+    last_at: int
+    count: int
+    # The receive count of the delivery SQS moved to the DLQ after (its original count).
+    dead_letter_receives: int | None = None
+
+
+@dataclass(frozen=True)
 class Payment:
     payment_id: str
     merchant_id: str
@@ -106,8 +119,7 @@ class Payment:
     fail_reason: str | None = None
     bank_checks: int = 0
     reconcile_count: int = 0
-    # Why the last attempt to process it failed (shown by `paygate dlq list`).
-    last_error: str | None = None
+    failure: FailureNotes | None = None
     # make-payment recorded it but could not queue its job: a repeated request queues it.
     enqueue_failed: bool = False
 
@@ -121,11 +133,6 @@ class Payment:
 
     def visible_to(self, merchant_id: str, now: int) -> bool:
         return self.merchant_id == merchant_id and not self.is_expired(now)
-
-    def resolve_by(self, resolve_after_seconds: int) -> int:
-        """When an in-flight payment must be settled with the bank, whatever is stuck: the
-        bound on how long it may stay in flight and on how long card data is kept."""
-        return self.created_at + resolve_after_seconds
 
     def with_outcome(self, outcome: BankOutcome, now: int) -> Payment:
         """The bank answered. Its answer is recorded and the card is erased in the same
@@ -142,6 +149,6 @@ class Payment:
             card_ciphertext=None,
             bank_checks=self.bank_checks + 1,
             reconcile_count=0,
-            last_error=None,
+            failure=None,
             enqueue_failed=False,
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from core.clock import Clock, epoch_seconds
 from core.pagination import CursorCodec
 from core.payment import Payment
-from core.payment_service import ensure_caller_is
 from core.payments_repository import PaymentsRepository
 from core.requests import ListPaymentsQuery
+from core.tenancy import ensure_caller_is
 
 
 class PaymentListing:

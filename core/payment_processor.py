@@ -31,9 +31,10 @@ from core.card_vault import CardVault
 from core.clock import Clock, epoch_seconds
 from core.errors import BankUnavailableError, ConcurrentUpdateError
 from core.job_queue import JobQueue, PaymentJob
-from core.observability import MetricsRecorder, logger
+from core.observability import CORRELATION_KEY, MetricsRecorder, logger
 from core.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
 from core.payments_repository import PaymentsRepository, UnreadablePaymentError
+from core.reconcile_policy import ReconcilePolicy
 from core.settings import Settings
 
 T = TypeVar("T")
@@ -106,6 +107,7 @@ class PaymentProcessor:
         self._settings = settings
         self._metrics = metrics
         self._monotonic = monotonic
+        self._policy = ReconcilePolicy.of(settings)
 
     def process(self, job: PaymentJob, *, deadline: float) -> ProcessedJob:
         """Process one job; `deadline` (monotonic seconds) bounds the bank retries.
@@ -113,7 +115,7 @@ class PaymentProcessor:
         Raises to leave the job on the queue for redelivery (and in the end the DLQ); the
         reason is noted on the payment for `paygate dlq list`.
         """
-        log = {"paymentId": job.payment_id, "correlationId": job.correlation_id}
+        log = {"paymentId": job.payment_id, CORRELATION_KEY: job.correlation_id}
         try:
             payment = self._payments.get(job.payment_id)
         except UnreadablePaymentError as error:
@@ -136,8 +138,12 @@ class PaymentProcessor:
     def resolve(self, payment: Payment, job: PaymentJob, *, deadline: float) -> ProcessedJob:
         """Settle an in-flight payment at its bound: the bank's outcome, or Failed once the
         bank has voided it. Raises BankUnavailableError if the bank cannot be asked."""
-        log = {"paymentId": payment.payment_id, "correlationId": job.correlation_id}
+        log = {"paymentId": payment.payment_id, CORRELATION_KEY: job.correlation_id}
         return self._record(payment, self._settle(payment, deadline, log), job, log)
+
+    def note_dead_lettered(self, payment_id: str, receives: int) -> None:
+        """Its job failed its last delivery; SQS moves it to the DLQ (for `dlq list`)."""
+        self._payments.note_dead_lettered(payment_id, receives)
 
     def _settle(self, payment: Payment, deadline: float, log: dict[str, str]) -> BankOutcome:
         decided = self._with_retries(
@@ -149,7 +155,7 @@ class PaymentProcessor:
         return outcome
 
     def _ask_bank(self, payment: Payment, deadline: float, log: dict[str, str]) -> BankOutcome:
-        if epoch_seconds(self._clock) >= payment.resolve_by(self._settings.resolve_after_seconds):
+        if epoch_seconds(self._clock) >= self._policy.settle_from(payment.created_at):
             return self._settle(payment, deadline, log)
         if payment.status is PaymentStatus.PENDING:
             answer = self._with_retries(self._bank.inquire, payment.payment_id, deadline, log)

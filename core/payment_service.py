@@ -10,7 +10,6 @@ from core.card_vault import CardVault
 from core.clock import Clock, epoch_seconds
 from core.errors import (
     ConcurrentUpdateError,
-    MerchantMismatchError,
     PaymentConflictError,
     PaymentNotFoundError,
     QueueUnavailableError,
@@ -26,15 +25,10 @@ from core.payments_repository import (
 )
 from core.requests import MakePaymentRequest
 from core.submission import details_of
+from core.tenancy import ensure_caller_is
 
 # Payment ids derived from an Idempotency-Key's claim live in a namespace of their own.
 _CLAIMED_PAYMENT_IDS = uuid.UUID("6f1c2d4e-8a3b-5c7d-9e0f-a1b2c3d4e5f6")
-
-
-def ensure_caller_is(caller_merchant_id: str, claimed_merchant_id: str) -> None:
-    """A merchantId in a body or query must be the authenticated caller's (invariant 5)."""
-    if claimed_merchant_id != caller_merchant_id:
-        raise MerchantMismatchError("merchantId does not match the authenticated merchant")
 
 
 def _not_found(payment_id: str) -> PaymentNotFoundError:

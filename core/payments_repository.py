@@ -20,14 +20,15 @@ from botocore.exceptions import ClientError
 from core.aws_errors import is_condition_failure
 from core.errors import ConcurrentUpdateError
 from core.observability import logger, recorder
-from core.payment import CREATED_VERSION, Payment, PaymentDetails, PaymentStatus
+from core.payment import CREATED_VERSION, FailureNotes, Payment, PaymentDetails, PaymentStatus
+from core.reconcile_policy import ReconcilePolicy
 from core.resources import (
     BY_MERCHANT_INDEX,
     IN_FLIGHT_ATTRIBUTE,
     IN_FLIGHT_INDEX,
     IN_FLIGHT_MARKER,
     PAYMENTS_TABLE,
-    PROGRESS_AT_ATTRIBUTE,
+    RECONCILE_AT_ATTRIBUTE,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-def payment_to_item(payment: Payment) -> dict[str, Any]:
+def payment_to_item(payment: Payment, policy: ReconcilePolicy) -> dict[str, Any]:
     values: dict[str, Any] = {
         _KEY: payment.payment_id,
         "merchantId": payment.merchant_id,
@@ -96,7 +97,6 @@ def payment_to_item(payment: Payment) -> dict[str, Any]:
         "failCode": payment.fail_code,
         "failReason": payment.fail_reason,
         "cardCiphertext": payment.card_ciphertext,
-        "lastError": payment.last_error,
         "enqueueFailed": payment.enqueue_failed or None,
     }
     values |= {key: value for key, value in optional.items() if value is not None}
@@ -105,9 +105,40 @@ def payment_to_item(payment: Payment) -> dict[str, Any]:
             attribute: getattr(payment.details, field)
             for field, attribute in _DETAIL_ATTRIBUTES.items()
         }
+    if payment.failure is not None:
+        values |= _failure_values(payment.failure)
     if payment.status.is_in_flight:
-        values |= {IN_FLIGHT_ATTRIBUTE: IN_FLIGHT_MARKER, PROGRESS_AT_ATTRIBUTE: payment.updated_at}
+        values |= {
+            IN_FLIGHT_ATTRIBUTE: IN_FLIGHT_MARKER,
+            RECONCILE_AT_ATTRIBUTE: policy.look_at(payment.updated_at, payment.created_at),
+        }
     return _serialize(values)
+
+
+def _failure_values(failure: FailureNotes) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "lastError": failure.reason,
+        "firstErrorAt": failure.first_at,
+        "lastErrorAt": failure.last_at,
+        "errorCount": failure.count,
+    }
+    if failure.dead_letter_receives is not None:
+        values["deadLetterReceives"] = failure.dead_letter_receives
+    return values
+
+
+def _failure_from(values: dict[str, Any]) -> FailureNotes | None:
+    if "lastError" not in values:
+        return None
+    last_at = int(values.get("lastErrorAt", 0))
+    receives = values.get("deadLetterReceives")
+    return FailureNotes(
+        reason=str(values["lastError"]),
+        first_at=int(values.get("firstErrorAt", last_at)),
+        last_at=last_at,
+        count=int(values.get("errorCount", 1)),
+        dead_letter_receives=int(receives) if receives is not None else None,
+    )
 
 
 def _details_from(values: dict[str, Any]) -> PaymentDetails | None:
@@ -159,7 +190,7 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
             fail_reason=values.get("failReason"),
             bank_checks=int(values.get("bankChecks", 0)),
             reconcile_count=int(values.get("reconcileCount", 0)),
-            last_error=values.get("lastError"),
+            failure=_failure_from(values),
             enqueue_failed=bool(values.get("enqueueFailed", False)),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -189,20 +220,21 @@ class PaymentPage:
 @dataclass(frozen=True)
 class StalledPayment:
     payment_id: str
-    progress_at: int
+    reconcile_at: int
 
 
 class PaymentsRepository:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, policy: ReconcilePolicy) -> None:
         self._client = client
         self._table = table_name
+        self._policy = policy
 
     def add(self, payment: Payment) -> None:
         """Store a new payment; PaymentExistsError if one with its id is stored already."""
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=payment_to_item(payment),
+                Item=payment_to_item(payment, self._policy),
                 ConditionExpression="attribute_not_exists(#key)",
                 ExpressionAttributeNames={"#key": _KEY},
             )
@@ -234,7 +266,11 @@ class PaymentsRepository:
         merchant, be Created, unexpired and unchanged since creation. Removes the TTL
         attribute so a paid payment can never be deleted by TTL."""
         token = uuid.uuid4().hex
+        # Submitted within its TTL of creation, so this is before its settle time (the
+        # settings make sure of it).
+        look_at = now + self._policy.reconcile_after_seconds
         values: dict[str, Any] = {
+            ":look_at": look_at,
             ":processing": PaymentStatus.PROCESSING.value,
             ":created": PaymentStatus.CREATED.value,
             ":merchant": merchant_id,
@@ -257,7 +293,7 @@ class PaymentsRepository:
                 UpdateExpression=(
                     "SET #status = :processing, version = :next_version, updatedAt = :now, "
                     "cardCiphertext = :ciphertext, correlationId = :correlation, "
-                    f"#in_flight = :in_flight, #progress_at = :now, #token = :token, "
+                    f"#in_flight = :in_flight, #reconcile_at = :look_at, #token = :token, "
                     f"{', '.join(detail_sets)} REMOVE expiresAt"
                 ),
                 ConditionExpression=(
@@ -268,7 +304,7 @@ class PaymentsRepository:
                     "#key": _KEY,
                     "#status": "status",
                     "#in_flight": IN_FLIGHT_ATTRIBUTE,
-                    "#progress_at": PROGRESS_AT_ATTRIBUTE,
+                    "#reconcile_at": RECONCILE_AT_ATTRIBUTE,
                     "#token": _WRITE_TOKEN,
                 },
                 ExpressionAttributeValues=_serialize(values),
@@ -297,7 +333,7 @@ class PaymentsRepository:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=payment_to_item(after) | {_WRITE_TOKEN: {"S": token}},
+                Item=payment_to_item(after, self._policy) | {_WRITE_TOKEN: {"S": token}},
                 ConditionExpression="version = :expected",
                 ExpressionAttributeValues=_serialize({":expected": before.version}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -319,8 +355,8 @@ class PaymentsRepository:
         if in_flight:
             condition += " AND attribute_exists(#in_flight)"
             names["#in_flight"] = IN_FLIGHT_ATTRIBUTE
-        if "#progress_at" in expression:
-            names["#progress_at"] = PROGRESS_AT_ATTRIBUTE
+        if "#reconcile_at" in expression:
+            names["#reconcile_at"] = RECONCILE_AT_ATTRIBUTE
         options: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
         try:
             self._client.update_item(
@@ -337,15 +373,33 @@ class PaymentsRepository:
             raise
 
     def note_failure(self, payment: Payment, reason: str, now: int) -> None:
-        """Remember why processing failed, for whoever inspects the DLQ. A payment that moved
-        on meanwhile is left as it is."""
+        """Remember why processing failed (first and last time, how often), for whoever
+        inspects the DLQ. A payment that moved on meanwhile is left as it is."""
         with contextlib.suppress(ConcurrentUpdateError):
             self._update_unchanged(
                 payment,
-                "SET lastError = :reason, lastErrorAt = :now",
-                {":reason": reason, ":now": now},
+                "SET lastError = :reason, lastErrorAt = :now, "
+                "firstErrorAt = if_not_exists(firstErrorAt, :now) ADD errorCount :one",
+                {":reason": reason, ":now": now, ":one": 1},
                 in_flight=False,
             )
+
+    def note_dead_lettered(self, payment_id: str, receives: int) -> None:
+        """The job of an in-flight payment failed its last delivery: SQS moves it to the
+        DLQ with this receive count (each later look at the DLQ raises the message's).
+        Best effort: a note that cannot be written changes nothing else."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_serialize({_KEY: payment_id}),
+                UpdateExpression="SET deadLetterReceives = :receives",
+                ConditionExpression="attribute_exists(#in_flight)",
+                ExpressionAttributeNames={"#in_flight": IN_FLIGHT_ATTRIBUTE},
+                ExpressionAttributeValues=_serialize({":receives": receives}),
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                logger.warning("dead-letter note not written", extra={"paymentId": payment_id})
 
     def note_enqueue_failed(self, payment: Payment) -> None:
         """make-payment could not queue the job: a repeated request will."""
@@ -356,12 +410,16 @@ class PaymentsRepository:
 
     def touch_progress(self, payment: Payment, now: int) -> None:
         """Record that an in-flight payment was looked at by the reconciler (re-queued or
-        found stuck), without a state change: it leaves the stalled window for a while.
-        Sets absolute values, so a retry after a lost answer changes nothing more."""
+        found stuck), without a state change: it is not due again for a while, but in time
+        to be settled before its bound. Sets absolute values, so a retry after a lost
+        answer changes nothing more."""
         self._update_unchanged(
             payment,
-            "SET #progress_at = :now, reconcileCount = :count",
-            {":now": now, ":count": payment.reconcile_count + 1},
+            "SET #reconcile_at = :look_at, reconcileCount = :count",
+            {
+                ":look_at": self._policy.look_at(now, payment.created_at),
+                ":count": payment.reconcile_count + 1,
+            },
             in_flight=True,
         )
 
@@ -459,21 +517,35 @@ class PaymentsRepository:
         return counts, True
 
     def stalled_pages(
-        self, progress_before: int, page_items: int = STALLED_PAGE_ITEMS
+        self, now: int, page_items: int = STALLED_PAGE_ITEMS
     ) -> Iterator[list[StalledPayment]]:
-        """Every in-flight payment whose last progress is older than `progress_before`,
-        oldest first, a page at a time, from the sparse in-flight index (never a scan)."""
+        """Every in-flight payment the reconciler is due to look at by `now` (no progress
+        for its threshold, or its settle time reached), longest due first, a page at a
+        time, from the sparse in-flight index (never a scan)."""
+        return self._in_flight_pages(page_items, due_by=now)
+
+    def in_flight_pages(
+        self, page_items: int = STALLED_PAGE_ITEMS
+    ) -> Iterator[list[StalledPayment]]:
+        """Every payment in flight, the soonest due first (for ops)."""
+        return self._in_flight_pages(page_items, due_by=None)
+
+    def _in_flight_pages(
+        self, page_items: int, due_by: int | None
+    ) -> Iterator[list[StalledPayment]]:
+        condition = "#in_flight = :marker"
+        values: dict[str, Any] = {":marker": IN_FLIGHT_MARKER}
+        names = {"#in_flight": IN_FLIGHT_ATTRIBUTE}
+        if due_by is not None:
+            condition += " AND #reconcile_at <= :due_by"
+            values[":due_by"] = due_by
+            names["#reconcile_at"] = RECONCILE_AT_ATTRIBUTE
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": IN_FLIGHT_INDEX.name,
-            "KeyConditionExpression": "#in_flight = :marker AND #progress_at < :before",
-            "ExpressionAttributeNames": {
-                "#in_flight": IN_FLIGHT_ATTRIBUTE,
-                "#progress_at": PROGRESS_AT_ATTRIBUTE,
-            },
-            "ExpressionAttributeValues": _serialize(
-                {":marker": IN_FLIGHT_MARKER, ":before": progress_before}
-            ),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize(values),
             "Limit": page_items,
         }
         while True:
@@ -481,9 +553,9 @@ class PaymentsRepository:
             page = []
             for item in response.get("Items", []):
                 payment_id = item.get(_KEY, {}).get("S")
-                progress = item.get(PROGRESS_AT_ATTRIBUTE, {}).get("N", "0")
+                due = item.get(RECONCILE_AT_ATTRIBUTE, {}).get("N", "0")
                 if payment_id:
-                    page.append(StalledPayment(payment_id, int(progress)))
+                    page.append(StalledPayment(payment_id, int(due)))
             yield page
             last_key = response.get("LastEvaluatedKey")
             if not last_key:

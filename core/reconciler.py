@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from core.clock import Clock, epoch_seconds
 from core.errors import BankUnavailableError, ConcurrentUpdateError
 from core.job_queue import JobQueue, PaymentJob
-from core.observability import MetricsRecorder, logger
+from core.observability import CORRELATION_KEY, MetricsRecorder, logger
 from core.payment import Payment
 from core.payment_processor import PaymentProcessor, failure_reason
 from core.payments_repository import PaymentsRepository, StalledPayment
+from core.reconcile_policy import ReconcilePolicy
 from core.settings import Settings
 
 RECONCILER_CORRELATION_ID = "reconciler"
@@ -78,13 +79,13 @@ class Reconciler:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._policy = ReconcilePolicy.of(settings)
 
     def run(self, *, seconds_left: Callable[[], float]) -> ReconcileReport:
         """One pass over the stalled payments, until done or until `seconds_left()` (the
         run's remaining time) falls under STOP_BEFORE_SECONDS."""
         run = _Run(epoch_seconds(self._clock), ReconcileReport(), seconds_left)
-        stalled_before = run.now - self._settings.reconcile_after_seconds
-        for page in self._payments.stalled_pages(stalled_before):
+        for page in self._payments.stalled_pages(run.now):
             for candidate in page:
                 if seconds_left() < STOP_BEFORE_SECONDS:
                     run.report.complete = False
@@ -115,9 +116,13 @@ class Reconciler:
         payment = self._payments.get(candidate.payment_id)
         if payment is None or not payment.status.is_in_flight:
             return
-        log = {"paymentId": payment.payment_id, "status": payment.status.value}
         job = PaymentJob(payment.payment_id, payment.correlation_id or RECONCILER_CORRELATION_ID)
-        if run.now >= payment.resolve_by(self._settings.resolve_after_seconds):
+        log = {
+            "paymentId": payment.payment_id,
+            CORRELATION_KEY: job.correlation_id,
+            "status": payment.status.value,
+        }
+        if run.now >= self._policy.settle_from(payment.created_at):
             self._settle(payment, job, run.seconds_left)
             run.report.resolved += 1
             return

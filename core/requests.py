@@ -25,15 +25,19 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from core.cards import CardSecret, passes_luhn
+from core.cards import MAX_PAN_DIGITS, MIN_PAN_DIGITS, CardSecret, passes_luhn
 from core.currencies import is_known_currency
 from core.payment import PaymentStatus
-from core.text_rules import contains_card_number, text_problem
+from core.text_rules import (
+    IDENTIFIER_PATTERN,
+    MAX_IDENTIFIER_LENGTH,
+    contains_card_number,
+    text_problem,
+)
 
 MIN_AMOUNT = 1
 MAX_AMOUNT = 99_999_999
 MAX_EXPIRY_YEARS_AHEAD = 20
-_IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 # Payment ids are the UUIDs create-payment hands out; nothing else can name a payment.
 _PAYMENT_ID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # The last second of year 9999: a bound for epoch-second query parameters.
@@ -80,8 +84,8 @@ def _card_number(value: str) -> str:
     digits = value.replace(" ", "")
     if not digits.isascii() or not digits.isdigit():
         raise ValueError("must contain digits only")
-    if not 12 <= len(digits) <= 19:
-        raise ValueError("must have 12 to 19 digits")
+    if not MIN_PAN_DIGITS <= len(digits) <= MAX_PAN_DIGITS:
+        raise ValueError(f"must have {MIN_PAN_DIGITS} to {MAX_PAN_DIGITS} digits")
     if not passes_luhn(digits):
         raise ValueError("is not a valid card number (Luhn check failed)")
     return digits
@@ -103,7 +107,7 @@ def _currency(value: str) -> str:
 Identifier = Annotated[
     StrictStr,
     BeforeValidator(_strip),
-    Field(min_length=1, max_length=64, pattern=_IDENTIFIER),
+    Field(min_length=1, max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN),
 ]
 PaymentId = Annotated[
     StrictStr,

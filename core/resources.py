@@ -14,6 +14,10 @@ from typing import Literal
 AttributeType = Literal["S", "N", "B"]
 
 
+# The local stack's API port (`make run PORT=...` to change it).
+LOCAL_API_PORT = 8420
+
+
 class EnvVar(StrEnum):
     """Environment variables through which every Lambda receives its configuration."""
 
@@ -38,7 +42,26 @@ class EnvVar(StrEnum):
     RECONCILE_AFTER_SECONDS = "PAYGATE_RECONCILE_AFTER_SECONDS"
     RECONCILE_MAX_ATTEMPTS = "PAYGATE_RECONCILE_MAX_ATTEMPTS"
     RESOLVE_AFTER_SECONDS = "PAYGATE_RESOLVE_AFTER_SECONDS"
+    RECONCILE_EVERY_SECONDS = "PAYGATE_RECONCILE_EVERY_SECONDS"
     WORKER_CONCURRENCY = "PAYGATE_WORKER_CONCURRENCY"
+
+
+# The settings that name resources (not tunables): what provisioning or a stack provides.
+RESOURCE_ENV_VARS = frozenset(
+    {
+        EnvVar.PAYMENTS_TABLE,
+        EnvVar.MERCHANTS_TABLE,
+        EnvVar.BANK_LEDGER_TABLE,
+        EnvVar.BANK_CONTROL_TABLE,
+        EnvVar.IDEMPOTENCY_TABLE,
+        EnvVar.JOBS_QUEUE_URL,
+        EnvVar.CARD_KEY_ID,
+        EnvVar.CARD_DIGEST_KEY_ID,
+        EnvVar.CURSOR_KEY_ID,
+        EnvVar.AWS_REGION,
+        EnvVar.AWS_ENDPOINT_URL,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -66,10 +89,11 @@ class TableSpec:
 
 
 # Payments in flight (Processing or Pending) carry IN_FLIGHT_ATTRIBUTE, which makes the
-# in-flight index sparse: the reconciler queries it and never scans the table.
+# in-flight index sparse: the reconciler queries it and never scans the table. Its sort
+# key is when the reconciler must look at the payment next (core/reconcile_policy.py).
 IN_FLIGHT_ATTRIBUTE = "inFlight"
 IN_FLIGHT_MARKER = "1"
-PROGRESS_AT_ATTRIBUTE = "progressAt"
+RECONCILE_AT_ATTRIBUTE = "reconcileAt"
 
 BY_MERCHANT_INDEX = IndexSpec(
     name="byMerchant",
@@ -79,7 +103,7 @@ BY_MERCHANT_INDEX = IndexSpec(
 IN_FLIGHT_INDEX = IndexSpec(
     name="inFlight",
     partition_key=KeyAttribute(IN_FLIGHT_ATTRIBUTE, "S"),
-    sort_key=KeyAttribute(PROGRESS_AT_ATTRIBUTE, "N"),
+    sort_key=KeyAttribute(RECONCILE_AT_ATTRIBUTE, "N"),
 )
 
 PAYMENTS_TABLE = TableSpec(

@@ -58,6 +58,10 @@ class Settings:
     # the re-check cap and than a job's whole redelivery window (receives x visibility).
     reconcile_after_seconds: int = _setting(EnvVar.RECONCILE_AFTER_SECONDS, 1200, above=0)
     reconcile_max_attempts: int = _setting(EnvVar.RECONCILE_MAX_ATTEMPTS, 3, minimum=1)
+    # How often the reconciler runs (the CDK schedule; the local worker's loop).
+    reconcile_every_seconds: int = _setting(
+        EnvVar.RECONCILE_EVERY_SECONDS, 300, minimum=10, maximum=3600
+    )
     # In flight this long after creation: settled with the bank (its outcome, or Failed
     # once voided) and no card data kept past it. Longer than the reconcile threshold.
     resolve_after_seconds: int = _setting(EnvVar.RESOLVE_AFTER_SECONDS, 24 * 3600, above=0)
@@ -65,9 +69,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         problems = [problem for f in dataclasses.fields(self) if (problem := self._check(f))]
-        if not problems and self.resolve_after_seconds <= self.reconcile_after_seconds:
+        # A payment is submitted within its TTL and first looked at reconcile_after later:
+        # that must come before it is due to be settled (one reconciler period before).
+        floor = (
+            self.payment_ttl_seconds + self.reconcile_after_seconds + self.reconcile_every_seconds
+        )
+        if not problems and self.resolve_after_seconds <= floor:
             problems.append(
-                f"{EnvVar.RESOLVE_AFTER_SECONDS} must be above {EnvVar.RECONCILE_AFTER_SECONDS}"
+                f"{EnvVar.RESOLVE_AFTER_SECONDS} must be above {EnvVar.PAYMENT_TTL_SECONDS} + "
+                f"{EnvVar.RECONCILE_AFTER_SECONDS} + {EnvVar.RECONCILE_EVERY_SECONDS}"
             )
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))

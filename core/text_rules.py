@@ -3,21 +3,29 @@
 Refused: lone surrogates (not Unicode at all: they cannot be stored), C0 and C1 control
 characters, bidirectional controls (they make text display as something else than it is),
 line and paragraph separators, and text made only of invisible characters. Also refused
-anywhere in free text: a card number (a Luhn-valid run of 13 to 19 digits, spaces or dashes
-allowed between them), which would otherwise be stored and shown in the clear (PCI DSS 3.4).
+anywhere in free text: a card number (a Luhn-valid run of 13 to 19 digits of any script,
+with any spaces, dashes, dots, slashes or underscores, or invisible characters, between
+them), which would otherwise be stored and shown in the clear (PCI DSS 3.4.1). Thirteen,
+not the 12 digits cardNumber accepts: 12-digit cards are all but gone, while a 12-digit
+phone number in an address is common (a tenth of them pass Luhn).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-from core.cards import passes_luhn
+from core.cards import MAX_PAN_DIGITS, passes_luhn
 
-MIN_PAN_DIGITS = 13
-MAX_PAN_DIGITS = 19
-# Between the digits of a card number as people type it: "4242 4242", "4242-4242".
-_DIGIT_SEPARATORS = frozenset(" -\u00a0\u2010\u2011\u2012\u2013")
-_MAX_SEPARATOR_RUN = 2
+MIN_PAN_DIGITS_IN_TEXT = 13
+# An identifier a merchant sends or is known by (merchantId): letters, digits, - and _.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
+MAX_IDENTIFIER_LENGTH = 64
+
+# Between the digits of a card number as people type it ("4242 4242", "4242 - 4242",
+# "4242.4242"): any space or dash of any script, and these.
+_DIGIT_SEPARATORS = frozenset("./_\\:+,'\u00b7\u2212\uff0d\uff0e\uff0f\u30fb")
+_SEPARATOR_CATEGORIES = frozenset({"Zs", "Pd"})
+_MAX_SEPARATOR_RUN = 3
 _BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
@@ -52,20 +60,35 @@ def _is_invisible(character: str) -> bool:
 
 
 def contains_card_number(text: str) -> bool:
-    """Whether any run of 13 to 19 digits in `text` (any script's decimal digits, spaces or
-    dashes between them) passes the Luhn check: a card number typed in the wrong field."""
-    return any(_has_luhn_window(run) for run in _digit_runs(text) if len(run) >= MIN_PAN_DIGITS)
+    """Whether any run of 13 to 19 digits in `text` passes the Luhn check: a card number
+    typed in the wrong field."""
+    return any(
+        _has_luhn_window(run) for run in _digit_runs(text) if len(run) >= MIN_PAN_DIGITS_IN_TEXT
+    )
+
+
+def _is_separator(character: str) -> bool:
+    return (
+        character in _DIGIT_SEPARATORS
+        or character.isspace()
+        or unicodedata.category(character) in _SEPARATOR_CATEGORIES
+    )
 
 
 def _digit_runs(text: str) -> list[str]:
+    """Runs of digits (superscript, circled and full-width ones too), joined across short
+    runs of separators; invisible characters between digits are skipped."""
     runs: list[str] = []
     digits: list[str] = []
     separators = 0
     for character in text:
-        if character.isdecimal():
-            digits.append(str(unicodedata.decimal(character)))
+        digit = unicodedata.digit(character, None)
+        if digit is not None:
+            digits.append(str(digit))
             separators = 0
-        elif character in _DIGIT_SEPARATORS and digits and separators < _MAX_SEPARATOR_RUN:
+        elif unicodedata.category(character) == "Cf":
+            continue
+        elif _is_separator(character) and digits and separators < _MAX_SEPARATOR_RUN:
             separators += 1
         else:
             runs.append("".join(digits))
@@ -76,7 +99,7 @@ def _digit_runs(text: str) -> list[str]:
 
 def _has_luhn_window(run: str) -> bool:
     """A card number may be glued to other digits: every window of a possible length."""
-    for length in range(MIN_PAN_DIGITS, min(MAX_PAN_DIGITS, len(run)) + 1):
+    for length in range(MIN_PAN_DIGITS_IN_TEXT, min(MAX_PAN_DIGITS, len(run)) + 1):
         for start in range(len(run) - length + 1):
             if passes_luhn(run[start : start + length]):
                 return True

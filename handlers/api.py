@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from core.idempotency import Claim, IdempotencyStore, StoredAnswer, check_key
 from core.merchants import MERCHANT_CONTEXT_KEY
 from core.observability import logger, metrics
 from core.requests import CARD_DATA_IN_TEXT
+from core.text_rules import contains_card_number
 from core.views import ErrorBody
 from handlers.headers import (
     IDEMPOTENCY_HEADER,
@@ -112,7 +114,7 @@ def answer_idempotently(
 ) -> Response[str]:
     """Honour an `Idempotency-Key` header: replay the first answer for the same request.
     `answer` gets the key's claim (None without a key) to derive its work from."""
-    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    key = _single_header(app, IDEMPOTENCY_HEADER)
     if key is None:
         return answer(None)
     store = services_of(app).idempotency
@@ -143,6 +145,22 @@ def answer_idempotently(
         logger.error("idempotency record not completed", extra={"errorType": type(error).__name__})
         metrics.add_metric(name="IdempotencyCompletionFailures", unit="Count", value=1)
     return response
+
+
+def _single_header(app: APIGatewayRestResolver, name: str) -> str | None:
+    """A header's value; 400 if it was sent more than once with different values."""
+    event = app.current_event
+    values = {
+        value
+        for header, many in (event.multi_value_headers or {}).items()
+        if header.lower() == name.lower()
+        for value in many
+    }
+    if len(values) > 1:
+        raise MalformedRequestError(
+            f"the {name} header was sent more than once", (FieldIssue(name, "sent twice"),)
+        )
+    return event.headers.get(name)
 
 
 def _give_back(
@@ -193,12 +211,23 @@ def _check_content_type(app: APIGatewayRestResolver) -> None:
         raise UnsupportedMediaTypeError("the body must be JSON (Content-Type: application/json)")
 
 
+# A field name worth naming back: what a client may have meant. Anything else (it could be
+# card data sent as a key) is never echoed.
+_NAMEABLE_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in location]
+    if not all(_NAMEABLE_FIELD.match(part) and not contains_card_number(part) for part in parts):
+        return "(an unknown field)"
+    return ".".join(parts) or "body"
+
+
 def validation_issues(error: ValidationError) -> tuple[FieldIssue, ...]:
     issues = []
     for detail in error.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in detail["loc"]) or "body"
         message = str(detail["msg"]).removeprefix("Value error, ")
-        issues.append(FieldIssue(location, message))
+        issues.append(FieldIssue(_field_name(tuple(detail["loc"])), message))
     return tuple(issues)
 
 

@@ -12,6 +12,7 @@ from core.fingerprints import fingerprint
 from core.idempotency import Claim
 from core.observability import logger, metrics
 from core.requests import CreatePaymentRequest
+from core.tenancy import ensure_caller_is
 from core.views import CreatedPayment
 from handlers.api import (
     answer_idempotently,
@@ -30,6 +31,8 @@ app = build_resolver()
 def create_payment() -> Any:
     request = parse_json_body(app, CreatePaymentRequest)
     caller = caller_merchant_id(app)
+    # Refused before the Idempotency-Key is claimed: a refusal holds no key.
+    ensure_caller_is(caller, request.merchant_id)
 
     def answer(claim: Claim | None) -> Response[str]:
         payment = services_of(app).payment_service.create_payment(

@@ -13,6 +13,7 @@ from core.clock import utc_today
 from core.idempotency import Claim
 from core.observability import logger, metrics
 from core.requests import MakePaymentRequest, ValidationContext
+from core.tenancy import ensure_caller_is
 from core.views import SubmittedPayment
 from handlers.api import (
     answer_idempotently,
@@ -35,6 +36,8 @@ def make_payment() -> Any:
     )
     logger.append_keys(paymentId=request.payment_id)
     caller = caller_merchant_id(app)
+    # Refused before the Idempotency-Key is claimed: a refusal holds no key.
+    ensure_caller_is(caller, request.merchant_id)
     # Covers the whole request, card included; keyed, so it reveals nothing of the card.
     digest = deps.request_digests.digest(request)
 

@@ -8,6 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
+from core.settings import default_of
 from infra.functions import Functions
 from infra.messaging import Messaging
 
@@ -15,7 +16,8 @@ BATCH_SIZE = 10
 BATCHING_WINDOW = Duration.seconds(1)
 # At most this many worker instances at once: protects the bank from a burst of jobs.
 MAX_WORKER_CONCURRENCY = 10
-RECONCILE_EVERY = Duration.minutes(5)
+# The settings' default, so the settle-ahead the reconciler uses is its real period.
+RECONCILE_EVERY = Duration.seconds(default_of("reconcile_every_seconds"))
 
 
 class Processing(Construct):

@@ -115,6 +115,15 @@ class AwsEnv:
             )
         return [json.loads(message["Body"]) for message in messages]
 
+    def discard_jobs(self) -> None:
+        """Lose every job on the jobs queue (PurgeQueue is allowed once a minute)."""
+        url = self.settings.jobs_queue_url
+        while batch := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
     def queue_depth(self, queue_url: str | None = None) -> int:
         return queue_depth(self.sqs, queue_url or self.settings.jobs_queue_url).total
 

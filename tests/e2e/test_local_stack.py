@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,8 +71,8 @@ def authorizations(stack: RunningStack, payment_id: str) -> int:
 
 def test_create_get_and_tenancy_over_http(stack: RunningStack) -> None:
     # GIVEN a second merchant, created with the CLI
-    output = stack.cli("merchants", "create", "Other Shop", "--merchant-id", "other-shop")
-    other_key = next(line.split()[-1] for line in output.splitlines() if "API key" in line)
+    output = stack.cli("merchants", "create", "Other Shop", "--merchant-id", "other-shop", "--json")
+    other_key = json.loads(output)["apiKey"]
 
     # WHEN
     ids = {create(stack) for _ in range(10)}
@@ -130,7 +131,7 @@ def test_a_504_goes_to_the_dlq_and_is_replayed_after_the_bank_recovers(
     # AND the bank answers again, and the job is replayed
     stack.cli("bank", "timeouts", "off")
     dry = stack.cli("dlq", "replay", "--payment-id", payment_id, "--dry-run")
-    assert "would replay 1" in dry
+    assert "would have replayed 1" in dry
     replay = stack.cli("dlq", "replay", "--payment-id", payment_id)
     stack.cli("bank", "timeouts", "on")
 
@@ -205,8 +206,9 @@ def test_the_stack_refuses_a_taken_port_and_shuts_down_cleanly(tmp_path: Path) -
         env=os.environ | {"COLUMNS": "250"},
     )
 
-    # THEN it says what is wrong, and exits
-    assert "already in use" in clash.stdout
+    # THEN it says what is wrong and how to choose another port, and exits
+    assert "already in use" in clash.stderr
+    assert "make run PORT=" in clash.stderr
     assert clash.returncode == 1
 
     # WHEN the stack is stopped with Ctrl-C

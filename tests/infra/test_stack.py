@@ -64,7 +64,7 @@ def test_payments_expire_by_ttl_and_have_the_listing_and_in_flight_indexes(
     assert indexes["byMerchant"]["Projection"] == {"ProjectionType": "ALL"}
     assert indexes["inFlight"]["KeySchema"] == [
         {"AttributeName": "inFlight", "KeyType": "HASH"},
-        {"AttributeName": "progressAt", "KeyType": "RANGE"},
+        {"AttributeName": "reconcileAt", "KeyType": "RANGE"},
     ]
     assert indexes["inFlight"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 

@@ -53,7 +53,9 @@ def test_merchants_create_on_a_stack_issues_a_throttled_key(aws: AwsEnv) -> None
 
     # THEN the merchant exists with a usage-plan key, and the API key was shown once
     assert result.exit_code == 0, result.output
-    api_key = next(line.split()[-1] for line in result.output.splitlines() if "API key" in line)
+    api_key = next(
+        line.split()[-1] for line in result.output.splitlines() if line.startswith("API key")
+    )
     items = aws.dynamodb.scan(TableName=aws.settings.merchants_table)["Items"]
     assert {item["merchantId"]["S"] for item in items} == {"ada-s-shop"}
     assert api_key not in json.dumps(items)

@@ -1,20 +1,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from typer.testing import CliRunner
 
+from cli.main import app
 from core.bootstrap import Services
-from core.dead_letters import DeadLetterQueue, LetterKind
+from core.dead_letters import LetterFilter, LetterKind
 from core.job_queue import queue_depth
 from tests.conftest import ApiClient, AwsEnv
 from tests.faults import throttle
-from tests.integration.worker_support import event_source, submit
-
-
-def _dead_letters(aws: AwsEnv, services: Services) -> DeadLetterQueue:
-    return DeadLetterQueue(aws.sqs, aws.dlq_url, aws.settings.jobs_queue_url, services.payments)
+from tests.integration.gateway_support import served_gateway, write_state_file
+from tests.integration.worker_support import dead_letters, event_source, submit
 
 
 def test_listing_shows_each_letter_and_why_and_leaves_it_in_place(
@@ -29,10 +29,10 @@ def test_listing_shows_each_letter_and_why_and_leaves_it_in_place(
     aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
     aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=json.dumps(job))
     aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody="garbage")
-    dead_letters = _dead_letters(aws, services)
+    letters_queue = dead_letters(aws, services)
 
     # WHEN
-    letters = dead_letters.list()
+    letters = letters_queue.list()
 
     # THEN
     reasons = {letter.payment_id: letter.last_error for letter in letters}
@@ -40,40 +40,42 @@ def test_listing_shows_each_letter_and_why_and_leaves_it_in_place(
         payment_id: "the bank is unavailable (simulated outage)",
         None: "not a payment job",
     }
-    assert dead_letters.depth().total == 2
+    assert letters_queue.depth().total == 2
 
 
 def test_replay_moves_only_what_was_asked_and_dry_run_moves_nothing(
     api: ApiClient, aws: AwsEnv, services: Services
 ) -> None:
     # GIVEN three in-flight payments whose jobs are in the DLQ
-    ids = []
-    for _ in range(3):
-        ids.append(submit(api, 1250))
-    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
-    for payment_id in ids:
-        aws.sqs.send_message(
-            QueueUrl=aws.dlq_url,
-            MessageBody=json.dumps({"paymentId": payment_id, "correlationId": "c"}),
-        )
-    dead_letters = _dead_letters(aws, services)
+    ids = [submit(api, 1250) for _ in range(3)]
+    _in_dlq(aws, *ids)
+    letters_queue = dead_letters(aws, services)
 
-    dry = dead_letters.replay(payment_id=ids[1], dry_run=True)
+    dry = letters_queue.replay(only=LetterFilter(payment_id=ids[1]), dry_run=True)
     assert len(dry.replayed) == 1
-    assert dead_letters.depth().total == 3
+    assert letters_queue.depth().total == 3
     assert aws.queue_depth() == 0
 
-    report = dead_letters.replay(payment_id=ids[1])
+    report = letters_queue.replay(only=LetterFilter(payment_id=ids[1]))
     assert (len(report.replayed), report.left) == (1, 2)
     assert [job["paymentId"] for job in aws.queued_bodies()] == [ids[1]]
     assert sorted(j["paymentId"] for j in aws.queued_bodies(aws.dlq_url)) == sorted(
         [ids[0], ids[2]]
     )
 
-    rest = dead_letters.replay(limit=1)
+    rest = letters_queue.replay(limit=1)
     assert len(rest.replayed) == 1
     assert aws.queue_depth() == 2
-    assert dead_letters.depth().total == 1
+    assert letters_queue.depth().total == 1
+
+
+def _in_dlq(aws: AwsEnv, *payment_ids: str) -> None:
+    """Jobs of these payments sit in the DLQ (and nowhere else)."""
+    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
+    for payment_id in payment_ids:
+        aws.sqs.send_message(
+            QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": payment_id})
+        )
 
 
 def _visible_now(aws: AwsEnv) -> int:
@@ -95,11 +97,11 @@ def test_the_dlq_tools_survive_any_body_and_leave_every_message_visible(
     # GIVEN bodies that are no job at all
     for _, body in POISON_BODIES:
         aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=body)
-    dead_letters = _dead_letters(aws, services)
+    letters_queue = dead_letters(aws, services)
 
     # WHEN they are listed and a replay is asked for
-    letters = dead_letters.list()
-    report = dead_letters.replay()
+    letters = letters_queue.list()
+    report = letters_queue.replay()
 
     # THEN each is poison: shown, never re-queued, and all of them visible again at once
     assert sorted(letter.kind for letter in letters) == [LetterKind.POISON] * len(POISON_BODIES)
@@ -112,23 +114,16 @@ def test_a_replay_that_fails_midway_leaves_nothing_hidden_and_nothing_lost(
     api: ApiClient, aws: AwsEnv, services: Services
 ) -> None:
     # GIVEN three jobs of in-flight payments in the DLQ
-    for _ in range(3):
-        payment_id = submit(api, 1250)
-        aws.sqs.send_message(
-            QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": payment_id})
-        )
-    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
-    dead_letters = _dead_letters(aws, services)
+    _in_dlq(aws, *(submit(api, 1250) for _ in range(3)))
+    letters_queue = dead_letters(aws, services)
 
     # WHEN SQS refuses the sends of a replay
     with throttle(services.clients.sqs, "SendMessage", times=100), pytest.raises(ClientError):
-        DeadLetterQueue(
-            services.clients.sqs, aws.dlq_url, aws.settings.jobs_queue_url, services.payments
-        ).replay()
+        letters_queue.replay()
 
     # THEN every message is still in the DLQ, visible at once for the next attempt
     assert _visible_now(aws) == 3
-    assert len(dead_letters.replay().replayed) == 3
+    assert len(letters_queue.replay().replayed) == 3
     assert aws.queue_depth() == 3
 
 
@@ -140,21 +135,70 @@ def test_stale_copies_of_final_payments_are_marked_and_dropped_by_replay(
     final = submit(api, 1250)
     event_source(aws, services).drain()
     in_flight = submit(api, 1250)
-    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
-    for payment_id in (final, in_flight):
-        aws.sqs.send_message(
-            QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": payment_id})
-        )
-    dead_letters = _dead_letters(aws, services)
+    _in_dlq(aws, final, in_flight)
+    letters_queue = dead_letters(aws, services)
 
     # WHEN ops list, then replay
-    kinds = {letter.payment_id: letter.kind for letter in dead_letters.list()}
-    report = dead_letters.replay()
+    kinds = {letter.payment_id: letter.kind for letter in letters_queue.list()}
+    report = letters_queue.replay()
 
     # THEN the stale copy is marked and dropped (reported), the live job replayed, and the
     # DLQ is empty (its alarm clears)
     assert kinds == {final: LetterKind.STALE, in_flight: LetterKind.JOB}
     assert [letter.payment_id for letter in report.dropped_stale] == [final]
     assert [letter.payment_id for letter in report.replayed] == [in_flight]
-    assert dead_letters.depth().total == 0
+    assert letters_queue.depth().total == 0
     assert [job["paymentId"] for job in aws.queued_bodies()] == [in_flight]
+
+
+def test_a_failing_look_at_a_payment_still_releases_every_message(
+    api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    # GIVEN three jobs in the DLQ, and DynamoDB throttling the first read of a payment
+    _in_dlq(aws, *(submit(api, 1250) for _ in range(3)))
+
+    # WHEN ops list the DLQ
+    with throttle(services.clients.dynamodb, "GetItem"):
+        letters = dead_letters(aws, services).list()
+
+    # THEN the one it could not read is still shown (as a job: replaying is safe), and every
+    # message is visible again at once
+    assert len(letters) == 3
+    assert sum("could not be read" in letter.last_error for letter in letters) == 1
+    assert _visible_now(aws) == 3
+
+
+def test_a_job_of_a_payment_not_in_flight_is_poison_and_never_replayed(
+    api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    _in_dlq(aws, api.create_payment())
+    letters_queue = dead_letters(aws, services)
+
+    (letter,) = letters_queue.list()
+    report = letters_queue.replay()
+
+    assert letter.kind is LetterKind.POISON
+    assert "not in flight" in letter.last_error
+    assert (report.replayed, report.left) == ([], 1)
+    assert aws.queue_depth() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"paymentId": "[/red]"}', '{"paymentId": "\\ud800"}', "\x1b[31mred\x1b[0m [bold]x[/bold]"],
+)
+def test_the_dlq_commands_print_any_body_safely(
+    aws: AwsEnv, services: Services, tmp_path: Path, body: str
+) -> None:
+    aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=body)
+
+    with served_gateway(services) as port:
+        state = write_state_file(tmp_path / "local.json", aws, port)
+        listing = CliRunner().invoke(app, ["--state-file", str(state), "dlq", "list"])
+        as_json = CliRunner().invoke(app, ["--state-file", str(state), "dlq", "list", "--json"])
+
+    assert listing.exit_code == 0, listing.output
+    assert "\x1b" not in listing.output
+    assert as_json.exit_code == 0
+    assert [letter["kind"] for letter in json.loads(as_json.stdout)] == ["poison"]
+    assert _visible_now(aws) == 1

@@ -7,11 +7,16 @@ from __future__ import annotations
 import pytest
 
 from core.bootstrap import Services
-from core.dead_letters import DeadLetterQueue
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.faults import SimulatedCrash, crash_after, lose_response, throttle
-from tests.integration.worker_support import event_source, reconcile, stalled, submit
+from tests.integration.worker_support import (
+    dead_letters,
+    event_source,
+    reconcile,
+    stalled,
+    submit,
+)
 from tests.support import FakeClock
 
 
@@ -194,9 +199,7 @@ def test_a_throttled_decrypt_ends_in_the_dlq_with_its_real_reason(
             worker.poll_once()
 
     # THEN the DLQ says why: the throttled KMS call, not "payment is Processing"
-    letters = DeadLetterQueue(
-        aws.sqs, aws.dlq_url, aws.settings.jobs_queue_url, services.payments
-    ).list()
+    letters = dead_letters(aws, services).list()
     assert [(letter.payment_id, letter.last_error) for letter in letters] == [
         (payment_id, "Decrypt failed: ThrottlingException")
     ]

@@ -11,6 +11,7 @@ import pytest
 
 from core.payments_repository import MAX_LIST_QUERIES
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
+from tests.faults import throttle
 from tests.support import SENTINEL_PAN, FakeClock, card_data_leaks
 
 # Luhn-valid test numbers in the forms people type them.
@@ -21,6 +22,19 @@ CARD_IN_TEXT = [
     "Flat 378282246310005",  # 15 digits (Amex)
     "card " + "\uff14\uff12" * 8,  # full-width digits
     "ref 994242424242424242",  # glued to other digits
+    "4242 - 4242 - 4242 - 4242",
+    "4242.4242.4242.4242",
+    "4242/4242/4242/4242",
+    "4242_4242_4242_4242",
+    "4242   4242   4242   4242",
+    "4242\u30004242\u30004242\u30004242",  # ideographic spaces
+    "4242\u20094242\u20094242\u20094242",  # thin spaces
+    "4242\u20144242\u20144242\u20144242",  # em dashes
+    "4242\u22124242\u22124242\u22124242",  # minus signs
+    "4242\u200b4242\u200b4242\u200b4242",  # zero-width spaces
+    "4242\u00ad4242\u00ad4242\u00ad4242",  # soft hyphens
+    "\u2074\u00b2" * 8,  # superscript digits
+    "\u2463\u2461" * 8,  # circled digits
 ]
 BAD_TEXT = [
     ("Ada\ud800", "a lone surrogate"),
@@ -68,6 +82,38 @@ def test_a_card_number_in_free_text_is_refused_and_never_stored(
     item = aws.raw_item(payment_id)
     assert item["status"] == {"S": "Created"} and field not in item
     assert "4242" not in json.dumps(response.body)
+
+
+@pytest.mark.parametrize("place", ["body key", "query name"])
+def test_a_card_number_sent_as_a_field_name_is_never_echoed(api: ApiClient, place: str) -> None:
+    if place == "body key":
+        response = api.post("/create-payment", {"merchantId": "merchant-a", SENTINEL_PAN: "1"})
+    else:
+        response = api.get(
+            "/list-payments", {"merchantId": "merchant-a", f"card{SENTINEL_PAN}": "1"}
+        )
+
+    assert response.status in (400, 422)
+    assert card_data_leaks(response.body) == []
+    assert [issue["field"] for issue in response.body["fields"]] == ["(an unknown field)"]
+
+
+@pytest.mark.parametrize(
+    "key", ["4242.4242.4242.4242", "order_4242_4242_4242_4242", f"o-{SENTINEL_PAN}"]
+)
+def test_an_idempotency_key_holding_a_card_number_is_refused_and_never_stored(
+    api: ApiClient, aws: AwsEnv, key: str
+) -> None:
+    response = api.post(
+        "/create-payment",
+        {"merchantId": "merchant-a"},
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+
+    assert response.status == 400
+    assert response.body["failCode"] == "invalid_idempotency_key"
+    assert aws.dynamodb.scan(TableName=aws.settings.idempotency_table)["Items"] == []
+    assert aws.payment_items() == []
 
 
 def test_the_sentinel_card_in_an_address_never_reaches_storage_or_logs(
@@ -138,6 +184,8 @@ def test_a_different_cvv_or_pan_with_the_same_bin_and_last_four_is_409(
         ({"from": "253402300800"}, "from"),
         ({"cursor": "eyJ2IjoyLCJtIjoibWVyY2hhbnQtYSJ9.AAAA"}, "cursor"),
         ({"cursor": "x" * 3000}, "cursor"),
+        ({"cursor": "a.b=="}, "cursor"),
+        ({"cursor": "a+/.b"}, "cursor"),
     ],
 )
 def test_numeric_and_cursor_parameters_are_bounded_and_checked(
@@ -163,13 +211,22 @@ def test_a_cursor_whose_position_was_altered_is_refused(api: ApiClient, clock: F
     document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     document["p"]["createdAt"] = "\u00b2"
     forged = base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+    padded = payload + "=" * (-len(payload) % 4 or 4)
+    candidates = (
+        f"{forged}.{signature}",
+        payload,
+        f"{payload}.{signature[:-2]}",
+        f"{padded}.{signature}",
+        f"{payload}.{signature}==",
+    )
     answers = [
         api.get("/list-payments", {"merchantId": "merchant-a", "cursor": candidate})
-        for candidate in (f"{forged}.{signature}", payload, f"{payload}.{signature[:-2]}")
+        for candidate in candidates
     ]
 
-    # THEN each is 400, never a 5xx
-    assert [answer.status for answer in answers] == [400, 400, 400]
+    # THEN each is 400, never a 5xx, while the cursor as issued works
+    assert [answer.status for answer in answers] == [400] * len(candidates)
+    assert api.get("/list-payments", {"merchantId": "merchant-a", "cursor": cursor}).status == 200
 
 
 def test_a_filtered_listing_does_bounded_work_per_call_and_pages_to_the_end(
@@ -210,3 +267,35 @@ def test_a_filtered_listing_does_bounded_work_per_call_and_pages_to_the_end(
     # payment was found at the end
     assert max(calls) <= MAX_LIST_QUERIES
     assert found == [oldest]
+
+
+def test_two_different_idempotency_keys_are_refused(api: ApiClient, aws: AwsEnv) -> None:
+    response = api.call(
+        "POST",
+        "/create-payment",
+        body=json.dumps({"merchantId": "merchant-a"}),
+        headers={"Content-Type": "application/json", "Idempotency-Key": "b"},
+        multi_value_headers={
+            "Content-Type": ["application/json"],
+            "Idempotency-Key": ["a", "b"],
+        },
+    )
+
+    assert response.status == 400
+    assert aws.payment_items() == []
+
+
+def test_a_refused_request_holds_no_idempotency_key(
+    api: ApiClient, aws: AwsEnv, services: Any
+) -> None:
+    # GIVEN a request refused (another merchant's id) while DynamoDB throttles deletes
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "order-1"}
+    with throttle(services.clients.dynamodb, "DeleteItem", times=100):
+        refused = api.post("/create-payment", {"merchantId": "merchant-b"}, headers=headers)
+
+    # WHEN the merchant fixes it and retries with the same key
+    fixed = api.post("/create-payment", {"merchantId": "merchant-a"}, headers=headers)
+
+    # THEN the retry goes through
+    assert refused.status == 403
+    assert fixed.status == 201

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cli.local_api import LocalApiGateway, serve
 from core.bootstrap import Services
-from tests.conftest import REGION
 from tests.faults import throttle
+from tests.integration.gateway_support import served_gateway
 
 
 @pytest.fixture
@@ -22,14 +20,8 @@ def gateway(services: Services) -> Iterator[tuple[int, str]]:
     key = services.merchants.create_merchant(
         "merchant-a", "Merchant A", created_at=0, actor="test"
     ).api_key
-    server = serve(LocalApiGateway(services, REGION), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], key
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served_gateway(services) as port:
+        yield port, key
 
 
 def _send(port: int, headers: list[tuple[str, str]], body: bytes = b"") -> tuple[int, Any, Any]:

@@ -147,5 +147,5 @@ def test_when_the_queue_is_down_the_answer_is_503_and_the_payment_waits_for_the_
     item = aws.raw_item(payment_id)
     assert item["status"] == {"S": "Processing"}
     assert item["inFlight"] == {"S": "1"}
-    stalled = api.services.payments.stalled_pages(int(clock.now()) + 1)
-    assert [p.payment_id for page in stalled for p in page] == [payment_id]
+    in_flight = api.services.payments.in_flight_pages()
+    assert [p.payment_id for page in in_flight for p in page] == [payment_id]

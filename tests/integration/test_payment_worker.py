@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from functools import cached_property
 from typing import Any
 
 import pytest
 
 from cli.lambda_emulation import SqsEventSource, sqs_lambda_event
-from core.bootstrap import AwsClients, Services
+from core.bootstrap import Services
 from core.job_queue import PaymentJob
-from core.payments_repository import PaymentsRepository
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import emitted_metrics, event_source, submit
-from tests.support import FakeClock, card_data_leaks, lambda_context
+from tests.support import card_data_leaks, lambda_context
 from workers import payment_worker
 
 
@@ -222,43 +220,6 @@ def test_no_card_data_survives_in_items_or_queues(
         assert ("cardCiphertext" in item) is not answered, item["status"]
     ledger = aws.dynamodb.scan(TableName=aws.settings.bank_ledger_table)["Items"]
     assert card_data_leaks(items, ledger, jobs_before, aws.queued_bodies()) == []
-
-
-class _CrashOnceOnWrite(PaymentsRepository):
-    """A worker that dies after the bank answered, before the DB write."""
-
-    crashed = False
-
-    def save_transition(self, before: Any, after: Any) -> None:
-        if not _CrashOnceOnWrite.crashed:
-            _CrashOnceOnWrite.crashed = True
-            raise RuntimeError("worker crashed after the bank call")
-        super().save_transition(before, after)
-
-
-class _ServicesCrashingOnWrite(Services):
-    @cached_property
-    def payments(self) -> PaymentsRepository:
-        return _CrashOnceOnWrite(self.clients.dynamodb, self.settings.payments_table)
-
-
-def test_a_crash_after_the_bank_call_before_the_write_is_recovered_by_redelivery(
-    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
-) -> None:
-    # GIVEN a worker that crashes once between the bank's answer and the DB write
-    _CrashOnceOnWrite.crashed = False
-    crashing = _ServicesCrashingOnWrite(aws.settings, AwsClients(aws.settings), clock)
-    payment_id = submit(api, 1250)
-
-    # WHEN SQS redelivers the job until it succeeds
-    event_source(aws, crashing).drain()
-
-    # THEN the bank's ledger answered the second call with the first result
-    assert _CrashOnceOnWrite.crashed
-    item = aws.raw_item(payment_id)
-    assert (item["status"], item["version"]) == ({"S": "Accepted"}, {"N": "3"})
-    ledger = services.bank.ledger_entry(payment_id)
-    assert ledger is not None and (ledger.calls, ledger.authorizations) == (2, 1)
 
 
 def test_a_crash_after_the_write_before_the_ack_is_acknowledged_on_redelivery(

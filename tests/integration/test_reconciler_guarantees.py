@@ -11,6 +11,7 @@ from core.bank import AuthorizationRequest
 from core.bootstrap import Services
 from core.cards import CardSecret
 from core.payment import Payment, PaymentStatus
+from core.reconcile_policy import ReconcilePolicy
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.faults import throttle
@@ -214,3 +215,29 @@ def test_a_reconciler_error_is_counted_for_its_alarm(
 
     assert report["errors"] == 1
     assert emitted_metrics(capsys.readouterr().out)["ReconcilerErrors"] == 1
+
+
+def test_a_payment_looked_at_just_before_its_bound_is_still_settled_before_it(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a payment whose jobs keep getting lost, re-queued by the reconciler one minute
+    # before it is due to be settled
+    (payment_id,) = stalled(api, aws, clock)
+    policy = ReconcilePolicy.of(aws.settings)
+    created = int(aws.raw_item(payment_id)["createdAt"]["N"])
+    clock.advance(policy.settle_from(created) - 60 - int(clock.now()))
+    assert reconcile(services)["requeued"] == 1
+    aws.discard_jobs()
+
+    # WHEN the reconciler runs on its schedule up to the bound
+    bound = created + aws.settings.resolve_after_seconds
+    settled_at = None
+    while int(clock.now()) < bound and settled_at is None:
+        clock.advance(aws.settings.reconcile_every_seconds)
+        if reconcile(services)["resolved"]:
+            settled_at = int(clock.now())
+
+    # THEN it was settled, card erased, no later than its bound
+    assert settled_at is not None and settled_at <= bound
+    item = aws.raw_item(payment_id)
+    assert item["status"] == {"S": "Failed"} and "cardCiphertext" not in item

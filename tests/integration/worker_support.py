@@ -7,6 +7,7 @@ from typing import Any
 
 from cli.lambda_emulation import SqsEventSource
 from core.bootstrap import Services
+from core.dead_letters import DeadLetterQueue
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.faults import SimulatedCrash
 from tests.support import FakeClock, lambda_context
@@ -58,3 +59,14 @@ def stalled(api: ApiClient, aws: AwsEnv, clock: FakeClock, count: int = 1) -> li
 def reconcile(services: Services, seconds: float = 60.0) -> dict[str, Any]:
     """One scheduled run of the reconciler with `seconds` of Lambda time."""
     return dict(reconciler.handle({}, lambda_context(seconds), services))
+
+
+def dead_letters(aws: AwsEnv, services: Services) -> DeadLetterQueue:
+    """The DLQ tools over the services' own clients (so faults injected there apply)."""
+    return DeadLetterQueue(
+        services.clients.sqs,
+        aws.dlq_url,
+        aws.settings.jobs_queue_url,
+        services.payments,
+        now_ms=lambda: int(services.clock.now() * 1000),
+    )

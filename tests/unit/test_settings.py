@@ -37,7 +37,7 @@ def test_settings_come_from_the_environment_with_defaults_and_round_trip() -> No
         ({"PAYGATE_RECHECK_CAP_SECONDS": "901"}, "PAYGATE_RECHECK_CAP_SECONDS must be at most"),
         (
             {"PAYGATE_RESOLVE_AFTER_SECONDS": "1200"},
-            "PAYGATE_RESOLVE_AFTER_SECONDS must be above PAYGATE_RECONCILE_AFTER_SECONDS",
+            "PAYGATE_RESOLVE_AFTER_SECONDS must be above PAYGATE_PAYMENT_TTL_SECONDS",
         ),
     ],
 )

@@ -1,0 +1,46 @@
+"""`paygate bank`: the switches of the simulated bank."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from cli.output import console
+from cli.target import target_of
+
+bank_app = typer.Typer(
+    help="Switches of the simulated bank (every process sees a change within a second).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+class Switch(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+@bank_app.command("outage", epilog="Examples:\n\n\b\n  paygate bank outage on\n")
+def bank_outage(ctx: typer.Context, state: Annotated[Switch, typer.Argument()]) -> None:
+    """Make every bank call fail (on) or answer again (off)."""
+    target_of(ctx).services.bank_controls.set_outage(state is Switch.ON)
+    console.print(f"bank outage {state.value}")
+
+
+@bank_app.command("timeouts", epilog="Examples:\n\n\b\n  paygate bank timeouts off\n")
+def bank_timeouts(ctx: typer.Context, state: Annotated[Switch, typer.Argument()]) -> None:
+    """Amount 504 times out (on, the default) or is accepted (off)."""
+    target_of(ctx).services.bank_controls.set_timeouts(state is Switch.ON)
+    console.print(f"bank timeouts {state.value}")
+
+
+@bank_app.command("latency", epilog="Examples:\n\n\b\n  paygate bank latency 200\n")
+def bank_latency(
+    ctx: typer.Context,
+    milliseconds: Annotated[int, typer.Argument(min=0, max=60_000)],
+) -> None:
+    """Make every bank call take this long."""
+    target_of(ctx).services.bank_controls.set_latency(milliseconds)
+    console.print(f"bank latency {milliseconds} ms")

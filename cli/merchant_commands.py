@@ -1,0 +1,201 @@
+"""`paygate merchants`: register merchants and manage their API keys."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from cli.output import emit_json, emit_records, fail, say
+from cli.target import target_of
+from cli.usage_plans import issue_usage_key
+from core.clock import epoch_seconds
+from core.merchants import (
+    InvalidMerchantError,
+    IssuedKey,
+    MerchantExistsError,
+    MerchantRecord,
+    UnknownKeyError,
+    UnknownMerchantError,
+    check_merchant,
+)
+
+merchants_app = typer.Typer(
+    help="Merchants and their API keys (each key is shown once; only its digest is stored).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "merchant"
+
+
+def _show_key(issued: IssuedKey, as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            {
+                "merchantId": issued.merchant.merchant_id,
+                "keyId": issued.key_id,
+                "apiKey": issued.api_key,
+            }
+        )
+        return
+    emit_records(
+        "Keep the API key now: it cannot be shown again.",
+        [
+            [
+                ("merchant", issued.merchant.merchant_id),
+                ("key id", issued.key_id),
+                ("API key", issued.api_key),
+            ]
+        ],
+    )
+
+
+def _refuse_existing(merchant_id: str) -> NoReturn:
+    fail(
+        f"merchant {merchant_id} exists already: nothing was issued. To give it another key: "
+        f"paygate merchants add-key {merchant_id}. For a new merchant, choose another id "
+        "with --merchant-id."
+    )
+
+
+@merchants_app.command(
+    "create",
+    epilog='Examples:\n\n\b\n  paygate merchants create "Ada\'s Shop"\n'
+    '  paygate merchants create "Ada\'s Shop" --merchant-id ada-eu\n'
+    '  paygate --stack paygate --region eu-west-1 merchants create "Ada\'s Shop"\n',
+)
+def merchants_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The merchant's display name.")],
+    merchant_id: Annotated[
+        str | None, typer.Option(help="The merchant id (default: from the name).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Register a new merchant and issue its first API key. An id that exists is refused
+    (nothing is issued): use `merchants add-key ID` for another key of a merchant."""
+    merchant_id = merchant_id or _slug(name)
+    try:
+        check_merchant(merchant_id, name)
+    except InvalidMerchantError as error:
+        fail(str(error), 2)
+    target = target_of(ctx)
+    merchants = target.merchants()
+    if merchants.get_merchant(merchant_id) is not None:
+        _refuse_existing(merchant_id)
+    usage_key = (
+        issue_usage_key(target.session, target.usage_plan_id, f"{target.name}-{merchant_id}")
+        if target.usage_plan_id
+        else None
+    )
+    try:
+        issued = merchants.create_merchant(
+            merchant_id,
+            name,
+            created_at=epoch_seconds(target.services.clock),
+            actor=target.actor,
+            usage_key=usage_key,
+        )
+    except MerchantExistsError:
+        _refuse_existing(merchant_id)
+    _show_key(issued, as_json)
+
+
+@merchants_app.command(
+    "add-key", epilog="Examples:\n\n\b\n  paygate merchants add-key ada-s-shop\n"
+)
+def merchants_add_key(
+    ctx: typer.Context,
+    merchant_id: Annotated[str, typer.Argument(help="An existing merchant's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Issue another API key for an existing merchant (to rotate: add-key, switch the
+    merchant over, revoke the old key)."""
+    target = target_of(ctx)
+    try:
+        issued = target.merchants().add_key(
+            merchant_id, created_at=epoch_seconds(target.services.clock), actor=target.actor
+        )
+    except UnknownMerchantError:
+        fail(f"no merchant {merchant_id} (see `paygate merchants list`)")
+    _show_key(issued, as_json)
+
+
+@merchants_app.command(
+    "revoke", epilog="Examples:\n\n\b\n  paygate merchants revoke ada-s-shop key_0123456789ab\n"
+)
+def merchants_revoke(
+    ctx: typer.Context,
+    merchant_id: Annotated[str, typer.Argument(help="The merchant's id.")],
+    key_id: Annotated[str, typer.Argument(help="The key's id, from `merchants list`.")],
+) -> None:
+    """Revoke one API key: it answers 401 from then on (at once on the local stack; on AWS
+    within the authorizer's cache time, 5 minutes)."""
+    target = target_of(ctx)
+    try:
+        target.merchants().revoke_key(
+            merchant_id, key_id, revoked_at=epoch_seconds(target.services.clock), actor=target.actor
+        )
+    except (UnknownMerchantError, UnknownKeyError) as error:
+        fail(f"{error} (see `paygate merchants list`)")
+    target.note_keys_changed()
+    say(f"revoked {key_id} of {merchant_id}")
+
+
+def _when(epoch: int | None) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else None
+
+
+def _merchant_json(record: MerchantRecord) -> dict[str, Any]:
+    return {
+        "merchantId": record.merchant_id,
+        "name": record.name,
+        "createdAt": _when(record.created_at),
+        "keys": [
+            {"keyId": k.key_id, "issuedAt": _when(k.created_at), "revokedAt": _when(k.revoked_at)}
+            for k in record.keys
+        ],
+        "audit": [
+            {"at": _when(e.at), "action": e.action, "keyId": e.key_id, "actor": e.actor}
+            for e in record.audit
+        ],
+    }
+
+
+@merchants_app.command(
+    "list", epilog="Examples:\n\n\b\n  paygate merchants list\n  paygate merchants list --json\n"
+)
+def merchants_list(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (with the audit trail).")
+    ] = False,
+) -> None:
+    """Every merchant with its keys, active and revoked."""
+    records = target_of(ctx).merchants().list_merchants()
+    if as_json:
+        emit_json([_merchant_json(record) for record in records])
+        return
+    emit_records(
+        f"merchants: {len(records)}",
+        [
+            [
+                ("merchant", record.merchant_id),
+                ("name", record.name),
+                *(
+                    (
+                        "key",
+                        f"{key.key_id}  issued {_when(key.created_at)}"
+                        + (f"  REVOKED {_when(key.revoked_at)}" if key.revoked_at else ""),
+                    )
+                    for key in record.keys
+                ),
+            ]
+            for record in records
+        ],
+    )

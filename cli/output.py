@@ -1,0 +1,67 @@
+"""How the paygate command prints: records of `label  value` lines that are never cut
+short (an id copied from the output is the whole id, on a terminal of any width or in a
+pipe), or JSON for scripts (`--json`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console(soft_wrap=True, highlight=False)
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
+
+Record = Sequence[tuple[str, Any]]
+
+
+def printable(value: Any) -> str:
+    """Text as it may reach a terminal: control, format and surrogate characters (a stored
+    body or name may hold any) shown as escapes, never interpreted."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        character
+        if character.isprintable() or character == " "
+        else character.encode("unicode_escape").decode("ascii")
+        for character in text
+    )
+
+
+def say(line: Any) -> None:
+    console.print(printable(line), markup=False)
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def emit_records(title: str, records: Iterable[Record]) -> None:
+    """A heading, then each record as aligned `label  value` lines, a blank line between."""
+    console.print(printable(title), style="bold", markup=False)
+    for record in records:
+        rows = [(label, value) for label, value in record if value not in (None, "")]
+        width = max((len(label) for label, _ in rows), default=0)
+        console.print()
+        for label, value in rows:
+            say(f"{label:<{width}}  {printable(value)}")
+
+
+class CurrentStderr:
+    """Whatever sys.stderr is when a line is written (a test runner swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, and the exit code (1: refused, 2: nothing to talk to)."""
+    errors.print(printable(message), style="red", markup=False)
+    raise typer.Exit(code)

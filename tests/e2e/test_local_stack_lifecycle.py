@@ -1,0 +1,167 @@
+"""`make run` as people really use it: the documented timings with no overrides, started
+twice, a stale state file, the CLI from a subfolder, a key that survives restarts, and a
+banner whose curl line can be pasted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli.local_process import RunningStack, start_stack, stop_stack
+from cli.local_stack import LOCAL_TUNING
+from tests.e2e.test_local_stack import get, pay
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _paygate(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PAYGATE_STATE_FILE"}
+        | {"PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack started as `make run` starts it: no PAYGATE_* setting in the environment."""
+    directory = tmp_path_factory.mktemp("documented")
+    stack = start_stack(directory, clean_env=True)
+    yield stack
+    stop_stack(stack)
+
+
+def test_the_local_timings_are_the_ones_the_readme_promises(documented: RunningStack) -> None:
+    # GIVEN a stack with no overrides
+    environment = documented.state["environment"]
+    assert {k: environment[k] for k in LOCAL_TUNING} == {str(k): v for k, v in LOCAL_TUNING.items()}
+
+    # WHEN amount 24 and amount 504 are paid
+    started = time.monotonic()
+    pending = pay(documented, 24)
+    timed_out = pay(documented, 504)
+
+    # THEN 24 is Accepted within a few seconds (README: about 2 seconds after Pending)
+    documented.wait_for(
+        lambda: get(documented, pending).body["status"] == "Accepted", 8, "amount 24 accepted"
+    )
+    accepted_after = time.monotonic() - started
+    # AND 504 lands in the DLQ within the README's "about 30 seconds"
+    documented.wait_for(
+        lambda: timed_out in documented.cli("dlq", "list"), 45, "amount 504 in the DLQ"
+    )
+    dead_lettered_after = time.monotonic() - started
+    assert accepted_after < 8
+    assert dead_lettered_after < 45
+
+
+def test_a_second_start_is_refused_and_leaves_the_running_stack_alone(
+    documented: RunningStack, tmp_path: Path
+) -> None:
+    # WHEN `make run` is typed again with the same state file (any port)
+    again = _paygate(
+        "--state-file", str(documented.state_file), "local", "--port", "0", cwd=tmp_path
+    )
+
+    # THEN it says where the running one is, and changes nothing
+    assert again.returncode == 1
+    assert f"already running at {documented.url}" in again.stderr
+    assert json.loads(documented.state_file.read_text())["pid"] == documented.process.pid
+    assert "jobs waiting" in documented.cli("status")
+
+
+def test_the_cli_finds_the_state_file_from_a_subfolder(
+    documented: RunningStack, tmp_path: Path
+) -> None:
+    # GIVEN a project folder whose .paygate/local.json describes the running stack
+    (tmp_path / ".paygate").mkdir()
+    (tmp_path / ".paygate" / "local.json").write_text(documented.state_file.read_text())
+    deep = tmp_path / "src" / "deep"
+    deep.mkdir(parents=True)
+
+    # WHEN a command runs from a subfolder
+    status = _paygate("status", "--json", cwd=deep)
+
+    # THEN it found the stack
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["target"] == "local"
+
+
+def test_a_stale_state_file_is_one_clear_line(tmp_path: Path) -> None:
+    # GIVEN a state file left by a stack that crashed (its process is gone)
+    state = tmp_path / ".paygate" / "local.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"pid": 2**22 + 17, "url": "http://127.0.0.1:9"}))
+
+    # WHEN the CLI is asked for the status
+    status = _paygate("status", cwd=tmp_path)
+
+    # THEN one line says so, not a traceback
+    assert status.returncode == 2
+    lines = [line for line in status.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, status.stderr
+    assert "no local stack is running" in lines[0]
+    assert "gone" in lines[0]
+
+
+def test_a_restart_keeps_the_development_key_and_the_banner_can_be_pasted(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a stack started, stopped and started again on the same folder
+    first = start_stack(tmp_path)
+    key = first.api_key
+    assert stop_stack(first) == 0
+    second = start_stack(tmp_path)
+    try:
+        # THEN the key is the same, and the banner shows the docs URL and a curl line
+        # that runs as printed
+        assert second.api_key == key
+        log = tmp_path / "stack.log"
+        second.wait_for(lambda: f"{second.url}/docs" in log.read_text(), 10, "the banner")
+        banner = log.read_text()
+        curls = [line for line in banner.splitlines() if line.startswith("curl ")]
+        assert curls, banner
+        created = subprocess.run(
+            ["bash", "-c", curls[-1]], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert json.loads(created.stdout)["status"] == "Created"
+        assert "replacing" not in banner
+    finally:
+        stop_stack(second)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["PORT=8431", "AWS_PORT=4571"], "local --port 8431 --aws-port 4571"),
+        ([], "local"),
+    ],
+)
+def test_make_run_takes_its_ports_from_the_command_line(
+    arguments: list[str], expected: str
+) -> None:
+    # `make -n` prints what `make run` would run, without running it.
+    printed = subprocess.run(
+        ["make", "-n", "run", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    command = next(line for line in printed.splitlines() if "paygate local" in line)
+    assert command.rstrip().endswith(f"paygate {expected}"), command
