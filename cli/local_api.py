@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cli.api_docs import docs_resource
 from cli.lambda_emulation import ApiStage, api_gateway_event, authorizer_event, lambda_context
-from cli.local_state import HEALTH_PATH
+from cli.local_state import DEV_MERCHANT_ID, HEALTH_PATH
 from core.bootstrap import Services
+from core.merchants import MERCHANT_CONTEXT_KEY
+from core.observability import CORRELATION_KEY, access_logger
 from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import (
     authorizer,
@@ -83,6 +85,14 @@ class LocalApiGateway:
         self._keys_changed = keys_changed
         self._keys_seen = self._keys_stamp()
 
+    def live_example(self) -> tuple[str, str]:
+        """A fresh payment of the development merchant, for the docs page's examples."""
+        with self._invoke_lock:
+            payment = self._services.payment_service.create_payment(
+                DEV_MERCHANT_ID, DEV_MERCHANT_ID
+            )
+        return payment.payment_id, DEV_MERCHANT_ID
+
     def _keys_stamp(self) -> int:
         try:
             return self._keys_changed.stat().st_mtime_ns if self._keys_changed else 0
@@ -140,14 +150,38 @@ class LocalApiGateway:
         return dict(policy.get("context", {})), True
 
     def handle(self, method: str, target: str, headers: Headers, body: bytes) -> HttpAnswer:
+        """Answer one request as API Gateway would, and log one access line for it (as API
+        Gateway's access log does): method, route, status, time, request id, merchant."""
+        started = time.monotonic()
         request_id = _request_id()
+        path = urlsplit(target).path
+        answer, merchant_id = self._answer(method, target, headers, body, request_id)
+        known = (method, path) in ROUTES
+        access_logger.info(
+            "request",
+            extra={
+                "source": "gateway",
+                "method": method if known else "-",
+                # Only a known route: a path a client made up is never written to the logs.
+                "path": path if known else "(no such route)",
+                "status": answer.status,
+                "ms": round((time.monotonic() - started) * 1000, 1),
+                CORRELATION_KEY: request_id,
+                "merchantId": merchant_id or "-",
+            },
+        )
+        return answer
+
+    def _answer(
+        self, method: str, target: str, headers: Headers, body: bytes, request_id: str
+    ) -> tuple[HttpAnswer, str | None]:
         url = urlsplit(target)
         route = ROUTES.get((method, url.path))
         if route is None:
-            return _gateway_answer(gateway_responses.ROUTE_NOT_FOUND, request_id)
+            return _gateway_answer(gateway_responses.ROUTE_NOT_FOUND, request_id), None
         authorized = self._authorize(method, url.path, headers, request_id)
         if isinstance(authorized, GatewayResponse):
-            return _gateway_answer(authorized, request_id)
+            return _gateway_answer(authorized, request_id), None
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         event = api_gateway_event(
             self._stage,
@@ -162,11 +196,12 @@ class LocalApiGateway:
         )
         function_name, handler = route
         response = self._invoke(handler, event, function_name)
-        return HttpAnswer(
+        answer = HttpAnswer(
             int(response["statusCode"]),
             response_headers(response),
             (response.get("body") or "").encode(),
         )
+        return answer, str(authorized.get(MERCHANT_CONTEXT_KEY) or "") or None
 
 
 def response_headers(response: dict[str, Any]) -> dict[str, str]:
@@ -215,7 +250,7 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
                 return
             if self.command == "GET":
                 base_url = f"http://{self.headers.get('Host', 'localhost')}"
-                docs = docs_resource(urlsplit(self.path).path, base_url)
+                docs = docs_resource(urlsplit(self.path).path, base_url, gateway.live_example)
                 if docs is not None:
                     content_type, content = docs
                     self._send(HttpAnswer(200, {"Content-Type": content_type}, content))
@@ -225,7 +260,8 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
 
         def _send(self, answer: HttpAnswer) -> None:
             self.send_response(answer.status)
-            for name, value in answer.headers.items():
+            headers = {REQUEST_ID_HEADER: _request_id()} | answer.headers
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()

@@ -27,6 +27,7 @@ _HIDDEN = {
     "function_request_id",
     "function_name",
     "xray_trace_id",
+    "source",
 }
 
 
@@ -39,7 +40,8 @@ class TerminalFormatter(LambdaPowertoolsFormatter):
         )
         details = " ".join(f"{key}={extras[key]}" for key in ordered)
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        function = str(fields.get("function_name", "")).removeprefix("paygate-")
+        source = fields.pop("source", None) or fields.get("function_name", "")
+        function = str(source).removeprefix("paygate-")
         message = fields.get("message", record.getMessage())
         return f"{stamp} {record.levelname:<7} {function:<15} {message}  {details}".rstrip()
 

@@ -30,6 +30,7 @@ from cli.local_api import LocalApiGateway, serve
 from cli.local_api_instance import READY
 from cli.local_logging import use_terminal_logs
 from cli.local_state import (
+    DEV_MERCHANT_ID,
     LOCAL_CREDENTIALS,
     STATE_FILE_ENV,
     DevMerchant,
@@ -47,7 +48,6 @@ from core.provisioning import provision
 from core.resources import DEFAULT_PREFIX, LOCAL_API_PORT, RESOURCE_ENV_VARS, EnvVar
 from core.settings import Settings
 
-DEV_MERCHANT_ID = "dev-merchant"
 LOCAL_REGION = "us-east-1"
 # Quicker than production, so a demo shows retries, re-checks, the DLQ and the resolution
 # bound in seconds or minutes (the README's walk-through promises these times).

@@ -21,6 +21,7 @@ DEV_MERCHANT_NAME = "dev-merchant.json"
 KEYS_CHANGED_NAME = "keys-changed"
 STATE_FILE_ENV = "PAYGATE_STATE_FILE"
 HEALTH_PATH = "/health"
+DEV_MERCHANT_ID = "dev-merchant"
 # The emulator accepts any credentials; boto3 just needs some.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 _PROBE_SECONDS = 2.0

@@ -13,6 +13,8 @@ class FieldIssue:
 
 
 class PaygateError(Exception):
+    """An internal error (a bug: the requestId finds it in the logs)."""
+
     http_status = 500
     fail_code = "internal_error"
 
@@ -22,6 +24,8 @@ class PaygateError(Exception):
 
 
 class MalformedRequestError(PaygateError):
+    """The body is empty, not UTF-8 JSON, not a JSON object, or has a key twice."""
+
     http_status = 400
     fail_code = "malformed_request"
 
@@ -31,67 +35,84 @@ class MalformedRequestError(PaygateError):
 
 
 class InvalidQueryError(MalformedRequestError):
+    """A query parameter is missing or invalid (`fields` says which)."""
+
     http_status = 400
     fail_code = "invalid_query"
 
 
 class RequestValidationFailedError(MalformedRequestError):
+    """One or more fields are invalid (`fields` says which)."""
+
     http_status = 422
     fail_code = "validation_failed"
 
 
 class CardDataInTextError(RequestValidationFailedError):
-    """A card number typed into a free-text field: refused, never stored."""
+    """A card number was typed into a free-text field; it was not stored."""
 
     http_status = 422
     fail_code = "card_data_in_text"
 
 
 class UnauthorizedError(PaygateError):
+    """No, malformed, unknown or revoked API key."""
+
     http_status = 401
     fail_code = "unauthorized"
 
 
 class MerchantMismatchError(PaygateError):
+    """The merchantId sent is not the caller's."""
+
     http_status = 403
     fail_code = "merchant_mismatch"
 
 
 class PaymentNotFoundError(PaygateError):
+    """Unknown, expired, or another merchant's payment."""
+
     http_status = 404
     fail_code = "payment_not_found"
 
 
 class RouteNotFoundError(PaygateError):
+    """No such route."""
+
     http_status = 404
     fail_code = "route_not_found"
 
 
 class PaymentConflictError(PaygateError):
+    """The payment was already submitted with other details."""
+
     http_status = 409
     fail_code = "payment_conflict"
 
 
 class PayloadTooLargeError(PaygateError):
+    """The body is over 16 KiB."""
+
     http_status = 413
     fail_code = "payload_too_large"
 
 
 class UnsupportedMediaTypeError(PaygateError):
+    """The body is not application/json."""
+
     http_status = 415
     fail_code = "unsupported_media_type"
 
 
 class QueueUnavailableError(PaygateError):
-    """The payment was recorded but its job could not be queued; the reconciler will."""
+    """Recorded but not queued yet: repeat the request to queue it, or poll."""
 
     http_status = 503
     fail_code = "queue_unavailable"
 
 
 class ServiceUnavailableError(PaygateError):
-    """An AWS service we depend on is throttling or failing for a moment; nothing was
-    changed that a retry would not finish."""
+    """A service paygate depends on is busy: retry after Retry-After seconds."""
 
     http_status = 503
     fail_code = "service_unavailable"

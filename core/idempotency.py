@@ -42,16 +42,22 @@ _COMPLETED = "COMPLETED"
 
 
 class IdempotencyKeyInvalidError(PaygateError):
+    """The Idempotency-Key is empty, too long, not ASCII, sent twice, or holds a card number."""
+
     http_status = 400
     fail_code = "invalid_idempotency_key"
 
 
 class IdempotencyKeyInUseError(PaygateError):
+    """A request with this Idempotency-Key is still running: retry in a moment."""
+
     http_status = 409
     fail_code = "idempotency_key_in_use"
 
 
 class IdempotencyKeyReusedError(PaygateError):
+    """This Idempotency-Key was used with another request."""
+
     http_status = 422
     fail_code = "idempotency_key_reused"
 

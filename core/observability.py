@@ -14,6 +14,9 @@ METRICS_NAMESPACE = "Paygate"
 CORRELATION_KEY = "correlation_id"
 
 logger = Logger(service=SERVICE)
+# One line per API request (method, route, status, time, request id, merchant): API
+# Gateway's access log on AWS; the local gateway writes the same lines here.
+access_logger = Logger(service=SERVICE, child=True)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 

@@ -140,23 +140,63 @@ class _Request(BaseModel):
     )
 
 
+# Examples shown in the API's documentation: a test card that passes the Luhn check and
+# an expiry in the future, EUR 12.50. The local stack puts a live payment id in their place.
+EXAMPLE_MERCHANT_ID = "dev-merchant"
+EXAMPLE_PAYMENT_ID = "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed"
+_MERCHANT_ID_FIELD = Field(
+    description="Your merchant id (it must be the one your API key belongs to)",
+    examples=[EXAMPLE_MERCHANT_ID],
+)
+_PAYMENT_ID_FIELD = Field(
+    description="The payment id create-payment returned", examples=[EXAMPLE_PAYMENT_ID]
+)
+
+
 class CreatePaymentRequest(_Request):
-    merchant_id: Identifier
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
 
 
 class MakePaymentRequest(_Request):
-    payment_id: PaymentId
-    merchant_id: Identifier
+    payment_id: PaymentId = _PAYMENT_ID_FIELD
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
     card_number: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_card_number)] = (
-        Field(repr=False)
+        Field(
+            repr=False,
+            description="12 to 19 digits passing the Luhn check (spaces allowed)",
+            examples=["4242424242424242"],
+        )
     )
-    expiry_year: StrictInt = Field(ge=2000, le=2100)
-    expiry_month: StrictInt = Field(ge=1, le=12)
-    currency: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_currency)]
-    amount: StrictInt = Field(ge=MIN_AMOUNT, le=MAX_AMOUNT)
-    card_name: CardText
-    billing_address: AddressText
-    cvv: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_cvv)] = Field(repr=False)
+    expiry_year: StrictInt = Field(
+        ge=2000, le=2100, description="Four digits; not in the past", examples=[2035]
+    )
+    expiry_month: StrictInt = Field(
+        ge=1, le=12, description="1 to 12; not in the past", examples=[12]
+    )
+    currency: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_currency)] = Field(
+        description="An ISO 4217 code", examples=["EUR"]
+    )
+    amount: StrictInt = Field(
+        ge=MIN_AMOUNT,
+        le=MAX_AMOUNT,
+        description=(
+            "In the currency's minor units (1250 is EUR 12.50). The simulated bank: 1 is "
+            "Declined, 2 InsufficientFunds, 24 Pending then Accepted, 503 fails twice then "
+            "Accepted, 504 never answers (the DLQ), anything else Accepted"
+        ),
+        examples=[1250],
+    )
+    card_name: CardText = Field(
+        description="The card holder's name as printed on the card", examples=["Ada Lovelace"]
+    )
+    billing_address: AddressText = Field(
+        description="The card holder's billing address", examples=["12 Analytical Row, London"]
+    )
+    cvv: Annotated[StrictStr, BeforeValidator(_strip), AfterValidator(_cvv)] = Field(
+        repr=False,
+        description="3 or 4 digits; never stored once the bank has answered",
+        examples=["123"],
+    )
 
     @field_validator("expiry_year")
     @classmethod
@@ -182,8 +222,8 @@ class MakePaymentRequest(_Request):
 
 
 class GetPaymentQuery(_Request):
-    merchant_id: Identifier
-    payment_id: PaymentId
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    payment_id: PaymentId = _PAYMENT_ID_FIELD
 
 
 MAX_PAGE_SIZE = 100
@@ -194,12 +234,34 @@ MAX_CURSOR_LENGTH = 2048
 class ListPaymentsQuery(_Request):
     """Query strings arrive as text: numbers here are parsed from it."""
 
-    merchant_id: Identifier
-    from_time: int | None = Field(default=None, alias="from", ge=0, le=MAX_EPOCH_SECONDS)
-    to_time: int | None = Field(default=None, alias="to", ge=0, le=MAX_EPOCH_SECONDS)
-    status: PaymentStatus | None = None
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, min_length=1, max_length=MAX_CURSOR_LENGTH)
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    from_time: int | None = Field(
+        default=None,
+        alias="from",
+        ge=0,
+        le=MAX_EPOCH_SECONDS,
+        description="Created at or after this time, in epoch seconds",
+    )
+    to_time: int | None = Field(
+        default=None,
+        alias="to",
+        ge=0,
+        le=MAX_EPOCH_SECONDS,
+        description="Created at or before this time, in epoch seconds",
+    )
+    status: PaymentStatus | None = Field(default=None, description="Only this status")
+    limit: int = Field(
+        default=DEFAULT_PAGE_SIZE,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description="At most this many per page (a page may be shorter while nextCursor is set)",
+    )
+    cursor: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+        description="The nextCursor of the previous page",
+    )
 
     @field_validator("to_time")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from core.errors import FieldIssue
@@ -22,33 +22,50 @@ class _View(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+_PAYMENT_ID = Field(description="The payment's id: use it with make-payment and get-payment")
+_CREATED_AT = Field(description="When the payment id was created, in epoch seconds")
+
+
 class CreatedPayment(_View):
-    payment_id: str
-    status: PaymentStatus
-    creation_timestamp_seconds: int
+    payment_id: str = _PAYMENT_ID
+    status: PaymentStatus = Field(description="Always Created", examples=["Created"])
+    creation_timestamp_seconds: int = _CREATED_AT
 
 
 class SubmittedPayment(_View):
-    payment_id: str
-    status: PaymentStatus
+    payment_id: str = _PAYMENT_ID
+    status: PaymentStatus = Field(
+        description="Processing; or, for a repeated request, where the payment stands now",
+        examples=["Processing"],
+    )
 
 
 class PaymentView(_View):
     """A payment as its merchant sees it: the card masked to its last four digits."""
 
-    payment_id: str
+    payment_id: str = _PAYMENT_ID
     merchant_id: str
-    status: PaymentStatus
-    creation_timestamp_seconds: int
-    card_number: str | None = None
+    status: PaymentStatus = Field(
+        description=(
+            "Created, then Processing; Pending while the bank has not decided; final: "
+            "Accepted, Declined, InsufficientFunds, or Failed"
+        )
+    )
+    creation_timestamp_seconds: int = _CREATED_AT
+    card_number: str | None = Field(
+        default=None, description="Masked: the last four digits only", examples=["************4242"]
+    )
     expiry_year: int | None = None
     expiry_month: int | None = None
     currency: str | None = None
-    amount: int | None = None
+    amount: int | None = Field(default=None, description="In the currency's minor units")
     card_name: str | None = None
     billing_address: str | None = None
-    fail_code: str | None = None
-    fail_reason: str | None = None
+    fail_code: str | None = Field(
+        default=None,
+        description="When refused: card_declined, insufficient_funds or processing_failed",
+    )
+    fail_reason: str | None = Field(default=None, description="The refusal, in words")
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentView:

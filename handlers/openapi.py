@@ -1,51 +1,69 @@
 """The OpenAPI 3.1 document of the merchant API, generated from the request models the
-handlers validate with (core/requests.py) and the response models they answer with
-(core/views.py). `python -m handlers.openapi` prints it; docs/openapi.json is its copy, and
-a test fails when that copy is stale."""
+handlers validate with (core/requests.py), the response models they answer with
+(core/views.py), and the error types they answer errors with. `python -m handlers.openapi`
+prints it; docs/openapi.json is its copy, and a test fails when that copy is stale.
+
+Every operation carries an example that works as is on the local stack (whose docs page
+puts a live payment id into the examples), so Swagger UI's "Try it out" succeeds."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from core.bank_simulator import (
+    DECLINED_AMOUNT,
+    FLAKY_AMOUNT,
+    INSUFFICIENT_FUNDS_AMOUNT,
+    PENDING_AMOUNT,
+    TIMEOUT_AMOUNT,
+)
+from core.errors import PaygateError
+from core.idempotency import IdempotencyKeyInvalidError
+from core.payment import PaymentStatus
 from core.requests import (
+    EXAMPLE_MERCHANT_ID,
+    EXAMPLE_PAYMENT_ID,
     CreatePaymentRequest,
     GetPaymentQuery,
     ListPaymentsQuery,
     MakePaymentRequest,
 )
+from core.resources import LOCAL_API_PORT
 from core.views import CreatedPayment, ErrorBody, PaymentPage, PaymentView, SubmittedPayment
-from handlers.headers import IDEMPOTENCY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER
+from handlers import gateway_responses
+from handlers.headers import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
+)
 
 TITLE = "paygate merchant API"
 VERSION = "1.0.0"
-LOCAL_SERVER = "http://127.0.0.1:3000"
+LOCAL_SERVER = f"http://127.0.0.1:{LOCAL_API_PORT}"
 _REF = "#/components/schemas/{model}"
+EXAMPLE_CREATED_AT = 1795747675
 
-_ERRORS = {
-    400: "The body is not a JSON object, or a query parameter or header is invalid",
-    401: "No, malformed or unknown API key",
+_STATUS_MEANINGS = {
+    400: "A malformed body, query parameter or header",
+    401: "No, malformed, unknown or revoked API key",
     403: "The merchantId is not the caller's",
-    404: "Unknown, expired or another merchant's payment, or no such route",
+    404: "Unknown, expired or another merchant's payment",
     409: "Conflicts with an earlier request for this payment, or for this Idempotency-Key",
     413: "The body is over 16 KiB",
     415: "The body is not application/json",
-    422: (
-        "Invalid fields (`fields` names them), a card number typed into a text field "
-        "(`card_data_in_text`), or an Idempotency-Key reused"
-    ),
+    422: "Invalid fields (`fields` names them), or an Idempotency-Key reused",
     429: "Too many requests for this merchant",
     500: "An internal error",
-    503: (
-        "A service paygate depends on is busy (`service_unavailable`: retry after "
-        "`Retry-After` seconds), or make-payment recorded the payment but could not queue it "
-        "yet (`queue_unavailable`: repeat the request, or poll get-payment)"
-    ),
+    503: "Retry: a service paygate depends on is busy, or the job is not queued yet",
 }
+_POST_ERRORS = (400, 401, 403, 413, 415, 422, 429, 500, 503)
+_GET_ERRORS = (400, 401, 403, 429, 500, 503)
 
 
 @dataclass(frozen=True)
@@ -54,13 +72,41 @@ class Operation:
     path: str
     operation_id: str
     summary: str
+    description: str
     success: int
     response: type[BaseModel]
+    example: dict[str, Any]
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     idempotent: bool = False
-    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 413, 415, 422, 429, 500, 503))
+    errors: tuple[int, ...] = _GET_ERRORS
 
+
+_MAKE_EXAMPLE = {
+    "paymentId": EXAMPLE_PAYMENT_ID,
+    "merchantId": EXAMPLE_MERCHANT_ID,
+    "cardNumber": "4242424242424242",
+    "cvv": "123",
+    "expiryYear": 2035,
+    "expiryMonth": 12,
+    "currency": "EUR",
+    "amount": 1250,
+    "cardName": "Ada Lovelace",
+    "billingAddress": "12 Analytical Row, London",
+}
+_VIEW_EXAMPLE = PaymentView(
+    payment_id=EXAMPLE_PAYMENT_ID,
+    merchant_id=EXAMPLE_MERCHANT_ID,
+    status=PaymentStatus.ACCEPTED,
+    creation_timestamp_seconds=EXAMPLE_CREATED_AT,
+    card_number="************4242",
+    expiry_year=2035,
+    expiry_month=12,
+    currency="EUR",
+    amount=1250,
+    card_name="Ada Lovelace",
+    billing_address="12 Analytical Row, London",
+).to_json()
 
 OPERATIONS = (
     Operation(
@@ -68,41 +114,128 @@ OPERATIONS = (
         "/create-payment",
         "createPayment",
         "Create a payment id (it expires after 10 minutes unused)",
+        "Step 1: a new payment id for your merchant, in status Created. Submit its card with "
+        "make-payment within 10 minutes; after that the id answers 404 everywhere.",
         201,
         CreatedPayment,
+        CreatedPayment(
+            payment_id=EXAMPLE_PAYMENT_ID,
+            status=PaymentStatus.CREATED,
+            creation_timestamp_seconds=EXAMPLE_CREATED_AT,
+        ).to_json(),
         body=CreatePaymentRequest,
         idempotent=True,
+        errors=(*_POST_ERRORS, 409),
     ),
     Operation(
         "post",
         "/make-payment",
         "makePayment",
         "Submit the card for a payment; the result comes later (poll get-payment)",
+        "Step 2: the card is validated, encrypted and the payment queued for the bank: 202 "
+        "Processing. Repeating the same request is safe (the same answer, nothing queued "
+        "twice); the same payment id with other details, another card or CVV included, is "
+        "409. The amount chooses what the simulated bank answers (see the amounts above).",
         202,
         SubmittedPayment,
+        SubmittedPayment(payment_id=EXAMPLE_PAYMENT_ID, status=PaymentStatus.PROCESSING).to_json(),
         body=MakePaymentRequest,
         idempotent=True,
-        errors=(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
+        errors=(*_POST_ERRORS, 404, 409),
     ),
     Operation(
         "get",
         "/get-payment",
         "getPayment",
         "A payment, its card masked",
+        "Step 3: poll until the status is final (Accepted, Declined, InsufficientFunds or "
+        "Failed); failCode and failReason say why a payment was refused.",
         200,
         PaymentView,
+        _VIEW_EXAMPLE,
         query=GetPaymentQuery,
+        errors=(*_GET_ERRORS, 404),
     ),
     Operation(
         "get",
         "/list-payments",
         "listPayments",
         "The caller's payments, newest first, a page at a time",
+        "Pass nextCursor back as cursor for the next page; it is null on the last page. A "
+        "page may be shorter than limit (even empty) while nextCursor is set: keep following "
+        "it. from and to are creation times in epoch seconds.",
         200,
         PaymentPage,
+        {"payments": [_VIEW_EXAMPLE], "nextCursor": None},
         query=ListPaymentsQuery,
     ),
 )
+
+
+def _every_error_type() -> list[type[PaygateError]]:
+    """The error types the API answers with (the idempotency ones are PaygateErrors too;
+    naming one here makes sure its module is loaded)."""
+    found: list[type[PaygateError]] = []
+    pending: list[type[PaygateError]] = [PaygateError, IdempotencyKeyInvalidError]
+    while pending:
+        error = pending.pop()
+        if error not in found:
+            found.append(error)
+            pending.extend(error.__subclasses__())
+    return found
+
+
+def fail_codes() -> dict[int, dict[str, str]]:
+    """Every failCode the API answers, by HTTP status: the handlers' error types and the
+    gateway's own answers, each with what it means."""
+    codes: dict[int, dict[str, str]] = {}
+    for error in _every_error_type():
+        meaning = (error.__doc__ or "").strip().split("\n")[0] or _STATUS_MEANINGS.get(
+            error.http_status, ""
+        )
+        codes.setdefault(error.http_status, {}).setdefault(error.fail_code, meaning)
+    for name in dir(gateway_responses):
+        response = getattr(gateway_responses, name)
+        if isinstance(response, gateway_responses.GatewayResponse):
+            codes.setdefault(response.status, {}).setdefault(
+                response.fail_code, response.fail_reason
+            )
+    return {status: dict(sorted(found.items())) for status, found in sorted(codes.items())}
+
+
+def _description() -> str:
+    amounts = "\n".join(
+        f"| {amount} | {what} |"
+        for amount, what in (
+            (DECLINED_AMOUNT, "Declined (`card_declined`)"),
+            (INSUFFICIENT_FUNDS_AMOUNT, "InsufficientFunds (`insufficient_funds`)"),
+            (PENDING_AMOUNT, "Pending, then Accepted on the worker's next check"),
+            (FLAKY_AMOUNT, "the bank fails twice; the worker retries; Accepted"),
+            (TIMEOUT_AMOUNT, "the bank never answers: the job goes to the DLQ"),
+            ("any other", "Accepted"),
+        )
+    )
+    codes = "\n".join(
+        f"| {status} | `{code}` | {meaning} |"
+        for status, found in fail_codes().items()
+        for code, meaning in found.items()
+    )
+    return (
+        "Create a payment id, submit its card, poll for the result:\n\n"
+        "1. `POST /create-payment` → 201 `{paymentId, status: Created}`\n"
+        "2. `POST /make-payment` with the card → 202 `{status: Processing}`\n"
+        "3. `GET /get-payment` until the status is final: Accepted, Declined, "
+        "InsufficientFunds, or Failed (not processed within 24 hours; never charged)\n\n"
+        "**Authentication**: `Authorization: Bearer <API key>`. On the local stack the "
+        "key is printed by `make run` (and kept in `.paygate/local.json`); ops issue keys "
+        "with `paygate merchants create`. Use *Authorize* above with it.\n\n"
+        "Amounts are integers in the currency's minor units. On the simulated bank the "
+        "amount chooses the answer:\n\n| amount | result |\n| --- | --- |\n"
+        f"{amounts}\n\n"
+        "**Errors** are `{failCode, failReason, requestId}` (validation errors add "
+        "`fields`); every response carries `Request-Id`. The failCodes:\n\n"
+        f"| status | failCode | meaning |\n| --- | --- | --- |\n{codes}\n"
+    )
 
 
 def _schemas() -> dict[str, Any]:
@@ -119,29 +252,57 @@ def _schemas() -> dict[str, Any]:
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=_REF)
     required = set(schema.get("required", []))
-    return [
-        {
+    parameters = []
+    for name, definition in schema["properties"].items():
+        parameter: dict[str, Any] = {
             "name": name,
             "in": "query",
             "required": name in required,
-            "schema": {k: v for k, v in definition.items() if k != "title"},
+            "schema": {k: v for k, v in definition.items() if k not in ("title", "description")},
         }
-        for name, definition in schema["properties"].items()
-    ]
+        if "description" in definition:
+            parameter["description"] = definition["description"]
+        if definition.get("examples"):
+            parameter["example"] = definition["examples"][0]
+        parameters.append(parameter)
+    return parameters
 
 
 def _headers(*names: str) -> dict[str, Any]:
     descriptions = {
         REQUEST_ID_HEADER: "This request's id: `requestId` of an error, correlation id in logs",
         REPLAYED_HEADER: "`true` when the answer is a replay for the same Idempotency-Key",
+        RETRY_AFTER_HEADER: "Seconds to wait before retrying",
     }
     return {
         name: {"description": descriptions[name], "schema": {"type": "string"}} for name in names
     }
 
 
-def _json(model: type[BaseModel]) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": _REF.format(model=model.__name__)}}}
+def _json(model: type[BaseModel], example: Any = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": {"$ref": _REF.format(model=model.__name__)}}
+    if example is not None:
+        content["example"] = example
+    return {"application/json": content}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    codes = fail_codes().get(status, {})
+    listed = ", ".join(f"`{code}`" for code in codes)
+    headers = [REQUEST_ID_HEADER] + ([RETRY_AFTER_HEADER] if status == 503 else [])
+    example_code = next(iter(codes), "internal_error")
+    return {
+        "description": f"{_STATUS_MEANINGS[status]}. failCode: {listed}",
+        "headers": _headers(*headers),
+        "content": _json(
+            ErrorBody,
+            {
+                "failCode": example_code,
+                "failReason": codes.get(example_code, ""),
+                "requestId": "c0ffee00-0000-4000-8000-000000000000",
+            },
+        ),
+    }
 
 
 def _operation(operation: Operation) -> dict[str, Any]:
@@ -162,24 +323,23 @@ def _operation(operation: Operation) -> dict[str, Any]:
         str(operation.success): {
             "description": operation.summary,
             "headers": _headers(*success_headers),
-            "content": _json(operation.response),
+            "content": _json(operation.response, operation.example),
         }
     }
-    for status in operation.errors:
-        responses[str(status)] = {
-            "description": _ERRORS[status],
-            "headers": _headers(REQUEST_ID_HEADER) if status not in (401, 429) else {},
-            "content": _json(ErrorBody),
-        }
+    for status in sorted(operation.errors):
+        responses[str(status)] = _error_response(status)
     document: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
+        "description": operation.description,
         "security": [{"apiKey": []}],
         "parameters": parameters,
         "responses": responses,
     }
     if operation.body:
-        document["requestBody"] = {"required": True, "content": _json(operation.body)}
+        example = _MAKE_EXAMPLE if operation.body is MakePaymentRequest else None
+        example = example or {"merchantId": EXAMPLE_MERCHANT_ID}
+        document["requestBody"] = {"required": True, "content": _json(operation.body, example)}
     return document
 
 
@@ -189,15 +349,7 @@ def openapi_document(server_url: str = LOCAL_SERVER) -> dict[str, Any]:
         paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": TITLE,
-            "version": VERSION,
-            "description": (
-                "Create a payment id, submit its card, poll for the result. Amounts are "
-                "integers in the currency's minor units. Every error is "
-                "`{failCode, failReason, requestId}`."
-            ),
-        },
+        "info": {"title": TITLE, "version": VERSION, "description": _description()},
         "servers": [{"url": server_url}],
         "security": [{"apiKey": []}],
         "paths": paths,
@@ -212,6 +364,15 @@ def openapi_document(server_url: str = LOCAL_SERVER) -> dict[str, Any]:
             },
         },
     }
+
+
+def with_live_examples(document: dict[str, Any], payment_id: str, merchant_id: str) -> str:
+    """The document with a live payment id and merchant in its examples (the local stack's
+    docs page, so "Try it out" works as is)."""
+    text = json.dumps(document, indent=2)
+    return text.replace(EXAMPLE_PAYMENT_ID, payment_id).replace(
+        f'"{EXAMPLE_MERCHANT_ID}"', f'"{merchant_id}"'
+    )
 
 
 def render(document: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import RunningStack
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -24,6 +25,8 @@ CHROMIUM_FLAGS = [
     "--virtual-time-budget=15000",
     "--window-size=1280,1600",
 ]
+# Playwright sets these itself (and takes no virtual-time budget).
+PLAYWRIGHT_OWN_FLAGS = ("--headless", "--virtual-time-budget=15000", "--window-size=1280,1600")
 EXAMPLES_PER_OPERATION = 25
 CHECKS = ",".join(
     (
@@ -104,3 +107,40 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_spec(
 
     assert result.returncode == 0, result.stdout[-5000:]
     assert " passed" in result.stdout
+
+
+def test_try_it_out_works_with_the_examples_as_they_are(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # GIVEN the docs page in a real browser, authorized with the key as a user would
+    script = Path(__file__).with_name("docs_try_it_out.mjs")
+    screenshot = tmp_path / "try-it-out.png"
+
+    # WHEN "Try it out" and "Execute" are pressed on every operation, examples untouched
+    result = subprocess.run(
+        [
+            "node",
+            str(script),
+            stack.url,
+            stack.api_key,
+            str(screenshot),
+            CHROMIUM,
+            json.dumps([flag for flag in CHROMIUM_FLAGS if flag not in PLAYWRIGHT_OWN_FLAGS]),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    # THEN each answers success: the examples are valid requests on the local stack
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = json.loads(result.stdout.strip().splitlines()[-1])
+    assert statuses == {
+        "createPayment": "201",
+        "makePayment": "202",
+        "getPayment": "200",
+        "listPayments": "200",
+    }
+    assert screenshot.stat().st_size > 10_000

@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -223,3 +225,23 @@ def test_the_stack_refuses_a_taken_port_and_shuts_down_cleanly(tmp_path: Path) -
     assert port_is_free(second.ports[1])
     assert not second.state_file.exists()
     assert card_data_leaks((tmp_path / "stack.log").read_text()) == []
+
+
+def test_every_request_gets_one_access_line_and_a_request_id(stack: RunningStack) -> None:
+    # WHEN a payment is created, a bad key is used, and a route is made up
+    created = stack.request("POST", "/create-payment", {"merchantId": stack.merchant_id})
+    refused = stack.request("POST", "/create-payment", {"merchantId": "x"}, api_key="nope-nope")
+    request = urllib.request.Request(f"{stack.url}/no-such-route")  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+
+    # THEN each got a Request-Id, and the log has an access line for each, 401s included
+    assert (created.status, refused.status, missing.value.code) == (201, 401, 404)
+    assert missing.value.headers["Request-Id"]
+    log = stack.state_file.parent / "stack.log"
+    stack.wait_for(lambda: "status=404" in log.read_text(), 10, "the access lines")
+    lines = [line for line in log.read_text().splitlines() if " request  " in line]
+    assert any("status=201" in line and "path=/create-payment" in line for line in lines)
+    assert any("status=401" in line and "merchantId=-" in line for line in lines)
+    assert any("status=404" in line and "(no such route)" in line for line in lines)
+    assert all("correlation_id=" in line for line in lines)

@@ -433,3 +433,20 @@ def test_the_function_asset_holds_code_and_arm64_dependencies_and_no_tests(
     assert size < LAMBDA_UNZIPPED_LIMIT
     (BUILD_DIR / "asset-size.txt").write_text(f"{size}\n")
     print(f"\nLambda asset unzipped: {size / 1e6:.1f} MB")
+
+
+def test_the_access_log_has_one_json_line_per_request_with_the_merchant(
+    synth: Synthesized,
+) -> None:
+    stage = _only(synth.resources("AWS::ApiGateway::Stage"), "DeploymentStage")
+    line_format = stage["AccessLogSetting"]["Format"]
+    # A sample line as API Gateway writes it: valid JSON, status and latency as numbers.
+    sample = (
+        line_format.replace("$context.status", "429")
+        .replace("$context.responseLatency", "12")
+        .replace("$context.error.messageString", '"Too Many Requests"')
+    )
+    document = json.loads(sample)
+    assert document["status"] == 429
+    assert document["merchantId"] == "$context.authorizer.merchantId"
+    assert {"requestId", "method", "path", "ms", "time"} <= set(document)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli.local_api import ROUTES
+from core.requests import MakePaymentRequest
 from handlers.openapi import OPERATIONS, openapi_document, render
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -39,3 +40,34 @@ def test_errors_are_documented_with_their_fields_and_posts_take_an_idempotency_k
         assert "Idempotency-Key" in names
     make = document["paths"]["/make-payment"]["post"]["requestBody"]
     assert make["content"]["application/json"]["schema"]["$ref"].endswith("MakePaymentRequest")
+
+
+def test_get_routes_document_no_body_errors_and_each_status_lists_its_fail_codes() -> None:
+    document = openapi_document()
+
+    for path in ("/get-payment", "/list-payments"):
+        statuses = set(document["paths"][path]["get"]["responses"])
+        assert not statuses & {"413", "415", "422"}, path
+    created = document["paths"]["/create-payment"]["post"]["responses"]
+    assert "idempotency_key_in_use" in created["409"]["description"]
+    make = document["paths"]["/make-payment"]["post"]["responses"]
+    assert "card_data_in_text" in make["422"]["description"]
+    assert make["503"]["headers"]["Retry-After"]
+
+
+def test_examples_are_valid_requests_and_success_examples_show_the_right_status() -> None:
+    document = openapi_document()
+    paths = document["paths"]
+
+    make = paths["/make-payment"]["post"]
+    example = make["requestBody"]["content"]["application/json"]["example"]
+    request = MakePaymentRequest.model_validate(example)
+    assert (request.amount, request.currency) == (1250, "EUR")
+    assert make["responses"]["202"]["content"]["application/json"]["example"]["status"] == (
+        "Processing"
+    )
+    created = paths["/create-payment"]["post"]["responses"]["201"]["content"]
+    assert created["application/json"]["example"]["status"] == "Created"
+    description = document["info"]["description"]
+    for needle in ("create-payment", "make-payment", "get-payment", "| 504 |", "failCode"):
+        assert needle in description
