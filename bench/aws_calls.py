@@ -24,7 +24,7 @@ from cli.lambda_emulation import (
     sqs_lambda_event,
 )
 from core.bootstrap import AwsClients, Services
-from core.clock import SystemClock
+from core.domain.clock import SystemClock
 from handlers import authorizer, create_payment, get_payment, make_payment
 from workers import payment_worker
 

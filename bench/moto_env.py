@@ -6,7 +6,7 @@ import os
 
 import boto3
 
-from core.provisioning import provision
+from cli.provisioning import provision
 from core.settings import Settings
 
 REGION = "us-east-1"

@@ -16,9 +16,9 @@ from bench.moto_env import REGION, provisioned_settings
 from bench.payloads import make_payment_body
 from cli.lambda_emulation import lambda_context, sqs_lambda_event
 from core.bootstrap import AwsClients, Services
-from core.clock import SystemClock
-from core.payment import CREATED_VERSION, Payment, PaymentStatus
-from core.requests import MakePaymentRequest
+from core.domain.clock import SystemClock
+from core.domain.payment import CREATED_VERSION, Payment, PaymentStatus
+from handlers.requests import MakePaymentRequest
 from workers import payment_worker
 
 BATCH = 10

@@ -11,7 +11,7 @@ import typer
 
 from cli.output import console, emit_json, emit_records, fail, say
 from cli.target import Target, target_of
-from core.dead_letters import DeadLetter, LetterAction, LetterFilter, age_seconds
+from core.adapters.sqs_dead_letters import DeadLetter, LetterAction, LetterFilter, age_seconds
 
 dlq_app = typer.Typer(
     help="The dead-letter queue: inspect, replay, delete (nothing is ever lost: replay sends "

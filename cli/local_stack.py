@@ -40,11 +40,11 @@ from cli.local_state import (
     save_dev_merchant,
     saved_dev_merchant,
 )
+from cli.provisioning import provision
+from core.adapters.dynamodb_merchants import generate_api_key
 from core.bootstrap import AwsClients, Services
-from core.clock import SystemClock, epoch_seconds
-from core.merchants import generate_api_key
+from core.domain.clock import SystemClock, epoch_seconds
 from core.observability import logger
-from core.provisioning import provision
 from core.resources import DEFAULT_PREFIX, LOCAL_API_PORT, RESOURCE_ENV_VARS, EnvVar
 from core.settings import Settings
 

@@ -11,8 +11,7 @@ import typer
 from cli.output import emit_json, emit_records, fail, say
 from cli.target import target_of
 from cli.usage_plans import issue_usage_key
-from core.clock import epoch_seconds
-from core.merchants import (
+from core.adapters.dynamodb_merchants import (
     InvalidMerchantError,
     IssuedKey,
     MerchantExistsError,
@@ -21,6 +20,7 @@ from core.merchants import (
     UnknownMerchantError,
     check_merchant,
 )
+from core.domain.clock import epoch_seconds
 
 merchants_app = typer.Typer(
     help="Merchants and their API keys (each key is shown once; only its digest is stored).",

@@ -10,9 +10,9 @@ import typer
 
 from cli.output import emit_json, emit_records, fail
 from cli.target import target_of
-from core.clock import epoch_seconds
-from core.payment import Payment, PaymentStatus
-from core.payments_repository import UnreadablePaymentError
+from core.adapters.dynamodb_payments import UnreadablePaymentError
+from core.domain.clock import epoch_seconds
+from core.domain.payment import Payment, PaymentStatus
 
 payments_app = typer.Typer(
     help="Payments, as ops see them (cards masked; never a PAN or CVV).",

@@ -15,10 +15,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.local_state import LOCAL_CREDENTIALS, StateFileError, note_keys_changed, running_state
 from cli.output import fail, say
+from core.adapters.dynamodb_merchants import MerchantStore
+from core.adapters.sqs_dead_letters import DeadLetterQueue
 from core.bootstrap import AwsClients, Services
-from core.clock import SystemClock, epoch_seconds
-from core.dead_letters import DeadLetterQueue
-from core.merchants import MerchantStore
+from core.domain.clock import SystemClock, epoch_seconds
 from core.resources import EnvVar, StackOutput
 from core.settings import Settings
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from core.clock import Clock, SystemClock
+from core.domain.clock import Clock, SystemClock
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,18 +23,18 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
 
-    from core.bank_simulator import BankControlPanel, SimulatedBank
-    from core.card_vault import CardVault
-    from core.idempotency import IdempotencyStore
-    from core.job_queue import JobQueue
-    from core.merchants import MerchantStore
-    from core.pagination import CursorCodec
-    from core.payment_listing import PaymentListing
-    from core.payment_processor import PaymentProcessor
-    from core.payment_service import PaymentService
-    from core.payments_repository import PaymentsRepository
-    from core.reconciler import Reconciler
-    from core.submission import RequestDigests
+    from core.adapters.dynamodb_idempotency import IdempotencyStore
+    from core.adapters.dynamodb_merchants import MerchantStore
+    from core.adapters.dynamodb_payments import PaymentsRepository
+    from core.adapters.kms_card_vault import CardVault
+    from core.adapters.list_cursors import CursorCodec
+    from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
+    from core.adapters.sqs_jobs import JobQueue
+    from core.domain.submission import RequestDigests
+    from core.use_cases.payment_listing import PaymentListing
+    from core.use_cases.payment_processor import PaymentProcessor
+    from core.use_cases.payment_service import PaymentService
+    from core.use_cases.reconciler import Reconciler
 
 # Fail fast inside a Lambda's time budget; our own retries (tenacity) sit on top.
 _BOTO_CONFIG = Config(
@@ -77,8 +77,8 @@ class Services:
 
     @cached_property
     def payments(self) -> PaymentsRepository:
-        from core.payments_repository import PaymentsRepository
-        from core.reconcile_policy import ReconcilePolicy
+        from core.adapters.dynamodb_payments import PaymentsRepository
+        from core.domain.reconcile_policy import ReconcilePolicy
 
         return PaymentsRepository(
             self.clients.dynamodb, self.settings.payments_table, ReconcilePolicy.of(self.settings)
@@ -86,51 +86,51 @@ class Services:
 
     @cached_property
     def merchants(self) -> MerchantStore:
-        from core.merchants import MerchantStore
+        from core.adapters.dynamodb_merchants import MerchantStore
 
         return MerchantStore(self.clients.dynamodb, self.settings.merchants_table)
 
     @cached_property
     def vault(self) -> CardVault:
-        from core.card_vault import CardVault
+        from core.adapters.kms_card_vault import CardVault
 
         return CardVault(self.clients.kms, self.settings.card_key_id)
 
     @cached_property
     def request_digests(self) -> RequestDigests:
-        from core.kms_mac import KmsMac
-        from core.submission import RequestDigests
+        from core.adapters.kms_mac import KmsMac
+        from core.domain.submission import RequestDigests
 
         return RequestDigests(KmsMac(self.clients.kms, self.settings.card_digest_key_id))
 
     @cached_property
     def cursors(self) -> CursorCodec:
-        from core.kms_mac import KmsMac
-        from core.pagination import CursorCodec
+        from core.adapters.kms_mac import KmsMac
+        from core.adapters.list_cursors import CursorCodec
 
         return CursorCodec(KmsMac(self.clients.kms, self.settings.cursor_key_id))
 
     @cached_property
     def jobs(self) -> JobQueue:
-        from core.job_queue import JobQueue
+        from core.adapters.sqs_jobs import JobQueue
 
         return JobQueue(self.clients.sqs, self.settings.jobs_queue_url)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
-        from core.idempotency import IdempotencyStore
+        from core.adapters.dynamodb_idempotency import IdempotencyStore
 
         return IdempotencyStore(self.clients.dynamodb, self.settings.idempotency_table, self.clock)
 
     @cached_property
     def bank_controls(self) -> BankControlPanel:
-        from core.bank_simulator import BankControlPanel
+        from core.adapters.simulated_bank import BankControlPanel
 
         return BankControlPanel(self.clients.dynamodb, self.settings.bank_control_table)
 
     @cached_property
     def bank(self) -> SimulatedBank:
-        from core.bank_simulator import SimulatedBank
+        from core.adapters.simulated_bank import SimulatedBank
 
         return SimulatedBank(
             self.clients.dynamodb,
@@ -142,7 +142,7 @@ class Services:
     @cached_property
     def processor(self) -> PaymentProcessor:
         from core.observability import recorder
-        from core.payment_processor import PaymentProcessor
+        from core.use_cases.payment_processor import PaymentProcessor
 
         return PaymentProcessor(
             payments=self.payments,
@@ -157,7 +157,7 @@ class Services:
     @cached_property
     def reconciler(self) -> Reconciler:
         from core.observability import recorder
-        from core.reconciler import Reconciler
+        from core.use_cases.reconciler import Reconciler
 
         return Reconciler(
             payments=self.payments,
@@ -170,7 +170,7 @@ class Services:
 
     @cached_property
     def payment_service(self) -> PaymentService:
-        from core.payment_service import PaymentService
+        from core.use_cases.payment_service import PaymentService
 
         return PaymentService(
             payments=self.payments,
@@ -182,7 +182,7 @@ class Services:
 
     @cached_property
     def payment_listing(self) -> PaymentListing:
-        from core.payment_listing import PaymentListing
+        from core.use_cases.payment_listing import PaymentListing
 
         return PaymentListing(
             payments=self.payments,

@@ -17,9 +17,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from core.aws_errors import is_transient
+from core.adapters.aws_errors import is_transient
+from core.adapters.dynamodb_idempotency import Claim, IdempotencyStore, StoredAnswer, check_key
+from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY
 from core.bootstrap import Services
-from core.errors import (
+from core.domain.errors import (
     CardDataInTextError,
     FieldIssue,
     InvalidQueryError,
@@ -32,18 +34,16 @@ from core.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
-from core.idempotency import Claim, IdempotencyStore, StoredAnswer, check_key
-from core.merchants import MERCHANT_CONTEXT_KEY
+from core.domain.text_rules import contains_card_number
 from core.observability import logger, metrics
-from core.requests import CARD_DATA_IN_TEXT
-from core.text_rules import contains_card_number
-from core.views import ErrorBody
 from handlers.headers import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
+from handlers.requests import CARD_DATA_IN_TEXT
+from handlers.views import ErrorBody
 
 MAX_BODY_BYTES = 16 * 1024
 # After a passing failure of an AWS service: worth trying again this soon.

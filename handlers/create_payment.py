@@ -7,13 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from core.adapters.dynamodb_idempotency import Claim
 from core.bootstrap import with_process_services
-from core.fingerprints import fingerprint
-from core.idempotency import Claim
+from core.domain.fingerprints import fingerprint
+from core.domain.tenancy import ensure_caller_is
 from core.observability import logger, metrics
-from core.requests import CreatePaymentRequest
-from core.tenancy import ensure_caller_is
-from core.views import CreatedPayment
 from handlers.api import (
     answer_idempotently,
     api_entry_point,
@@ -23,6 +21,8 @@ from handlers.api import (
     parse_json_body,
     services_of,
 )
+from handlers.requests import CreatePaymentRequest
+from handlers.views import CreatedPayment
 
 app = build_resolver()
 

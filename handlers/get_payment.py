@@ -7,8 +7,6 @@ from typing import Any
 
 from core.bootstrap import with_process_services
 from core.observability import logger, metrics
-from core.requests import GetPaymentQuery
-from core.views import PaymentView
 from handlers.api import (
     api_entry_point,
     build_resolver,
@@ -17,6 +15,8 @@ from handlers.api import (
     parse_query,
     services_of,
 )
+from handlers.requests import GetPaymentQuery
+from handlers.views import PaymentView
 
 app = build_resolver()
 

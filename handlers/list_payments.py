@@ -8,8 +8,6 @@ from typing import Any
 
 from core.bootstrap import with_process_services
 from core.observability import metrics
-from core.requests import ListPaymentsQuery
-from core.views import PaymentPage, PaymentView
 from handlers.api import (
     api_entry_point,
     build_resolver,
@@ -18,6 +16,8 @@ from handlers.api import (
     parse_query,
     services_of,
 )
+from handlers.requests import ListPaymentsQuery
+from handlers.views import PaymentPage, PaymentView
 
 app = build_resolver()
 

@@ -8,13 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from core.adapters.dynamodb_idempotency import Claim
 from core.bootstrap import with_process_services
-from core.clock import utc_today
-from core.idempotency import Claim
+from core.domain.clock import utc_today
+from core.domain.tenancy import ensure_caller_is
 from core.observability import logger, metrics
-from core.requests import MakePaymentRequest, ValidationContext
-from core.tenancy import ensure_caller_is
-from core.views import SubmittedPayment
 from handlers.api import (
     answer_idempotently,
     api_entry_point,
@@ -24,6 +22,8 @@ from handlers.api import (
     parse_json_body,
     services_of,
 )
+from handlers.requests import MakePaymentRequest, ValidationContext
+from handlers.views import SubmittedPayment
 
 app = build_resolver()
 

@@ -15,26 +15,17 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from core.bank_simulator import (
+from core.adapters.dynamodb_idempotency import IdempotencyKeyInvalidError
+from core.adapters.simulated_bank import (
     DECLINED_AMOUNT,
     FLAKY_AMOUNT,
     INSUFFICIENT_FUNDS_AMOUNT,
     PENDING_AMOUNT,
     TIMEOUT_AMOUNT,
 )
-from core.errors import PaygateError
-from core.idempotency import IdempotencyKeyInvalidError
-from core.payment import PaymentStatus
-from core.requests import (
-    EXAMPLE_MERCHANT_ID,
-    EXAMPLE_PAYMENT_ID,
-    CreatePaymentRequest,
-    GetPaymentQuery,
-    ListPaymentsQuery,
-    MakePaymentRequest,
-)
+from core.domain.errors import PaygateError
+from core.domain.payment import PaymentStatus
 from core.resources import LOCAL_API_PORT
-from core.views import CreatedPayment, ErrorBody, PaymentPage, PaymentView, SubmittedPayment
 from handlers import gateway_responses
 from handlers.headers import (
     IDEMPOTENCY_HEADER,
@@ -42,6 +33,15 @@ from handlers.headers import (
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
+from handlers.requests import (
+    EXAMPLE_MERCHANT_ID,
+    EXAMPLE_PAYMENT_ID,
+    CreatePaymentRequest,
+    GetPaymentQuery,
+    ListPaymentsQuery,
+    MakePaymentRequest,
+)
+from handlers.views import CreatedPayment, ErrorBody, PaymentPage, PaymentView, SubmittedPayment
 
 TITLE = "paygate merchant API"
 VERSION = "1.0.0"

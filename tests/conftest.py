@@ -22,10 +22,10 @@ os.environ.update(
     }
 )
 
+from cli.provisioning import provision
+from core.adapters.sqs_jobs import queue_depth
 from core.bootstrap import AwsClients, Services
-from core.job_queue import queue_depth
 from core.observability import logger as paygate_logger
-from core.provisioning import provision
 from core.settings import Settings
 from handlers import create_payment, get_payment, list_payments, make_payment
 from tests.support import (

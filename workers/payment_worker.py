@@ -12,11 +12,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.adapters.sqs_jobs import PaymentJob
 from core.bootstrap import Services, with_process_services
-from core.job_queue import PaymentJob
 from core.observability import CORRELATION_KEY, logger, metrics, recorder
-from core.payment_processor import PaymentProcessor, PoisonJobError, failure_reason
 from core.resources import MAX_RECEIVE_COUNT
+from core.use_cases.payment_processor import PaymentProcessor, PoisonJobError, failure_reason
 
 # Kept back from the Lambda's remaining time for the DB write and the batch response.
 SAFETY_MARGIN_SECONDS = 3.0

@@ -419,7 +419,9 @@ def test_the_function_asset_holds_code_and_arm64_dependencies_and_no_tests(
         "handlers/create_payment.py",
         "handlers/authorizer.py",
         "workers/payment_worker.py",
-        "core/payment_service.py",
+        "core/use_cases/payment_service.py",
+        "core/domain/payment.py",
+        "core/adapters/dynamodb_payments.py",
         "aws_lambda_powertools/__init__.py",
         "tenacity/__init__.py",
     ):
@@ -428,6 +430,7 @@ def test_the_function_asset_holds_code_and_arm64_dependencies_and_no_tests(
     assert native and all("aarch64" in path.name for path in native)
     assert not (asset / "tests").exists()
     assert not (asset / "cli").exists()
+    assert not list(asset.rglob("provisioning.py")), "local-only code stays out of the asset"
     assert not list(asset.rglob("__pycache__"))
     size = unzipped_size_bytes(asset)
     assert size < LAMBDA_UNZIPPED_LIMIT

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerRequestEvent,
 )
 
+from core.adapters.dynamodb_merchants import IssuedKey, MerchantStore
 from core.bootstrap import Services
-from core.merchants import IssuedKey, MerchantStore
 from handlers import authorizer
 from tests.conftest import ApiClient, AwsEnv
 from tests.support import authorizer_event, lambda_context

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from core.bank_simulator import BankControlPanel
+from core.adapters.simulated_bank import BankControlPanel
 from tests.conftest import AwsEnv
 
 

@@ -6,7 +6,7 @@ import logging
 
 from boto3.dynamodb.types import Binary
 
-from core.cards import CardSecret
+from core.domain.cards import CardSecret
 from core.observability import logger
 from tests.support import SENTINEL_CVV, SENTINEL_PAN, card_data_leaks
 

@@ -4,8 +4,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from core.bootstrap import Services
-from core.errors import PaygateError
-from core.requests import MakePaymentRequest
+from core.domain.errors import PaygateError
+from handlers.requests import MakePaymentRequest
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 
 THREADS = 20

@@ -8,9 +8,9 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.adapters.sqs_dead_letters import LetterFilter, LetterKind
+from core.adapters.sqs_jobs import queue_depth
 from core.bootstrap import Services
-from core.dead_letters import LetterFilter, LetterKind
-from core.job_queue import queue_depth
 from tests.conftest import ApiClient, AwsEnv
 from tests.faults import throttle
 from tests.integration.gateway_support import served_gateway, write_state_file

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.payments_repository import MAX_LIST_QUERIES
+from core.adapters.dynamodb_payments import MAX_LIST_QUERIES
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.faults import throttle
 from tests.support import SENTINEL_PAN, FakeClock, card_data_leaks

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cli.lambda_emulation import SqsEventSource, sqs_lambda_event
+from core.adapters.sqs_jobs import PaymentJob
 from core.bootstrap import Services
-from core.job_queue import PaymentJob
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import emitted_metrics, event_source, submit

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from core.bank import AuthorizationRequest
 from core.bootstrap import Services
-from core.cards import CardSecret
-from core.payment import Payment, PaymentStatus
-from core.reconcile_policy import ReconcilePolicy
+from core.domain.bank import AuthorizationRequest
+from core.domain.cards import CardSecret
+from core.domain.payment import Payment, PaymentStatus
+from core.domain.reconcile_policy import ReconcilePolicy
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.faults import throttle

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from core.bank import AuthorizationRequest, Bank
+from core.adapters.sqs_jobs import JobQueue, PaymentJob
 from core.bootstrap import AwsClients, Services
-from core.errors import QueueUnavailableError
-from core.job_queue import JobQueue, PaymentJob
-from core.payment import BankOutcome
-from core.payment_processor import JobResult, recheck_delay_seconds
+from core.domain.bank import AuthorizationRequest, Bank
+from core.domain.errors import QueueUnavailableError
+from core.domain.payment import BankOutcome
+from core.use_cases.payment_processor import JobResult, recheck_delay_seconds
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.integration.worker_support import emitted_metrics, event_source, submit
 from tests.support import FakeClock, lambda_context

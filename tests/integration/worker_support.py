@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from cli.lambda_emulation import SqsEventSource
+from core.adapters.sqs_dead_letters import DeadLetterQueue
 from core.bootstrap import Services
-from core.dead_letters import DeadLetterQueue
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.faults import SimulatedCrash
 from tests.support import FakeClock, lambda_context

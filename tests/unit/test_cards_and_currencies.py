@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.cards import mask_card_number, passes_luhn
-from core.currencies import minor_unit_exponent
+from core.domain.cards import mask_card_number, passes_luhn
+from core.domain.currencies import minor_unit_exponent
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli.local_api import ROUTES
-from core.requests import MakePaymentRequest
 from handlers.openapi import OPERATIONS, openapi_document, render
+from handlers.requests import MakePaymentRequest
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

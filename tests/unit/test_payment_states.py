@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.payment import (
+from core.domain.payment import (
     FINAL_STATUSES,
     PROCESSING_FAILED,
     BankOutcome,

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.requests import MakePaymentRequest, ValidationContext
+from handlers.requests import MakePaymentRequest, ValidationContext
 from tests.support import SENTINEL_CVV, SENTINEL_PAN
 
 

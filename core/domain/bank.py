@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.cards import CardSecret
-from core.payment import BankOutcome
+from core.domain.cards import CardSecret
+from core.domain.payment import BankOutcome
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from core.cards import MAX_PAN_DIGITS, MIN_PAN_DIGITS, CardSecret, passes_luhn
-from core.currencies import is_known_currency
-from core.payment import PaymentStatus
-from core.text_rules import (
+from core.domain.cards import MAX_PAN_DIGITS, MIN_PAN_DIGITS, CardSecret, passes_luhn
+from core.domain.currencies import is_known_currency
+from core.domain.payment import PaymentStatus
+from core.domain.text_rules import (
     IDENTIFIER_PATTERN,
     MAX_IDENTIFIER_LENGTH,
     contains_card_number,

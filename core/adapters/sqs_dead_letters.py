@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.aws_errors import describe
-from core.job_queue import PaymentJob, QueueDepth, queue_depth
+from core.adapters.aws_errors import describe
+from core.adapters.dynamodb_payments import PaymentsRepository, UnreadablePaymentError
+from core.adapters.sqs_jobs import PaymentJob, QueueDepth, queue_depth
+from core.domain.payment import FailureNotes
 from core.observability import logger
-from core.payment import FailureNotes
-from core.payments_repository import PaymentsRepository, UnreadablePaymentError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

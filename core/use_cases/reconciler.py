@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.clock import Clock, epoch_seconds
-from core.errors import BankUnavailableError, ConcurrentUpdateError
-from core.job_queue import JobQueue, PaymentJob
+from core.adapters.dynamodb_payments import PaymentsRepository, StalledPayment
+from core.adapters.sqs_jobs import JobQueue, PaymentJob
+from core.domain.clock import Clock, epoch_seconds
+from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
+from core.domain.payment import Payment
+from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import CORRELATION_KEY, MetricsRecorder, logger
-from core.payment import Payment
-from core.payment_processor import PaymentProcessor, failure_reason
-from core.payments_repository import PaymentsRepository, StalledPayment
-from core.reconcile_policy import ReconcilePolicy
 from core.settings import Settings
+from core.use_cases.payment_processor import PaymentProcessor, failure_reason
 
 RECONCILER_CORRELATION_ID = "reconciler"
 # Stop looking at more payments when less than this is left of the run's time.

@@ -17,11 +17,17 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from core.aws_errors import is_condition_failure
-from core.errors import ConcurrentUpdateError
+from core.adapters.aws_errors import is_condition_failure
+from core.domain.errors import ConcurrentUpdateError
+from core.domain.payment import (
+    CREATED_VERSION,
+    FailureNotes,
+    Payment,
+    PaymentDetails,
+    PaymentStatus,
+)
+from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import logger, recorder
-from core.payment import CREATED_VERSION, FailureNotes, Payment, PaymentDetails, PaymentStatus
-from core.reconcile_policy import ReconcilePolicy
 from core.resources import (
     BY_MERCHANT_INDEX,
     IN_FLIGHT_ATTRIBUTE,

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core.aws_errors import is_condition_failure
-from core.bank import AuthorizationRequest
-from core.errors import BankTimeoutError, BankUnavailableError
-from core.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
+from core.adapters.aws_errors import is_condition_failure
+from core.domain.bank import AuthorizationRequest
+from core.domain.errors import BankTimeoutError, BankUnavailableError
+from core.domain.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
 from core.resources import BANK_CONTROL_TABLE, BANK_LEDGER_TABLE
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
-from core.aws_errors import error_code
+from core.adapters.aws_errors import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

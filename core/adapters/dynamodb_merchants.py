@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core.aws_errors import error_code
-from core.observability import logger
-from core.resources import MERCHANTS_TABLE
-from core.text_rules import (
+from core.adapters.aws_errors import error_code
+from core.domain.text_rules import (
     IDENTIFIER_PATTERN,
     MAX_IDENTIFIER_LENGTH,
     contains_card_number,
     text_problem,
 )
+from core.observability import logger
+from core.resources import MERCHANTS_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

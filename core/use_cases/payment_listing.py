@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.clock import Clock, epoch_seconds
-from core.pagination import CursorCodec
-from core.payment import Payment
-from core.payments_repository import PaymentsRepository
-from core.requests import ListPaymentsQuery
-from core.tenancy import ensure_caller_is
+from core.adapters.dynamodb_payments import PaymentsRepository
+from core.adapters.list_cursors import CursorCodec
+from core.domain.clock import Clock, epoch_seconds
+from core.domain.payment import Payment
+from core.domain.tenancy import ensure_caller_is
+from handlers.requests import ListPaymentsQuery
 
 
 class PaymentListing:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from core.cards import MAX_PAN_DIGITS, passes_luhn
+from core.domain.cards import MAX_PAN_DIGITS, passes_luhn
 
 MIN_PAN_DIGITS_IN_TEXT = 13
 # An identifier a merchant sends or is known by (merchantId): letters, digits, - and _.

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from core.aws_errors import is_condition_failure, is_transient
-from core.clock import Clock, epoch_seconds
-from core.errors import PaygateError
+from core.adapters.aws_errors import is_condition_failure, is_transient
+from core.domain.clock import Clock, epoch_seconds
+from core.domain.errors import PaygateError
+from core.domain.text_rules import contains_card_number
 from core.resources import IDEMPOTENCY_TABLE
-from core.text_rules import contains_card_number
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

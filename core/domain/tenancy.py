@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import MerchantMismatchError
+from core.domain.errors import MerchantMismatchError
 
 
 def ensure_caller_is(caller_merchant_id: str, claimed_merchant_id: str) -> None:

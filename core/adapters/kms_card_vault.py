@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.cards import CardSecret
+from core.domain.cards import CardSecret
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

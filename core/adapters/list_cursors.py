@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any
 
-from core.errors import FieldIssue, InvalidQueryError
-from core.kms_mac import KmsMac
+from core.adapters.kms_mac import KmsMac
+from core.domain.errors import FieldIssue, InvalidQueryError
 
 CURSOR_VERSION = 2
 # Unpadded base64url payload "." unpadded base64url MAC: any other spelling is refused.

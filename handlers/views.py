@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from core.errors import FieldIssue
-from core.payment import Payment, PaymentStatus
+from core.domain.errors import FieldIssue
+from core.domain.payment import Payment, PaymentStatus
 
 
 class _View(BaseModel):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from core.errors import QueueUnavailableError
+from core.domain.errors import QueueUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from core.cards import VISIBLE_DIGITS
-from core.kms_mac import KmsMac
-from core.payment import PaymentDetails
-from core.requests import MakePaymentRequest
+from core.adapters.kms_mac import KmsMac
+from core.domain.cards import VISIBLE_DIGITS
+from core.domain.payment import PaymentDetails
+from handlers.requests import MakePaymentRequest
 
 
 def details_of(request: MakePaymentRequest, request_digest: str) -> PaymentDetails:

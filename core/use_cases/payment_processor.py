@@ -25,16 +25,16 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from core.aws_errors import describe
-from core.bank import AuthorizationRequest, Bank
-from core.card_vault import CardVault
-from core.clock import Clock, epoch_seconds
-from core.errors import BankUnavailableError, ConcurrentUpdateError
-from core.job_queue import JobQueue, PaymentJob
+from core.adapters.aws_errors import describe
+from core.adapters.dynamodb_payments import PaymentsRepository, UnreadablePaymentError
+from core.adapters.kms_card_vault import CardVault
+from core.adapters.sqs_jobs import JobQueue, PaymentJob
+from core.domain.bank import AuthorizationRequest, Bank
+from core.domain.clock import Clock, epoch_seconds
+from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
+from core.domain.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
+from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import CORRELATION_KEY, MetricsRecorder, logger
-from core.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
-from core.payments_repository import PaymentsRepository, UnreadablePaymentError
-from core.reconcile_policy import ReconcilePolicy
 from core.settings import Settings
 
 T = TypeVar("T")

@@ -6,26 +6,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from core.card_vault import CardVault
-from core.clock import Clock, epoch_seconds
-from core.errors import (
-    ConcurrentUpdateError,
-    PaymentConflictError,
-    PaymentNotFoundError,
-    QueueUnavailableError,
-)
-from core.job_queue import JobQueue, PaymentJob
-from core.observability import logger
-from core.payment import CREATED_VERSION, Payment, PaymentStatus
-from core.payments_repository import (
+from core.adapters.dynamodb_payments import (
     PaymentExistsError,
     PaymentsRepository,
     TransitionRejectedError,
     UnreadablePaymentError,
 )
-from core.requests import MakePaymentRequest
-from core.submission import details_of
-from core.tenancy import ensure_caller_is
+from core.adapters.kms_card_vault import CardVault
+from core.adapters.sqs_jobs import JobQueue, PaymentJob
+from core.domain.clock import Clock, epoch_seconds
+from core.domain.errors import (
+    ConcurrentUpdateError,
+    PaymentConflictError,
+    PaymentNotFoundError,
+    QueueUnavailableError,
+)
+from core.domain.payment import CREATED_VERSION, Payment, PaymentStatus
+from core.domain.submission import details_of
+from core.domain.tenancy import ensure_caller_is
+from core.observability import logger
+from handlers.requests import MakePaymentRequest
 
 # Payment ids derived from an Idempotency-Key's claim live in a namespace of their own.
 _CLAIMED_PAYMENT_IDS = uuid.UUID("6f1c2d4e-8a3b-5c7d-9e0f-a1b2c3d4e5f6")

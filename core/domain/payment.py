@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from core.cards import mask_card_number
+from core.domain.cards import mask_card_number
 
 CREATED_VERSION = 1
 
