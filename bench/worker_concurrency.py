@@ -38,8 +38,8 @@ def _submitted_batch(services: Services, run: int) -> dict[str, Any]:
         request = MakePaymentRequest.model_validate(
             make_payment_body(payment_id, "bench", 1000 + n)
         )
-        digest = services.request_digests.digest(request)
-        services.payment_service.submit_payment("bench", request, digest, "bench")
+        command = services.request_digests.digested(request.command())
+        services.payment_service.submit_payment("bench", command, "bench")
         messages.append(
             {
                 "MessageId": payment_id,

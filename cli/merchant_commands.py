@@ -11,16 +11,14 @@ import typer
 from cli.output import emit_json, emit_records, fail, say
 from cli.target import target_of
 from cli.usage_plans import issue_usage_key
-from core.adapters.dynamodb_merchants import (
+from core.adapters.dynamodb_merchants import IssuedKey, MerchantRecord, check_merchant
+from core.domain.clock import epoch_seconds
+from core.domain.errors import (
     InvalidMerchantError,
-    IssuedKey,
     MerchantExistsError,
-    MerchantRecord,
     UnknownKeyError,
     UnknownMerchantError,
-    check_merchant,
 )
-from core.domain.clock import epoch_seconds
 
 merchants_app = typer.Typer(
     help="Merchants and their API keys (each key is shown once; only its digest is stored).",

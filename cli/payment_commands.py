@@ -10,8 +10,8 @@ import typer
 
 from cli.output import emit_json, emit_records, fail
 from cli.target import target_of
-from core.adapters.dynamodb_payments import UnreadablePaymentError
 from core.domain.clock import epoch_seconds
+from core.domain.errors import UnreadablePaymentError
 from core.domain.payment import Payment, PaymentStatus
 
 payments_app = typer.Typer(
@@ -111,7 +111,7 @@ def payments_list(
     now = epoch_seconds(target.services.clock)
     payments: list[Payment] = []
     if merchant is not None:
-        start: dict[str, Any] | None = None
+        after: str | None = None
         while len(payments) < limit:
             page = repository.list_for_merchant(
                 merchant_id=merchant,
@@ -119,13 +119,13 @@ def payments_list(
                 created_to=now + target.settings.payment_ttl_seconds,
                 status=status,
                 limit=limit - len(payments),
-                start_key=start,
+                after=after,
                 now=now,
             )
             payments.extend(page.payments)
-            if page.last_key is None:
+            if page.next_position is None:
                 break
-            start = page.last_key
+            after = page.next_position
     else:
         for stalled in repository.in_flight_pages():
             for candidate in stalled:

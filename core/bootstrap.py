@@ -8,9 +8,9 @@ for what it uses (the authorizer never imports the bank, the worker never the AP
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -25,16 +25,16 @@ if TYPE_CHECKING:
 
     from core.adapters.dynamodb_idempotency import IdempotencyStore
     from core.adapters.dynamodb_merchants import MerchantStore
-    from core.adapters.dynamodb_payments import PaymentsRepository
-    from core.adapters.kms_card_vault import CardVault
-    from core.adapters.list_cursors import CursorCodec
     from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
-    from core.adapters.sqs_jobs import JobQueue
+    from core.adapters.sqs_jobs import SqsJobQueue
+    from core.domain.ports import Bank, CardVault, CursorSealer, Metrics, PaymentStore
     from core.domain.submission import RequestDigests
     from core.use_cases.payment_listing import PaymentListing
     from core.use_cases.payment_processor import PaymentProcessor
     from core.use_cases.payment_service import PaymentService
     from core.use_cases.reconciler import Reconciler
+
+T = TypeVar("T")
 
 # Fail fast inside a Lambda's time budget; our own retries (tenacity) sit on top.
 _BOTO_CONFIG = Config(
@@ -67,69 +67,93 @@ class AwsClients:
         return self._session.client("kms", **self._options)
 
 
-class Services:
-    """Every adapter and use case of paygate, wired once and built on first use."""
+def component(build: Callable[[Services], T]) -> cached_property[T]:
+    """A part of the composition, built on first use, unless the caller handed one in
+    (`overrides`, by name): the seam tests swap adapters through, never by patching."""
+    name = build.__name__
 
-    def __init__(self, settings: Settings, clients: AwsClients, clock: Clock) -> None:
+    def built(self: Services) -> T:
+        if name in self.overrides:
+            return cast(T, self.overrides[name])
+        return build(self)
+
+    built.__name__ = name
+    built.__doc__ = build.__doc__
+    return cached_property(built)
+
+
+class Services:
+    """Every adapter and use case of paygate, wired once and built on first use. Any of
+    them can be handed in by name through `overrides` (fakes in tests, a real bank
+    later)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clients: AwsClients,
+        clock: Clock,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.clients = clients
         self.clock = clock
+        self.overrides = dict(overrides or {})
 
-    @cached_property
-    def payments(self) -> PaymentsRepository:
-        from core.adapters.dynamodb_payments import PaymentsRepository
+    @component
+    def payments(self) -> PaymentStore:
+        from core.adapters.dynamodb_payments import DynamoPaymentStore
         from core.domain.reconcile_policy import ReconcilePolicy
 
-        return PaymentsRepository(
+        return DynamoPaymentStore(
             self.clients.dynamodb, self.settings.payments_table, ReconcilePolicy.of(self.settings)
         )
 
-    @cached_property
+    @component
     def merchants(self) -> MerchantStore:
         from core.adapters.dynamodb_merchants import MerchantStore
 
         return MerchantStore(self.clients.dynamodb, self.settings.merchants_table)
 
-    @cached_property
+    @component
     def vault(self) -> CardVault:
-        from core.adapters.kms_card_vault import CardVault
+        from core.adapters.kms_card_vault import KmsCardVault
 
-        return CardVault(self.clients.kms, self.settings.card_key_id)
+        return KmsCardVault(self.clients.kms, self.settings.card_key_id)
 
-    @cached_property
+    @component
     def request_digests(self) -> RequestDigests:
         from core.adapters.kms_mac import KmsMac
         from core.domain.submission import RequestDigests
 
         return RequestDigests(KmsMac(self.clients.kms, self.settings.card_digest_key_id))
 
-    @cached_property
-    def cursors(self) -> CursorCodec:
+    @component
+    def cursors(self) -> CursorSealer:
         from core.adapters.kms_mac import KmsMac
-        from core.adapters.list_cursors import CursorCodec
+        from core.adapters.list_cursors import SignedCursors
 
-        return CursorCodec(KmsMac(self.clients.kms, self.settings.cursor_key_id))
+        return SignedCursors(KmsMac(self.clients.kms, self.settings.cursor_key_id))
 
-    @cached_property
-    def jobs(self) -> JobQueue:
-        from core.adapters.sqs_jobs import JobQueue
+    @component
+    def jobs(self) -> SqsJobQueue:
+        from core.adapters.sqs_jobs import SqsJobQueue
 
-        return JobQueue(self.clients.sqs, self.settings.jobs_queue_url)
+        return SqsJobQueue(self.clients.sqs, self.settings.jobs_queue_url)
 
-    @cached_property
+    @component
     def idempotency(self) -> IdempotencyStore:
         from core.adapters.dynamodb_idempotency import IdempotencyStore
 
         return IdempotencyStore(self.clients.dynamodb, self.settings.idempotency_table, self.clock)
 
-    @cached_property
+    @component
     def bank_controls(self) -> BankControlPanel:
         from core.adapters.simulated_bank import BankControlPanel
 
         return BankControlPanel(self.clients.dynamodb, self.settings.bank_control_table)
 
-    @cached_property
-    def bank(self) -> SimulatedBank:
+    @component
+    def simulated_bank(self) -> SimulatedBank:
         from core.adapters.simulated_bank import SimulatedBank
 
         return SimulatedBank(
@@ -139,9 +163,20 @@ class Services:
             timeout_seconds=self.settings.bank_timeout_seconds,
         )
 
-    @cached_property
-    def processor(self) -> PaymentProcessor:
+    @component
+    def bank(self) -> Bank:
+        """The bank the worker asks: the simulated one until an acquirer is plugged in."""
+        return self.simulated_bank
+
+    @component
+    def metrics(self) -> Metrics:
         from core.observability import recorder
+
+        return recorder
+
+    @component
+    def processor(self) -> PaymentProcessor:
+        from core.adapters.aws_errors import describe
         from core.use_cases.payment_processor import PaymentProcessor
 
         return PaymentProcessor(
@@ -151,12 +186,12 @@ class Services:
             jobs=self.jobs,
             clock=self.clock,
             settings=self.settings,
-            metrics=recorder,
+            metrics=self.metrics,
+            describe=describe,
         )
 
-    @cached_property
+    @component
     def reconciler(self) -> Reconciler:
-        from core.observability import recorder
         from core.use_cases.reconciler import Reconciler
 
         return Reconciler(
@@ -165,10 +200,10 @@ class Services:
             processor=self.processor,
             clock=self.clock,
             settings=self.settings,
-            metrics=recorder,
+            metrics=self.metrics,
         )
 
-    @cached_property
+    @component
     def payment_service(self) -> PaymentService:
         from core.use_cases.payment_service import PaymentService
 
@@ -180,7 +215,7 @@ class Services:
             payment_ttl_seconds=self.settings.payment_ttl_seconds,
         )
 
-    @cached_property
+    @component
     def payment_listing(self) -> PaymentListing:
         from core.use_cases.payment_listing import PaymentListing
 

@@ -1,5 +1,6 @@
-"""What every API entry point shares: the resolver with the one mapping of domain errors
-to HTTP, the caller's identity from the authorizer, and strict JSON body parsing."""
+"""What every API entry point shares: the resolver answering every error from the one
+error table (handlers/http_errors.py), the caller's identity from the authorizer, strict
+JSON body parsing, and Idempotency-Key handling."""
 
 from __future__ import annotations
 
@@ -18,22 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from core.adapters.aws_errors import is_transient
-from core.adapters.dynamodb_idempotency import Claim, IdempotencyStore, StoredAnswer, check_key
+from core.adapters.dynamodb_idempotency import Claim, IdempotencyStore, StoredAnswer
 from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY
 from core.bootstrap import Services
-from core.domain.errors import (
-    CardDataInTextError,
-    FieldIssue,
-    InvalidQueryError,
-    MalformedRequestError,
-    PaygateError,
-    PayloadTooLargeError,
-    RequestValidationFailedError,
-    RouteNotFoundError,
-    ServiceUnavailableError,
-    UnauthorizedError,
-    UnsupportedMediaTypeError,
-)
+from core.domain.errors import PaygateError
 from core.domain.text_rules import contains_card_number
 from core.observability import logger, metrics
 from handlers.headers import (
@@ -42,10 +31,26 @@ from handlers.headers import (
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
+from handlers.http_errors import (
+    CardDataInTextError,
+    FieldIssue,
+    IdempotencyKeyInvalidError,
+    InternalError,
+    InvalidQueryError,
+    MalformedRequestError,
+    PayloadTooLargeError,
+    RequestValidationFailedError,
+    RouteNotFoundError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+    http_error_of,
+)
 from handlers.requests import CARD_DATA_IN_TEXT
 from handlers.views import ErrorBody
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # After a passing failure of an AWS service: worth trying again this soon.
 RETRY_AFTER_UNAVAILABLE_SECONDS = 1
 _JSON_MEDIA_TYPES = ("application/json",)
@@ -68,15 +73,16 @@ def build_resolver() -> APIGatewayRestResolver:
         return app.current_event.request_context.request_id or ""
 
     def error_response(error: PaygateError) -> Response[str]:
-        fields = error.fields if isinstance(error, MalformedRequestError) else ()
-        body = ErrorBody.of(error.fail_code, error.reason, request_id(), fields)
-        response = json_response(error.http_status, body.to_json())
-        if error.http_status == HTTPStatus.SERVICE_UNAVAILABLE:
+        answer = http_error_of(error)
+        fields = _fields_of(error)
+        body = ErrorBody.of(answer.fail_code, error.reason, request_id(), fields)
+        response = json_response(answer.status, body.to_json())
+        if answer.status == HTTPStatus.SERVICE_UNAVAILABLE:
             response.headers[RETRY_AFTER_HEADER] = str(RETRY_AFTER_UNAVAILABLE_SECONDS)
         return response
 
     def refuse(error: PaygateError) -> Response[str]:
-        logger.info("request refused", extra={"failCode": error.fail_code})
+        logger.info("request refused", extra={"failCode": http_error_of(error).fail_code})
         metrics.add_metric(name="RequestsRefused", unit="Count", value=1)
         return error_response(error)
 
@@ -99,9 +105,31 @@ def build_resolver() -> APIGatewayRestResolver:
         # Only the type is logged: a message could quote input it was built from.
         logger.error("unexpected error", extra={"errorType": type(error).__name__})
         metrics.add_metric(name="RequestsFailed", unit="Count", value=1)
-        return error_response(PaygateError("an internal error occurred"))
+        return error_response(InternalError("an internal error occurred"))
 
     return app
+
+
+def _fields_of(error: PaygateError) -> tuple[FieldIssue, ...]:
+    if isinstance(error, MalformedRequestError):
+        return error.fields
+    return (FieldIssue(error.field, error.reason),) if error.field else ()
+
+
+def check_key(key: str) -> str:
+    """An Idempotency-Key as it may be kept: printable ASCII, bounded, no card number."""
+    if (
+        not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH
+        or not key.isascii()
+        or not key.isprintable()
+    ):
+        raise IdempotencyKeyInvalidError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
+        )
+    if contains_card_number(key):
+        # The key is stored as sent: it must never hold card data.
+        raise IdempotencyKeyInvalidError("Idempotency-Key must not contain a card number")
+    return key
 
 
 def answer_idempotently(
@@ -131,7 +159,7 @@ def answer_idempotently(
     try:
         response = answer(held)
     except PaygateError as error:
-        _give_back(store, merchant_id, route, key, refused=error.http_status < 500)
+        _give_back(store, merchant_id, route, key, refused=http_error_of(error).status < 500)
         raise
     except BaseException:
         _give_back(store, merchant_id, route, key, refused=False)
@@ -157,9 +185,7 @@ def _single_header(app: APIGatewayRestResolver, name: str) -> str | None:
         for value in many
     }
     if len(values) > 1:
-        raise MalformedRequestError(
-            f"the {name} header was sent more than once", (FieldIssue(name, "sent twice"),)
-        )
+        raise IdempotencyKeyInvalidError(f"the {name} header was sent more than once")
     return event.headers.get(name)
 
 

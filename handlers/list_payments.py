@@ -26,7 +26,7 @@ app = build_resolver()
 def list_payments() -> Any:
     query = parse_query(app, ListPaymentsQuery)
     payments, next_cursor = services_of(app).payment_listing.list_payments(
-        caller_merchant_id(app), query
+        caller_merchant_id(app), query.listing()
     )
     metrics.add_metric(name="PaymentsListed", unit="Count", value=1)
     return json_response(

@@ -38,14 +38,14 @@ def make_payment() -> Any:
     caller = caller_merchant_id(app)
     # Refused before the Idempotency-Key is claimed: a refusal holds no key.
     ensure_caller_is(caller, request.merchant_id)
-    # Covers the whole request, card included; keyed, so it reveals nothing of the card.
-    digest = deps.request_digests.digest(request)
+    # Computed once: the digest tells a repeat from another request, here (Idempotency-Key)
+    # and in the use case (409). It covers the whole request, card included, keyed.
+    command = deps.request_digests.digested(request.command())
 
     def answer(_: Claim | None) -> Response[str]:
         payment = deps.payment_service.submit_payment(
             caller,
-            request,
-            request_digest=digest,
+            command,
             correlation_id=app.current_event.request_context.request_id or "",
         )
         logger.info("payment submitted", extra={"status": payment.status.value})
@@ -56,7 +56,11 @@ def make_payment() -> Any:
         )
 
     return answer_idempotently(
-        app, route="make-payment", merchant_id=caller, request_fingerprint=digest, answer=answer
+        app,
+        route="make-payment",
+        merchant_id=caller,
+        request_fingerprint=command.digest,
+        answer=answer,
     )
 
 

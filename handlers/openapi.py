@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from core.adapters.dynamodb_idempotency import IdempotencyKeyInvalidError
 from core.adapters.simulated_bank import (
     DECLINED_AMOUNT,
     FLAKY_AMOUNT,
@@ -23,7 +22,6 @@ from core.adapters.simulated_bank import (
     PENDING_AMOUNT,
     TIMEOUT_AMOUNT,
 )
-from core.domain.errors import PaygateError
 from core.domain.payment import PaymentStatus
 from core.resources import LOCAL_API_PORT
 from handlers import gateway_responses
@@ -33,6 +31,7 @@ from handlers.headers import (
     REQUEST_ID_HEADER,
     RETRY_AFTER_HEADER,
 )
+from handlers.http_errors import HTTP_ERRORS, meaning_of
 from handlers.requests import (
     EXAMPLE_MERCHANT_ID,
     EXAMPLE_PAYMENT_ID,
@@ -172,28 +171,12 @@ OPERATIONS = (
 )
 
 
-def _every_error_type() -> list[type[PaygateError]]:
-    """The error types the API answers with (the idempotency ones are PaygateErrors too;
-    naming one here makes sure its module is loaded)."""
-    found: list[type[PaygateError]] = []
-    pending: list[type[PaygateError]] = [PaygateError, IdempotencyKeyInvalidError]
-    while pending:
-        error = pending.pop()
-        if error not in found:
-            found.append(error)
-            pending.extend(error.__subclasses__())
-    return found
-
-
 def fail_codes() -> dict[int, dict[str, str]]:
-    """Every failCode the API answers, by HTTP status: the handlers' error types and the
-    gateway's own answers, each with what it means."""
+    """Every failCode the API answers, by HTTP status, with what it means: the one error
+    table (handlers/http_errors.py), and the gateway's own answers."""
     codes: dict[int, dict[str, str]] = {}
-    for error in _every_error_type():
-        meaning = (error.__doc__ or "").strip().split("\n")[0] or _STATUS_MEANINGS.get(
-            error.http_status, ""
-        )
-        codes.setdefault(error.http_status, {}).setdefault(error.fail_code, meaning)
+    for kind, answer in HTTP_ERRORS.items():
+        codes.setdefault(answer.status, {}).setdefault(answer.fail_code, meaning_of(kind))
     for name in dir(gateway_responses):
         response = getattr(gateway_responses, name)
         if isinstance(response, gateway_responses.GatewayResponse):

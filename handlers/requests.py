@@ -28,12 +28,14 @@ from pydantic_core import PydanticCustomError
 from core.domain.cards import MAX_PAN_DIGITS, MIN_PAN_DIGITS, CardSecret, passes_luhn
 from core.domain.currencies import is_known_currency
 from core.domain.payment import PaymentStatus
+from core.domain.submission import SubmitCard
 from core.domain.text_rules import (
     IDENTIFIER_PATTERN,
     MAX_IDENTIFIER_LENGTH,
     contains_card_number,
     text_problem,
 )
+from core.use_cases.payment_listing import ListPayments
 
 MIN_AMOUNT = 1
 MAX_AMOUNT = 99_999_999
@@ -220,6 +222,20 @@ class MakePaymentRequest(_Request):
     def card_secret(self) -> CardSecret:
         return CardSecret(pan=self.card_number, cvv=self.cvv)
 
+    def command(self) -> SubmitCard:
+        """What the use case carries out (its digest still to be computed)."""
+        return SubmitCard(
+            payment_id=self.payment_id,
+            merchant_id=self.merchant_id,
+            card=self.card_secret,
+            amount=self.amount,
+            currency=self.currency,
+            expiry_year=self.expiry_year,
+            expiry_month=self.expiry_month,
+            card_name=self.card_name,
+            billing_address=self.billing_address,
+        )
+
 
 class GetPaymentQuery(_Request):
     merchant_id: Identifier = _MERCHANT_ID_FIELD
@@ -262,6 +278,16 @@ class ListPaymentsQuery(_Request):
         max_length=MAX_CURSOR_LENGTH,
         description="The nextCursor of the previous page",
     )
+
+    def listing(self) -> ListPayments:
+        return ListPayments(
+            merchant_id=self.merchant_id,
+            created_from=self.from_time,
+            created_to=self.to_time,
+            status=self.status,
+            limit=self.limit,
+            cursor=self.cursor,
+        )
 
     @field_validator("to_time")
     @classmethod

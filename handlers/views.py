@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from core.domain.errors import FieldIssue
 from core.domain.payment import Payment, PaymentStatus
+from handlers.http_errors import FieldIssue
 
 
 class _View(BaseModel):

@@ -3,11 +3,12 @@ for card data in anything a test captured."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -145,3 +146,15 @@ def atomic_moto_requests() -> Iterator[None]:
         yield
     finally:
         BotocoreStubber.process_request = original  # type: ignore[method-assign]
+
+
+def alter_cursor(cursor: str, change: Callable[[dict[str, Any], dict[str, Any]], None]) -> str:
+    """A cursor whose payload (the document, and its position) `change` altered, with the
+    original signature kept: what a forger can make without the key."""
+    payload, _, signature = cursor.partition(".")
+    document = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    position = json.loads(document["p"])
+    change(document, position)
+    document["p"] = json.dumps(position)
+    forged = base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+    return f"{forged}.{signature}"

@@ -12,11 +12,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.adapters.sqs_jobs import PaymentJob
 from core.bootstrap import Services, with_process_services
+from core.domain.jobs import PaymentJob
 from core.observability import CORRELATION_KEY, logger, metrics, recorder
 from core.resources import MAX_RECEIVE_COUNT
-from core.use_cases.payment_processor import PaymentProcessor, PoisonJobError, failure_reason
+from core.use_cases.payment_processor import PaymentProcessor, PoisonJobError
 
 # Kept back from the Lambda's remaining time for the DB write and the batch response.
 SAFETY_MARGIN_SECONDS = 3.0
@@ -34,7 +34,7 @@ def process_record(record: SQSRecord, processor: PaymentProcessor, deadline: flo
         log |= {"paymentId": job.payment_id, CORRELATION_KEY: job.correlation_id}
         processor.process(job, deadline=deadline)
     except Exception as error:
-        log["reason"] = failure_reason(error)
+        log["reason"] = processor.reason_of(error)
         recorder.count("RecordsFailed")
         if receives >= MAX_RECEIVE_COUNT:
             logger.error("record failed on its last delivery; SQS moves it to the DLQ", extra=log)

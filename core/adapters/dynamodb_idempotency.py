@@ -24,8 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from core.adapters.aws_errors import is_condition_failure, is_transient
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.errors import PaygateError
-from core.domain.text_rules import contains_card_number
+from core.domain.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from core.resources import IDEMPOTENCY_TABLE
 
 if TYPE_CHECKING:
@@ -34,32 +33,10 @@ if TYPE_CHECKING:
 KEEP_SECONDS = 24 * 3600
 # A request still "in progress" after this long died with its Lambda: the key is free again.
 IN_PROGRESS_SECONDS = 60
-MAX_KEY_LENGTH = 255
 COMPLETE_ATTEMPTS = 3
 _KEY = IDEMPOTENCY_TABLE.partition_key.name
 _IN_PROGRESS = "IN_PROGRESS"
 _COMPLETED = "COMPLETED"
-
-
-class IdempotencyKeyInvalidError(PaygateError):
-    """The Idempotency-Key is empty, too long, not ASCII, sent twice, or holds a card number."""
-
-    http_status = 400
-    fail_code = "invalid_idempotency_key"
-
-
-class IdempotencyKeyInUseError(PaygateError):
-    """A request with this Idempotency-Key is still running: retry in a moment."""
-
-    http_status = 409
-    fail_code = "idempotency_key_in_use"
-
-
-class IdempotencyKeyReusedError(PaygateError):
-    """This Idempotency-Key was used with another request."""
-
-    http_status = 422
-    fail_code = "idempotency_key_reused"
 
 
 @dataclass(frozen=True)
@@ -75,17 +52,6 @@ class Claim:
     it is found again instead of done twice: create-payment derives the payment id."""
 
     claim_id: str
-
-
-def check_key(key: str) -> str:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise IdempotencyKeyInvalidError(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
-        )
-    if contains_card_number(key):
-        # The key is stored as sent: it must never hold card data.
-        raise IdempotencyKeyInvalidError("Idempotency-Key must not contain a card number")
-    return key
 
 
 class IdempotencyStore:

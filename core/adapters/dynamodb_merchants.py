@@ -19,6 +19,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core.adapters.aws_errors import error_code
+from core.domain.errors import (
+    InvalidMerchantError,
+    MerchantExistsError,
+    UnknownKeyError,
+    UnknownMerchantError,
+)
 from core.domain.text_rules import (
     IDENTIFIER_PATTERN,
     MAX_IDENTIFIER_LENGTH,
@@ -45,10 +51,6 @@ _MERCHANT_ITEM_PREFIX = "merchant#"
 MAX_NAME_LENGTH = 100
 
 
-class InvalidMerchantError(ValueError):
-    """A merchant id the API could never accept, or a name that is not plain text."""
-
-
 def check_merchant(merchant_id: str, name: str) -> None:
     if len(merchant_id) > MAX_IDENTIFIER_LENGTH or not re.match(IDENTIFIER_PATTERN, merchant_id):
         raise InvalidMerchantError(
@@ -61,18 +63,6 @@ def check_merchant(merchant_id: str, name: str) -> None:
             f"a merchant name is plain text of at most {MAX_NAME_LENGTH} characters"
             + (f" ({problem})" if problem else "")
         )
-
-
-class MerchantExistsError(Exception):
-    """A merchant with this id is registered already: ids are never reused."""
-
-
-class UnknownMerchantError(Exception):
-    pass
-
-
-class UnknownKeyError(Exception):
-    pass
 
 
 def generate_api_key() -> str:

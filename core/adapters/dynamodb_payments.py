@@ -9,16 +9,22 @@ a lost response is never taken for a lost race.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from core.adapters.aws_errors import is_condition_failure
-from core.domain.errors import ConcurrentUpdateError
+from core.domain.errors import (
+    ConcurrentUpdateError,
+    InvalidCursorError,
+    PaymentExistsError,
+    TransitionRejectedError,
+    UnreadablePaymentError,
+)
 from core.domain.payment import (
     CREATED_VERSION,
     FailureNotes,
@@ -26,6 +32,7 @@ from core.domain.payment import (
     PaymentDetails,
     PaymentStatus,
 )
+from core.domain.ports import PaymentPage, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import logger, recorder
 from core.resources import (
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY = PAYMENTS_TABLE.partition_key.name
+_POSITION_TYPES = {"paymentId": "S", "merchantId": "S", "createdAt": "N"}
 _WRITE_TOKEN = "writeToken"  # noqa: S105 (an attribute name, not a secret)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -60,22 +68,6 @@ _DETAIL_ATTRIBUTES = {
 MAX_LIST_QUERIES = 5
 FILTERED_LIST_PAGE_ITEMS = 100
 STALLED_PAGE_ITEMS = 100
-
-
-class TransitionRejectedError(Exception):
-    """make-payment's conditional update did not apply; `current` is the item as it was."""
-
-    def __init__(self, current: Payment | None) -> None:
-        super().__init__("payment is not an unexpired Created payment of this merchant")
-        self.current = current
-
-
-class PaymentExistsError(Exception):
-    """A payment with this id is already stored."""
-
-
-class UnreadablePaymentError(Exception):
-    """A stored item is not a payment we can read (damaged or from an unknown writer)."""
 
 
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -216,20 +208,37 @@ def _index_key(item: dict[str, Any]) -> dict[str, Any]:
     return {name: item[name] for name in (*names, *([sort.name] if sort else []))}
 
 
-@dataclass(frozen=True)
-class PaymentPage:
-    payments: list[Payment]
-    # Where the next page starts (a DynamoDB key), or None on the last page.
-    last_key: dict[str, Any] | None
+def _position_of(key: dict[str, Any]) -> str:
+    """A byMerchant index key as an opaque listing position."""
+    return json.dumps(
+        {name: key[name][kind] for name, kind in _POSITION_TYPES.items()},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
-@dataclass(frozen=True)
-class StalledPayment:
-    payment_id: str
-    reconcile_at: int
+def _key_of_position(position: str, merchant_id: str) -> dict[str, Any]:
+    """The index key a position stands for; InvalidCursorError unless it is a position in
+    this merchant's listing."""
+    try:
+        document = json.loads(position)
+        valid = (
+            isinstance(document, dict)
+            and set(document) == set(_POSITION_TYPES)
+            and document["merchantId"] == merchant_id
+            and isinstance(document["paymentId"], str)
+            and isinstance(document["createdAt"], str)
+            and document["createdAt"].isascii()
+            and document["createdAt"].isdigit()
+        )
+    except (ValueError, TypeError, RecursionError):
+        valid = False
+    if not valid:
+        raise InvalidCursorError("the cursor is not valid for this listing")
+    return {name: {kind: document[name]} for name, kind in _POSITION_TYPES.items()}
 
 
-class PaymentsRepository:
+class DynamoPaymentStore:
     def __init__(self, client: DynamoDBClient, table_name: str, policy: ReconcilePolicy) -> None:
         self._client = client
         self._table = table_name
@@ -442,14 +451,14 @@ class PaymentsRepository:
         created_to: int,
         status: PaymentStatus | None,
         limit: int,
-        start_key: dict[str, Any] | None,
+        after: str | None,
         now: int,
     ) -> PaymentPage:
         """One merchant's payments, newest first, from the byMerchant index. Expired Created
         payments are left out, as they are gone for the merchant.
 
         Bounded work: at most MAX_LIST_QUERIES index pages per call. A page may then hold
-        fewer than `limit` payments (even none) with a key to go on from."""
+        fewer than `limit` payments (even none) with a position to go on from."""
         values: dict[str, Any] = {
             ":merchant": merchant_id,
             ":from": created_from,
@@ -472,7 +481,7 @@ class PaymentsRepository:
             "Limit": limit if status is None else max(limit, FILTERED_LIST_PAGE_ITEMS),
         }
         items: list[dict[str, Any]] = []
-        position = start_key
+        position = _key_of_position(after, merchant_id) if after else None
         for _ in range(MAX_LIST_QUERIES):
             if position:
                 query["ExclusiveStartKey"] = position
@@ -481,12 +490,12 @@ class PaymentsRepository:
             room = limit - len(items)
             if len(found) > room:
                 items.extend(found[:room])
-                return PaymentPage(self._readable(items), _index_key(items[-1]))
+                return PaymentPage(self._readable(items), _position_of(_index_key(items[-1])))
             items.extend(found)
             position = response.get("LastEvaluatedKey")
             if position is None or len(items) == limit:
                 break
-        return PaymentPage(self._readable(items), position)
+        return PaymentPage(self._readable(items), _position_of(position) if position else None)
 
     @staticmethod
     def _readable(items: list[dict[str, Any]]) -> list[Payment]:

@@ -18,7 +18,7 @@ def encryption_context(payment_id: str, merchant_id: str) -> dict[str, str]:
     return {"paymentId": payment_id, "merchantId": merchant_id}
 
 
-class CardVault:
+class KmsCardVault:
     def __init__(self, client: KMSClient, key_id: str) -> None:
         self._client = client
         self._key_id = key_id

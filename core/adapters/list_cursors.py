@@ -1,7 +1,7 @@
-"""Opaque list cursors. A cursor names where the previous page of one merchant's listing
-stopped. It is signed (HMAC with a KMS key only the list function may use), so a cursor that
-is not one we issued to this merchant, forged or altered in any way, is refused as invalid;
-and it is only ever resumed inside that merchant's key range."""
+"""Opaque list cursors: a listing position (opaque here too: the store's own encoding)
+sealed with the merchant it was issued to, and signed (HMAC with a KMS key only the list
+function may use). Any cursor not issued to this merchant's listing, forged or altered in
+any way, is refused; and a position is only ever resumed inside that merchant's range."""
 
 from __future__ import annotations
 
@@ -9,22 +9,17 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
 
-from core.adapters.kms_mac import KmsMac
-from core.domain.errors import FieldIssue, InvalidQueryError
+from core.domain.errors import InvalidCursorError
+from core.domain.ports import Mac
 
-CURSOR_VERSION = 2
+CURSOR_VERSION = 3
 # Unpadded base64url payload "." unpadded base64url MAC: any other spelling is refused.
 _CURSOR_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-_KEY_TYPES = {"paymentId": "S", "merchantId": "S", "createdAt": "N"}
 
 
-def _invalid() -> InvalidQueryError:
-    return InvalidQueryError(
-        "the cursor is not valid for this listing",
-        (FieldIssue("cursor", "not a cursor from this listing"),),
-    )
+def _invalid() -> InvalidCursorError:
+    return InvalidCursorError("the cursor is not valid for this listing")
 
 
 def _b64(raw: bytes) -> str:
@@ -35,19 +30,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
 
 
-class CursorCodec:
-    def __init__(self, mac: KmsMac) -> None:
+class SignedCursors:
+    def __init__(self, mac: Mac) -> None:
         self._mac = mac
 
-    def encode(self, merchant_id: str, last_key: dict[str, Any]) -> str:
-        position = {name: last_key[name][kind] for name, kind in _KEY_TYPES.items()}
+    def seal(self, merchant_id: str, position: str) -> str:
         document = {"v": CURSOR_VERSION, "m": merchant_id, "p": position}
         payload = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
         return f"{_b64(payload)}.{self._mac.sign(payload)}"
 
-    def decode(self, cursor: str, merchant_id: str) -> dict[str, Any]:
-        """The DynamoDB start key the cursor stands for; InvalidQueryError if it is not one
-        this listing issued to this merchant, exactly as issued."""
+    def open(self, cursor: str, merchant_id: str) -> str:
         if not _CURSOR_SHAPE.match(cursor):
             raise _invalid()
         encoded, _, mac = cursor.partition(".")
@@ -59,17 +51,14 @@ class CursorCodec:
             raise _invalid()
         try:
             document = json.loads(payload)
-            position = document["p"]
-            valid = (
-                document.get("v") == CURSOR_VERSION
-                and document.get("m") == merchant_id
-                and position.get("merchantId") == merchant_id
-                and isinstance(position.get("paymentId"), str)
-                and str(position.get("createdAt", "")).isascii()
-                and str(position.get("createdAt", "")).isdigit()
-            )
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        except (ValueError, RecursionError):
             raise _invalid() from None
+        valid = (
+            isinstance(document, dict)
+            and document.get("v") == CURSOR_VERSION
+            and document.get("m") == merchant_id
+            and isinstance(document.get("p"), str)
+        )
         if not valid:
             raise _invalid()
-        return {name: {kind: str(position[name])} for name, kind in _KEY_TYPES.items()}
+        return str(document["p"])

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core.adapters.aws_errors import is_condition_failure
-from core.domain.bank import AuthorizationRequest
 from core.domain.errors import BankTimeoutError, BankUnavailableError
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
+from core.domain.ports import AuthorizationRequest
 from core.resources import BANK_CONTROL_TABLE, BANK_LEDGER_TABLE
 
 if TYPE_CHECKING:

@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.adapters.aws_errors import describe
-from core.adapters.dynamodb_payments import PaymentsRepository, UnreadablePaymentError
-from core.adapters.sqs_jobs import PaymentJob, QueueDepth, queue_depth
+from core.adapters.sqs_jobs import QueueDepth, queue_depth
+from core.domain.errors import UnreadablePaymentError
+from core.domain.jobs import PaymentJob
 from core.domain.payment import FailureNotes
+from core.domain.ports import PaymentStore
 from core.observability import logger
 
 if TYPE_CHECKING:
@@ -162,7 +164,7 @@ class DeadLetterQueue:
         sqs: SQSClient,
         dlq_url: str,
         jobs_url: str,
-        payments: PaymentsRepository,
+        payments: PaymentStore,
         now_ms: Callable[[], int],
     ) -> None:
         self._sqs = sqs

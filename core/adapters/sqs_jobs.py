@@ -6,14 +6,14 @@ the worker reads the encrypted card from the payments table.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from core.domain.errors import QueueUnavailableError
+from core.domain.jobs import PaymentJob
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -21,44 +21,6 @@ if TYPE_CHECKING:
 # SQS caps DelaySeconds at 15 minutes.
 MAX_DELAY_SECONDS = 900
 SEND_ATTEMPTS = 3
-# A job is a small JSON object; anything much larger is not one of ours.
-MAX_JOB_BODY_CHARACTERS = 4096
-
-
-@dataclass(frozen=True)
-class PaymentJob:
-    payment_id: str
-    correlation_id: str
-
-    def to_body(self) -> str:
-        return json.dumps({"paymentId": self.payment_id, "correlationId": self.correlation_id})
-
-    @classmethod
-    def from_body(cls, body: str) -> PaymentJob:
-        """Parse a job; ValueError for anything that is not one, whatever the body (huge,
-        binary, nested thousands deep)."""
-        if not isinstance(body, str) or len(body) > MAX_JOB_BODY_CHARACTERS:
-            raise ValueError("a payment job is a short JSON object")
-        try:
-            data: Any = json.loads(body)
-        except RecursionError:
-            raise ValueError("a payment job is a flat JSON object") from None
-        if not isinstance(data, dict):
-            raise ValueError("a payment job is a JSON object")
-        payment_id, correlation_id = data.get("paymentId"), data.get("correlationId", "")
-        if not isinstance(payment_id, str) or not payment_id:
-            raise ValueError("a payment job names its paymentId")
-        if not isinstance(correlation_id, str):
-            raise ValueError("a payment job's correlationId is text")
-        return cls(payment_id=payment_id, correlation_id=correlation_id)
-
-    @classmethod
-    def parse(cls, body: str) -> PaymentJob | None:
-        """The job a body holds, or None if it holds none."""
-        try:
-            return cls.from_body(body)
-        except ValueError:
-            return None
 
 
 @dataclass(frozen=True)
@@ -88,7 +50,7 @@ def queue_depth(client: SQSClient, queue_url: str) -> QueueDepth:
     )
 
 
-class JobQueue:
+class SqsJobQueue:
     def __init__(self, client: SQSClient, queue_url: str, *, retry_wait_max: float = 0.5) -> None:
         self._client = client
         self._queue_url = queue_url

@@ -1,125 +1,65 @@
-"""Domain errors. Each carries the HTTP status and the machine-readable code it maps to;
-the API maps them to responses in one place (handlers/api.py)."""
+"""The errors of paygate's domain and use cases, by what went wrong; none knows HTTP. The
+API answers each with its status and failCode from one table, handlers/http_errors.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-
-@dataclass(frozen=True)
-class FieldIssue:
-    field: str
-    issue: str
+if TYPE_CHECKING:
+    from core.domain.payment import Payment
 
 
 class PaygateError(Exception):
-    """An internal error (a bug: the requestId finds it in the logs)."""
+    """Something paygate answers a caller with: `reason` says it in words (never quoting
+    request data); `field` names the request field at fault, if one is."""
 
-    http_status = 500
-    fail_code = "internal_error"
+    field: str | None = None
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class MalformedRequestError(PaygateError):
-    """The body is empty, not UTF-8 JSON, not a JSON object, or has a key twice."""
+class InvalidCursorError(PaygateError):
+    """The cursor is not one this listing issued to this merchant."""
 
-    http_status = 400
-    fail_code = "malformed_request"
-
-    def __init__(self, reason: str, fields: tuple[FieldIssue, ...] = ()) -> None:
-        super().__init__(reason)
-        self.fields = fields
-
-
-class InvalidQueryError(MalformedRequestError):
-    """A query parameter is missing or invalid (`fields` says which)."""
-
-    http_status = 400
-    fail_code = "invalid_query"
-
-
-class RequestValidationFailedError(MalformedRequestError):
-    """One or more fields are invalid (`fields` says which)."""
-
-    http_status = 422
-    fail_code = "validation_failed"
-
-
-class CardDataInTextError(RequestValidationFailedError):
-    """A card number was typed into a free-text field; it was not stored."""
-
-    http_status = 422
-    fail_code = "card_data_in_text"
-
-
-class UnauthorizedError(PaygateError):
-    """No, malformed, unknown or revoked API key."""
-
-    http_status = 401
-    fail_code = "unauthorized"
+    field = "cursor"
 
 
 class MerchantMismatchError(PaygateError):
     """The merchantId sent is not the caller's."""
 
-    http_status = 403
-    fail_code = "merchant_mismatch"
-
 
 class PaymentNotFoundError(PaygateError):
     """Unknown, expired, or another merchant's payment."""
-
-    http_status = 404
-    fail_code = "payment_not_found"
-
-
-class RouteNotFoundError(PaygateError):
-    """No such route."""
-
-    http_status = 404
-    fail_code = "route_not_found"
 
 
 class PaymentConflictError(PaygateError):
     """The payment was already submitted with other details."""
 
-    http_status = 409
-    fail_code = "payment_conflict"
-
-
-class PayloadTooLargeError(PaygateError):
-    """The body is over 16 KiB."""
-
-    http_status = 413
-    fail_code = "payload_too_large"
-
-
-class UnsupportedMediaTypeError(PaygateError):
-    """The body is not application/json."""
-
-    http_status = 415
-    fail_code = "unsupported_media_type"
-
 
 class QueueUnavailableError(PaygateError):
     """Recorded but not queued yet: repeat the request to queue it, or poll."""
 
-    http_status = 503
-    fail_code = "queue_unavailable"
+
+class IdempotencyKeyInUseError(PaygateError):
+    """A request with this Idempotency-Key is still running: retry in a moment."""
 
 
-class ServiceUnavailableError(PaygateError):
-    """A service paygate depends on is busy: retry after Retry-After seconds."""
-
-    http_status = 503
-    fail_code = "service_unavailable"
+class IdempotencyKeyReusedError(PaygateError):
+    """This Idempotency-Key was used with another request."""
 
 
 class ConcurrentUpdateError(Exception):
     """A conditional write lost a race: someone else changed the payment first."""
+
+
+class PaymentExistsError(Exception):
+    """A payment with this id is stored already."""
+
+
+class UnreadablePaymentError(Exception):
+    """A stored item is not a payment we can read (damaged or from an unknown writer)."""
 
 
 class BankUnavailableError(Exception):
@@ -128,3 +68,28 @@ class BankUnavailableError(Exception):
 
 class BankTimeoutError(BankUnavailableError):
     """The bank did not answer in time: worth retrying, the bank call is idempotent."""
+
+
+class TransitionRejectedError(Exception):
+    """make-payment's conditional update did not apply; `current` is the payment as it was
+    (None if there is none)."""
+
+    def __init__(self, current: Payment | None) -> None:
+        super().__init__("payment is not an unexpired Created payment of this merchant")
+        self.current = current
+
+
+class MerchantExistsError(Exception):
+    """A merchant with this id is registered already: ids are never reused."""
+
+
+class UnknownMerchantError(Exception):
+    pass
+
+
+class UnknownKeyError(Exception):
+    pass
+
+
+class InvalidMerchantError(ValueError):
+    """A merchant id the API could never accept, or a name that is not plain text."""

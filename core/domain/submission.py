@@ -1,49 +1,67 @@
-"""From a validated make-payment request to what is stored: the non-secret details and
-the digest that tells a repeat from a different request."""
+"""What make-payment asks for, as a command the HTTP edge builds once (with the digest of
+the whole request) and the use case carries out: SubmitCard."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 
-from core.adapters.kms_mac import KmsMac
-from core.domain.cards import VISIBLE_DIGITS
+from core.domain.cards import VISIBLE_DIGITS, CardSecret
 from core.domain.payment import PaymentDetails
-from handlers.requests import MakePaymentRequest
+from core.domain.ports import Mac
 
 
-def details_of(request: MakePaymentRequest, request_digest: str) -> PaymentDetails:
-    return PaymentDetails(
-        amount=request.amount,
-        currency=request.currency,
-        expiry_year=request.expiry_year,
-        expiry_month=request.expiry_month,
-        card_name=request.card_name,
-        billing_address=request.billing_address,
-        card_last_four=request.card_number[-VISIBLE_DIGITS:],
-        request_digest=request_digest,
-    )
+@dataclass(frozen=True)
+class SubmitCard:
+    payment_id: str
+    merchant_id: str
+    card: CardSecret = field(repr=False)
+    amount: int
+    currency: str
+    expiry_year: int
+    expiry_month: int
+    card_name: str
+    billing_address: str
+    # Tells a repeat from a different request: see RequestDigests.
+    digest: str = ""
+
+    @property
+    def details(self) -> PaymentDetails:
+        """What is kept of it, none of it secret."""
+        if not self.digest:
+            raise ValueError("a submission is digested before it is carried out")
+        return PaymentDetails(
+            amount=self.amount,
+            currency=self.currency,
+            expiry_year=self.expiry_year,
+            expiry_month=self.expiry_month,
+            card_name=self.card_name,
+            billing_address=self.billing_address,
+            card_last_four=self.card.pan[-VISIBLE_DIGITS:],
+            request_digest=self.digest,
+        )
 
 
 class RequestDigests:
     """The digest of a make-payment request covers everything in it, the full PAN and the
-    CVV included, so another card or CVV is a different request (409). It is an HMAC with
-    a KMS key only make-payment may use: whoever reads a stored digest cannot test guesses
-    of the card against it, and the key never leaves KMS."""
+    CVV included, so another card or CVV is a different request (409). It is a MAC with a
+    key only make-payment may use: whoever reads a stored digest cannot test guesses of the
+    card against it, and the key never leaves where it is kept (KMS)."""
 
-    def __init__(self, mac: KmsMac) -> None:
+    def __init__(self, mac: Mac) -> None:
         self._mac = mac
 
-    def digest(self, request: MakePaymentRequest) -> str:
+    def digested(self, command: SubmitCard) -> SubmitCard:
         document = {
-            "paymentId": request.payment_id,
-            "merchantId": request.merchant_id,
-            "amount": request.amount,
-            "currency": request.currency,
-            "expiry": [request.expiry_year, request.expiry_month],
-            "cardName": request.card_name,
-            "billingAddress": request.billing_address,
-            "cardNumber": request.card_number,
-            "cvv": request.cvv,
+            "paymentId": command.payment_id,
+            "merchantId": command.merchant_id,
+            "amount": command.amount,
+            "currency": command.currency,
+            "expiry": [command.expiry_year, command.expiry_month],
+            "cardName": command.card_name,
+            "billingAddress": command.billing_address,
+            "cardNumber": command.card.pan,
+            "cvv": command.card.cvv,
         }
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-        return self._mac.sign(canonical.encode("utf-8"))
+        return replace(command, digest=self._mac.sign(canonical.encode("utf-8")))

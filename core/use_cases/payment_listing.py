@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from core.adapters.dynamodb_payments import PaymentsRepository
-from core.adapters.list_cursors import CursorCodec
+from dataclasses import dataclass
+
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.payment import Payment
+from core.domain.payment import Payment, PaymentStatus
+from core.domain.ports import CursorSealer, PaymentStore
 from core.domain.tenancy import ensure_caller_is
-from handlers.requests import ListPaymentsQuery
+
+
+@dataclass(frozen=True)
+class ListPayments:
+    """A listing request: whose, which window (epoch seconds), which status, how many, and
+    where to go on from (the previous page's cursor)."""
+
+    merchant_id: str
+    created_from: int | None = None
+    created_to: int | None = None
+    status: PaymentStatus | None = None
+    limit: int = 20
+    cursor: str | None = None
 
 
 class PaymentListing:
     def __init__(
         self,
         *,
-        payments: PaymentsRepository,
-        cursors: CursorCodec,
+        payments: PaymentStore,
+        cursors: CursorSealer,
         clock: Clock,
         payment_ttl_seconds: int,
     ) -> None:
@@ -24,21 +37,19 @@ class PaymentListing:
         self._clock = clock
         self._ttl = payment_ttl_seconds
 
-    def list_payments(
-        self, caller: str, query: ListPaymentsQuery
-    ) -> tuple[list[Payment], str | None]:
+    def list_payments(self, caller: str, query: ListPayments) -> tuple[list[Payment], str | None]:
         """A page of the caller's payments, newest first, and the cursor of the next page
         (a page may be short, even empty, while a cursor says there is more to look at)."""
         ensure_caller_is(caller, query.merchant_id)
         now = epoch_seconds(self._clock)
         page = self._payments.list_for_merchant(
             merchant_id=caller,
-            created_from=query.from_time or 0,
-            created_to=query.to_time if query.to_time is not None else now + self._ttl,
+            created_from=query.created_from or 0,
+            created_to=query.created_to if query.created_to is not None else now + self._ttl,
             status=query.status,
             limit=query.limit,
-            start_key=self._cursors.decode(query.cursor, caller) if query.cursor else None,
+            after=self._cursors.open(query.cursor, caller) if query.cursor else None,
             now=now,
         )
-        next_cursor = self._cursors.encode(caller, page.last_key) if page.last_key else None
-        return page.payments, next_cursor
+        position = page.next_position
+        return page.payments, self._cursors.seal(caller, position) if position else None

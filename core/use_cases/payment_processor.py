@@ -25,16 +25,20 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from core.adapters.aws_errors import describe
-from core.adapters.dynamodb_payments import PaymentsRepository, UnreadablePaymentError
-from core.adapters.kms_card_vault import CardVault
-from core.adapters.sqs_jobs import JobQueue, PaymentJob
-from core.domain.bank import AuthorizationRequest, Bank
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
+from core.domain.errors import BankUnavailableError, ConcurrentUpdateError, UnreadablePaymentError
+from core.domain.jobs import PaymentJob
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
+from core.domain.ports import (
+    AuthorizationRequest,
+    Bank,
+    CardVault,
+    JobPublisher,
+    Metrics,
+    PaymentStore,
+)
 from core.domain.reconcile_policy import ReconcilePolicy
-from core.observability import CORRELATION_KEY, MetricsRecorder, logger
+from core.observability import CORRELATION_KEY, logger
 from core.settings import Settings
 
 T = TypeVar("T")
@@ -78,9 +82,14 @@ def recheck_delay_seconds(checks: int, base: int, cap: int) -> int:
     return int(min(cap, base * 2 ** max(0, checks - 1)))
 
 
-def failure_reason(error: BaseException) -> str:
-    """Why processing failed, for ops: our own errors say it in words, AWS's by operation
-    and code; nothing else is quoted (a message could carry request data)."""
+def error_type(error: BaseException) -> str:
+    return type(error).__name__
+
+
+def failure_reason(error: BaseException, describe: Callable[[BaseException], str]) -> str:
+    """Why processing failed, for ops: our own errors say it in words, others as
+    `describe` (the adapters' reading: an AWS operation and error code) says; nothing else
+    is quoted (a message could carry request data)."""
     if isinstance(error, BankUnavailableError | PoisonJobError | UnreadablePaymentError):
         return str(error)
     return describe(error)
@@ -90,14 +99,15 @@ class PaymentProcessor:
     def __init__(
         self,
         *,
-        payments: PaymentsRepository,
+        payments: PaymentStore,
         vault: CardVault,
         bank: Bank,
-        jobs: JobQueue,
+        jobs: JobPublisher,
         clock: Clock,
         settings: Settings,
-        metrics: MetricsRecorder,
+        metrics: Metrics,
         monotonic: Callable[[], float] = time.monotonic,
+        describe: Callable[[BaseException], str] = error_type,
     ) -> None:
         self._payments = payments
         self._vault = vault
@@ -107,6 +117,7 @@ class PaymentProcessor:
         self._settings = settings
         self._metrics = metrics
         self._monotonic = monotonic
+        self._describe = describe
         self._policy = ReconcilePolicy.of(settings)
 
     def process(self, job: PaymentJob, *, deadline: float) -> ProcessedJob:
@@ -131,7 +142,7 @@ class PaymentProcessor:
         try:
             outcome = self._ask_bank(payment, deadline, log)
         except Exception as error:
-            self._payments.note_failure(payment, failure_reason(error), epoch_seconds(self._clock))
+            self._payments.note_failure(payment, self.reason_of(error), epoch_seconds(self._clock))
             raise
         return self._record(payment, outcome, job, log)
 
@@ -140,6 +151,9 @@ class PaymentProcessor:
         bank has voided it. Raises BankUnavailableError if the bank cannot be asked."""
         log = {"paymentId": payment.payment_id, CORRELATION_KEY: job.correlation_id}
         return self._record(payment, self._settle(payment, deadline, log), job, log)
+
+    def reason_of(self, error: BaseException) -> str:
+        return failure_reason(error, self._describe)
 
     def note_dead_lettered(self, payment_id: str, receives: int) -> None:
         """Its job failed its last delivery; SQS moves it to the DLQ (for `dlq list`)."""

@@ -1,31 +1,27 @@
 """The merchant-facing use cases: create a payment, submit its card, read it back (the
-listing is core/payment_listing.py)."""
+listing is core/use_cases/payment_listing.py)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 
-from core.adapters.dynamodb_payments import (
-    PaymentExistsError,
-    PaymentsRepository,
-    TransitionRejectedError,
-    UnreadablePaymentError,
-)
-from core.adapters.kms_card_vault import CardVault
-from core.adapters.sqs_jobs import JobQueue, PaymentJob
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import (
     ConcurrentUpdateError,
     PaymentConflictError,
+    PaymentExistsError,
     PaymentNotFoundError,
     QueueUnavailableError,
+    TransitionRejectedError,
+    UnreadablePaymentError,
 )
+from core.domain.jobs import PaymentJob
 from core.domain.payment import CREATED_VERSION, Payment, PaymentStatus
-from core.domain.submission import details_of
+from core.domain.ports import CardVault, JobPublisher, PaymentStore
+from core.domain.submission import SubmitCard
 from core.domain.tenancy import ensure_caller_is
 from core.observability import logger
-from handlers.requests import MakePaymentRequest
 
 # Payment ids derived from an Idempotency-Key's claim live in a namespace of their own.
 _CLAIMED_PAYMENT_IDS = uuid.UUID("6f1c2d4e-8a3b-5c7d-9e0f-a1b2c3d4e5f6")
@@ -39,9 +35,9 @@ class PaymentService:
     def __init__(
         self,
         *,
-        payments: PaymentsRepository,
+        payments: PaymentStore,
         vault: CardVault,
-        jobs: JobQueue,
+        jobs: JobPublisher,
         clock: Clock,
         payment_ttl_seconds: int,
     ) -> None:
@@ -77,9 +73,7 @@ class PaymentService:
             return existing
         return payment
 
-    def submit_payment(
-        self, caller: str, request: MakePaymentRequest, request_digest: str, correlation_id: str
-    ) -> Payment:
+    def submit_payment(self, caller: str, command: SubmitCard, correlation_id: str) -> Payment:
         """Created -> Processing, then queue the job. Repeating the same request answers the
         same and queues nothing; a different request for the same payment is a conflict.
 
@@ -88,23 +82,23 @@ class PaymentService:
         reconciler finds it on the in-flight index anyway (that closes the window between
         the DB write and the enqueue, a crash included).
         """
-        ensure_caller_is(caller, request.merchant_id)
-        details = details_of(request, request_digest)
+        ensure_caller_is(caller, command.merchant_id)
+        details = command.details
         ciphertext = self._vault.encrypt(
-            request.card_secret, payment_id=request.payment_id, merchant_id=request.merchant_id
+            command.card, payment_id=command.payment_id, merchant_id=command.merchant_id
         )
         now = epoch_seconds(self._clock)
         try:
             payment = self._payments.mark_processing(
-                payment_id=request.payment_id,
-                merchant_id=request.merchant_id,
+                payment_id=command.payment_id,
+                merchant_id=command.merchant_id,
                 details=details,
                 card_ciphertext=ciphertext,
                 correlation_id=correlation_id,
                 now=now,
             )
         except TransitionRejectedError as rejected:
-            current = self._answer_repeat(rejected.current, request, request_digest, now)
+            current = self._answer_repeat(rejected.current, command, now)
             if current.enqueue_failed:
                 self._queue(current, PaymentJob(current.payment_id, correlation_id))
             return current
@@ -130,21 +124,15 @@ class PaymentService:
         except Exception as error:
             logger.warning("could not note the enqueue", extra={"errorType": type(error).__name__})
 
-    def _answer_repeat(
-        self,
-        current: Payment | None,
-        request: MakePaymentRequest,
-        request_digest: str,
-        now: int,
-    ) -> Payment:
-        if current is None or not current.visible_to(request.merchant_id, now):
-            raise _not_found(request.payment_id)
+    def _answer_repeat(self, current: Payment | None, command: SubmitCard, now: int) -> Payment:
+        if current is None or not current.visible_to(command.merchant_id, now):
+            raise _not_found(command.payment_id)
         if current.status is PaymentStatus.CREATED:
             # Still Created yet the update was refused: it expired between our checks.
-            raise _not_found(request.payment_id)
-        if current.details is None or current.details.request_digest != request_digest:
+            raise _not_found(command.payment_id)
+        if current.details is None or current.details.request_digest != command.digest:
             raise PaymentConflictError(
-                f"payment {request.payment_id} was already submitted with different details"
+                f"payment {command.payment_id} was already submitted with different details"
             )
         return current
 

@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.adapters.dynamodb_payments import PaymentsRepository, StalledPayment
-from core.adapters.sqs_jobs import JobQueue, PaymentJob
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
+from core.domain.jobs import PaymentJob
 from core.domain.payment import Payment
+from core.domain.ports import JobPublisher, Metrics, PaymentStore, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
-from core.observability import CORRELATION_KEY, MetricsRecorder, logger
+from core.observability import CORRELATION_KEY, logger
 from core.settings import Settings
-from core.use_cases.payment_processor import PaymentProcessor, failure_reason
+from core.use_cases.payment_processor import PaymentProcessor
 
 RECONCILER_CORRELATION_ID = "reconciler"
 # Stop looking at more payments when less than this is left of the run's time.
@@ -66,12 +66,12 @@ class Reconciler:
     def __init__(
         self,
         *,
-        payments: PaymentsRepository,
-        jobs: JobQueue,
+        payments: PaymentStore,
+        jobs: JobPublisher,
         processor: PaymentProcessor,
         clock: Clock,
         settings: Settings,
-        metrics: MetricsRecorder,
+        metrics: Metrics,
     ) -> None:
         self._payments = payments
         self._jobs = jobs
@@ -109,7 +109,10 @@ class Reconciler:
             run.report.errors += 1
             logger.error(
                 "reconciling a payment failed; going on with the others",
-                extra={"paymentId": candidate.payment_id, "reason": failure_reason(error)},
+                extra={
+                    "paymentId": candidate.payment_id,
+                    "reason": self._processor.reason_of(error),
+                },
             )
 
     def _reconcile(self, candidate: StalledPayment, run: _Run) -> None:

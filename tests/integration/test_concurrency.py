@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from core.bootstrap import Services
 from core.domain.errors import PaygateError
+from handlers.http_errors import http_error_of
 from handlers.requests import MakePaymentRequest
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 
@@ -23,14 +24,12 @@ def test_twenty_simultaneous_makes_transition_once_and_queue_once(
     def submit(n: int) -> int:
         body = make_payment_body(payment_id, amount=1250 if n % 2 == 0 else 1251)
         request = MakePaymentRequest.model_validate(body)
-        digest = services.request_digests.digest(request)
+        command = services.request_digests.digested(request.command())
         barrier.wait()
         try:
-            services.payment_service.submit_payment(
-                api.merchant_id or "", request, digest, f"req-{n}"
-            )
+            services.payment_service.submit_payment(api.merchant_id or "", command, f"req-{n}")
         except PaygateError as error:
-            return error.http_status
+            return http_error_of(error).status
         return 202
 
     # WHEN they all submit at once

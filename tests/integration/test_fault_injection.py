@@ -24,7 +24,7 @@ def _final_once(aws: AwsEnv, services: Services, payment_id: str, status: str = 
     item = aws.raw_item(payment_id)
     assert item["status"] == {"S": status}
     assert "cardCiphertext" not in item
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and ledger.authorizations == 1
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cli.lambda_emulation import SqsEventSource, sqs_lambda_event
-from core.adapters.sqs_jobs import PaymentJob
 from core.bootstrap import Services
+from core.domain.jobs import PaymentJob
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import emitted_metrics, event_source, submit
@@ -56,7 +56,7 @@ def test_each_amount_ends_in_its_status(
     assert item["version"] == {"N": "3"}
     assert "cardCiphertext" not in item
     assert "inFlight" not in item
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and ledger.authorizations == 1
     assert aws.queue_depth() == 0
 
@@ -84,7 +84,7 @@ def test_pending_is_checked_again_by_the_worker_until_accepted(
     assert item["status"] == {"S": "Accepted"}
     assert item["version"] == {"N": "4"}
     assert "cardCiphertext" not in item
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and ledger.authorizations == 1
 
 
@@ -102,7 +102,7 @@ def test_a_flaky_bank_is_retried_and_the_retries_are_counted(
 
     # THEN one delivery was enough: the retries happened inside it
     assert api.get_payment(payment_id).body["status"] == "Accepted"
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and (ledger.calls, ledger.authorizations) == (3, 1)
     output = capsys.readouterr().out
     print(output)
@@ -129,7 +129,7 @@ def test_a_bank_that_never_answers_sends_the_job_to_the_dlq(
     assert aws.queue_depth() == 0
     assert [job["paymentId"] for job in aws.queued_bodies(aws.dlq_url)] == [payment_id]
     assert api.get_payment(payment_id).body["status"] == "Processing"
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is None or ledger.authorizations == 0
 
 
@@ -152,7 +152,7 @@ def test_every_message_delivered_three_times_authorizes_once(
 
     # THEN each payment was authorized once and changed state once
     for payment_id in payment_ids:
-        ledger = services.bank.ledger_entry(payment_id)
+        ledger = services.simulated_bank.ledger_entry(payment_id)
         assert ledger is not None and ledger.authorizations == 1
         assert aws.raw_item(payment_id)["version"] == {"N": "3"}
 
@@ -169,7 +169,7 @@ def test_a_batch_with_the_same_payment_twice_authorizes_once(
 
     # THEN
     assert (report.received, report.failed) == (2, 0)
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and ledger.authorizations == 1
     assert aws.raw_item(payment_id)["version"] == {"N": "3"}
 
@@ -243,6 +243,6 @@ def test_a_crash_after_the_write_before_the_ack_is_acknowledged_on_redelivery(
     assert crashes == [1]
     item = aws.raw_item(payment_id)
     assert (item["status"], item["version"]) == ({"S": "InsufficientFunds"}, {"N": "3"})
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and (ledger.calls, ledger.authorizations) == (1, 1)
     assert aws.queue_depth() == 0

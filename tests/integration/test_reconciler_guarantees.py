@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from core.bootstrap import Services
-from core.domain.bank import AuthorizationRequest
 from core.domain.cards import CardSecret
 from core.domain.payment import Payment, PaymentStatus
+from core.domain.ports import AuthorizationRequest
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
@@ -151,7 +151,7 @@ def test_at_its_bound_a_payment_is_settled_with_the_bank(
     assert view["status"] == status
     item = aws.raw_item(payment_id)
     assert "cardCiphertext" not in item and "inFlight" not in item
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and ledger.authorizations == (1 if status == "Accepted" else 0)
     if status == "Failed":
         assert view["failCode"] == "processing_failed"
@@ -177,7 +177,7 @@ def test_a_voided_payment_can_never_be_authorized_afterwards(
     # THEN it stays Failed and the bank never authorizes it
     assert aws.raw_item(payment_id)["status"] == {"S": "Failed"}
     assert late.status is PaymentStatus.FAILED
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and ledger.authorizations == 0
 
 

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 import threading
-from functools import cached_property
 from typing import Any
 
 import pytest
 
-from core.adapters.sqs_jobs import JobQueue, PaymentJob
 from core.bootstrap import AwsClients, Services
-from core.domain.bank import AuthorizationRequest, Bank
-from core.domain.errors import QueueUnavailableError
+from core.domain.jobs import PaymentJob
 from core.domain.payment import BankOutcome
+from core.domain.ports import AuthorizationRequest, Bank
 from core.use_cases.payment_processor import JobResult, recheck_delay_seconds
-from tests.conftest import ApiClient, AwsEnv, make_payment_body
+from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import emitted_metrics, event_source, submit
 from tests.support import FakeClock, lambda_context
 from workers import reconciler
@@ -40,8 +38,7 @@ def test_two_workers_racing_on_one_payment_one_wins_the_other_acknowledges(
     meeting = _MeetAfterTheBank(services.bank, parties=2)
     workers = []
     for _ in range(2):
-        worker = Services(aws.settings, AwsClients(aws.settings), clock)
-        worker.__dict__["bank"] = meeting
+        worker = Services(aws.settings, AwsClients(aws.settings), clock, {"bank": meeting})
         workers.append(worker.processor)
 
     # WHEN both process its job at once
@@ -60,44 +57,8 @@ def test_two_workers_racing_on_one_payment_one_wins_the_other_acknowledges(
     assert sorted(result.result for result in results) == [JobResult.LOST_RACE, JobResult.RECORDED]
     item = aws.raw_item(payment_id)
     assert (item["status"], item["version"]) == ({"S": "Accepted"}, {"N": "3"})
-    ledger = services.bank.ledger_entry(payment_id)
+    ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and (ledger.calls, ledger.authorizations) == (2, 1)
-
-
-class _CrashingQueue(JobQueue):
-    def publish(self, job: PaymentJob, *, delay_seconds: int = 0) -> None:
-        raise QueueUnavailableError("make-payment crashed before the enqueue")
-
-
-class _ServicesCrashingOnEnqueue(Services):
-    @cached_property
-    def jobs(self) -> JobQueue:
-        return _CrashingQueue(self.clients.sqs, self.settings.jobs_queue_url)
-
-
-def test_a_crash_between_makes_write_and_its_enqueue_is_recovered_by_the_reconciler(
-    aws: AwsEnv, services: Services, clock: FakeClock
-) -> None:
-    # GIVEN make-payment wrote Processing, then died before queueing the job
-    crashing = _ServicesCrashingOnEnqueue(aws.settings, AwsClients(aws.settings), clock)
-    api = ApiClient(crashing, "merchant-a")
-    payment_id = api.create_payment()
-    assert api.post("/make-payment", make_payment_body(payment_id)).status == 503
-    assert aws.queue_depth() == 0
-
-    # WHEN the reconciler runs before the threshold, then after it
-    early = reconciler.handle({}, lambda_context(), services)
-    clock.advance(aws.settings.reconcile_after_seconds + 1)
-    late = reconciler.handle({}, lambda_context(), services)
-    event_source(aws, services).drain()
-
-    # THEN it left the payment alone while it could still be moving, then queued it once
-    assert early["requeued"] == 0
-    assert late["requeued"] == 1
-    item = aws.raw_item(payment_id)
-    assert (item["status"], item["version"]) == ({"S": "Accepted"}, {"N": "3"})
-    ledger = services.bank.ledger_entry(payment_id)
-    assert ledger is not None and ledger.authorizations == 1
 
 
 def test_a_pending_payment_whose_recheck_was_lost_is_requeued(

@@ -1,0 +1,48 @@
+"""A payment job: what goes on the jobs queue. It names the payment and the request's
+correlation id, and never carries card data (the worker reads the encrypted card from the
+payment)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# A job is a small JSON object; anything much larger is not one of ours.
+MAX_JOB_BODY_CHARACTERS = 4096
+
+
+@dataclass(frozen=True)
+class PaymentJob:
+    payment_id: str
+    correlation_id: str
+
+    def to_body(self) -> str:
+        return json.dumps({"paymentId": self.payment_id, "correlationId": self.correlation_id})
+
+    @classmethod
+    def from_body(cls, body: str) -> PaymentJob:
+        """Parse a job; ValueError for anything that is not one, whatever the body (huge,
+        binary, nested thousands deep)."""
+        if not isinstance(body, str) or len(body) > MAX_JOB_BODY_CHARACTERS:
+            raise ValueError("a payment job is a short JSON object")
+        try:
+            data: Any = json.loads(body)
+        except RecursionError:
+            raise ValueError("a payment job is a flat JSON object") from None
+        if not isinstance(data, dict):
+            raise ValueError("a payment job is a JSON object")
+        payment_id, correlation_id = data.get("paymentId"), data.get("correlationId", "")
+        if not isinstance(payment_id, str) or not payment_id:
+            raise ValueError("a payment job names its paymentId")
+        if not isinstance(correlation_id, str):
+            raise ValueError("a payment job's correlationId is text")
+        return cls(payment_id=payment_id, correlation_id=correlation_id)
+
+    @classmethod
+    def parse(cls, body: str) -> PaymentJob | None:
+        """The job a body holds, or None if it holds none."""
+        try:
+            return cls.from_body(body)
+        except ValueError:
+            return None
