@@ -22,6 +22,16 @@ class Switch(StrEnum):
     OFF = "off"
 
 
+@bank_app.command("status", epilog="Examples:\n\n\b\n  paygate bank status\n")
+def bank_status(ctx: typer.Context) -> None:
+    """Show the switches: outage, time-outs of amount 504, latency."""
+    controls = target_of(ctx).services.bank_controls.read()
+    console.print(
+        f"bank outage {'on' if controls.outage else 'off'}, "
+        f"timeouts {'on' if controls.timeouts else 'off'}, latency {controls.latency_ms} ms"
+    )
+
+
 @bank_app.command("outage", epilog="Examples:\n\n\b\n  paygate bank outage on\n")
 def bank_outage(ctx: typer.Context, state: Annotated[Switch, typer.Argument()]) -> None:
     """Make every bank call fail (on) or answer again (off)."""

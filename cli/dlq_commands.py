@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import console, emit_json, emit_records, fail, say
+from cli.output import console, emit_json, emit_records, fail, say, when
 from cli.target import Target, target_of
 from core.adapters.sqs_dead_letters import DeadLetter, LetterAction, LetterFilter, age_seconds
 
@@ -61,12 +61,8 @@ def _filter(
     )
 
 
-def _when_ms(epoch_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_ms / 1000))
-
-
-def _when(epoch: int | None) -> str | None:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else None
+def _when_ms(epoch_ms: int) -> str | None:
+    return when(epoch_ms / 1000)
 
 
 def _age(seconds: int) -> str:
@@ -89,8 +85,8 @@ def letter_document(letter: DeadLetter, now_ms: int) -> dict[str, Any]:
         "sentAt": _when_ms(letter.sent_at_ms),
         "ageSeconds": age_seconds(letter, now_ms),
         "failures": failure.count if failure else None,
-        "firstFailureAt": _when(failure.first_at) if failure else None,
-        "lastFailureAt": _when(failure.last_at) if failure else None,
+        "firstFailureAt": when(failure.first_at) if failure else None,
+        "lastFailureAt": when(failure.last_at) if failure else None,
         "body": letter.body_preview,
     }
 
@@ -108,7 +104,7 @@ def _letter_record(letter: DeadLetter, now_ms: int) -> list[tuple[str, Any]]:
         f"{letter.payment_status or 'no such payment'})"
     )
     failures = failure and (
-        f"{failure.count}, first {_when(failure.first_at)}, last {_when(failure.last_at)}"
+        f"{failure.count}, first {when(failure.first_at)}, last {when(failure.last_at)}"
     )
     return [
         ("message", letter.message_id),

@@ -6,6 +6,7 @@ metrics are per process, so invocations here are serialized too."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -225,11 +226,14 @@ def _content_length(values: list[str]) -> int | None:
     return int(values[0].strip())
 
 
-def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer:
+def serve(
+    gateway: LocalApiGateway, host: str, port: int, *, listening: int | None = None
+) -> ThreadingHTTPServer:
     """Bind (OSError if the port is taken) and return the server; call serve_forever().
 
-    The socket allows SO_REUSEPORT so that more API instances (processes of their own, as
-    Lambda runs more instances) can share the port; the kernel spreads connections."""
+    More API instances (processes of their own, as Lambda runs more instances) serve the
+    same socket: they inherit its descriptor (`listening`) and the kernel hands each
+    connection to one of them. Nothing else can bind the port meanwhile."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -277,12 +281,21 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = _ApiServer((host, port), Handler)
+    if listening is None:
+        server = _ApiServer((host, port), Handler)
+    else:
+        server = _ApiServer((host, port), Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = socket.socket(fileno=listening)
+        server.server_address = server.socket.getsockname()
+    # Every process sharing the socket wakes on a new connection and one wins it; the
+    # others must find nothing to accept rather than block in accept(), where they could
+    # not notice shutdown().
+    server.socket.setblocking(False)
     return server
 
 
 class _ApiServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_port = True
     # socketserver's default backlog of 5 resets connections under a burst of clients.
     request_queue_size = 128

@@ -19,6 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="an extra instance of paygate's local API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--listening-fd", type=int, required=True)
     arguments = parser.parse_args()
     use_terminal_logs()
     deps = services()
@@ -27,7 +28,7 @@ def main() -> None:
         deps.settings.aws_region,
         keys_changed=keys_changed_marker(default_state_file()),
     )
-    server = serve(gateway, arguments.host, arguments.port)
+    server = serve(gateway, arguments.host, arguments.port, listening=arguments.listening_fd)
     serve_until_stopped(server, READY)
 
 

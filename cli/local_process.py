@@ -157,5 +157,12 @@ def _written_by(state_file: Path, pid: int) -> bool:
 
 
 def stop_stack(stack: RunningStack) -> int:
+    """Ctrl-C, as a developer stops it; a stack that hangs is killed (its children follow
+    their parent) and the hang reported."""
     stack.process.send_signal(signal.SIGINT)
-    return stack.process.wait(timeout=30)
+    try:
+        return stack.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        stack.process.wait()
+        raise

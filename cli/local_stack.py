@@ -8,6 +8,7 @@ separate Lambda would be. Ctrl-C stops everything.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 import boto3
 
@@ -150,11 +151,17 @@ def local_settings(provisioned: Settings, environ: dict[str, str]) -> Settings:
 
 
 def _check_not_running(state_file: Path) -> str | None:
-    """Refuse to start over a live stack; a note if a stale state file will be replaced."""
+    """Refuse to start over a live stack, or over a file that is not a state file; a note
+    if a stale state file (its stack is gone) will be replaced."""
+    if not state_file.exists():
+        return None
     try:
         state = read_state(state_file)
     except StateFileError:
-        return None if not state_file.exists() else f"replacing the unreadable {state_file}"
+        raise AlreadyRunningError(
+            f"{state_file} exists and is not a state file of paygate's local stack: it is "
+            "left alone; choose another --state-file (or remove it)"
+        ) from None
     if state.is_alive():
         raise AlreadyRunningError(
             f"a local stack is already running at {state.url} (pid {state.pid}, state file "
@@ -171,12 +178,14 @@ class LocalStack:
         self._worker: subprocess.Popen[bytes] | None = None
         self._api_instances: list[subprocess.Popen[str]] = []
         self._wrote_state = False
+        self._lock: IO[str] | None = None
         self.info: LocalStackInfo | None = None
         # Said before starting: e.g. that a stale state file is being replaced.
         self.notes: list[str] = []
 
     def start(self) -> LocalStackInfo:
         options = self._options
+        self._hold_lock()
         note = _check_not_running(options.state_file)
         if note:
             self.notes.append(note)
@@ -230,7 +239,9 @@ class LocalStack:
         )
         port = server.server_address[1]
         for _ in range(options.api_instances - 1):
-            self._api_instances.append(self._start_api_instance(options.host, port, child_env))
+            self._api_instances.append(
+                self._start_api_instance(options.host, port, server.fileno(), child_env)
+            )
         self._worker = subprocess.Popen([sys.executable, "-m", "cli.local_worker"], env=child_env)
         self.info = LocalStackInfo(
             url=f"http://{options.host}:{port}",
@@ -247,16 +258,30 @@ class LocalStack:
         )
         options.state_file.parent.mkdir(parents=True, exist_ok=True)
         options.state_file.write_text(self.info.to_json())
+        options.state_file.chmod(0o600)  # it holds the development API key
         self._wrote_state = True
         return self.info
 
     @staticmethod
-    def _start_api_instance(host: str, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    def _start_api_instance(
+        host: str, port: int, listening: int, env: dict[str, str]
+    ) -> subprocess.Popen[str]:
         instance = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "cli.local_api_instance", "--host", host, "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "cli.local_api_instance",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--listening-fd",
+                str(listening),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             text=True,
+            pass_fds=(listening,),
         )
         output = instance.stdout
         assert output is not None
@@ -288,6 +313,24 @@ class LocalStack:
             server.server_close()
         self._emulator.stop()
         self._remove_own_state()
+        if self._lock is not None:
+            self._lock.close()
+
+    def _hold_lock(self) -> None:
+        """One stack per state file, even when two start at the same moment: the lock is
+        held for the stack's life (the kernel drops it if the process dies)."""
+        path = self._options.state_file.with_name(self._options.state_file.name + ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            _check_not_running(self._options.state_file)  # says where it runs, if it does
+            raise AlreadyRunningError(
+                f"another paygate local is starting with {self._options.state_file}"
+            ) from None
+        self._lock = lock
 
     def _remove_own_state(self) -> None:
         """Only the state file this stack wrote, and only while it still describes it."""
@@ -296,6 +339,7 @@ class LocalStack:
         try:
             if read_state(self._options.state_file).pid == os.getpid():
                 self._options.state_file.unlink()
+                keys_changed_marker(self._options.state_file).unlink(missing_ok=True)
         except (StateFileError, OSError):
             pass
 

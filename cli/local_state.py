@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -46,23 +47,24 @@ class StateFileError(Exception):
     """No running local stack behind a state file; says why in one line."""
 
 
+_LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$")
+_MAX_PID = 2**22
+
+
 @dataclass(frozen=True)
 class LocalState:
+    """A state file that `paygate local` wrote: its process, its loopback URLs, and the
+    settings of its emulator (never a real AWS endpoint)."""
+
     path: Path
+    pid: int
+    url: str
+    dlq_url: str
+    environment: dict[str, str]
     document: dict[str, Any]
-
-    @property
-    def url(self) -> str:
-        return str(self.document.get("url", ""))
-
-    @property
-    def pid(self) -> int:
-        return int(self.document.get("pid", 0))
 
     def is_alive(self) -> bool:
         """The process that wrote it runs, and its API answers."""
-        if self.pid <= 0:
-            return False
         try:
             os.kill(self.pid, 0)
         except (ProcessLookupError, PermissionError):
@@ -77,7 +79,8 @@ class LocalState:
 
 
 def read_state(path: Path) -> LocalState:
-    """The state file's contents; StateFileError if there is none or it is not readable."""
+    """The state file's contents; StateFileError if there is none, or if it is not one that
+    `paygate local` wrote (whatever else it holds, nothing in it is used)."""
     if not path.exists():
         raise StateFileError(
             f"no local stack is running ({path} not found): start one with `make run`, "
@@ -85,11 +88,30 @@ def read_state(path: Path) -> LocalState:
         )
     try:
         document = json.loads(path.read_text())
-        if not isinstance(document, dict):
-            raise ValueError
-    except (OSError, ValueError):
+        state = _state_of(path, document)
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         raise StateFileError(f"{path} is not a state file of paygate's local stack") from None
-    return LocalState(path, document)
+    return state
+
+
+def _state_of(path: Path, document: Any) -> LocalState:
+    pid, url, dlq_url = document["pid"], document["url"], document["deadLetterQueueUrl"]
+    environment = document["environment"]
+    endpoint = environment["PAYGATE_AWS_ENDPOINT_URL"]
+    valid = (
+        type(pid) is int
+        and 0 < pid < _MAX_PID
+        and isinstance(url, str)
+        and _LOOPBACK_URL.match(url)
+        and isinstance(dlq_url, str)
+        and isinstance(environment, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items())
+        and isinstance(endpoint, str)
+        and _LOOPBACK_URL.match(endpoint)
+    )
+    if not valid:
+        raise ValueError("not a local stack's state")
+    return LocalState(path, pid, url, dlq_url, environment, document)
 
 
 def running_state(path: Path) -> LocalState:

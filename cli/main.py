@@ -55,10 +55,15 @@ def choose_target(
 ) -> None:
     ctx.obj = TargetChoice(stack, region, profile, state_file or default_state_file())
     if ctx.invoked_subcommand != "local":
-        # A command's output is for people and scripts (--json); its log lines go apart.
+        # A command's output is for people and scripts (--json); only warnings are logged,
+        # apart (the audit trail of merchant keys is kept on the merchant, not in logs).
         handler = logger.registered_handler
+        level = logger.log_level
         if isinstance(handler, logging.StreamHandler):
-            handler.setStream(CurrentStderr())
+            stream = handler.setStream(CurrentStderr())
+            ctx.call_on_close(lambda: handler.setStream(stream) and None)
+        logger.setLevel(logging.WARNING)
+        ctx.call_on_close(lambda: logger.setLevel(level))
 
 
 @app.command(

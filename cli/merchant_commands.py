@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cli.output import emit_json, emit_records, fail, say
+from cli.output import emit_json, emit_records, fail, say, when
 from cli.target import target_of
 from cli.usage_plans import issue_usage_key
 from core.adapters.dynamodb_merchants import IssuedKey, MerchantRecord, check_merchant
@@ -136,30 +135,26 @@ def merchants_revoke(
     within the authorizer's cache time, 5 minutes)."""
     target = target_of(ctx)
     try:
-        target.merchants().revoke_key(
+        revoked = target.merchants().revoke_key(
             merchant_id, key_id, revoked_at=epoch_seconds(target.services.clock), actor=target.actor
         )
     except (UnknownMerchantError, UnknownKeyError) as error:
         fail(f"{error} (see `paygate merchants list`)")
     target.note_keys_changed()
-    say(f"revoked {key_id} of {merchant_id}")
-
-
-def _when(epoch: int | None) -> str | None:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else None
+    say(f"revoked {key_id} of {merchant_id}" if revoked else f"{key_id} was revoked already")
 
 
 def _merchant_json(record: MerchantRecord) -> dict[str, Any]:
     return {
         "merchantId": record.merchant_id,
         "name": record.name,
-        "createdAt": _when(record.created_at),
+        "createdAt": when(record.created_at),
         "keys": [
-            {"keyId": k.key_id, "issuedAt": _when(k.created_at), "revokedAt": _when(k.revoked_at)}
+            {"keyId": k.key_id, "issuedAt": when(k.created_at), "revokedAt": when(k.revoked_at)}
             for k in record.keys
         ],
         "audit": [
-            {"at": _when(e.at), "action": e.action, "keyId": e.key_id, "actor": e.actor}
+            {"at": when(e.at), "action": e.action, "keyId": e.key_id, "actor": e.actor}
             for e in record.audit
         ],
     }
@@ -188,8 +183,8 @@ def merchants_list(
                 *(
                     (
                         "key",
-                        f"{key.key_id}  issued {_when(key.created_at)}"
-                        + (f"  REVOKED {_when(key.revoked_at)}" if key.revoked_at else ""),
+                        f"{key.key_id}  issued {when(key.created_at)}"
+                        + (f"  REVOKED {when(key.revoked_at)}" if key.revoked_at else ""),
                     )
                     for key in record.keys
                 ),

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 
-console = Console(soft_wrap=True, highlight=False)
-errors = Console(stderr=True, soft_wrap=True, highlight=False)
+console = Console(soft_wrap=True, highlight=False, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 Record = Sequence[tuple[str, Any]]
 
@@ -30,6 +31,16 @@ def printable(value: Any) -> str:
         else character.encode("unicode_escape").decode("ascii")
         for character in text
     )
+
+
+def when(epoch: Any) -> str | None:
+    """An epoch-seconds time as UTC ISO 8601; a value that is no time is shown as it is."""
+    if epoch is None:
+        return None
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError, TypeError):
+        return printable(epoch)
 
 
 def say(line: Any) -> None:

@@ -3,12 +3,11 @@ what processing noted)."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
 
-from cli.output import emit_json, emit_records, fail
+from cli.output import emit_json, emit_records, fail, when
 from cli.target import target_of
 from core.domain.clock import epoch_seconds
 from core.domain.errors import UnreadablePaymentError
@@ -22,10 +21,6 @@ payments_app = typer.Typer(
 _LIST_LIMIT = 1000
 
 
-def _when(epoch: int | None) -> str | None:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch else None
-
-
 def payment_document(payment: Payment) -> dict[str, Any]:
     """A payment for ops: what its merchant sees, and what processing noted. The card is
     its masked number; whether its ciphertext is still held is a yes or no."""
@@ -35,8 +30,8 @@ def payment_document(payment: Payment) -> dict[str, Any]:
         "merchantId": payment.merchant_id,
         "status": payment.status.value,
         "version": payment.version,
-        "createdAt": _when(payment.created_at),
-        "updatedAt": _when(payment.updated_at),
+        "createdAt": when(payment.created_at),
+        "updatedAt": when(payment.updated_at),
         "amount": details.amount if details else None,
         "currency": details.currency if details else None,
         "cardNumber": details.masked_card_number if details else None,
@@ -50,8 +45,8 @@ def payment_document(payment: Payment) -> dict[str, Any]:
     if failure:
         document["lastError"] = failure.reason
         document["errors"] = failure.count
-        document["firstErrorAt"] = _when(failure.first_at)
-        document["lastErrorAt"] = _when(failure.last_at)
+        document["firstErrorAt"] = when(failure.first_at)
+        document["lastErrorAt"] = when(failure.last_at)
         document["deadLetterReceives"] = failure.dead_letter_receives
     return {key: value for key, value in document.items() if value is not None}
 

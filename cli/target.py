@@ -20,7 +20,7 @@ from core.adapters.sqs_dead_letters import DeadLetterQueue
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock, epoch_seconds
 from core.resources import EnvVar, StackOutput
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 _OUTPUT_TO_ENV = {
     StackOutput.JOBS_QUEUE_URL: EnvVar.JOBS_QUEUE_URL,
@@ -112,20 +112,19 @@ class Target:
 
 def local_target(state_file: Path) -> Target:
     try:
-        document = running_state(state_file).document
-        settings = Settings.from_env(document["environment"])
-        dlq_url = str(document["deadLetterQueueUrl"])
+        state = running_state(state_file)
+        settings = Settings.from_env(state.environment)
     except StateFileError as error:
         raise TargetError(str(error)) from None
-    except (KeyError, TypeError, ValueError):
-        raise TargetError(f"{state_file} is not a state file of paygate's local stack") from None
+    except SettingsError as error:
+        raise TargetError(f"{state_file} holds unusable settings: {error}") from None
     for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     return Target(
         name="local",
         settings=settings,
-        dlq_url=dlq_url,
-        api_url=str(document.get("url", "")),
+        dlq_url=state.dlq_url,
+        api_url=state.url,
         session=boto3.session.Session(region_name=settings.aws_region),
         state_file=state_file,
     )

@@ -8,6 +8,7 @@ reconciler and the authorizer otherwise never pay (bench section 1).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +130,10 @@ def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
         if kind == "int":
             return int(raw)
         if kind == "float":
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
     except ValueError:
         raise SettingsError(f"{setting.metadata['env']} must be a number, not {raw!r}") from None
     return raw

@@ -176,17 +176,21 @@ def answer_idempotently(
 
 
 def _single_header(app: APIGatewayRestResolver, name: str) -> str | None:
-    """A header's value; 400 if it was sent more than once with different values."""
-    event = app.current_event
-    values = {
+    """A header's value; 400 if it was sent more than once with different values (under
+    any spelling of its name)."""
+    event = app.current_event.raw_event
+    single = event.get("headers") or {}
+    many = event.get("multiValueHeaders") or {}
+    values = {value for header, value in single.items() if header.lower() == name.lower()}
+    values |= {
         value
-        for header, many in (event.multi_value_headers or {}).items()
+        for header, sent in many.items()
         if header.lower() == name.lower()
-        for value in many
+        for value in sent or []
     }
     if len(values) > 1:
         raise IdempotencyKeyInvalidError(f"the {name} header was sent more than once")
-    return event.headers.get(name)
+    return next(iter(values), None)
 
 
 def _give_back(

@@ -137,28 +137,45 @@ def _audit_entry(at: int, action: str, key_id: str, actor: str) -> dict[str, Any
     }
 
 
+def _text(value: Any, default: str = "?") -> str:
+    return (
+        str(value["S"]) if isinstance(value, dict) and isinstance(value.get("S"), str) else default
+    )
+
+
+def _number(value: Any) -> int | None:
+    try:
+        return int(value["N"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _record_from(item: dict[str, Any]) -> MerchantRecord:
+    """A merchant item as ops see it; whatever part of it cannot be read is shown as "?"
+    or left out, never a failure of the whole listing."""
     keys = [
         KeyRecord(
             key_id=key_id,
-            created_at=int(entry["M"]["createdAt"]["N"]),
-            revoked_at=int(entry["M"]["revokedAt"]["N"]) if "revokedAt" in entry["M"] else None,
+            created_at=_number(entry.get("M", {}).get("createdAt")) or 0,
+            revoked_at=_number(entry.get("M", {}).get("revokedAt")),
         )
         for key_id, entry in item.get("keys", {}).get("M", {}).items()
+        if isinstance(entry, dict)
     ]
     audit = [
         AuditEntry(
-            at=int(entry["M"]["at"]["N"]),
-            action=entry["M"]["action"]["S"],
-            key_id=entry["M"]["keyId"]["S"],
-            actor=entry["M"]["actor"]["S"],
+            at=_number(entry["M"].get("at")) or 0,
+            action=_text(entry["M"].get("action")),
+            key_id=_text(entry["M"].get("keyId")),
+            actor=_text(entry["M"].get("actor")),
         )
         for entry in item.get("audit", {}).get("L", [])
+        if isinstance(entry, dict) and isinstance(entry.get("M"), dict)
     ]
     return MerchantRecord(
-        merchant_id=item["merchantId"]["S"],
-        name=item["name"]["S"],
-        created_at=int(item["createdAt"]["N"]),
+        merchant_id=_text(item.get("merchantId")),
+        name=_text(item.get("name")),
+        created_at=_number(item.get("createdAt")) or 0,
         keys=sorted(keys, key=lambda key: (key.created_at, key.key_id)),
         audit=audit,
     )
@@ -243,15 +260,15 @@ class MerchantStore:
         self._log("merchant key added", merchant_id, key_id, actor)
         return IssuedKey(merchant, api_key, key_id)
 
-    def revoke_key(self, merchant_id: str, key_id: str, *, revoked_at: int, actor: str) -> None:
+    def revoke_key(self, merchant_id: str, key_id: str, *, revoked_at: int, actor: str) -> bool:
         """The key stops working (the authorizer refuses it as unknown). Revoking a revoked
-        key again changes nothing."""
+        key again changes nothing: False then."""
         item = self._merchant_item(merchant_id)
         digest = item.get("digests", {}).get("M", {}).get(key_id, {}).get("S")
         if digest is None:
             raise UnknownKeyError(f"merchant {merchant_id} has no key {key_id}")
         if "revokedAt" in item["keys"]["M"][key_id]["M"]:
-            return
+            return False
         self._client.transact_write_items(
             TransactItems=[
                 self._update_merchant(
@@ -276,6 +293,7 @@ class MerchantStore:
             ]
         )
         self._log("merchant key revoked", merchant_id, key_id, actor)
+        return True
 
     def get_merchant(self, merchant_id: str) -> MerchantRecord | None:
         item = self._client.get_item(
@@ -328,7 +346,10 @@ class MerchantStore:
         while True:
             response = self._client.scan(**scan)
             for item in response.get("Items", []):
-                legacy.setdefault(item["merchantId"]["S"], []).append(item)
+                merchant_id = _text(item.get("merchantId"), "")
+                # Only what the API could use: anything else was never a working key.
+                if merchant_id and re.match(IDENTIFIER_PATTERN, merchant_id):
+                    legacy.setdefault(merchant_id, []).append(item)
             if "LastEvaluatedKey" not in response:
                 break
             scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]

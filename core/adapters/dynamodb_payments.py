@@ -258,6 +258,28 @@ class DynamoPaymentStore:
                 raise PaymentExistsError(payment.payment_id) from None
             raise
 
+    def renew_expired(self, expired: Payment, renewed: Payment) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=payment_to_item(renewed, self._policy),
+                ConditionExpression=(
+                    "#status = :created AND version = :version AND expiresAt <= :now"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_serialize(
+                    {
+                        ":created": PaymentStatus.CREATED.value,
+                        ":version": expired.version,
+                        ":now": renewed.created_at,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise ConcurrentUpdateError(expired.payment_id) from None
+            raise
+
     def get(self, payment_id: str) -> Payment | None:
         response = self._client.get_item(
             TableName=self._table,

@@ -16,14 +16,15 @@ authorization can be voided (`void_unless_decided`): the reconciler's last resor
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from core.adapters.aws_errors import is_condition_failure
+from core.adapters.aws_errors import describe, is_condition_failure
 from core.domain.errors import BankTimeoutError, BankUnavailableError
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
 from core.domain.ports import AuthorizationRequest
@@ -31,6 +32,9 @@ from core.resources import BANK_CONTROL_TABLE, BANK_LEDGER_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DECLINED_AMOUNT = 1
 INSUFFICIENT_FUNDS_AMOUNT = 2
@@ -149,6 +153,20 @@ def _outcome_attributes(outcome: BankOutcome) -> dict[str, Any]:
     return attributes
 
 
+def _bank_errors(call: Callable[P, R]) -> Callable[P, R]:
+    """The simulator's own storage failing is the bank being unavailable, as a real
+    acquirer's outage would be: a BankUnavailableError, never an AWS error."""
+
+    @functools.wraps(call)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except (ClientError, BotoCoreError) as error:
+            raise BankUnavailableError(f"the bank is unavailable ({describe(error)})") from None
+
+    return guarded
+
+
 class SimulatedBank:
     def __init__(
         self,
@@ -173,6 +191,7 @@ class SimulatedBank:
             raise BankUnavailableError("the bank is unavailable (simulated outage)")
         return controls
 
+    @_bank_errors
     def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
         controls = self._answer_like_a_bank()
         if request.amount == TIMEOUT_AMOUNT and controls.timeouts:
@@ -188,6 +207,7 @@ class SimulatedBank:
             return PENDING
         return self._record_outcome(idempotency_key, _decide(request.amount))
 
+    @_bank_errors
     def inquire(self, idempotency_key: str) -> BankOutcome | None:
         self._answer_like_a_bank()
         entry = self.ledger_entry(idempotency_key)
@@ -199,6 +219,7 @@ class SimulatedBank:
             return None
         return self._record_outcome(idempotency_key, _decide(entry.pending_amount))
 
+    @_bank_errors
     def void_unless_decided(self, idempotency_key: str) -> BankOutcome | None:
         self._answer_like_a_bank()
         outcome = self._record_outcome(idempotency_key, PROCESSING_FAILED, authorizes=False)

@@ -33,6 +33,7 @@ from core.domain.errors import UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import FailureNotes
 from core.domain.ports import PaymentStore
+from core.domain.text_rules import contains_card_number
 from core.observability import logger
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ _RECEIVE_BATCH = 10
 # Enough to hold every message of a DLQ worth replaying by hand.
 MAX_LETTERS = 10_000
 MAX_BODY_PREVIEW = 300
+MAX_SCANNED_BODY = 64 * 1024
 # Runs of digits (with separators) long enough to be a card number, in a poison body.
 _LONG_DIGIT_RUNS = re.compile(r"\d(?:[\s\-.]{0,2}\d){11,}")
 
@@ -69,6 +71,7 @@ class DeadLetter:
     payment_status: str | None = None
     merchant_id: str | None = None
     failure: FailureNotes | None = None
+    job: PaymentJob | None = None
 
     @property
     def original_receives(self) -> int | None:
@@ -77,9 +80,16 @@ class DeadLetter:
 
     @property
     def body_preview(self) -> str:
-        shown = _LONG_DIGIT_RUNS.sub("[digits removed]", self.body[: MAX_BODY_PREVIEW * 2])
-        cut = len(shown) > MAX_BODY_PREVIEW or len(self.body) > MAX_BODY_PREVIEW * 2
-        return shown[:MAX_BODY_PREVIEW] + ("…" if cut else "")
+        """The body as ops may see it: a job as it is (it only names a payment); any other
+        body withheld if it might hold a card number, and cut short."""
+        if self.kind is not LetterKind.POISON:
+            return self.body
+        if contains_card_number(self.body[:MAX_SCANNED_BODY]) or _LONG_DIGIT_RUNS.search(
+            self.body[:MAX_SCANNED_BODY]
+        ):
+            return "[withheld: it may hold a card number]"
+        cut = len(self.body) > MAX_BODY_PREVIEW
+        return self.body[:MAX_BODY_PREVIEW] + ("…" if cut else "")
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,7 @@ class DeadLetterQueue:
             payment_status=payment.status.value if payment else None,
             merchant_id=payment.merchant_id if payment else None,
             failure=payment.failure if payment else None,
+            job=job,
         )
 
     def _release(self, receipt_handles: list[str]) -> None:
@@ -326,8 +337,11 @@ class DeadLetterQueue:
                     continue
                 action = choose(letter, report)
                 if not dry_run and action is not LetterAction.LEFT:
-                    if action is LetterAction.REPLAYED:
-                        self._sqs.send_message(QueueUrl=self._jobs_url, MessageBody=letter.body)
+                    if action is LetterAction.REPLAYED and letter.job is not None:
+                        # The job as we write one: nothing the message carried besides.
+                        self._sqs.send_message(
+                            QueueUrl=self._jobs_url, MessageBody=letter.job.to_body()
+                        )
                     held.delete(letter)
                 report.done.append((letter, action))
                 on_letter(letter, action)

@@ -5,11 +5,15 @@ payment)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 # A job is a small JSON object; anything much larger is not one of ours.
 MAX_JOB_BODY_CHARACTERS = 4096
+# What our jobs hold: a payment id (a UUID) and a request id (a UUID, or "reconciler").
+_PAYMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_-]{0,128}$")
 
 
 @dataclass(frozen=True)
@@ -32,11 +36,15 @@ class PaymentJob:
             raise ValueError("a payment job is a flat JSON object") from None
         if not isinstance(data, dict):
             raise ValueError("a payment job is a JSON object")
+        if not set(data) <= {"paymentId", "correlationId"}:
+            raise ValueError("a payment job holds its paymentId and correlationId only")
         payment_id, correlation_id = data.get("paymentId"), data.get("correlationId", "")
         if not isinstance(payment_id, str) or not payment_id:
             raise ValueError("a payment job names its paymentId")
-        if not isinstance(correlation_id, str):
-            raise ValueError("a payment job's correlationId is text")
+        if not _PAYMENT_ID.match(payment_id):
+            raise ValueError("a payment job names a payment id (a UUID)")
+        if not isinstance(correlation_id, str) or not _CORRELATION_ID.match(correlation_id):
+            raise ValueError("a payment job's correlationId is a short id")
         return cls(payment_id=payment_id, correlation_id=correlation_id)
 
     @classmethod

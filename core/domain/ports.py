@@ -64,6 +64,11 @@ class PaymentStore(Protocol):
         """Store a new payment; PaymentExistsError if its id is taken."""
         ...
 
+    def renew_expired(self, expired: Payment, renewed: Payment) -> None:
+        """Replace an expired Created payment (never paid) by `renewed`, same id;
+        ConcurrentUpdateError if it is not (or no longer) that."""
+        ...
+
     def get(self, payment_id: str) -> Payment | None:
         """Consistent read; UnreadablePaymentError for an item that is no payment."""
         ...

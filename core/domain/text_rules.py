@@ -3,11 +3,13 @@
 Refused: lone surrogates (not Unicode at all: they cannot be stored), C0 and C1 control
 characters, bidirectional controls (they make text display as something else than it is),
 line and paragraph separators, and text made only of invisible characters. Also refused
-anywhere in free text: a card number (a Luhn-valid run of 13 to 19 digits of any script,
-with any spaces, dashes, dots, slashes or underscores, or invisible characters, between
-them), which would otherwise be stored and shown in the clear (PCI DSS 3.4.1). Thirteen,
-not the 12 digits cardNumber accepts: 12-digit cards are all but gone, while a 12-digit
-phone number in an address is common (a tenth of them pass Luhn).
+anywhere in free text: a card number, which would otherwise be stored and shown in the
+clear (PCI DSS 3.4.1): a Luhn-valid run of 13 to 19 digits of any script (superscript,
+circled, full-width, with combining marks or keycaps), the digits separated by anything
+but letters (spaces, punctuation, symbols, brackets, quotes, up to a few in a row), and
+invisible characters skipped. Thirteen, not the 12 digits cardNumber accepts: 12-digit
+cards are all but gone, while a 12-digit phone number in an address is common (a tenth of
+them pass Luhn).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ MIN_PAN_DIGITS_IN_TEXT = 13
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 MAX_IDENTIFIER_LENGTH = 64
 
-# Between the digits of a card number as people type it ("4242 4242", "4242 - 4242",
-# "4242.4242"): any space or dash of any script, and these.
-_DIGIT_SEPARATORS = frozenset("./_\\:+,'\u00b7\u2212\uff0d\uff0e\uff0f\u30fb")
-_SEPARATOR_CATEGORIES = frozenset({"Zs", "Pd"})
-_MAX_SEPARATOR_RUN = 3
+# Between the digits of a card number people write anything but letters ("4242 4242",
+# "4242 -- 4242", "(4242) 4242", "4242|4242"); this many such characters in a row at most.
+_MAX_SEPARATOR_RUN = 5
+# Read past inside a run of digits: combining marks (keycaps, underlines), invisible
+# format characters, and letters that render as nothing.
+_SKIPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
 _BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
@@ -67,28 +70,20 @@ def contains_card_number(text: str) -> bool:
     )
 
 
-def _is_separator(character: str) -> bool:
-    return (
-        character in _DIGIT_SEPARATORS
-        or character.isspace()
-        or unicodedata.category(character) in _SEPARATOR_CATEGORIES
-    )
-
-
 def _digit_runs(text: str) -> list[str]:
-    """Runs of digits (superscript, circled and full-width ones too), joined across short
-    runs of separators; invisible characters between digits are skipped."""
+    """Runs of digits, joined across short runs of anything but letters."""
     runs: list[str] = []
     digits: list[str] = []
     separators = 0
     for character in text:
         digit = unicodedata.digit(character, None)
+        category = unicodedata.category(character)
         if digit is not None:
             digits.append(str(digit))
             separators = 0
-        elif unicodedata.category(character) == "Cf":
+        elif category in _SKIPPED_CATEGORIES or character in _BLANK_LETTERS:
             continue
-        elif _is_separator(character) and digits and separators < _MAX_SEPARATOR_RUN:
+        elif not category.startswith("L") and digits and separators < _MAX_SEPARATOR_RUN:
             separators += 1
         else:
             runs.append("".join(digits))

@@ -70,6 +70,10 @@ class PaymentService:
             existing = self._payments.get(payment.payment_id)
             if existing is None or existing.merchant_id != caller:
                 raise
+            if existing.is_expired(now):
+                # It expired unused (never paid): the same id lives again, for 10 minutes.
+                self._payments.renew_expired(existing, payment)
+                return payment
             return existing
         return payment
 

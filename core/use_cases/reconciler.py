@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
+from core.domain.errors import ConcurrentUpdateError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import Payment
 from core.domain.ports import JobPublisher, Metrics, PaymentStore, StalledPayment
@@ -146,7 +146,7 @@ class Reconciler:
         deadline = time.monotonic() + max(0.0, seconds_left() - STOP_BEFORE_SECONDS)
         try:
             self._processor.resolve(payment, job, deadline=deadline)
-        except BankUnavailableError:
+        except Exception:
             if payment.card_ciphertext is not None:
                 # No card data outlives the bound, even while the bank cannot be asked.
                 self._payments.erase_card(payment)

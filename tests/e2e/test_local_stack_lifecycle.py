@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -101,11 +104,13 @@ def test_the_cli_finds_the_state_file_from_a_subfolder(
     assert json.loads(status.stdout)["target"] == "local"
 
 
-def test_a_stale_state_file_is_one_clear_line(tmp_path: Path) -> None:
+def test_a_stale_state_file_is_one_clear_line(documented: RunningStack, tmp_path: Path) -> None:
     # GIVEN a state file left by a stack that crashed (its process is gone)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
     state = tmp_path / ".paygate" / "local.json"
     state.parent.mkdir()
-    state.write_text(json.dumps({"pid": 2**22 + 17, "url": "http://127.0.0.1:9"}))
+    state.write_text(json.dumps(documented.state | {"pid": gone.pid}))
 
     # WHEN the CLI is asked for the status
     status = _paygate("status", cwd=tmp_path)
@@ -165,3 +170,93 @@ def test_make_run_takes_its_ports_from_the_command_line(
     ).stdout
     command = next(line for line in printed.splitlines() if "paygate local" in line)
     assert command.rstrip().endswith(f"paygate {expected}"), command
+
+
+def _start_two_at_once(states: list[Path], api_port: int) -> list[tuple[bool, str]]:
+    """Start two stacks at the same moment; for each, whether it kept running (then stop
+    it) or what it said when it exited with 1."""
+    stacks = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "cli.main", "--state-file", str(state)),
+                *("local", "--port", str(api_port), "--aws-port", "0"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for state in states
+    ]
+    outcomes = []
+    for stack in stacks:
+        try:
+            code = stack.wait(timeout=20)
+            said = stack.stderr.read() if stack.stderr else ""
+            outcomes.append((False, said if code == 1 else f"exit {code}: {said}"))
+        except subprocess.TimeoutExpired:
+            outcomes.append((True, ""))
+    for stack in stacks:
+        if stack.poll() is None:
+            stack.send_signal(signal.SIGINT)
+            stack.wait(timeout=30)
+    return outcomes
+
+
+def test_two_stacks_started_at_once_never_share_a_port_or_a_state_file(tmp_path: Path) -> None:
+    # GIVEN a free port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    # WHEN two stacks start on it at the same moment (state files of their own), and then
+    # two more on one state file
+    on_one_port = _start_two_at_once([tmp_path / "a.json", tmp_path / "b.json"], port)
+    on_one_file = _start_two_at_once([tmp_path / "c.json", tmp_path / "c.json"], 0)
+
+    # THEN exactly one of each pair ran; the other said why
+    for outcomes, why in ((on_one_port, "in use"), (on_one_file, "paygate local")):
+        assert sorted(running for running, _ in outcomes) == [False, True], outcomes
+        assert any(why in said for running, said in outcomes if not running), outcomes
+
+
+def test_a_file_that_is_not_a_state_file_is_never_replaced(tmp_path: Path) -> None:
+    project = tmp_path / "package.json"
+    project.write_text('{"name": "not paygate"}')
+
+    refused = _paygate("--state-file", str(project), "local", "--port", "0", cwd=tmp_path)
+
+    assert refused.returncode == 1
+    assert "not a state file" in refused.stderr
+    assert project.read_text() == '{"name": "not paygate"}'
+
+
+def test_ctrl_c_after_a_burst_of_requests_stops_every_process(tmp_path: Path) -> None:
+    # GIVEN a stack whose API instances have all been woken by a burst of connections
+    # (every process sharing the socket wakes; one wins each connection)
+    stack = start_stack(tmp_path)
+    processes = [
+        stack.process.pid,
+        stack.state["workerPid"],
+        stack.state["emulatorPid"],
+        *stack.state["apiInstancePids"],
+    ]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: stack.request("GET", "/health").status, range(64)))
+    assert answers == [200] * 64
+
+    # WHEN it gets Ctrl-C
+    code = stop_stack(stack)
+
+    # THEN it exits cleanly and none of its processes outlives it
+    assert code == 0
+    stack.wait_for(lambda: not any(_alive(pid) for pid in processes), 10, "every process gone")
+    assert not stack.state_file.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

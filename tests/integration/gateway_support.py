@@ -31,7 +31,8 @@ def served_gateway(services: Services, state_file: Path | None = None) -> Iterat
 
 
 def write_state_file(path: Path, aws: AwsEnv, port: int) -> Path:
-    """A state file as `paygate local` writes it, for this (live) process and gateway."""
+    """A state file as `paygate local` writes it, for this (live) process and gateway, and
+    the emulator `aws` runs on (the `emulated_aws` fixture)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         json.dumps(

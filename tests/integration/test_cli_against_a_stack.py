@@ -65,8 +65,9 @@ def test_merchants_create_on_a_stack_issues_a_throttled_key(aws: AwsEnv) -> None
 
 def test_status_and_dlq_commands_read_the_stack(aws: AwsEnv) -> None:
     _deploy_outputs(aws, "none")
+    unknown = "00000000-0000-4000-8000-000000000001"
     aws.sqs.send_message(
-        QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": "p-1", "correlationId": "c"})
+        QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": unknown, "correlationId": "c"})
     )
     runner = CliRunner()
 
@@ -76,7 +77,7 @@ def test_status_and_dlq_commands_read_the_stack(aws: AwsEnv) -> None:
     assert status.exit_code == 0, status.output
     assert "dead letters" in status.output
     assert listing.exit_code == 0, listing.output
-    assert "p-1" in listing.output
+    assert unknown in listing.output
     assert "no such payment" in listing.output
 
 

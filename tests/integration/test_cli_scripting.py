@@ -14,10 +14,17 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.adapters.sqs_jobs import queue_depth
 from core.bootstrap import Services
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.gateway_support import served_gateway, write_state_file
 from tests.integration.worker_support import submit
+
+
+@pytest.fixture
+def aws(emulated_aws: AwsEnv) -> AwsEnv:
+    """This module drives the paygate CLI, which only talks to an emulator on loopback."""
+    return emulated_aws
 
 
 @pytest.fixture
@@ -113,3 +120,60 @@ def test_every_command_shows_examples_in_its_help() -> None:
         result = CliRunner().invoke(app, [*command, "--help"])
         assert result.exit_code == 0, command
         assert "Examples:" in result.stdout, command
+
+
+def test_hostile_stored_items_never_crash_a_listing(
+    api: ApiClient, aws: AwsEnv, state: Path
+) -> None:
+    # GIVEN a payment with an impossible time, its job in the DLQ, and a merchant item
+    # with no name, written straight into the tables
+    payment_id = submit(api, 1250)
+    aws.dynamodb.update_item(
+        TableName=aws.settings.payments_table,
+        Key={"paymentId": {"S": payment_id}},
+        UpdateExpression="SET createdAt = :huge, lastError = :reason, lastErrorAt = :huge",
+        ExpressionAttributeValues={":huge": {"N": "1" + "0" * 20}, ":reason": {"S": "x"}},
+    )
+    aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": payment_id}))
+    aws.dynamodb.put_item(
+        TableName=aws.settings.merchants_table,
+        Item={
+            "apiKeyDigest": {"S": "merchant#odd"},
+            "kind": {"S": "merchant"},
+            "merchantId": {"S": "odd"},
+            "name": {"S": ":smile: [bold]x[/bold]"},
+            "createdAt": {"N": "1" + "0" * 20},
+        },
+    )
+
+    # WHEN ops look at them
+    results = [
+        _run(state, *command)
+        for command in (
+            ("payments", "get", payment_id),
+            ("payments", "get", payment_id, "--json"),
+            ("dlq", "list"),
+            ("dlq", "list", "--json"),
+            ("merchants", "list"),
+        )
+    ]
+
+    # THEN every command answers, and stored text is shown as it is, never interpreted
+    assert [code for code, _ in results] == [0] * len(results), results
+    assert ":smile: [bold]x[/bold]" in results[-1][1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"paymentId": "[/red]"}', '{"paymentId": "\\ud800"}', "\x1b[31mred\x1b[0m [bold]x[/bold]"],
+)
+def test_the_dlq_commands_print_any_body_safely(aws: AwsEnv, state: Path, body: str) -> None:
+    aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=body)
+
+    code, listing = _run(state, "dlq", "list")
+    json_code, as_json = _run(state, "dlq", "list", "--json")
+
+    assert (code, json_code) == (0, 0), listing
+    assert "\x1b" not in listing
+    assert [letter["kind"] for letter in json.loads(as_json)] == ["poison"]
+    assert queue_depth(aws.sqs, aws.dlq_url).visible == 1

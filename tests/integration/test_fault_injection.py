@@ -4,6 +4,8 @@ Whatever the fault, a 202'd payment is charged at most once and reaches a final 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from core.bootstrap import Services
@@ -152,11 +154,7 @@ def test_a_create_whose_idempotency_record_was_not_completed_makes_no_second_pay
 def test_a_create_that_crashed_after_its_write_is_found_again_by_the_retry(
     api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
 ) -> None:
-    headers = {"Content-Type": "application/json", "Idempotency-Key": "order-8"}
-    body = {"merchantId": api.merchant_id}
-    # The first PutItem claims the key, the second stores the payment: die after that one.
-    with crash_after(services.clients.dynamodb, "PutItem", skip=1), pytest.raises(SimulatedCrash):
-        api.post("/create-payment", body, headers=headers)
+    headers, body = _crash_a_create_after_its_write(api, services, "order-8")
 
     clock.advance(61)
     retried = api.post("/create-payment", body, headers=headers)
@@ -284,3 +282,33 @@ def test_a_throttled_read_of_one_payment_does_not_stop_the_others(
     assert (second["errors"], second["requeued"]) == (0, 1)
     for payment_id in ids:
         _final_once(aws, services, payment_id)
+
+
+def test_a_create_retried_after_its_payment_expired_gets_a_live_payment_under_the_key(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a create that crashed after storing its payment, retried only after the
+    # payment expired unused
+    headers, body = _crash_a_create_after_its_write(api, services, "order-77")
+    clock.advance(aws.settings.payment_ttl_seconds + 1)
+
+    # WHEN the merchant retries with the same key, then pays
+    retried = api.post("/create-payment", body, headers=headers)
+    paid = api.post("/make-payment", make_payment_body(retried.body["paymentId"]))
+
+    # THEN the one payment of the key lives again and can be paid
+    assert retried.status == 201
+    assert paid.status == 202
+    assert len(aws.payment_items()) == 1
+
+
+def _crash_a_create_after_its_write(
+    api: ApiClient, services: Services, key: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A create that dies once its payment is stored; returns its headers and body."""
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    body = {"merchantId": api.merchant_id}
+    # The first PutItem claims the key, the second stores the payment: die after that one.
+    with crash_after(services.clients.dynamodb, "PutItem", skip=1), pytest.raises(SimulatedCrash):
+        api.post("/create-payment", body, headers=headers)
+    return headers, body

@@ -34,6 +34,18 @@ CARD_IN_TEXT = [
     "4242\u00ad4242\u00ad4242\u00ad4242",  # soft hyphens
     "\u2074\u00b2" * 8,  # superscript digits
     "\u2463\u2461" * 8,  # circled digits
+    "4242    4242    4242    4242",
+    "4242 -- 4242 -- 4242 -- 4242",
+    "4242|4242|4242|4242",
+    "#4242#4242#4242#4242",
+    "(4242) 4242 4242 4242",
+    "[4242][4242][4242][4242]",
+    '"4242" "4242" "4242" "4242"',
+    "4242\u20224242\u20224242\u20224242",  # bullets
+    "4242\u22154242\u22154242\u22154242",  # division slashes
+    "4\u03322\u03324\u03322\u0332" * 4,  # combining low lines
+    "4\ufe0f\u20e32\ufe0f\u20e3" * 8,  # keycaps
+    "4242\u31644242\u31644242\u31644242",  # Hangul fillers between the groups
 ]
 BAD_TEXT = [
     ("Ada\ud800", "a lone surrogate"),
@@ -98,7 +110,13 @@ def test_a_card_number_sent_as_a_field_name_is_never_echoed(api: ApiClient, plac
 
 
 @pytest.mark.parametrize(
-    "key", ["4242.4242.4242.4242", "order_4242_4242_4242_4242", f"o-{SENTINEL_PAN}"]
+    "key",
+    [
+        "4242.4242.4242.4242",
+        "order_4242_4242_4242_4242",
+        f"o-{SENTINEL_PAN}",
+        "4242|4242|4242|4242",
+    ],
 )
 def test_an_idempotency_key_holding_a_card_number_is_refused_and_never_stored(
     api: ApiClient, aws: AwsEnv, key: str
@@ -269,19 +287,40 @@ def test_a_filtered_listing_does_bounded_work_per_call_and_pages_to_the_end(
     assert found == [oldest]
 
 
-def test_two_different_idempotency_keys_are_refused(api: ApiClient, aws: AwsEnv) -> None:
+@pytest.mark.parametrize(
+    ("headers", "multi_value_headers"),
+    [
+        (
+            {"Content-Type": "application/json", "Idempotency-Key": "b"},
+            {"Content-Type": ["application/json"], "Idempotency-Key": ["a", "b"]},
+        ),
+        (
+            {"Content-Type": "application/json", "idempotency-key": "a", "Idempotency-Key": "b"},
+            {
+                "Content-Type": ["application/json"],
+                "idempotency-key": ["a"],
+                "Idempotency-Key": ["b"],
+            },
+        ),
+    ],
+    ids=["same name", "names differing in case"],
+)
+def test_two_different_idempotency_keys_are_refused(
+    api: ApiClient,
+    aws: AwsEnv,
+    headers: dict[str, str],
+    multi_value_headers: dict[str, list[str]],
+) -> None:
     response = api.call(
         "POST",
         "/create-payment",
         body=json.dumps({"merchantId": "merchant-a"}),
-        headers={"Content-Type": "application/json", "Idempotency-Key": "b"},
-        multi_value_headers={
-            "Content-Type": ["application/json"],
-            "Idempotency-Key": ["a", "b"],
-        },
+        headers=headers,
+        multi_value_headers=multi_value_headers,
     )
 
     assert response.status == 400
+    assert response.body["failCode"] == "invalid_idempotency_key"
     assert aws.payment_items() == []
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from cli.local_api import LocalApiGateway, serve
 from core.bootstrap import Services
+from tests.conftest import REGION
 from tests.faults import throttle
 from tests.integration.gateway_support import served_gateway
 
@@ -96,3 +100,29 @@ def test_a_bad_content_length_is_a_400_at_once(gateway: tuple[int, str], length:
 
     assert status == 400
     assert answer["failCode"] == "malformed_request"
+
+
+def test_instances_sharing_the_socket_each_stop_when_asked(services: Services) -> None:
+    # GIVEN two instances of the API serving one listening socket, as `paygate local`
+    # runs them (every instance wakes on a connection; one wins it)
+    gateway = LocalApiGateway(services, REGION)
+    first = serve(gateway, "127.0.0.1", 0)
+    second = serve(gateway, "127.0.0.1", 0, listening=os.dup(first.fileno()))
+    for server in (first, second):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    # WHEN they race for a run of connections
+    port = int(first.server_address[1])
+    for _ in range(30):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/health")
+        assert connection.getresponse().status == 200
+        connection.close()
+
+    # THEN each one stops when asked (the loser of the last race is not stuck in accept)
+    for server in (first, second):
+        stopping = threading.Thread(target=server.shutdown, daemon=True)
+        stopping.start()
+        stopping.join(timeout=10)
+        assert not stopping.is_alive(), "an instance did not stop"
+        server.server_close()

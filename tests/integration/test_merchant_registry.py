@@ -21,6 +21,12 @@ from tests.integration.gateway_support import served_gateway, write_state_file
 from tests.support import authorizer_event, lambda_context
 
 
+@pytest.fixture
+def aws(emulated_aws: AwsEnv) -> AwsEnv:
+    """This module drives the paygate CLI, which only talks to an emulator on loopback."""
+    return emulated_aws
+
+
 def _allowed_merchant(services: Services, api_key: str) -> str | None:
     try:
         policy = authorizer.handle(

@@ -181,17 +181,23 @@ def test_a_voided_payment_can_never_be_authorized_afterwards(
     assert ledger is not None and ledger.authorizations == 0
 
 
+@pytest.mark.parametrize("fault", ["the bank's outage", "the bank's own storage throttled"])
 def test_at_the_bound_with_the_bank_down_the_card_is_erased_anyway(
-    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock, fault: str
 ) -> None:
     payment_id = submit(api, 1250)
     aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
-    services.bank_controls.set_outage(True)
     clock.advance(aws.settings.resolve_after_seconds + 1)
 
-    down = reconcile(services)
+    if fault == "the bank's outage":
+        services.bank_controls.set_outage(True)
+        down = reconcile(services)
+        services.bank_controls.set_outage(False)
+    else:
+        # The simulated bank reads its switches with BatchGetItem: nothing else does.
+        with throttle(services.clients.dynamodb, "BatchGetItem", times=100):
+            down = reconcile(services)
     erased = aws.raw_item(payment_id)
-    services.bank_controls.set_outage(False)
     up = reconcile(services)
 
     assert (down["errors"], down["resolved"]) == (1, 0)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cli.local_api import ROUTES
-from handlers.openapi import OPERATIONS, openapi_document, render
+from handlers.openapi import OPERATIONS, fail_codes, openapi_document, render
 from handlers.requests import MakePaymentRequest
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -71,3 +72,13 @@ def test_examples_are_valid_requests_and_success_examples_show_the_right_status(
     description = document["info"]["description"]
     for needle in ("create-payment", "make-payment", "get-payment", "| 504 |", "failCode"):
         assert needle in description
+
+
+def test_the_readme_lists_every_fail_code_the_api_answers() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("| status | failCode | when |") :].split("\n\n")[0]
+
+    listed = set(re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", table, re.MULTILINE))
+    answered = {(str(status), code) for status, codes in fail_codes().items() for code in codes}
+
+    assert listed == answered

@@ -52,3 +52,9 @@ def test_replace_validates_too() -> None:
     assert settings.replace(worker_concurrency=1).worker_concurrency == 1
     with pytest.raises(SettingsError):
         settings.replace(worker_concurrency=65)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_a_number_setting_must_be_finite(value: str) -> None:
+    with pytest.raises(SettingsError, match="must be a number"):
+        Settings.from_env(REQUIRED | {"PAYGATE_BANK_TIMEOUT_SECONDS": value})
