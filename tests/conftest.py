@@ -57,10 +57,16 @@ class _LineCollector(logging.Handler):
     def __init__(self, formatter: logging.Formatter | None) -> None:
         super().__init__(level=logging.DEBUG)
         self.lines: list[str] = []
+        self._last: logging.LogRecord | None = None
         if formatter:
             self.setFormatter(formatter)
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Attached to the paygate logger and the root: a line that propagates reaches both
+        # one after the other, and counts once.
+        if record is self._last:
+            return
+        self._last = record
         self.lines.append(self.format(record))
 
 

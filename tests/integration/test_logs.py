@@ -1,5 +1,6 @@
 """What on-call reads: every worker line names its payment and correlation id (one key
-name everywhere), a retry says why, and the last delivery before the DLQ says so."""
+name everywhere), a retry says why, the last delivery before the DLQ says so, and the
+reconciler speaks only when it found work."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from core.bootstrap import Services
 from core.observability import CORRELATION_KEY
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
-from tests.integration.worker_support import event_source, submit
+from tests.integration.worker_support import event_source, reconcile, submit
+from tests.support import FakeClock
+
+RUN_LINE = "reconciler run"
 
 
 def _lines(collector: Any) -> list[dict[str, Any]]:
@@ -59,3 +63,28 @@ def test_api_lines_use_the_same_correlation_key(
         line for line in _lines(no_card_data_in_output) if line["message"] == "payment created"
     ]
     assert created and created[0][CORRELATION_KEY]
+
+
+def test_the_reconciler_is_quiet_when_idle_and_reports_a_run_that_found_work(
+    api: ApiClient,
+    aws: AwsEnv,
+    services: Services,
+    clock: FakeClock,
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN scheduled runs with nothing stalled
+    for _ in range(3):
+        reconcile(services)
+    idle = [line for line in _lines(no_card_data_in_output) if line.get("message") == RUN_LINE]
+
+    # WHEN a payment's job is lost and a run past the threshold finds it
+    submit(api, 24)
+    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
+    clock.advance(aws.settings.reconcile_after_seconds + 1)
+    reconcile(services)
+
+    # THEN the idle runs said nothing, and the busy one said what it did
+    runs = [line for line in _lines(no_card_data_in_output) if line.get("message") == RUN_LINE]
+    assert idle == []
+    assert len(runs) == 1
+    assert (runs[0]["stalled"], runs[0]["requeued"]) == (1, 1)
