@@ -1,7 +1,9 @@
 """Cold start of each Lambda entry point against its floor, in fresh interpreters.
 
-Entry point: import the module, build the composition root and the boto3 clients it uses
-(what its first invocation builds). Floor: import boto3 and create exactly those clients.
+Entry point: import the module and build the component of the composition root its handler
+calls, with the boto3 clients that creates (what its first invocation builds). Floor: import
+boto3 and create exactly those clients (found by building the component once). The API's
+entry points come from the route registry (handlers/routes.py).
 Runs alternate between the two so drift on a shared machine hits both alike. Our modules
 are byte-compiled first, as boto3's are by pip, so both sides import cached bytecode.
 """
@@ -17,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.resources import RESOURCE_ENV_VARS, EnvVar
+from handlers.routes import ROUTES
+
 RUNS = 15
 
 
@@ -24,30 +29,24 @@ RUNS = 15
 class EntryPoint:
     name: str
     module: str
-    clients: tuple[str, ...]
     builds: str
 
 
 ENTRY_POINTS = (
-    EntryPoint("create-payment", "handlers.create_payment", ("dynamodb",), "payment_service"),
-    EntryPoint(
-        "make-payment", "handlers.make_payment", ("dynamodb", "kms", "sqs"), "payment_service"
-    ),
-    EntryPoint("get-payment", "handlers.get_payment", ("dynamodb",), "payment_service"),
-    EntryPoint("list-payments", "handlers.list_payments", ("dynamodb",), "payment_service"),
-    EntryPoint("authorizer", "handlers.authorizer", ("dynamodb",), "merchants"),
-    EntryPoint("worker", "workers.payment_worker", ("dynamodb", "kms", "sqs"), "processor"),
-    EntryPoint("reconciler", "workers.reconciler", ("dynamodb", "sqs"), "reconciler"),
+    *(EntryPoint(route.name, route.module, route.use_case) for route in ROUTES),
+    EntryPoint("authorizer", "handlers.authorizer", "merchants"),
+    EntryPoint("worker", "workers.payment_worker", "processor"),
+    EntryPoint("reconciler", "workers.reconciler", "reconciler"),
+)
+_CLIENTS_BUILT = (
+    "print(','.join(sorted(n for n in ('dynamodb', 'kms', 'sqs') if n in vars(deps.clients))))"
 )
 
+# Every setting naming a resource gets a stand-in (nothing is called); the rest default.
 _ENV = {
-    "PAYGATE_PAYMENTS_TABLE": "payments",
-    "PAYGATE_MERCHANTS_TABLE": "merchants",
-    "PAYGATE_BANK_LEDGER_TABLE": "ledger",
-    "PAYGATE_BANK_CONTROL_TABLE": "control",
-    "PAYGATE_IDEMPOTENCY_TABLE": "idempotency",
-    "PAYGATE_JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
-    "PAYGATE_CARD_KEY_ID": "alias/card",
+    str(name): f"bench-{name.lower()}"
+    for name in RESOURCE_ENV_VARS - {EnvVar.AWS_ENDPOINT_URL, EnvVar.AWS_REGION}
+} | {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
@@ -57,18 +56,23 @@ _TIMED = "import time\n_t = time.perf_counter()\n{body}\nprint(time.perf_counter
 
 
 def _entry_code(entry: EntryPoint) -> str:
-    clients = "".join(f"deps.clients.{client}\n" for client in entry.clients)
     return (
         f"import {entry.module}\n"
         "from core.bootstrap import services\n"
         "deps = services()\n"
-        f"deps.{entry.builds}\n{clients}"
+        f"deps.{entry.builds}\n"
     )
 
 
-def _floor_code(entry: EntryPoint) -> str:
-    clients = "".join(f"session.client({client!r})\n" for client in entry.clients)
-    return f"import boto3\nsession = boto3.session.Session()\n{clients}"
+def _clients_of(entry: EntryPoint) -> list[str]:
+    """The boto3 clients building the entry point's component creates."""
+    printed = _run(_entry_code(entry) + _CLIENTS_BUILT).strip().splitlines()[-1]
+    return printed.split(",") if printed else []
+
+
+def _floor_code(clients: list[str]) -> str:
+    created = "".join(f"session.client({client!r})\n" for client in clients)
+    return f"import boto3\nsession = boto3.session.Session()\n{created}"
 
 
 def _compile_our_code() -> None:
@@ -82,15 +86,19 @@ def _environment() -> dict[str, str]:
     return environment | _ENV
 
 
-def _time(body: str) -> float:
+def _run(code: str) -> str:
     result = subprocess.run(  # noqa: S603 (our own interpreter)
-        [sys.executable, "-c", _TIMED.format(body=body)],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=_environment(),
         check=True,
     )
-    return float(result.stdout.strip().splitlines()[-1])
+    return result.stdout
+
+
+def _time(body: str) -> float:
+    return float(_run(_TIMED.format(body=body)).strip().splitlines()[-1])
 
 
 def measure(
@@ -99,9 +107,10 @@ def measure(
     _compile_our_code()
     results = {}
     for entry in ENTRY_POINTS:
+        floor = _floor_code(_clients_of(entry))
         entry_times, floor_times = [], []
         for _ in range(runs):
-            floor_times.append(_time(_floor_code(entry)))
+            floor_times.append(_time(floor))
             entry_times.append(_time(_entry_code(entry)))
         entry_ms = statistics.median(entry_times) * 1000
         floor_ms = statistics.median(floor_times) * 1000

@@ -24,28 +24,15 @@ from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY
 from core.bootstrap import Services
 from core.observability import CORRELATION_KEY, access_logger
 from core.resources import AUTHORIZER_CACHE_SECONDS
-from handlers import (
-    authorizer,
-    create_payment,
-    gateway_responses,
-    get_payment,
-    list_payments,
-    make_payment,
-)
+from handlers import authorizer, gateway_responses
 from handlers.gateway_responses import GatewayResponse
 from handlers.headers import REQUEST_ID_HEADER
+from handlers.routes import route_of
 
 ApiHandler = Callable[..., dict[str, Any]]
 # API Gateway refuses bodies over 10 MB; this local stand-in stops at 1 MiB, and the
-# handlers refuse anything over 16 KiB.
+# handlers refuse anything over MAX_BODY_BYTES (handlers/limits.py).
 MAX_REQUEST_BYTES = 1024 * 1024
-
-ROUTES: dict[tuple[str, str], tuple[str, ApiHandler]] = {
-    ("POST", "/create-payment"): ("paygate-create-payment", create_payment.handle),
-    ("POST", "/make-payment"): ("paygate-make-payment", make_payment.handle),
-    ("GET", "/get-payment"): ("paygate-get-payment", get_payment.handle),
-    ("GET", "/list-payments"): ("paygate-list-payments", list_payments.handle),
-}
 
 
 class Headers(dict[str, str]):
@@ -157,7 +144,7 @@ class LocalApiGateway:
         request_id = _request_id()
         path = urlsplit(target).path
         answer, merchant_id = self._answer(method, target, headers, body, request_id)
-        known = (method, path) in ROUTES
+        known = route_of(method, path) is not None
         access_logger.info(
             "request",
             extra={
@@ -177,7 +164,7 @@ class LocalApiGateway:
         self, method: str, target: str, headers: Headers, body: bytes, request_id: str
     ) -> tuple[HttpAnswer, str | None]:
         url = urlsplit(target)
-        route = ROUTES.get((method, url.path))
+        route = route_of(method, url.path)
         if route is None:
             return _gateway_answer(gateway_responses.ROUTE_NOT_FOUND, request_id), None
         authorized = self._authorize(method, url.path, headers, request_id)
@@ -195,8 +182,7 @@ class LocalApiGateway:
             body=body,
             authorizer_context=authorized,
         )
-        function_name, handler = route
-        response = self._invoke(handler, event, function_name)
+        response = self._invoke(route.entry_point(), event, f"paygate-{route.name}")
         answer = HttpAnswer(
             int(response["statusCode"]),
             response_headers(response),

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -46,16 +46,17 @@ from handlers.http_errors import (
     UnsupportedMediaTypeError,
     http_error_of,
 )
+from handlers.limits import MAX_BODY_BYTES, MAX_IDEMPOTENCY_KEY_LENGTH
 from handlers.requests import CARD_DATA_IN_TEXT
+from handlers.routes import Route, route_of
 from handlers.views import ErrorBody
 
-MAX_BODY_BYTES = 16 * 1024
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # After a passing failure of an AWS service: worth trying again this soon.
 RETRY_AFTER_UNAVAILABLE_SECONDS = 1
 _JSON_MEDIA_TYPES = ("application/json",)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
 
 def json_response(status: HTTPStatus | int, body: dict[str, Any]) -> Response[str]:
@@ -66,8 +67,28 @@ def json_response(status: HTTPStatus | int, body: dict[str, Any]) -> Response[st
     )
 
 
-def build_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver()
+class RouteResolver(APIGatewayRestResolver):
+    """A resolver that serves only routes of the registry (handlers/routes.py): a route
+    written anywhere else fails at import. `served` lists what it serves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.served: list[Route] = []
+
+    def serve(self, route: Route) -> Callable[[HandlerT], HandlerT]:
+        return cast(Callable[[HandlerT], HandlerT], self.route(route.path, route.method))
+
+    def route(self, rule: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        for name in [method] if isinstance(method, str) else list(method):
+            registered = route_of(name, rule)
+            if registered is None:
+                raise LookupError(f"{name} {rule} is not in handlers/routes.py")
+            self.served.append(registered)
+        return super().route(rule, method, *args, **kwargs)
+
+
+def build_resolver() -> RouteResolver:
+    app = RouteResolver()
 
     def request_id() -> str:
         return app.current_event.request_context.request_id or ""
@@ -297,7 +318,7 @@ def parse_query(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
 def parse_json_body(
     app: APIGatewayRestResolver, model: type[ModelT], context: Any = None
 ) -> ModelT:
-    """Body -> model, or a 4xx: 413 over 16 KiB, 415 not JSON, 400 malformed, 422 invalid."""
+    """Body -> model, or a 4xx: 413 too large, 415 not JSON, 400 malformed, 422 invalid."""
     raw = _raw_body(app)
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLargeError(f"the body exceeds {MAX_BODY_BYTES} bytes")

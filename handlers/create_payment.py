@@ -22,12 +22,13 @@ from handlers.api import (
     services_of,
 )
 from handlers.requests import CreatePaymentRequest
+from handlers.routes import CREATE_PAYMENT
 from handlers.views import CreatedPayment
 
 app = build_resolver()
 
 
-@app.post("/create-payment")
+@app.serve(CREATE_PAYMENT)
 def create_payment() -> Any:
     request = parse_json_body(app, CreatePaymentRequest)
     caller = caller_merchant_id(app)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.limits import MAX_BODY_BYTES
+
 
 @dataclass(frozen=True)
 class GatewayResponse:
@@ -24,7 +26,9 @@ UNAUTHORIZED = GatewayResponse(401, "unauthorized", "missing or invalid API key"
 ACCESS_DENIED = GatewayResponse(403, "access_denied", "the API key may not call this route")
 THROTTLED = GatewayResponse(429, "throttled", "too many requests; slow down and retry")
 ROUTE_NOT_FOUND = GatewayResponse(404, "route_not_found", "no such route")
-PAYLOAD_TOO_LARGE = GatewayResponse(413, "payload_too_large", "the body exceeds 16384 bytes")
+PAYLOAD_TOO_LARGE = GatewayResponse(
+    413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes"
+)
 MALFORMED_BODY = GatewayResponse(400, "malformed_request", "the body must be a JSON object")
 BAD_CONTENT_LENGTH = GatewayResponse(
     400, "malformed_request", "the Content-Length header is not a valid length"

@@ -16,12 +16,13 @@ from handlers.api import (
     services_of,
 )
 from handlers.requests import GetPaymentQuery
+from handlers.routes import GET_PAYMENT
 from handlers.views import PaymentView
 
 app = build_resolver()
 
 
-@app.get("/get-payment")
+@app.serve(GET_PAYMENT)
 def get_payment() -> Any:
     query = parse_query(app, GetPaymentQuery)
     logger.append_keys(paymentId=query.payment_id)

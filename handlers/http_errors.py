@@ -57,7 +57,7 @@ class RouteNotFoundError(PaygateError):
 
 
 class PayloadTooLargeError(PaygateError):
-    """The body is over 16 KiB."""
+    """The body is larger than the API accepts."""
 
 
 class UnsupportedMediaTypeError(PaygateError):

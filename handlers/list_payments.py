@@ -17,12 +17,13 @@ from handlers.api import (
     services_of,
 )
 from handlers.requests import ListPaymentsQuery
+from handlers.routes import LIST_PAYMENTS
 from handlers.views import PaymentPage, PaymentView
 
 app = build_resolver()
 
 
-@app.get("/list-payments")
+@app.serve(LIST_PAYMENTS)
 def list_payments() -> Any:
     query = parse_query(app, ListPaymentsQuery)
     payments, next_cursor = services_of(app).payment_listing.list_payments(

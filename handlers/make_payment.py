@@ -23,12 +23,13 @@ from handlers.api import (
     services_of,
 )
 from handlers.requests import MakePaymentRequest, ValidationContext
+from handlers.routes import MAKE_PAYMENT
 from handlers.views import SubmittedPayment
 
 app = build_resolver()
 
 
-@app.post("/make-payment")
+@app.serve(MAKE_PAYMENT)
 def make_payment() -> Any:
     deps = services_of(app)
     request = parse_json_body(

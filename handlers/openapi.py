@@ -32,6 +32,7 @@ from handlers.headers import (
     RETRY_AFTER_HEADER,
 )
 from handlers.http_errors import HTTP_ERRORS, meaning_of
+from handlers.limits import MAX_BODY_BYTES
 from handlers.requests import (
     EXAMPLE_MERCHANT_ID,
     EXAMPLE_PAYMENT_ID,
@@ -40,6 +41,7 @@ from handlers.requests import (
     ListPaymentsQuery,
     MakePaymentRequest,
 )
+from handlers.routes import CREATE_PAYMENT, GET_PAYMENT, LIST_PAYMENTS, MAKE_PAYMENT, ROUTES, Route
 from handlers.views import CreatedPayment, ErrorBody, PaymentPage, PaymentView, SubmittedPayment
 
 TITLE = "paygate merchant API"
@@ -54,21 +56,21 @@ _STATUS_MEANINGS = {
     403: "The merchantId is not the caller's",
     404: "Unknown, expired or another merchant's payment",
     409: "Conflicts with an earlier request for this payment, or for this Idempotency-Key",
-    413: "The body is over 16 KiB",
+    413: f"The body is over {MAX_BODY_BYTES // 1024} KiB",
     415: "The body is not application/json",
     422: "Invalid fields (`fields` names them), or an Idempotency-Key reused",
     429: "Too many requests for this merchant",
     500: "An internal error",
     503: "Retry: a service paygate depends on is busy, or the job is not queued yet",
 }
-_POST_ERRORS = (400, 401, 403, 413, 415, 422, 429, 500, 503)
-_GET_ERRORS = (400, 401, 403, 429, 500, 503)
 
 
 @dataclass(frozen=True)
 class Operation:
-    method: str
-    path: str
+    """The documentation of one route of the registry (handlers/routes.py): the route gives
+    its method, path and the statuses it may answer."""
+
+    route: Route
     operation_id: str
     summary: str
     description: str
@@ -78,7 +80,6 @@ class Operation:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     idempotent: bool = False
-    errors: tuple[int, ...] = _GET_ERRORS
 
 
 _MAKE_EXAMPLE = {
@@ -109,8 +110,7 @@ _VIEW_EXAMPLE = PaymentView(
 
 OPERATIONS = (
     Operation(
-        "post",
-        "/create-payment",
+        CREATE_PAYMENT,
         "createPayment",
         "Create a payment id (it expires after 10 minutes unused)",
         "Step 1: a new payment id for your merchant, in status Created. Submit its card with "
@@ -124,11 +124,9 @@ OPERATIONS = (
         ).to_json(),
         body=CreatePaymentRequest,
         idempotent=True,
-        errors=(*_POST_ERRORS, 409),
     ),
     Operation(
-        "post",
-        "/make-payment",
+        MAKE_PAYMENT,
         "makePayment",
         "Submit the card for a payment; the result comes later (poll get-payment)",
         "Step 2: the card is validated, encrypted and the payment queued for the bank: 202 "
@@ -140,11 +138,9 @@ OPERATIONS = (
         SubmittedPayment(payment_id=EXAMPLE_PAYMENT_ID, status=PaymentStatus.PROCESSING).to_json(),
         body=MakePaymentRequest,
         idempotent=True,
-        errors=(*_POST_ERRORS, 404, 409),
     ),
     Operation(
-        "get",
-        "/get-payment",
+        GET_PAYMENT,
         "getPayment",
         "A payment, its card masked",
         "Step 3: poll until the status is final (Accepted, Declined, InsufficientFunds or "
@@ -153,11 +149,9 @@ OPERATIONS = (
         PaymentView,
         _VIEW_EXAMPLE,
         query=GetPaymentQuery,
-        errors=(*_GET_ERRORS, 404),
     ),
     Operation(
-        "get",
-        "/list-payments",
+        LIST_PAYMENTS,
         "listPayments",
         "The caller's payments, newest first, a page at a time",
         "Pass nextCursor back as cursor for the next page; it is null on the last page. A "
@@ -309,7 +303,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
             "content": _json(operation.response, operation.example),
         }
     }
-    for status in sorted(operation.errors):
+    for status in sorted(operation.route.errors):
         responses[str(status)] = _error_response(status)
     document: dict[str, Any] = {
         "operationId": operation.operation_id,
@@ -327,9 +321,11 @@ def _operation(operation: Operation) -> dict[str, Any]:
 
 
 def openapi_document(server_url: str = LOCAL_SERVER) -> dict[str, Any]:
+    documented = {operation.route: operation for operation in OPERATIONS}
     paths: dict[str, Any] = {}
-    for operation in OPERATIONS:
-        paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
+    for route in ROUTES:
+        operation = documented[route]  # a KeyError names a route served but not documented
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(operation)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": _description()},

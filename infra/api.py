@@ -16,6 +16,7 @@ from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import gateway_responses
 from handlers.gateway_responses import GatewayResponse
 from handlers.headers import REQUEST_ID_HEADER
+from handlers.routes import Route
 from infra.functions import LOG_RETENTION, Functions
 
 STAGE = "v1"
@@ -107,10 +108,8 @@ class Api(Construct):
                 schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT
             ),
         )
-        self._route("POST", "create-payment", functions.create_payment, validator, json_object)
-        self._route("POST", "make-payment", functions.make_payment, validator, json_object)
-        self._route("GET", "get-payment", functions.get_payment, validator, None)
-        self._route("GET", "list-payments", functions.list_payments, validator, None)
+        for route, function in functions.for_route.items():
+            self._route(route, function, validator, json_object if route.takes_body else None)
 
         for response_type, response in _GATEWAY_RESPONSES.items():
             self.rest_api.add_gateway_response(
@@ -136,15 +135,14 @@ class Api(Construct):
 
     def _route(
         self,
-        method: str,
-        path: str,
+        route: Route,
         function: lambda_.IFunction,
         validator: apigw.RequestValidator,
         model: apigw.Model | None,
     ) -> None:
-        resource = self.rest_api.root.add_resource(path)
+        resource = self.rest_api.root.add_resource(route.name)
         resource.add_method(
-            method,
+            route.method,
             apigw.LambdaIntegration(function),
             authorizer=self.authorizer,
             authorization_type=apigw.AuthorizationType.CUSTOM,

@@ -11,6 +11,14 @@ from constructs import Construct
 
 from core.resources import WORKER_TIMEOUT_SECONDS, EnvVar
 from core.settings import default_of
+from handlers.routes import (
+    CREATE_PAYMENT,
+    GET_PAYMENT,
+    LIST_PAYMENTS,
+    MAKE_PAYMENT,
+    ROUTES,
+    Route,
+)
 from infra.messaging import Messaging
 from infra.storage import Storage
 
@@ -27,17 +35,11 @@ class FunctionSpec:
     timeout_seconds: int = 10
     memory_mb: int = 256
 
+    @classmethod
+    def of_route(cls, route: Route) -> FunctionSpec:
+        return cls(route.construct_id, route.lambda_handler, f"{route.method} {route.path}")
 
-CREATE_PAYMENT = FunctionSpec(
-    "CreatePayment", "handlers.create_payment.lambda_handler", "POST /create-payment"
-)
-MAKE_PAYMENT = FunctionSpec(
-    "MakePayment", "handlers.make_payment.lambda_handler", "POST /make-payment"
-)
-GET_PAYMENT = FunctionSpec("GetPayment", "handlers.get_payment.lambda_handler", "GET /get-payment")
-LIST_PAYMENTS = FunctionSpec(
-    "ListPayments", "handlers.list_payments.lambda_handler", "GET /list-payments"
-)
+
 AUTHORIZER = FunctionSpec(
     "Authorizer", "handlers.authorizer.lambda_handler", "API key -> merchantId", timeout_seconds=5
 )
@@ -131,10 +133,12 @@ class Functions(Construct):
         factory = LambdaFactory(
             self, prefix=prefix, code=code, environment=lambda_environment(storage, messaging)
         )
-        self.create_payment = factory.build(CREATE_PAYMENT)
-        self.make_payment = factory.build(MAKE_PAYMENT)
-        self.get_payment = factory.build(GET_PAYMENT)
-        self.list_payments = factory.build(LIST_PAYMENTS)
+        # One function per route of the registry; the named ones get their grants below.
+        self.for_route = {route: factory.build(FunctionSpec.of_route(route)) for route in ROUTES}
+        self.create_payment = self.for_route[CREATE_PAYMENT]
+        self.make_payment = self.for_route[MAKE_PAYMENT]
+        self.get_payment = self.for_route[GET_PAYMENT]
+        self.list_payments = self.for_route[LIST_PAYMENTS]
         self.authorizer = factory.build(AUTHORIZER)
         self.worker = factory.build(WORKER)
         self.reconciler = factory.build(RECONCILER)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,21 +24,21 @@ os.environ.update(
     }
 )
 
-from cli.provisioning import provision
+from cli.provisioning import create_queues, provision
 from core.adapters.sqs_jobs import queue_depth
 from core.bootstrap import AwsClients, Services
 from core.observability import logger as paygate_logger
 from core.settings import Settings
-from handlers import create_payment, get_payment, list_payments, make_payment
+from handlers.routes import CREATE_PAYMENT, route_of
 from tests.support import (
     SENTINEL_CVV,
     SENTINEL_PAN,
     ApiResponse,
     FakeClock,
     api_event,
-    atomic_moto_requests,
     card_data_leaks,
     lambda_context,
+    one_request_at_a_time,
     to_api_response,
 )
 
@@ -95,6 +97,11 @@ class AwsEnv:
     dynamodb: Any
     sqs: Any
     kms: Any
+    session: boto3.session.Session
+
+    def clients(self, settings: Settings | None = None) -> AwsClients:
+        """Clients of their own (a Lambda instance's), on this environment's session."""
+        return AwsClients(settings or self.settings, self.session)
 
     def payment_items(self) -> list[dict[str, Any]]:
         return list(self.dynamodb.scan(TableName=self.settings.payments_table)["Items"])
@@ -134,17 +141,65 @@ class AwsEnv:
         return queue_depth(self.sqs, queue_url or self.settings.jobs_queue_url).total
 
 
-@pytest.fixture
-def aws() -> Iterator[AwsEnv]:
-    with mock_aws(), atomic_moto_requests():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        kms = boto3.client("kms", region_name=REGION)
+_TIER_OF_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e", "infra": "infra"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's tier is its folder's (a contract suite marks each implementation)."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder in _TIER_OF_FOLDER:
+            item.add_marker(_TIER_OF_FOLDER[folder])
+
+
+@pytest.fixture(scope="session")
+def _moto() -> Iterator[AwsEnv]:
+    """One in-process moto for the whole run, provisioned once: creating five tables, two
+    queues and three keys per test cost more than most tests themselves."""
+    with mock_aws():
+        session = one_request_at_a_time(boto3.session.Session(region_name=REGION))
+        dynamodb = session.client("dynamodb")
+        sqs = session.client("sqs")
+        kms = session.client("kms")
         provisioned, dlq_url = provision(
             dynamodb=dynamodb, sqs=sqs, kms=kms, prefix="test", region=REGION
         )
-        settings = provisioned.replace(**FAST_BANK)
-        yield AwsEnv(settings=settings, dlq_url=dlq_url, dynamodb=dynamodb, sqs=sqs, kms=kms)
+        yield AwsEnv(provisioned, dlq_url, dynamodb, sqs, kms, session)
+
+
+@pytest.fixture
+def aws(_moto: AwsEnv) -> AwsEnv:
+    """The run's moto with its tables emptied and queues of this test's own (SQS allows a
+    purge once a minute, and a message in flight would outlive the test)."""
+    empty_tables(_moto)
+    jobs_url, dlq_url = create_queues(_moto.sqs, f"t{next(_QUEUE_NUMBERS)}")
+    settings = _moto.settings.replace(jobs_queue_url=jobs_url, **FAST_BANK)
+    return dataclasses.replace(_moto, settings=settings, dlq_url=dlq_url)
+
+
+_QUEUE_NUMBERS = itertools.count()
+
+
+def empty_tables(aws: AwsEnv) -> None:
+    for table in aws.dynamodb.list_tables()["TableNames"]:
+        key = _key_of(aws.dynamodb, table)
+        for page in aws.dynamodb.get_paginator("scan").paginate(
+            TableName=table,
+            ProjectionExpression=", ".join(f"#{i}" for i in range(len(key))),
+            ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(key)},
+        ):
+            for item in page["Items"]:
+                aws.dynamodb.delete_item(TableName=table, Key=item)
+
+
+_KEYS: dict[str, list[str]] = {}
+
+
+def _key_of(dynamodb: Any, table: str) -> list[str]:
+    if table not in _KEYS:
+        schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+        _KEYS[table] = [part["AttributeName"] for part in schema]
+    return _KEYS[table]
 
 
 @pytest.fixture
@@ -154,15 +209,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def services(aws: AwsEnv, clock: FakeClock) -> Services:
-    return Services(aws.settings, AwsClients(aws.settings), clock)
-
-
-_ROUTES: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
-    ("POST", "/create-payment"): create_payment.handle,
-    ("POST", "/make-payment"): make_payment.handle,
-    ("GET", "/get-payment"): get_payment.handle,
-    ("GET", "/list-payments"): list_payments.handle,
-}
+    return Services(aws.settings, aws.clients(), clock)
 
 
 class ApiClient:
@@ -177,7 +224,9 @@ class ApiClient:
         return ApiClient(self.services, merchant_id)
 
     def call(self, method: str, path: str, **kwargs: Any) -> ApiResponse:
-        handler = _ROUTES.get((method, path), create_payment.handle)
+        # A path no route has still reaches a handler: how each answers one (404).
+        route = route_of(method, path) or CREATE_PAYMENT
+        handler = route.entry_point()
         event = api_event(method, path, merchant_id=self.merchant_id, **kwargs)
         return to_api_response(handler(event, lambda_context(), self.services))
 

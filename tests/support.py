@@ -8,11 +8,11 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import Binary
 
@@ -124,28 +124,29 @@ def card_data_leaks(*captured: Any) -> list[str]:
     return leaks
 
 
-@contextmanager
-def atomic_moto_requests() -> Iterator[None]:
-    """Make in-process moto answer one request at a time.
+def one_request_at_a_time(session: boto3.session.Session) -> boto3.session.Session:
+    """Make in-process moto answer the clients of `session` one request at a time.
 
     DynamoDB applies each conditional write atomically; moto in-process does not lock, so
-    two threads could both pass the same condition. Serializing the emulator's requests
-    restores the guarantee that the optimistic-locking tests rely on.
-    """
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    original = BotocoreStubber.process_request
+    two threads could both pass the same condition. Through botocore's public events: the
+    first `before-send` handler (ahead of moto's, which answers the request) takes the
+    lock, `response-received` (emitted once the attempt is answered or failed) gives it
+    back."""
     lock = threading.RLock()
+    held = threading.local()
 
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
+    def take(**_: Any) -> None:
+        lock.acquire()
+        held.count = getattr(held, "count", 0) + 1
 
-    BotocoreStubber.process_request = locked  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BotocoreStubber.process_request = original  # type: ignore[method-assign]
+    def give_back(**_: Any) -> None:
+        if getattr(held, "count", 0) > 0:
+            held.count -= 1
+            lock.release()
+
+    session.events.register_first("before-send", take)
+    session.events.register_last("response-received", give_back)
+    return session
 
 
 def alter_cursor(cursor: str, change: Callable[[dict[str, Any], dict[str, Any]], None]) -> str:

@@ -188,19 +188,33 @@ def _start_two_at_once(states: list[Path], api_port: int) -> list[tuple[bool, st
         )
         for state in states
     ]
+    # Settled once each has either exited or written its state file (it serves).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+        stack.poll() is not None or _serving(stack, state)
+        for stack, state in zip(stacks, states, strict=True)
+    ):
+        time.sleep(0.1)
     outcomes = []
     for stack in stacks:
-        try:
-            code = stack.wait(timeout=20)
+        code = stack.poll()
+        if code is None:
+            outcomes.append((True, ""))
+        else:
             said = stack.stderr.read() if stack.stderr else ""
             outcomes.append((False, said if code == 1 else f"exit {code}: {said}"))
-        except subprocess.TimeoutExpired:
-            outcomes.append((True, ""))
     for stack in stacks:
         if stack.poll() is None:
             stack.send_signal(signal.SIGINT)
             stack.wait(timeout=30)
     return outcomes
+
+
+def _serving(stack: subprocess.Popen[str], state: Path) -> bool:
+    try:
+        return bool(json.loads(state.read_text()).get("pid") == stack.pid)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def test_two_stacks_started_at_once_never_share_a_port_or_a_state_file(tmp_path: Path) -> None:

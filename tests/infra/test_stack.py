@@ -19,6 +19,7 @@ from core.resources import (
     EnvVar,
     StackOutput,
 )
+from handlers.routes import ROUTES
 from infra.nag import STACK_WIDE
 from infra.packaging import BUILD_DIR, unzipped_size_bytes
 from tests.infra.conftest import Synthesized
@@ -453,3 +454,24 @@ def test_the_access_log_has_one_json_line_per_request_with_the_merchant(
     assert document["status"] == 429
     assert document["merchantId"] == "$context.authorizer.merchantId"
     assert {"requestId", "method", "path", "ms", "time"} <= set(document)
+
+
+def test_the_api_serves_each_route_of_the_registry_with_its_own_function(
+    synth: Synthesized,
+) -> None:
+    handlers = {
+        logical_id: function["Properties"]["Handler"]
+        for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+    }
+    paths = {
+        logical_id: resource["Properties"]["PathPart"]
+        for logical_id, resource in synth.resources("AWS::ApiGateway::Resource").items()
+    }
+    served = set()
+    for method in synth.resources("AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        uri = json.dumps(properties["Integration"]["Uri"])
+        invoked = [handler for logical_id, handler in handlers.items() if f'"{logical_id}"' in uri]
+        served.add((properties["HttpMethod"], paths[properties["ResourceId"]["Ref"]], *invoked))
+
+    assert served == {(r.method, r.name, r.lambda_handler) for r in ROUTES}

@@ -50,4 +50,5 @@ def emulated_aws(emulator_endpoint: str) -> AwsEnv:
         dynamodb=dynamodb,
         sqs=sqs,
         kms=kms,
+        session=session,
     )

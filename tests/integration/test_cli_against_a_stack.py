@@ -4,6 +4,7 @@ CloudFormation outputs (moto's CloudFormation, with the tables and queues of mot
 from __future__ import annotations
 
 import json
+import uuid
 
 import boto3
 from typer.testing import CliRunner
@@ -12,10 +13,9 @@ from cli.main import app
 from core.resources import StackOutput
 from tests.conftest import REGION, AwsEnv
 
-STACK = "paygate-test"
 
-
-def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> None:
+def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> str:
+    """A stack of this test's own (moto lives as long as the test run); returns its name."""
     settings = aws.settings
     outputs = {
         StackOutput.API_URL: "https://example.execute-api.us-east-1.amazonaws.com/v1/",
@@ -35,20 +35,22 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> None:
         "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {str(name): {"Value": value} for name, value in outputs.items()},
     }
+    name = f"paygate-{uuid.uuid4().hex[:8]}"
     boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=STACK, TemplateBody=json.dumps(template)
+        StackName=name, TemplateBody=json.dumps(template)
     )
+    return name
 
 
 def test_merchants_create_on_a_stack_issues_a_throttled_key(aws: AwsEnv) -> None:
     # GIVEN a deployed stack with a usage plan
     apigateway = boto3.client("apigateway", region_name=REGION)
     plan_id = apigateway.create_usage_plan(name="merchants")["id"]
-    _deploy_outputs(aws, plan_id)
+    stack = _deploy_outputs(aws, plan_id)
 
     # WHEN
     result = CliRunner().invoke(
-        app, ["--stack", STACK, "--region", REGION, "merchants", "create", "Ada's Shop"]
+        app, ["--stack", stack, "--region", REGION, "merchants", "create", "Ada's Shop"]
     )
 
     # THEN the merchant exists with a usage-plan key, and the API key was shown once
@@ -64,15 +66,15 @@ def test_merchants_create_on_a_stack_issues_a_throttled_key(aws: AwsEnv) -> None
 
 
 def test_status_and_dlq_commands_read_the_stack(aws: AwsEnv) -> None:
-    _deploy_outputs(aws, "none")
+    stack = _deploy_outputs(aws, "none")
     unknown = "00000000-0000-4000-8000-000000000001"
     aws.sqs.send_message(
         QueueUrl=aws.dlq_url, MessageBody=json.dumps({"paymentId": unknown, "correlationId": "c"})
     )
     runner = CliRunner()
 
-    status = runner.invoke(app, ["--stack", STACK, "--region", REGION, "status"])
-    listing = runner.invoke(app, ["--stack", STACK, "--region", REGION, "dlq", "list"])
+    status = runner.invoke(app, ["--stack", stack, "--region", REGION, "status"])
+    listing = runner.invoke(app, ["--stack", stack, "--region", REGION, "dlq", "list"])
 
     assert status.exit_code == 0, status.output
     assert "dead letters" in status.output

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from core.bootstrap import AwsClients, Services
+from core.bootstrap import Services
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_LAST_FOUR, FakeClock, card_data_leaks
 
@@ -135,7 +135,7 @@ def test_when_the_queue_is_down_the_answer_is_503_and_the_payment_waits_for_the_
     # GIVEN a gateway whose jobs queue does not exist (SQS answers every send with an error)
     missing_queue = aws.settings.jobs_queue_url + "-gone"
     settings = aws.settings.replace(jobs_queue_url=missing_queue)
-    api = ApiClient(Services(settings, AwsClients(settings), clock), "merchant-a")
+    api = ApiClient(Services(settings, aws.clients(settings), clock), "merchant-a")
     payment_id = api.create_payment()
 
     # WHEN

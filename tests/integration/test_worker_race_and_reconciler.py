@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from core.bootstrap import AwsClients, Services
+from core.bootstrap import Services
 from core.domain.jobs import PaymentJob
 from core.domain.payment import BankOutcome
 from core.domain.ports import AuthorizationRequest, Bank
@@ -38,7 +38,7 @@ def test_two_workers_racing_on_one_payment_one_wins_the_other_acknowledges(
     meeting = _MeetAfterTheBank(services.bank, parties=2)
     workers = []
     for _ in range(2):
-        worker = Services(aws.settings, AwsClients(aws.settings), clock, {"bank": meeting})
+        worker = Services(aws.settings, aws.clients(), clock, {"bank": meeting})
         workers.append(worker.processor)
 
     # WHEN both process its job at once
