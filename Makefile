@@ -12,7 +12,7 @@ NODE_INSTALLED := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install lint format test run bench synth openapi clean
+.PHONY: install lint format test test-fast run bench synth openapi clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ format: install
 
 test: lint $(CHROMIUM)
 	$(BIN)/pytest
+
+# The unit tier (no moto, no server, no synth: the domain, the use cases on in-memory fakes,
+# the HTTP edge) and the contract suites (each fake and its adapter, on in-process moto).
+# Seconds; run it while you work, `make test` before you push.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest -q tests/unit tests/contract
 
 # make run [PORT=8420] [AWS_PORT=0]; or PAYGATE_PORT / PAYGATE_AWS_PORT in the environment.
 run: $(RUNNABLE)

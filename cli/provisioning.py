@@ -16,7 +16,6 @@ from core.resources import (
     CARD_DIGEST_KEY_ALIAS,
     CURSOR_KEY_ALIAS,
     IDEMPOTENCY_TABLE,
-    IN_FLIGHT_INDEX,
     JOBS_DLQ,
     JOBS_QUEUE,
     MAX_RECEIVE_COUNT,
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 
 def _projection(index: IndexSpec) -> dict[str, Any]:
     # The reconciler needs only keys from the in-flight index; listing needs whole items.
-    return {"ProjectionType": "KEYS_ONLY" if index is IN_FLIGHT_INDEX else "ALL"}
+    return {"ProjectionType": "KEYS_ONLY" if index.keys_only else "ALL"}
 
 
 def create_table(client: DynamoDBClient, spec: TableSpec, prefix: str) -> str:

@@ -7,8 +7,8 @@ import threading
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = "paygate"
-METRICS_NAMESPACE = "Paygate"
+from core.resources import METRICS_NAMESPACE, SERVICE
+
 # The one key of the correlation id in every log line (powertools' own, which the API's
 # lines carry): the API Gateway request id, which the job carries to the worker.
 CORRELATION_KEY = "correlation_id"

@@ -70,11 +70,19 @@ class KeyAttribute:
     type: AttributeType
 
 
+# Powertools' service name and metrics namespace: the runtime logs and emits under them, the
+# stack sets them on every function and alarms on them.
+SERVICE = "paygate"
+METRICS_NAMESPACE = "Paygate"
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
+    # What the index holds of each item: its keys only, or the whole item.
+    keys_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,8 @@ IN_FLIGHT_INDEX = IndexSpec(
     name="inFlight",
     partition_key=KeyAttribute(IN_FLIGHT_ATTRIBUTE, "S"),
     sort_key=KeyAttribute(RECONCILE_AT_ATTRIBUTE, "N"),
+    # The reconciler reads each payment itself (consistently); listing needs whole items.
+    keys_only=True,
 )
 
 PAYMENTS_TABLE = TableSpec(

@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from core.resources import WORKER_TIMEOUT_SECONDS, EnvVar
+from core.resources import METRICS_NAMESPACE, SERVICE, WORKER_TIMEOUT_SECONDS, EnvVar
 from core.settings import default_of
 from handlers.routes import (
     CREATE_PAYMENT,
@@ -94,8 +94,8 @@ class LambdaFactory:
             log_group=log_group,
             environment=self._environment
             | {
-                "POWERTOOLS_SERVICE_NAME": "paygate",
-                "POWERTOOLS_METRICS_NAMESPACE": "Paygate",
+                "POWERTOOLS_SERVICE_NAME": SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )

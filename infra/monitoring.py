@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from core.domain.payment import PaymentStatus
-from core.observability import METRICS_NAMESPACE, SERVICE
+from core.resources import METRICS_NAMESPACE, SERVICE
 from infra.api import Api
 from infra.functions import Functions
 from infra.messaging import Messaging

@@ -9,26 +9,35 @@ asset's size. The dependency install is cached by the hash of what it installs.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = ROOT / "build" / "lambda"
 LAMBDA_PYTHON_VERSION = "3.14"
 PLATFORM = "manylinux2014_aarch64"
-# What the functions import beyond boto3 (which the runtime has); bounded like pyproject.
-RUNTIME_REQUIREMENTS = (
-    "aws-lambda-powertools>=3.10,<4",
-    "pydantic>=2.7,<3",
-    "tenacity>=9,<10",
-)
+# The runtime provides it (the asset leaves it out).
+RUNTIME_PROVIDED = "boto3"
 CODE_PACKAGES = ("core", "handlers", "workers")
 
 
 class PackagingError(Exception):
     pass
+
+
+def runtime_requirements() -> tuple[str, ...]:
+    """What the functions import beyond boto3: pyproject's runtime dependencies, as bounded
+    there (written once)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [str(r) for r in project["dependencies"]]
+    return tuple(r for r in requirements if re.split(r"[<>=!~\[ ;]", r)[0] != RUNTIME_PROVIDED)
+
+
+RUNTIME_REQUIREMENTS = runtime_requirements()
 
 
 def _dependencies_dir() -> Path:

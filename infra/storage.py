@@ -13,7 +13,6 @@ from core.resources import (
     CARD_DIGEST_KEY_ALIAS,
     CURSOR_KEY_ALIAS,
     IDEMPOTENCY_TABLE,
-    IN_FLIGHT_INDEX,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
     KeyAttribute,
@@ -100,10 +99,9 @@ class Storage(Construct):
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                # The reconciler needs only keys; listing needs whole items.
                 projection_type=(
                     dynamodb.ProjectionType.KEYS_ONLY
-                    if index is IN_FLIGHT_INDEX
+                    if index.keys_only
                     else dynamodb.ProjectionType.ALL
                 ),
             )

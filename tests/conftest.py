@@ -75,7 +75,7 @@ class _LineCollector(logging.Handler):
 @pytest.fixture(autouse=True)
 def no_card_data_in_output(capsys: pytest.CaptureFixture[str]) -> Iterator[_LineCollector]:
     """Every log line and everything printed by every test is searched for the sentinel
-    PAN and CVV (invariant 4)."""
+    PAN and CVV ("Card data", docs/guarantees.md)."""
     collector = _LineCollector(paygate_logger.registered_formatter)
     targets = [logging.getLogger("paygate"), logging.getLogger()]
     for target in targets:

@@ -1,9 +1,9 @@
 """The one module that reads and writes the payments table.
 
-Every write is conditional (invariant 3): on the version read, or on the status expected.
-A state change also writes a fresh write token; when its answer is lost and botocore's retry
-then fails the condition, the token in the item tells our own write from someone else's, so
-a lost response is never taken for a lost race.
+Every write is conditional ("Optimistic locking", docs/guarantees.md): on the version read,
+or on the status expected. A state change also writes a fresh write token; when its answer
+is lost and botocore's retry then fails the condition, the token in the item tells our own
+write from someone else's, so a lost response is never taken for a lost race.
 """
 
 from __future__ import annotations

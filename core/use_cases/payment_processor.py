@@ -1,5 +1,6 @@
 """What the worker does with one job: take a submitted payment to the bank and record the
-outcome, exactly once, whatever the duplicates, retries and crashes (invariants 1-4).
+outcome, exactly once, whatever the duplicates, retries and crashes ("Charged at most
+once", "Nothing lost", "Optimistic locking" and "Card data" in docs/guarantees.md).
 
 The card is decrypted only for the first authorization. Once the bank has answered, even
 Pending, the card is erased; a Pending payment is checked again by its idempotency key. A

@@ -40,3 +40,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             stop_stack(running)
     # Everything the API, the worker and the reconciler logged, searched for card data.
     assert card_data_leaks((directory / "stack.log").read_text()) == []
+
+
+@pytest.fixture
+def bank_restored(stack: RunningStack) -> Iterator[RunningStack]:
+    """The shared stack, its bank switches put back to their defaults after the test, even
+    when it fails half-way (the tests after it share the stack)."""
+    try:
+        yield stack
+    finally:
+        stack.cli("bank", "outage", "off")
+        stack.cli("bank", "timeouts", "on")
+        stack.cli("bank", "latency", "0")
