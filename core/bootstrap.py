@@ -213,6 +213,8 @@ class Services:
             jobs=self.jobs,
             clock=self.clock,
             payment_ttl_seconds=self.settings.payment_ttl_seconds,
+            recheck_base_seconds=self.settings.recheck_base_seconds,
+            recheck_cap_seconds=self.settings.recheck_cap_seconds,
         )
 
     @component

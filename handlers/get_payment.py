@@ -15,6 +15,7 @@ from handlers.api import (
     parse_query,
     services_of,
 )
+from handlers.headers import RETRY_AFTER_HEADER
 from handlers.requests import GetPaymentQuery
 from handlers.routes import GET_PAYMENT
 from handlers.views import PaymentView
@@ -26,11 +27,14 @@ app = build_resolver()
 def get_payment() -> Any:
     query = parse_query(app, GetPaymentQuery)
     logger.append_keys(paymentId=query.payment_id)
-    payment = services_of(app).payment_service.get_payment(
-        caller_merchant_id(app), query.merchant_id, query.payment_id
-    )
+    service = services_of(app).payment_service
+    payment = service.get_payment(caller_merchant_id(app), query.merchant_id, query.payment_id)
     metrics.add_metric(name="PaymentsRead", unit="Count", value=1)
-    return json_response(HTTPStatus.OK, PaymentView.of(payment).to_json())
+    response = json_response(HTTPStatus.OK, PaymentView.of(payment).to_json())
+    poll_after = service.poll_after_seconds(payment)
+    if poll_after is not None:
+        response.headers[RETRY_AFTER_HEADER] = str(poll_after)
+    return response
 
 
 handle = api_entry_point(app)

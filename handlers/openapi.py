@@ -80,6 +80,8 @@ class Operation:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     idempotent: bool = False
+    # Answers Retry-After while the payment is in flight: when to poll again.
+    paces_polling: bool = False
 
 
 _MAKE_EXAMPLE = {
@@ -149,6 +151,7 @@ OPERATIONS = (
         PaymentView,
         _VIEW_EXAMPLE,
         query=GetPaymentQuery,
+        paces_polling=True,
     ),
     Operation(
         LIST_PAYMENTS,
@@ -296,10 +299,17 @@ def _operation(operation: Operation) -> dict[str, Any]:
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             }
         )
+    headers = _headers(*success_headers)
+    if operation.paces_polling:
+        headers[RETRY_AFTER_HEADER] = {
+            "description": "Only while the payment is in flight (Processing or Pending): "
+            "seconds until it may have changed. Poll again then, not sooner.",
+            "schema": {"type": "string"},
+        }
     responses: dict[str, Any] = {
         str(operation.success): {
             "description": operation.summary,
-            "headers": _headers(*success_headers),
+            "headers": headers,
             "content": _json(operation.response, operation.example),
         }
     }

@@ -30,6 +30,7 @@ from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import BankUnavailableError, ConcurrentUpdateError, UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
+from core.domain.polling import recheck_delay_seconds
 from core.domain.ports import (
     AuthorizationRequest,
     Bank,
@@ -76,11 +77,6 @@ class StopBeforeDeadline(stop_base):
     def __call__(self, retry_state: RetryCallState) -> bool:
         next_start = self._monotonic() + (retry_state.upcoming_sleep or 0)
         return next_start + self._attempt_seconds > self._deadline
-
-
-def recheck_delay_seconds(checks: int, base: int, cap: int) -> int:
-    """Back-off for Pending re-checks: base, 2x base, 4x base, ... never above cap."""
-    return int(min(cap, base * 2 ** max(0, checks - 1)))
 
 
 def error_type(error: BaseException) -> str:

@@ -18,6 +18,7 @@ from core.domain.errors import (
 )
 from core.domain.jobs import PaymentJob
 from core.domain.payment import CREATED_VERSION, Payment, PaymentStatus
+from core.domain.polling import poll_after_seconds
 from core.domain.ports import CardVault, JobPublisher, PaymentStore
 from core.domain.submission import SubmitCard
 from core.domain.tenancy import ensure_caller_is
@@ -40,12 +41,15 @@ class PaymentService:
         jobs: JobPublisher,
         clock: Clock,
         payment_ttl_seconds: int,
+        recheck_base_seconds: int,
+        recheck_cap_seconds: int,
     ) -> None:
         self._payments = payments
         self._vault = vault
         self._jobs = jobs
         self._clock = clock
         self._ttl = payment_ttl_seconds
+        self._recheck = (recheck_base_seconds, recheck_cap_seconds)
 
     def create_payment(self, caller: str, merchant_id: str, claim_id: str | None = None) -> Payment:
         """A new Created payment. With the claim of an Idempotency-Key, its id is derived
@@ -151,3 +155,11 @@ class PaymentService:
         if payment is None or not payment.visible_to(caller, epoch_seconds(self._clock)):
             raise _not_found(payment_id)
         return payment
+
+    def poll_after_seconds(self, payment: Payment) -> int | None:
+        """When the merchant polling this payment may find it changed (get-payment's
+        Retry-After); None once final."""
+        base, cap = self._recheck
+        return poll_after_seconds(
+            payment, epoch_seconds(self._clock), recheck_base=base, recheck_cap=cap
+        )

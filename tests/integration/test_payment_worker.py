@@ -13,7 +13,7 @@ from core.domain.jobs import PaymentJob
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import emitted_metrics, event_source, submit
-from tests.support import card_data_leaks, lambda_context
+from tests.support import FakeClock, card_data_leaks, lambda_context
 from workers import payment_worker
 
 
@@ -246,3 +246,27 @@ def test_a_crash_after_the_write_before_the_ack_is_acknowledged_on_redelivery(
     ledger = services.simulated_bank.ledger_entry(payment_id)
     assert ledger is not None and (ledger.calls, ledger.authorizations) == (1, 1)
     assert aws.queue_depth() == 0
+
+
+def test_get_payment_says_when_to_poll_again_while_in_flight_and_not_once_final(
+    api: ApiClient, clock: FakeClock, worker: SqsEventSource
+) -> None:
+    # GIVEN a payment just submitted (amount 24: Pending first)
+    payment_id = submit(api, 24)
+
+    # THEN polling it says: again in a second; and less often the longer it waits
+    assert api.get_payment(payment_id).headers["Retry-After"] == "1"
+    clock.advance(30)
+    assert api.get_payment(payment_id).headers["Retry-After"] == "15"
+
+    # WHEN the bank says Pending, THEN not before the worker's re-check
+    worker.poll_once()
+    pending = api.get_payment(payment_id)
+    assert pending.body["status"] == "Pending"
+    assert int(pending.headers["Retry-After"]) >= 1
+
+    # WHEN it is final, THEN no Retry-After: nothing more will change
+    worker.drain()
+    accepted = api.get_payment(payment_id)
+    assert accepted.body["status"] == "Accepted"
+    assert "Retry-After" not in accepted.headers

@@ -8,8 +8,9 @@ import pytest
 from core.bootstrap import Services
 from core.domain.jobs import PaymentJob
 from core.domain.payment import BankOutcome
+from core.domain.polling import recheck_delay_seconds
 from core.domain.ports import AuthorizationRequest, Bank
-from core.use_cases.payment_processor import JobResult, recheck_delay_seconds
+from core.use_cases.payment_processor import JobResult
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import emitted_metrics, event_source, submit
 from tests.support import FakeClock, lambda_context

@@ -11,8 +11,9 @@ import pytest
 from core.domain.errors import BankUnavailableError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
+from core.domain.polling import recheck_delay_seconds
 from core.domain.ports import AuthorizationRequest
-from core.use_cases.payment_processor import JobResult, PoisonJobError, recheck_delay_seconds
+from core.use_cases.payment_processor import JobResult, PoisonJobError
 from tests.fakes import FakeBank, InMemoryPaymentStore
 from tests.unit.use_case_world import World
 
