@@ -37,8 +37,10 @@ if TYPE_CHECKING:
 
 
 def _projection(index: IndexSpec) -> dict[str, Any]:
-    # The reconciler needs only keys from the in-flight index; listing needs whole items.
-    return {"ProjectionType": "KEYS_ONLY" if index.keys_only else "ALL"}
+    projection: dict[str, Any] = {"ProjectionType": index.projection_type}
+    if index.projected:
+        projection["NonKeyAttributes"] = list(index.projected)
+    return projection
 
 
 def create_table(client: DynamoDBClient, spec: TableSpec, prefix: str) -> str:

@@ -105,7 +105,10 @@ class Services:
         from core.domain.reconcile_policy import ReconcilePolicy
 
         return DynamoPaymentStore(
-            self.clients.dynamodb, self.settings.payments_table, ReconcilePolicy.of(self.settings)
+            self.clients.dynamodb,
+            self.settings.payments_table,
+            ReconcilePolicy.of(self.settings),
+            in_flight_shards=self.settings.in_flight_shards,
         )
 
     @component

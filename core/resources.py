@@ -44,6 +44,7 @@ class EnvVar(StrEnum):
     RESOLVE_AFTER_SECONDS = "PAYGATE_RESOLVE_AFTER_SECONDS"
     RECONCILE_EVERY_SECONDS = "PAYGATE_RECONCILE_EVERY_SECONDS"
     WORKER_CONCURRENCY = "PAYGATE_WORKER_CONCURRENCY"
+    IN_FLIGHT_SHARDS = "PAYGATE_IN_FLIGHT_SHARDS"
 
 
 # The settings that name resources (not tunables): what provisioning or a stack provides.
@@ -81,8 +82,15 @@ class IndexSpec:
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
-    # What the index holds of each item: its keys only, or the whole item.
-    keys_only: bool = False
+    # What the index holds of each item besides the keys: these attributes (INCLUDE; none:
+    # KEYS_ONLY), or None for the whole item (ALL).
+    projected: tuple[str, ...] | None = None
+
+    @property
+    def projection_type(self) -> str:
+        if self.projected is None:
+            return "ALL"
+        return "INCLUDE" if self.projected else "KEYS_ONLY"
 
 
 @dataclass(frozen=True)
@@ -97,23 +105,43 @@ class TableSpec:
 
 
 # Payments in flight (Processing or Pending) carry IN_FLIGHT_ATTRIBUTE, which makes the
-# in-flight index sparse: the reconciler queries it and never scans the table. Its sort
-# key is when the reconciler must look at the payment next (core/reconcile_policy.py).
+# in-flight index sparse: the reconciler queries it and never scans the table. Its value is
+# the payment's shard (a stable hash of its id over PAYGATE_IN_FLIGHT_SHARDS shards), so
+# in-flight writes spread over that many index partitions instead of one; its sort key is
+# when the reconciler must look at the payment next (core/domain/reconcile_policy.py).
 IN_FLIGHT_ATTRIBUTE = "inFlight"
-IN_FLIGHT_MARKER = "1"
 RECONCILE_AT_ATTRIBUTE = "reconcileAt"
 
 BY_MERCHANT_INDEX = IndexSpec(
     name="byMerchant",
     partition_key=KeyAttribute("merchantId", "S"),
     sort_key=KeyAttribute("createdAt", "N"),
+    # What list-payments reads, and nothing else: never the card ciphertext, and a write
+    # that changes none of these (failure notes, reconciler marks, the card's erasure)
+    # costs the index nothing.
+    projected=(
+        "status",
+        "version",
+        "updatedAt",
+        "expiresAt",
+        "amount",
+        "currency",
+        "expiryYear",
+        "expiryMonth",
+        "cardName",
+        "billingAddress",
+        "cardLastFour",
+        "requestDigest",
+        "failCode",
+        "failReason",
+    ),
 )
 IN_FLIGHT_INDEX = IndexSpec(
     name="inFlight",
     partition_key=KeyAttribute(IN_FLIGHT_ATTRIBUTE, "S"),
     sort_key=KeyAttribute(RECONCILE_AT_ATTRIBUTE, "N"),
-    # The reconciler reads each payment itself (consistently); listing needs whole items.
-    keys_only=True,
+    # The reconciler reads each payment itself (consistently).
+    projected=(),
 )
 
 PAYMENTS_TABLE = TableSpec(

@@ -99,10 +99,7 @@ class Storage(Construct):
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                projection_type=(
-                    dynamodb.ProjectionType.KEYS_ONLY
-                    if index.keys_only
-                    else dynamodb.ProjectionType.ALL
-                ),
+                projection_type=dynamodb.ProjectionType(index.projection_type),
+                non_key_attributes=list(index.projected) if index.projected else None,
             )
         return table

@@ -9,9 +9,12 @@ write from someone else's, so a lost response is never taken for a lost race.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import heapq
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -39,7 +42,6 @@ from core.resources import (
     BY_MERCHANT_INDEX,
     IN_FLIGHT_ATTRIBUTE,
     IN_FLIGHT_INDEX,
-    IN_FLIGHT_MARKER,
     PAYMENTS_TABLE,
     RECONCILE_AT_ATTRIBUTE,
 )
@@ -68,6 +70,8 @@ _DETAIL_ATTRIBUTES = {
 MAX_LIST_QUERIES = 5
 FILTERED_LIST_PAGE_ITEMS = 100
 STALLED_PAGE_ITEMS = 100
+# The in-flight index's shards are read this many at a time.
+SHARD_READERS = 8
 
 
 def _serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +82,14 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-def payment_to_item(payment: Payment, policy: ReconcilePolicy) -> dict[str, Any]:
+def in_flight_shard(payment_id: str, shards: int) -> str:
+    """The in-flight index partition a payment's in-flight entry lands on: a stable hash of
+    its id (the same in every process and release), spread evenly over `shards`."""
+    digest = hashlib.sha256(payment_id.encode()).digest()
+    return str(int.from_bytes(digest[:8], "big") % shards)
+
+
+def payment_to_item(payment: Payment, policy: ReconcilePolicy, shards: int) -> dict[str, Any]:
     values: dict[str, Any] = {
         _KEY: payment.payment_id,
         "merchantId": payment.merchant_id,
@@ -107,7 +118,7 @@ def payment_to_item(payment: Payment, policy: ReconcilePolicy) -> dict[str, Any]
         values |= _failure_values(payment.failure)
     if payment.status.is_in_flight:
         values |= {
-            IN_FLIGHT_ATTRIBUTE: IN_FLIGHT_MARKER,
+            IN_FLIGHT_ATTRIBUTE: in_flight_shard(payment.payment_id, shards),
             RECONCILE_AT_ATTRIBUTE: policy.look_at(payment.updated_at, payment.created_at),
         }
     return _serialize(values)
@@ -239,17 +250,28 @@ def _key_of_position(position: str, merchant_id: str) -> dict[str, Any]:
 
 
 class DynamoPaymentStore:
-    def __init__(self, client: DynamoDBClient, table_name: str, policy: ReconcilePolicy) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        policy: ReconcilePolicy,
+        *,
+        in_flight_shards: int = 1,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._policy = policy
+        self._shards = in_flight_shards
+
+    def _item(self, payment: Payment) -> dict[str, Any]:
+        return payment_to_item(payment, self._policy, self._shards)
 
     def add(self, payment: Payment) -> None:
         """Store a new payment; PaymentExistsError if one with its id is stored already."""
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=payment_to_item(payment, self._policy),
+                Item=self._item(payment),
                 ConditionExpression="attribute_not_exists(#key)",
                 ExpressionAttributeNames={"#key": _KEY},
             )
@@ -262,7 +284,7 @@ class DynamoPaymentStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=payment_to_item(renewed, self._policy),
+                Item=self._item(renewed),
                 ConditionExpression=(
                     "#status = :created AND version = :version AND expiresAt <= :now"
                 ),
@@ -316,7 +338,7 @@ class DynamoPaymentStore:
             ":now": now,
             ":ciphertext": card_ciphertext,
             ":correlation": correlation_id,
-            ":in_flight": IN_FLIGHT_MARKER,
+            ":in_flight": in_flight_shard(payment_id, self._shards),
             ":token": token,
         }
         detail_sets = []
@@ -370,7 +392,7 @@ class DynamoPaymentStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=payment_to_item(after, self._policy) | {_WRITE_TOKEN: {"S": token}},
+                Item=self._item(after) | {_WRITE_TOKEN: {"S": token}},
                 ConditionExpression="version = :expected",
                 ExpressionAttributeValues=_serialize({":expected": before.version}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -557,8 +579,8 @@ class DynamoPaymentStore:
         self, now: int, page_items: int = STALLED_PAGE_ITEMS
     ) -> Iterator[list[StalledPayment]]:
         """Every in-flight payment the reconciler is due to look at by `now` (no progress
-        for its threshold, or its settle time reached), longest due first, a page at a
-        time, from the sparse in-flight index (never a scan)."""
+        for its threshold, or its settle time reached), longest due first across every
+        shard, a page at a time, from the sparse in-flight index (never a scan)."""
         return self._in_flight_pages(page_items, due_by=now)
 
     def in_flight_pages(
@@ -570,8 +592,47 @@ class DynamoPaymentStore:
     def _in_flight_pages(
         self, page_items: int, due_by: int | None
     ) -> Iterator[list[StalledPayment]]:
-        condition = "#in_flight = :marker"
-        values: dict[str, Any] = {":marker": IN_FLIGHT_MARKER}
+        """Each shard's entries in due order, merged: the first page of every shard is
+        read concurrently, later pages as the merge reaches them."""
+        with ThreadPoolExecutor(max_workers=min(self._shards, SHARD_READERS)) as pool:
+            first_pages = list(
+                pool.map(
+                    lambda shard: self._shard_page(str(shard), page_items, due_by, None),
+                    range(self._shards),
+                )
+            )
+        shards = [
+            self._shard_entries(str(shard), page_items, due_by, first)
+            for shard, first in enumerate(first_pages)
+        ]
+        merged = heapq.merge(*shards, key=lambda entry: (entry.reconcile_at, entry.payment_id))
+        page: list[StalledPayment] = []
+        for entry in merged:
+            page.append(entry)
+            if len(page) == page_items:
+                yield page
+                page = []
+        yield page
+
+    def _shard_entries(
+        self,
+        shard: str,
+        page_items: int,
+        due_by: int | None,
+        first: tuple[list[StalledPayment], dict[str, Any] | None],
+    ) -> Iterator[StalledPayment]:
+        entries, last_key = first
+        while True:
+            yield from entries
+            if not last_key:
+                return
+            entries, last_key = self._shard_page(shard, page_items, due_by, last_key)
+
+    def _shard_page(
+        self, shard: str, page_items: int, due_by: int | None, start: dict[str, Any] | None
+    ) -> tuple[list[StalledPayment], dict[str, Any] | None]:
+        condition = "#in_flight = :shard"
+        values: dict[str, Any] = {":shard": shard}
         names = {"#in_flight": IN_FLIGHT_ATTRIBUTE}
         if due_by is not None:
             condition += " AND #reconcile_at <= :due_by"
@@ -585,16 +646,13 @@ class DynamoPaymentStore:
             "ExpressionAttributeValues": _serialize(values),
             "Limit": page_items,
         }
-        while True:
-            response = self._client.query(**query)
-            page = []
-            for item in response.get("Items", []):
-                payment_id = item.get(_KEY, {}).get("S")
-                due = item.get(RECONCILE_AT_ATTRIBUTE, {}).get("N", "0")
-                if payment_id:
-                    page.append(StalledPayment(payment_id, int(due)))
-            yield page
-            last_key = response.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            query["ExclusiveStartKey"] = last_key
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = self._client.query(**query)
+        entries = []
+        for item in response.get("Items", []):
+            payment_id = item.get(_KEY, {}).get("S")
+            due = item.get(RECONCILE_AT_ATTRIBUTE, {}).get("N", "0")
+            if payment_id:
+                entries.append(StalledPayment(payment_id, int(due)))
+        return entries, response.get("LastEvaluatedKey")

@@ -25,6 +25,8 @@ from tests.fakes import (
 POLICY = ReconcilePolicy(
     reconcile_after_seconds=1200, resolve_after_seconds=86400, every_seconds=300
 )
+# More than one, so every in-flight listing merges shards.
+IN_FLIGHT_SHARDS = 4
 IMPLEMENTATIONS = [
     pytest.param("memory", marks=pytest.mark.unit),
     pytest.param("aws", marks=pytest.mark.integration),
@@ -51,7 +53,9 @@ def store(kind: str, request: pytest.FixtureRequest) -> Any:
         kind,
         request,
         lambda: InMemoryPaymentStore(POLICY),
-        lambda aws: DynamoPaymentStore(aws.dynamodb, aws.settings.payments_table, POLICY),
+        lambda aws: DynamoPaymentStore(
+            aws.dynamodb, aws.settings.payments_table, POLICY, in_flight_shards=IN_FLIGHT_SHARDS
+        ),
     )
 
 

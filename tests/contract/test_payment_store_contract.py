@@ -305,3 +305,16 @@ def test_payments_are_counted_by_status_and_a_bounded_count_says_so(store: Any) 
     assert store.count_by_status(100) == ({"Created": 2, "Processing": 1}, False)
     counts, stopped = store.count_by_status(2)
     assert (sum(counts.values()), stopped) == (2, True)
+
+
+def test_every_payment_in_flight_is_listed_once_in_due_order(store: Any) -> None:
+    payments = [created() for _ in range(40)]
+    for offset, payment in enumerate(payments):
+        store.add(payment)
+        submit(store, payment, now=NOW + 1 + offset % 7)
+    due_by = NOW + 8 + POLICY.reconcile_after_seconds
+
+    listed = [s for page in store.stalled_pages(due_by) for s in page]
+
+    assert sorted(s.payment_id for s in listed) == sorted(p.payment_id for p in payments)
+    assert [s.reconcile_at for s in listed] == sorted(s.reconcile_at for s in listed)

@@ -62,7 +62,6 @@ def test_payments_expire_by_ttl_and_have_the_listing_and_in_flight_indexes(
         {"AttributeName": "merchantId", "KeyType": "HASH"},
         {"AttributeName": "createdAt", "KeyType": "RANGE"},
     ]
-    assert indexes["byMerchant"]["Projection"] == {"ProjectionType": "ALL"}
     assert indexes["inFlight"]["KeySchema"] == [
         {"AttributeName": "inFlight", "KeyType": "HASH"},
         {"AttributeName": "reconcileAt", "KeyType": "RANGE"},
@@ -475,3 +474,16 @@ def test_the_api_serves_each_route_of_the_registry_with_its_own_function(
         served.add((properties["HttpMethod"], paths[properties["ResourceId"]["Ref"]], *invoked))
 
     assert served == {(r.method, r.name, r.lambda_handler) for r in ROUTES}
+
+
+def test_the_merchant_index_projects_only_what_listing_shows(synth: Synthesized) -> None:
+    payments = _only(synth.resources("AWS::DynamoDB::Table"), "Payments")
+    projections = {
+        index["IndexName"]: index["Projection"] for index in payments["GlobalSecondaryIndexes"]
+    }
+
+    assert projections["inFlight"] == {"ProjectionType": "KEYS_ONLY"}
+    assert projections["byMerchant"]["ProjectionType"] == "INCLUDE"
+    listed = set(projections["byMerchant"]["NonKeyAttributes"])
+    assert {"status", "amount", "cardLastFour", "failCode"} <= listed
+    assert not listed & {"cardCiphertext", "writeToken", "lastError", "reconcileAt", "inFlight"}

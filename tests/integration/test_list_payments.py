@@ -5,7 +5,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MERCHANT_B, ApiClient, make_payment_body
+from core.bootstrap import Services
+from core.resources import BY_MERCHANT_INDEX
+from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
+from tests.integration.worker_support import event_source
 from tests.support import FakeClock, alter_cursor
 
 
@@ -130,3 +133,35 @@ def test_bad_parameters_are_400_naming_them(
     assert response.status == 400, response.body
     assert response.body["failCode"] == "invalid_query"
     assert field in {issue["field"] for issue in response.body["fields"]}
+
+
+def test_a_listed_payment_reads_as_get_payment_shows_it_and_the_index_holds_no_card(
+    api: ApiClient, aws: AwsEnv, clock: FakeClock, services: Services
+) -> None:
+    # GIVEN a payment in each kind of state: Created, Processing (card held), Declined
+    created = api.create_payment()
+    clock.advance(1)
+    declined = api.create_payment()
+    assert api.post("/make-payment", make_payment_body(declined, amount=1)).status == 202
+    event_source(aws, services).poll_once()
+    clock.advance(1)
+    processing = api.create_payment()
+    assert api.post("/make-payment", make_payment_body(processing)).status == 202
+    assert "cardCiphertext" in aws.raw_item(processing)
+
+    # WHEN they are listed
+    listed = {p["paymentId"]: p for p in _list(api).body["payments"]}
+
+    # THEN each is what get-payment answers, failCode included
+    for payment_id in (created, processing, declined):
+        assert listed[payment_id] == api.get_payment(payment_id).body
+    assert listed[declined]["failCode"] == "card_declined"
+    # AND the index the listing reads never holds card data
+    indexed = aws.dynamodb.query(
+        TableName=aws.settings.payments_table,
+        IndexName=BY_MERCHANT_INDEX.name,
+        KeyConditionExpression="merchantId = :m",
+        ExpressionAttributeValues={":m": {"S": api.merchant_id or ""}},
+    )["Items"]
+    assert len(indexed) == 3
+    assert all("cardCiphertext" not in item and "writeToken" not in item for item in indexed)

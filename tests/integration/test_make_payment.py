@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from core.adapters.dynamodb_payments import in_flight_shard
 from core.bootstrap import Services
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_LAST_FOUR, FakeClock, card_data_leaks
@@ -146,6 +147,8 @@ def test_when_the_queue_is_down_the_answer_is_503_and_the_payment_waits_for_the_
     assert response.body["failCode"] == "queue_unavailable"
     item = aws.raw_item(payment_id)
     assert item["status"] == {"S": "Processing"}
-    assert item["inFlight"] == {"S": "1"}
+    assert item["inFlight"] == {
+        "S": in_flight_shard(payment_id, api.services.settings.in_flight_shards)
+    }
     in_flight = api.services.payments.in_flight_pages()
     assert [p.payment_id for page in in_flight for p in page] == [payment_id]

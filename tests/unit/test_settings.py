@@ -54,6 +54,16 @@ def test_replace_validates_too() -> None:
         settings.replace(worker_concurrency=65)
 
 
+def test_the_in_flight_index_is_sharded_by_default_and_the_shards_are_bounded() -> None:
+    settings = Settings.from_env(REQUIRED)
+
+    assert settings.in_flight_shards == 32
+    assert Settings.from_env(REQUIRED | {"PAYGATE_IN_FLIGHT_SHARDS": "64"}).in_flight_shards == 64
+    for bad in ("0", "1001", "x"):
+        with pytest.raises(SettingsError, match="PAYGATE_IN_FLIGHT_SHARDS"):
+            Settings.from_env(REQUIRED | {"PAYGATE_IN_FLIGHT_SHARDS": bad})
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
 def test_a_number_setting_must_be_finite(value: str) -> None:
     with pytest.raises(SettingsError, match="must be a number"):
