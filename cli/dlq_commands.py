@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import console, emit_json, emit_records, fail, say, when
+from cli.output import JsonOption, console, emit_json, emit_records, fail, say, when
 from cli.target import Target, target_of
 from core.adapters.sqs_dead_letters import DeadLetter, LetterAction, LetterFilter, age_seconds
 
@@ -33,7 +33,6 @@ ErrorOption = Annotated[
 OlderThanOption = Annotated[
     str | None, typer.Option(help="Only messages older than this (90s, 10m, 2h, 3d).")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _seconds(duration: str | None) -> int | None:

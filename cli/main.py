@@ -23,7 +23,7 @@ from cli.local_stack import (
 )
 from cli.local_state import default_state_file
 from cli.merchant_commands import merchants_app
-from cli.output import CurrentStderr, console, emit_json, emit_records, fail
+from cli.output import CurrentStderr, JsonOption, console, emit_json, emit_records, fail
 from cli.payment_commands import payments_app
 from cli.target import TargetChoice, target_of
 from core.observability import logger
@@ -141,7 +141,7 @@ def status(
     max_items: Annotated[
         int, typer.Option(min=1, max=10_000_000, help="Count at most this many payments.")
     ] = 10_000,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Queue depths, the DLQ's depth, and payments by status."""
     target = target_of(ctx)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cli.output import emit_json, emit_records, fail, say, when
+from cli.output import JsonOption, emit_json, emit_records, fail, say, when
 from cli.target import target_of
 from cli.usage_plans import issue_usage_key
 from core.adapters.dynamodb_merchants import IssuedKey, MerchantRecord, check_merchant
@@ -72,7 +72,7 @@ def merchants_create(
     merchant_id: Annotated[
         str | None, typer.Option(help="The merchant id (default: from the name).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Register a new merchant and issue its first API key. An id that exists is refused
     (nothing is issued): use `merchants add-key ID` for another key of a merchant."""
@@ -109,7 +109,7 @@ def merchants_create(
 def merchants_add_key(
     ctx: typer.Context,
     merchant_id: Annotated[str, typer.Argument(help="An existing merchant's id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Issue another API key for an existing merchant (to rotate: add-key, switch the
     merchant over, revoke the old key)."""

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +17,8 @@ console = Console(soft_wrap=True, highlight=False, emoji=False)
 errors = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 Record = Sequence[tuple[str, Any]]
+# Every command that prints records takes it.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def printable(value: Any) -> str:

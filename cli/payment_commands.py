@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import emit_json, emit_records, fail, when
+from cli.output import JsonOption, emit_json, emit_records, fail, when
 from cli.target import target_of
 from core.domain.clock import epoch_seconds
 from core.domain.errors import UnreadablePaymentError
@@ -63,7 +63,7 @@ def _record(document: dict[str, Any]) -> list[tuple[str, Any]]:
 def payments_get(
     ctx: typer.Context,
     payment_id: Annotated[str, typer.Argument(help="The payment's id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """One payment, whichever merchant's."""
     try:
@@ -96,7 +96,7 @@ def payments_list(
         typer.Option("--in-flight", help="Every payment in flight, least recently moved first."),
     ] = False,
     limit: Annotated[int, typer.Option(min=1, max=_LIST_LIMIT, help="At most this many.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """A merchant's payments (--merchant), or the payments in flight (--in-flight)."""
     if (merchant is None) == (not in_flight):
