@@ -244,15 +244,11 @@ class MerchantStore:
         key_id = key_id_of(digest)
         self._client.transact_write_items(
             TransactItems=[
-                self._update_merchant(
+                self._attach_key(
                     merchant_id,
-                    "SET #keys.#kid = :entry, #digests.#kid = :digest",
-                    condition="attribute_exists(#key)",
-                    values={
-                        ":entry": {"M": {"createdAt": {"N": str(created_at)}}},
-                        ":digest": {"S": digest},
-                    },
-                    event=_audit_entry(created_at, "key_added", key_id, actor),
+                    {"N": str(created_at)},
+                    {"S": digest},
+                    _audit_entry(created_at, "key_added", key_id, actor),
                 ),
                 self._put_key(digest, key_id, merchant, created_at),
             ]
@@ -384,12 +380,11 @@ class MerchantStore:
             created = item.get("createdAt", {"N": str(now)})
             self._client.transact_write_items(
                 TransactItems=[
-                    self._update_merchant(
+                    self._attach_key(
                         merchant_id,
-                        "SET #keys.#kid = :entry, #digests.#kid = :digest",
-                        condition="attribute_exists(#key)",
-                        values={":entry": {"M": {"createdAt": created}}, ":digest": item[_KEY]},
-                        event=_audit_entry(now, "key_adopted", key_id, actor),
+                        created,
+                        item[_KEY],
+                        _audit_entry(now, "key_adopted", key_id, actor),
                     ),
                     {
                         "Update": {
@@ -419,6 +414,22 @@ class MerchantStore:
     def _new_key(self, api_key: str | None = None) -> tuple[str, str]:
         api_key = api_key or generate_api_key()
         return api_key, api_key_digest(api_key)
+
+    def _attach_key(
+        self,
+        merchant_id: str,
+        created_at: dict[str, str],
+        digest: dict[str, str],
+        event: dict[str, Any],
+    ) -> TransactWriteItemTypeDef:
+        """An existing merchant gains a key (the event names it): its entry and digest."""
+        return self._update_merchant(
+            merchant_id,
+            "SET #keys.#kid = :entry, #digests.#kid = :digest",
+            condition="attribute_exists(#key)",
+            values={":entry": {"M": {"createdAt": created_at}}, ":digest": digest},
+            event=event,
+        )
 
     def _update_merchant(
         self,
