@@ -38,9 +38,7 @@ ENTRY_POINTS = (
     EntryPoint("worker", "workers.payment_worker", "processor"),
     EntryPoint("reconciler", "workers.reconciler", "reconciler"),
 )
-_CLIENTS_BUILT = (
-    "print(','.join(sorted(n for n in ('dynamodb', 'kms', 'sqs') if n in vars(deps.clients))))"
-)
+_CLIENTS_BUILT = "print(','.join(deps.clients.built()))"
 
 # Every setting naming a resource gets a stand-in (nothing is called); the rest default.
 _ENV = {

@@ -66,6 +66,13 @@ class AwsClients:
     def kms(self) -> KMSClient:
         return self._session.client("kms", **self._options)
 
+    def built(self) -> list[str]:
+        """The clients created so far: what building an entry point's components cost."""
+        kinds = (
+            name for name, kind in vars(AwsClients).items() if isinstance(kind, cached_property)
+        )
+        return sorted(name for name in kinds if name in vars(self))
+
 
 def component(build: Callable[[Services], T]) -> cached_property[T]:
     """A part of the composition, built on first use, unless the caller handed one in

@@ -77,7 +77,7 @@ class World:
         self.listing = self.services.payment_listing
 
     def aws_clients_built(self) -> list[str]:
-        return [name for name in ("dynamodb", "sqs", "kms") if name in vars(self.services.clients)]
+        return self.services.clients.built()
 
     def command(self, payment_id: str, amount: int = 1250, **changes: object) -> SubmitCard:
         values: dict[str, object] = {
