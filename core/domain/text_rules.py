@@ -9,16 +9,22 @@ circled, full-width, with combining marks or keycaps), the digits separated by a
 but letters (spaces, punctuation, symbols, brackets, quotes, up to a few in a row), and
 invisible characters skipped. Thirteen, not the 12 digits cardNumber accepts: 12-digit
 cards are all but gone, while a 12-digit phone number in an address is common (a tenth of
-them pass Luhn).
+them pass Luhn). A UUID in its canonical form (8-4-4-4-12 hex digits, as merchants send
+idempotency keys and references) is not read as digits: about 0.7% of random UUIDs hold a
+Luhn-valid run of 13 digits across their hyphens, yet no card number is written that way.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from core.domain.cards import MAX_PAN_DIGITS, passes_luhn
 
 MIN_PAN_DIGITS_IN_TEXT = 13
+_CANONICAL_UUID = re.compile(
+    r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
+)
 # An identifier a merchant sends or is known by (merchantId): letters, digits, - and _.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 MAX_IDENTIFIER_LENGTH = 64
@@ -65,6 +71,7 @@ def _is_invisible(character: str) -> bool:
 def contains_card_number(text: str) -> bool:
     """Whether any run of 13 to 19 digits in `text` passes the Luhn check: a card number
     typed in the wrong field."""
+    text = _CANONICAL_UUID.sub("uuid", text)
     return any(
         _has_luhn_window(run) for run in _digit_runs(text) if len(run) >= MIN_PAN_DIGITS_IN_TEXT
     )
