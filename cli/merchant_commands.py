@@ -8,8 +8,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from cli.output import JsonOption, emit_json, emit_records, fail, say, when
-from cli.target import target_of
-from cli.usage_plans import issue_usage_key
+from cli.target import Target, target_of
+from cli.usage_plans import Plan, issue_usage_key, move_usage_key
 from core.adapters.dynamodb_merchants import IssuedKey, MerchantRecord, check_merchant
 from core.domain.clock import epoch_seconds
 from core.domain.errors import (
@@ -72,6 +72,13 @@ def merchants_create(
     merchant_id: Annotated[
         str | None, typer.Option(help="The merchant id (default: from the name).")
     ] = None,
+    plan: Annotated[
+        Plan,
+        typer.Option(
+            help="Its usage plan on AWS: standard (50 requests/s) or large (for the "
+            "merchants with the most traffic; see the README's sizing)."
+        ),
+    ] = Plan.STANDARD,
     as_json: JsonOption = False,
 ) -> None:
     """Register a new merchant and issue its first API key. An id that exists is refused
@@ -85,9 +92,10 @@ def merchants_create(
     merchants = target.merchants()
     if merchants.get_merchant(merchant_id) is not None:
         _refuse_existing(merchant_id)
+    plan_id = _plan_ids(target).get(plan)
     usage_key = (
-        issue_usage_key(target.session, target.usage_plan_id, f"{target.name}-{merchant_id}")
-        if target.usage_plan_id
+        issue_usage_key(target.session, plan_id, _usage_key_name(target, merchant_id))
+        if plan_id
         else None
     )
     try:
@@ -121,6 +129,36 @@ def merchants_add_key(
     except UnknownMerchantError:
         fail(f"no merchant {merchant_id} (see `paygate merchants list`)")
     _show_key(issued, as_json)
+
+
+@merchants_app.command(
+    "set-plan",
+    epilog="Examples:\n\n\b\n  paygate --stack paygate merchants set-plan ada-s-shop large\n",
+)
+def merchants_set_plan(
+    ctx: typer.Context,
+    merchant_id: Annotated[str, typer.Argument(help="An existing merchant's id.")],
+    plan: Annotated[Plan, typer.Argument(help="standard or large.")],
+) -> None:
+    """Move a merchant to another usage plan (AWS only: the local stack does not throttle)."""
+    target = target_of(ctx)
+    plans = _plan_ids(target)
+    if plan not in plans:
+        fail(f"the stack {target.name} has no {plan} usage plan (the local stack has none)", 2)
+    if target.merchants().get_merchant(merchant_id) is None:
+        fail(f"no merchant {merchant_id} (see `paygate merchants list`)")
+    if not move_usage_key(target.session, _usage_key_name(target, merchant_id), plans, plan):
+        fail(f"merchant {merchant_id} has no usage key on {target.name}")
+    say(f"merchant {merchant_id} is on the {plan} usage plan")
+
+
+def _plan_ids(target: Target) -> dict[Plan, str]:
+    plans = {Plan.STANDARD: target.usage_plan_id, Plan.LARGE: target.large_usage_plan_id}
+    return {plan: plan_id for plan, plan_id in plans.items() if plan_id}
+
+
+def _usage_key_name(target: Target, merchant_id: str) -> str:
+    return f"{target.name}-{merchant_id}"
 
 
 @merchants_app.command(

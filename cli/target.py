@@ -62,6 +62,7 @@ class Target:
     api_url: str | None
     session: boto3.session.Session
     usage_plan_id: str | None = None
+    large_usage_plan_id: str | None = None
     # The local stack's state file (None on AWS).
     state_file: Path | None = None
 
@@ -149,6 +150,7 @@ def aws_target(stack: str, region: str | None, profile: str | None) -> Target:
         api_url=outputs.get(StackOutput.API_URL),
         session=session,
         usage_plan_id=outputs.get(StackOutput.USAGE_PLAN_ID),
+        large_usage_plan_id=outputs.get(StackOutput.LARGE_USAGE_PLAN_ID),
     )
 
 

@@ -108,14 +108,17 @@ class Services:
 
     @component
     def payments(self) -> PaymentStore:
-        from core.adapters.dynamodb_payments import DynamoPaymentStore
+        from core.adapters.dynamodb_payments import DynamoPaymentStore, IndexLayout
         from core.domain.reconcile_policy import ReconcilePolicy
 
         return DynamoPaymentStore(
             self.clients.dynamodb,
             self.settings.payments_table,
             ReconcilePolicy.of(self.settings),
-            in_flight_shards=self.settings.in_flight_shards,
+            IndexLayout(
+                in_flight_shards=self.settings.in_flight_shards,
+                merchant_buckets=self.settings.merchant_buckets,
+            ),
         )
 
     @component

@@ -45,6 +45,8 @@ class EnvVar(StrEnum):
     RECONCILE_EVERY_SECONDS = "PAYGATE_RECONCILE_EVERY_SECONDS"
     WORKER_CONCURRENCY = "PAYGATE_WORKER_CONCURRENCY"
     IN_FLIGHT_SHARDS = "PAYGATE_IN_FLIGHT_SHARDS"
+    MERCHANT_BUCKETS = "PAYGATE_MERCHANT_BUCKETS"
+    RECONCILE_CONCURRENCY = "PAYGATE_RECONCILE_CONCURRENCY"
 
 
 # The settings that name resources (not tunables): what provisioning or a stack provides.
@@ -112,14 +114,20 @@ class TableSpec:
 IN_FLIGHT_ATTRIBUTE = "inFlight"
 RECONCILE_AT_ATTRIBUTE = "reconcileAt"
 
+# A merchant's payments are listed under one of its buckets (a stable hash of the payment
+# id over PAYGATE_MERCHANT_BUCKETS), so one merchant's writes spread over that many index
+# partitions; the sort key is creation time then payment id, one text that sorts exactly,
+# so list-payments merges the buckets newest first (core/adapters/bucket_listing.py).
 BY_MERCHANT_INDEX = IndexSpec(
-    name="byMerchant",
-    partition_key=KeyAttribute("merchantId", "S"),
-    sort_key=KeyAttribute("createdAt", "N"),
+    name="byMerchantBucket",
+    partition_key=KeyAttribute("merchantBucket", "S"),
+    sort_key=KeyAttribute("listKey", "S"),
     # What list-payments reads, and nothing else: never the card ciphertext, and a write
     # that changes none of these (failure notes, reconciler marks, the card's erasure)
     # costs the index nothing.
     projected=(
+        "merchantId",
+        "createdAt",
         "status",
         "version",
         "updatedAt",
@@ -220,6 +228,7 @@ class StackOutput(StrEnum):
     CARD_DIGEST_KEY_ID = "CardDigestKeyId"
     CURSOR_KEY_ID = "CursorKeyId"
     USAGE_PLAN_ID = "UsagePlanId"
+    LARGE_USAGE_PLAN_ID = "LargeUsagePlanId"
     ALARM_TOPIC_ARN = "AlarmTopicArn"
 
 

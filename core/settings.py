@@ -67,11 +67,21 @@ class Settings:
     # once voided) and no card data kept past it. Longer than the reconcile threshold.
     resolve_after_seconds: int = _setting(EnvVar.RESOLVE_AFTER_SECONDS, 24 * 3600, above=0)
     worker_concurrency: int = _setting(EnvVar.WORKER_CONCURRENCY, 10, minimum=1, maximum=64)
+    # Stalled payments the reconciler looks at (and notes) at once: each look is a few
+    # DynamoDB requests of milliseconds, so a page of 100 takes tens of ms, not a second.
+    reconcile_concurrency: int = _setting(EnvVar.RECONCILE_CONCURRENCY, 16, minimum=1, maximum=64)
     # Partitions the in-flight index's writes spread over (each takes about 1,000 writes/s).
-    # 32: about 2 index writes per payment at 5,000 payments/s is ~10,000/s, so each shard
-    # stays near a third of its limit. Raise it freely; never lower it on a live table
-    # (payments in the dropped shards would be invisible to the reconciler until final).
-    in_flight_shards: int = _setting(EnvVar.IN_FLIGHT_SHARDS, 32, minimum=1, maximum=1000)
+    # 64: a payment makes about 2.1 in-flight index writes (bench/RESULTS.md), so at 5,000
+    # payments/s each shard takes ~165 writes/s, a sixth of its limit. Raise it freely; never
+    # lower it on a live table (payments in the dropped shards would be invisible to the
+    # reconciler until final).
+    in_flight_shards: int = _setting(EnvVar.IN_FLIGHT_SHARDS, 64, minimum=1, maximum=1000)
+    # Partitions each merchant's listing index spreads over: enough that the busiest
+    # merchant's writes stay under half a partition's limit at the peak the capacity model
+    # is sized for (bench/RESULTS.md). Each listing call queries every bucket, so no more
+    # than needed. Raise it freely; never lower it on a live table (payments in the dropped
+    # buckets would not be listed).
+    merchant_buckets: int = _setting(EnvVar.MERCHANT_BUCKETS, 32, minimum=1, maximum=256)
 
     def __post_init__(self) -> None:
         problems = [problem for f in dataclasses.fields(self) if (problem := self._check(f))]
@@ -89,20 +99,7 @@ class Settings:
             raise SettingsError("invalid settings: " + "; ".join(problems))
 
     def _check(self, setting: dataclasses.Field[Any]) -> str | None:
-        value, bounds, name = getattr(self, setting.name), setting.metadata, setting.metadata["env"]
-        if value is None:
-            return None if setting.default is None else f"{name} is required"
-        if not isinstance(value, int | float | str) or isinstance(value, bool):
-            return f"{name} has an unusable value"
-        if isinstance(value, str):
-            return None if value else f"{name} is empty"
-        if bounds["minimum"] is not None and value < bounds["minimum"]:
-            return f"{name} must be at least {bounds['minimum']}"
-        if bounds["above"] is not None and value <= bounds["above"]:
-            return f"{name} must be above {bounds['above']}"
-        if bounds["maximum"] is not None and value > bounds["maximum"]:
-            return f"{name} must be at most {bounds['maximum']}"
-        return None
+        return _problem(setting, getattr(self, setting.name))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -129,6 +126,23 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def _problem(setting: dataclasses.Field[Any], value: Any) -> str | None:
+    bounds, name = setting.metadata, setting.metadata["env"]
+    if value is None:
+        return None if setting.default is None else f"{name} is required"
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
+        return f"{name} has an unusable value"
+    if isinstance(value, str):
+        return None if value else f"{name} is empty"
+    if bounds["minimum"] is not None and value < bounds["minimum"]:
+        return f"{name} must be at least {bounds['minimum']}"
+    if bounds["above"] is not None and value <= bounds["above"]:
+        return f"{name} must be above {bounds['above']}"
+    if bounds["maximum"] is not None and value > bounds["maximum"]:
+        return f"{name} must be at most {bounds['maximum']}"
+    return None
+
+
 def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
     kind = str(setting.type)
     try:
@@ -146,3 +160,16 @@ def _parse(setting: dataclasses.Field[Any], raw: str) -> Any:
 
 def default_of(name: str) -> Any:
     return next(f.default for f in dataclasses.fields(Settings) if f.name == name)
+
+
+def tunable(name: str, raw: object) -> Any:
+    """One setting given from elsewhere than the environment (CDK context): its default if
+    `raw` is None, else parsed and checked as from_env would; SettingsError if unusable."""
+    setting = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    if raw is None:
+        return setting.default
+    value = _parse(setting, str(raw))
+    problem = _problem(setting, value)
+    if problem:
+        raise SettingsError(f"invalid settings: {problem}")
+    return value

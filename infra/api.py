@@ -18,14 +18,14 @@ from handlers.gateway_responses import GatewayResponse
 from handlers.headers import REQUEST_ID_HEADER
 from handlers.routes import Route
 from infra.functions import LOG_RETENTION, Functions
+from infra.scaling import Scaling
 
 STAGE = "v1"
 AUTHORIZER_CACHE = Duration.seconds(AUTHORIZER_CACHE_SECONDS)
-# Per merchant (per API key); the stage limits cap the total.
+# Per merchant (per API key) on the standard plan; the stage's limits (infra/scaling.py)
+# cap the total, and the large plan's is set there too.
 MERCHANT_RATE_LIMIT = 50
 MERCHANT_BURST_LIMIT = 100
-STAGE_RATE_LIMIT = 500
-STAGE_BURST_LIMIT = 1000
 
 # One JSON line per request, as the local gateway writes it: method, route, status and
 # latency (numbers, so metric filters compare them as numbers), request id, merchant.
@@ -58,7 +58,13 @@ def _template(response: GatewayResponse) -> str:
 
 class Api(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, prefix: str, functions: Functions
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        functions: Functions,
+        scaling: Scaling,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(
@@ -85,8 +91,8 @@ class Api(Construct):
                 data_trace_enabled=False,
                 metrics_enabled=True,
                 tracing_enabled=True,
-                throttling_rate_limit=STAGE_RATE_LIMIT,
-                throttling_burst_limit=STAGE_BURST_LIMIT,
+                throttling_rate_limit=scaling.api_rate_limit,
+                throttling_burst_limit=scaling.api_burst_limit,
             ),
         )
         self.authorizer = apigw.RequestAuthorizer(
@@ -121,6 +127,9 @@ class Api(Construct):
                 | ({"Retry-After": f"'{response.retry_after}'"} if response.retry_after else {}),
             )
 
+        stages = [
+            apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)
+        ]
         self.usage_plan = self.rest_api.add_usage_plan(
             "MerchantUsagePlan",
             name=f"{prefix}-merchants",
@@ -128,9 +137,17 @@ class Api(Construct):
             throttle=apigw.ThrottleSettings(
                 rate_limit=MERCHANT_RATE_LIMIT, burst_limit=MERCHANT_BURST_LIMIT
             ),
-            api_stages=[
-                apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)
-            ],
+            api_stages=stages,
+        )
+        self.large_usage_plan = self.rest_api.add_usage_plan(
+            "LargeMerchantUsagePlan",
+            name=f"{prefix}-large-merchants",
+            description="Per-merchant throttling for the merchants with the most traffic",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=scaling.large_merchant_rate_limit,
+                burst_limit=scaling.api_burst_limit,
+            ),
+            api_stages=stages,
         )
 
     def _route(

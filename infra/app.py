@@ -5,6 +5,7 @@ credentials needed. The stack's name (default "paygate") prefixes every resource
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -17,9 +18,12 @@ from infra.stack import PaygateStack
 
 
 def build_app(
-    outdir: str | None = None, stack_name: str | None = None
+    outdir: str | None = None,
+    stack_name: str | None = None,
+    context: Mapping[str, object] | None = None,
 ) -> tuple[cdk.App, PaygateStack]:
-    app = cdk.App(outdir=outdir) if outdir else cdk.App()
+    """`context` as `-c name=value` gives it (infra/scaling.py names what it may set)."""
+    app = cdk.App(outdir=outdir, context=dict(context or {}))
     name = stack_name or app.node.try_get_context("stackName") or DEFAULT_PREFIX
     account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
     stack = PaygateStack(

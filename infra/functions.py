@@ -20,6 +20,7 @@ from handlers.routes import (
     Route,
 )
 from infra.messaging import Messaging
+from infra.scaling import Scaling
 from infra.storage import Storage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -50,11 +51,14 @@ WORKER = FunctionSpec(
     timeout_seconds=WORKER_TIMEOUT_SECONDS,
     memory_mb=512,
 )
+# Most of the period between two runs, so a backlog is worked through in as few runs as
+# possible, and never longer than it, so two runs never overlap.
+RECONCILE_RUN_SECONDS = default_of("reconcile_every_seconds") * 4 // 5
 RECONCILER = FunctionSpec(
     "Reconciler",
     "workers.reconciler.lambda_handler",
     "re-queues payments stalled in flight",
-    timeout_seconds=60,
+    timeout_seconds=RECONCILE_RUN_SECONDS,
 )
 
 
@@ -101,7 +105,7 @@ class LambdaFactory:
         )
 
 
-def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]:
+def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling) -> dict[str, str]:
     """The Settings every function reads (core/settings.py), by the shared variable names."""
     environment = {
         EnvVar.PAYMENTS_TABLE: storage.payments.table_name,
@@ -114,6 +118,7 @@ def lambda_environment(storage: Storage, messaging: Messaging) -> dict[str, str]
         EnvVar.CARD_DIGEST_KEY_ID: storage.card_digest_key.key_arn,
         EnvVar.CURSOR_KEY_ID: storage.cursor_key.key_arn,
         EnvVar.PAYMENT_TTL_SECONDS: str(default_of("payment_ttl_seconds")),
+        **scaling.environment(),
     }
     return {str(name): value for name, value in environment.items()}
 
@@ -128,10 +133,14 @@ class Functions(Construct):
         code: lambda_.Code,
         storage: Storage,
         messaging: Messaging,
+        scaling: Scaling,
     ) -> None:
         super().__init__(scope, construct_id)
         factory = LambdaFactory(
-            self, prefix=prefix, code=code, environment=lambda_environment(storage, messaging)
+            self,
+            prefix=prefix,
+            code=code,
+            environment=lambda_environment(storage, messaging, scaling),
         )
         # One function per route of the registry; the named ones get their grants below.
         self.for_route = {route: factory.build(FunctionSpec.of_route(route)) for route in ROUTES}

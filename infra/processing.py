@@ -11,11 +11,9 @@ from constructs import Construct
 from core.settings import default_of
 from infra.functions import Functions
 from infra.messaging import Messaging
+from infra.scaling import Scaling
 
-BATCH_SIZE = 10
 BATCHING_WINDOW = Duration.seconds(1)
-# At most this many worker instances at once: protects the bank from a burst of jobs.
-MAX_WORKER_CONCURRENCY = 10
 # The settings' default, so the settle-ahead the reconciler uses is its real period.
 RECONCILE_EVERY = Duration.seconds(default_of("reconcile_every_seconds"))
 
@@ -28,15 +26,18 @@ class Processing(Construct):
         *,
         functions: Functions,
         messaging: Messaging,
+        scaling: Scaling,
     ) -> None:
         super().__init__(scope, construct_id)
+        # A batch per instance, processed at once; at most `worker_instances` instances, so
+        # the bank never has more than bank_max_concurrency of our calls in flight.
         functions.worker.add_event_source(
             sources.SqsEventSource(
                 messaging.jobs,
-                batch_size=BATCH_SIZE,
+                batch_size=scaling.worker_concurrency,
                 max_batching_window=BATCHING_WINDOW,
                 report_batch_item_failures=True,
-                max_concurrency=MAX_WORKER_CONCURRENCY,
+                max_concurrency=scaling.worker_instances,
             )
         )
         self.schedule = events.Rule(

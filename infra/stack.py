@@ -12,6 +12,7 @@ from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
 from infra.processing import Processing
+from infra.scaling import Scaling
 from infra.storage import Storage
 
 
@@ -21,6 +22,7 @@ class PaygateStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         prefix = construct_id
+        scaling = Scaling.from_context(self.node)
         self.storage = Storage(self, "Storage", prefix=prefix)
         self.messaging = Messaging(self, "Messaging", prefix=prefix)
         self.functions = Functions(
@@ -30,10 +32,11 @@ class PaygateStack(Stack):
             code=code,
             storage=self.storage,
             messaging=self.messaging,
+            scaling=scaling,
         )
-        self.api = Api(self, "Api", prefix=prefix, functions=self.functions)
+        self.api = Api(self, "Api", prefix=prefix, functions=self.functions, scaling=scaling)
         self.processing = Processing(
-            self, "Processing", functions=self.functions, messaging=self.messaging
+            self, "Processing", functions=self.functions, messaging=self.messaging, scaling=scaling
         )
         self.monitoring = Monitoring(
             self,
@@ -57,6 +60,7 @@ class PaygateStack(Stack):
             StackOutput.CURSOR_KEY_ID: self.storage.cursor_key.key_arn,
             StackOutput.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
             StackOutput.USAGE_PLAN_ID: self.api.usage_plan.usage_plan_id,
+            StackOutput.LARGE_USAGE_PLAN_ID: self.api.large_usage_plan.usage_plan_id,
         }
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)

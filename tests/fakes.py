@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.domain.cards import CardSecret
@@ -300,6 +300,15 @@ class InMemoryJobQueue:
             self.unavailable -= 1
             raise QueueUnavailableError("the jobs queue is unavailable")
         self.published.append((job, delay_seconds))
+
+    def publish_many(self, jobs: Sequence[PaymentJob]) -> list[PaymentJob]:
+        unqueued = []
+        for job in jobs:
+            try:
+                self.publish(job)
+            except QueueUnavailableError:
+                unqueued.append(job)
+        return unqueued
 
     def take(self) -> list[tuple[PaymentJob, int]]:
         taken, self.published = self.published, []

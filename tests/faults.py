@@ -14,6 +14,7 @@ through.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -115,3 +116,36 @@ def crash_after(client: Any, operation: str, times: int = 1, skip: int = 0) -> I
 
     with _hooked(client, event, die, countdown):
         yield countdown
+
+
+@contextmanager
+def refuse_batch_entry(client: Any, body_contains: str, times: int = 1) -> Iterator[_Countdown]:
+    """SQS refuses the entry of a SendMessageBatch whose body holds `body_contains` (it
+    answers it in `Failed`, as an internal error) and sends the others."""
+    countdown = _Countdown(times)
+    refused = threading.local()
+    sent = f"provide-client-params.{_service_id(client)}.SendMessageBatch"
+    answered = f"after-call.{_service_id(client)}.SendMessageBatch"
+
+    def drop(params: dict[str, Any], **_: Any) -> None:
+        refused.ids = []
+        kept = []
+        for entry in params["Entries"]:
+            if body_contains in entry["MessageBody"] and countdown.take():
+                refused.ids.append(entry["Id"])
+            else:
+                kept.append(entry)
+        params["Entries"] = kept
+
+    def report_failed(parsed: dict[str, Any], **_: Any) -> None:
+        for entry in getattr(refused, "ids", []):
+            failure = {"Id": entry, "SenderFault": False, "Code": "InternalError"}
+            parsed.setdefault("Failed", []).append(failure)
+        refused.ids = []
+
+    client.meta.events.register(answered, report_failed)
+    try:
+        with _hooked(client, sent, drop, countdown):
+            yield countdown
+    finally:
+        client.meta.events.unregister(answered, report_failed)

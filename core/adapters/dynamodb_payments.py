@@ -9,18 +9,27 @@ write from someone else's, so a lost response is never taken for a lost race.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from core.adapters.aws_errors import is_condition_failure
+from core.adapters.bucket_listing import LIST_KEY, BucketMerge
+from core.adapters.partition_keys import (
+    bucket_key,
+    in_flight_shard,
+    listing_bounds,
+    listing_key,
+    merchant_bucket,
+)
 from core.domain.errors import (
     ConcurrentUpdateError,
     InvalidCursorError,
@@ -50,7 +59,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY = PAYMENTS_TABLE.partition_key.name
-_POSITION_TYPES = {"paymentId": "S", "merchantId": "S", "createdAt": "N"}
 _WRITE_TOKEN = "writeToken"  # noqa: S105 (an attribute name, not a secret)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -65,10 +73,12 @@ _DETAIL_ATTRIBUTES = {
     "card_last_four": "cardLastFour",
     "request_digest": "requestDigest",
 }
-# A listing call reads at most this many pages of the index, so a filter that matches few
-# payments costs bounded work; it answers a cursor to go on from where it stopped.
-MAX_LIST_QUERIES = 5
-FILTERED_LIST_PAGE_ITEMS = 100
+# A listing call makes at most this many index queries per bucket (on average), so a filter
+# that matches few payments costs bounded work; it answers a cursor to go on from where it
+# stopped. Each query reads a chunk sized so the first round usually fills the page.
+LIST_QUERIES_PER_BUCKET = 2
+MIN_LIST_CHUNK = 4
+FILTERED_LIST_CHUNK = 25
 STALLED_PAGE_ITEMS = 100
 # The in-flight index's shards are read this many at a time.
 SHARD_READERS = 8
@@ -82,17 +92,18 @@ def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
-def in_flight_shard(payment_id: str, shards: int) -> str:
-    """The in-flight index partition a payment's in-flight entry lands on: a stable hash of
-    its id (the same in every process and release), spread evenly over `shards`."""
-    digest = hashlib.sha256(payment_id.encode()).digest()
-    return str(int.from_bytes(digest[:8], "big") % shards)
+def max_list_queries(buckets: int) -> int:
+    return LIST_QUERIES_PER_BUCKET * buckets
 
 
-def payment_to_item(payment: Payment, policy: ReconcilePolicy, shards: int) -> dict[str, Any]:
+def payment_to_item(
+    payment: Payment, policy: ReconcilePolicy, layout: IndexLayout
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         _KEY: payment.payment_id,
         "merchantId": payment.merchant_id,
+        _BUCKET: merchant_bucket(payment.merchant_id, payment.payment_id, layout.merchant_buckets),
+        LIST_KEY: listing_key(payment.created_at, payment.payment_id),
         "status": payment.status.value,
         "version": payment.version,
         "createdAt": payment.created_at,
@@ -118,7 +129,7 @@ def payment_to_item(payment: Payment, policy: ReconcilePolicy, shards: int) -> d
         values |= _failure_values(payment.failure)
     if payment.status.is_in_flight:
         values |= {
-            IN_FLIGHT_ATTRIBUTE: in_flight_shard(payment.payment_id, shards),
+            IN_FLIGHT_ATTRIBUTE: in_flight_shard(payment.payment_id, layout.in_flight_shards),
             RECONCILE_AT_ATTRIBUTE: policy.look_at(payment.updated_at, payment.created_at),
         }
     return _serialize(values)
@@ -212,41 +223,40 @@ def _written_by(item: dict[str, Any] | None, token: str) -> bool:
     return bool(item) and item.get(_WRITE_TOKEN, {}).get("S") == token  # type: ignore[union-attr]
 
 
-def _index_key(item: dict[str, Any]) -> dict[str, Any]:
-    """Where a listing of the byMerchant index resumes after this item."""
-    names = (_KEY, BY_MERCHANT_INDEX.partition_key.name)
-    sort = BY_MERCHANT_INDEX.sort_key
-    return {name: item[name] for name in (*names, *([sort.name] if sort else []))}
+_BUCKET = BY_MERCHANT_INDEX.partition_key.name
+_POSITION = re.compile(r"^[0-9]{12}#[A-Za-z0-9-]{1,64}$")
 
 
-def _position_of(key: dict[str, Any]) -> str:
-    """A byMerchant index key as an opaque listing position."""
-    return json.dumps(
-        {name: key[name][kind] for name, kind in _POSITION_TYPES.items()},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+@dataclass(frozen=True)
+class IndexLayout:
+    """How the payments indexes spread their keys (core/adapters/partition_keys.py)."""
+
+    in_flight_shards: int = 1
+    merchant_buckets: int = 1
 
 
-def _key_of_position(position: str, merchant_id: str) -> dict[str, Any]:
-    """The index key a position stands for; InvalidCursorError unless it is a position in
+def _position_of(merchant_id: str, key: str) -> str:
+    """A listing key as an opaque listing position of this merchant's listing."""
+    return json.dumps({"m": merchant_id, "k": key}, separators=(",", ":"), sort_keys=True)
+
+
+def _key_of_position(position: str, merchant_id: str) -> str:
+    """The listing key a position stands for; InvalidCursorError unless it is a position in
     this merchant's listing."""
     try:
         document = json.loads(position)
         valid = (
             isinstance(document, dict)
-            and set(document) == set(_POSITION_TYPES)
-            and document["merchantId"] == merchant_id
-            and isinstance(document["paymentId"], str)
-            and isinstance(document["createdAt"], str)
-            and document["createdAt"].isascii()
-            and document["createdAt"].isdigit()
+            and set(document) == {"m", "k"}
+            and document["m"] == merchant_id
+            and isinstance(document["k"], str)
+            and _POSITION.match(document["k"]) is not None
         )
     except (ValueError, TypeError, RecursionError):
         valid = False
     if not valid:
         raise InvalidCursorError("the cursor is not valid for this listing")
-    return {name: {kind: document[name]} for name, kind in _POSITION_TYPES.items()}
+    return str(document["k"])
 
 
 class DynamoPaymentStore:
@@ -255,16 +265,16 @@ class DynamoPaymentStore:
         client: DynamoDBClient,
         table_name: str,
         policy: ReconcilePolicy,
-        *,
-        in_flight_shards: int = 1,
+        layout: IndexLayout | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._policy = policy
-        self._shards = in_flight_shards
+        self._layout = layout = layout or IndexLayout()
+        self._shards = layout.in_flight_shards
 
     def _item(self, payment: Payment) -> dict[str, Any]:
-        return payment_to_item(payment, self._policy, self._shards)
+        return payment_to_item(payment, self._policy, self._layout)
 
     def add(self, payment: Payment) -> None:
         """Store a new payment; PaymentExistsError if one with its id is stored already."""
@@ -498,15 +508,16 @@ class DynamoPaymentStore:
         after: str | None,
         now: int,
     ) -> PaymentPage:
-        """One merchant's payments, newest first, from the byMerchant index. Expired Created
-        payments are left out, as they are gone for the merchant.
+        """One merchant's payments, newest first, merged from its byMerchant buckets.
+        Expired Created payments are left out, as they are gone for the merchant.
 
-        Bounded work: at most MAX_LIST_QUERIES index pages per call. A page may then hold
-        fewer than `limit` payments (even none) with a position to go on from."""
+        Bounded work: at most max_list_queries(buckets) index queries per call. A page may
+        then hold fewer than `limit` payments (even none) with a position to go on from."""
+        lower, upper = listing_bounds(created_from, created_to)
+        skip = _key_of_position(after, merchant_id) if after else None
         values: dict[str, Any] = {
-            ":merchant": merchant_id,
-            ":from": created_from,
-            ":to": created_to,
+            ":lower": lower,
+            ":upper": min(upper, skip) if skip else upper,
             ":created": PaymentStatus.CREATED.value,
             ":now": now,
         }
@@ -514,32 +525,32 @@ class DynamoPaymentStore:
         if status is not None:
             visible += " AND #status = :status"
             values[":status"] = status.value
+        buckets = self._layout.merchant_buckets
+        chunk = max(MIN_LIST_CHUNK, -(-2 * limit // buckets))
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": BY_MERCHANT_INDEX.name,
-            "KeyConditionExpression": "merchantId = :merchant AND createdAt BETWEEN :from AND :to",
+            "KeyConditionExpression": "#bucket = :bucket AND #list_key BETWEEN :lower AND :upper",
             "FilterExpression": visible,
-            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeNames": {
+                "#status": "status",
+                "#bucket": _BUCKET,
+                "#list_key": LIST_KEY,
+            },
             "ExpressionAttributeValues": _serialize(values),
             "ScanIndexForward": False,
-            "Limit": limit if status is None else max(limit, FILTERED_LIST_PAGE_ITEMS),
+            "Limit": min(limit, chunk) if status is None else max(chunk, FILTERED_LIST_CHUNK),
         }
-        items: list[dict[str, Any]] = []
-        position = _key_of_position(after, merchant_id) if after else None
-        for _ in range(MAX_LIST_QUERIES):
-            if position:
-                query["ExclusiveStartKey"] = position
-            response = self._client.query(**query)
-            found = response.get("Items", [])
-            room = limit - len(items)
-            if len(found) > room:
-                items.extend(found[:room])
-                return PaymentPage(self._readable(items), _position_of(_index_key(items[-1])))
-            items.extend(found)
-            position = response.get("LastEvaluatedKey")
-            if position is None or len(items) == limit:
-                break
-        return PaymentPage(self._readable(items), _position_of(position) if position else None)
+        merge = BucketMerge(
+            self._client,
+            query,
+            [bucket_key(merchant_id, bucket) for bucket in range(buckets)],
+            budget=max_list_queries(buckets),
+            skip=skip,
+        )
+        items, resume = merge.page(limit)
+        position = _position_of(merchant_id, resume) if resume else None
+        return PaymentPage(self._readable(items), position)
 
     @staticmethod
     def _readable(items: list[dict[str, Any]]) -> list[Payment]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -146,6 +146,11 @@ class CardVault(Protocol):
 class JobPublisher(Protocol):
     def publish(self, job: PaymentJob, *, delay_seconds: int = 0) -> None:
         """Queue a job (retrying); QueueUnavailableError if it cannot."""
+        ...
+
+    def publish_many(self, jobs: Sequence[PaymentJob]) -> list[PaymentJob]:
+        """Queue many jobs in as few requests as the queue allows (retrying the ones that
+        failed); the jobs that could not be queued."""
         ...
 
 

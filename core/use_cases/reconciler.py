@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import Enum
 
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import ConcurrentUpdateError
@@ -55,6 +57,15 @@ class ReconcileReport:
         }
 
 
+class _Action(Enum):
+    NOTHING = "nothing"  # final or gone meanwhile
+    QUEUE = "queue"
+    STUCK = "stuck"
+    RESOLVED = "resolved"
+    ERROR = "error"
+    OUT_OF_TIME = "out of time"
+
+
 @dataclass(frozen=True)
 class _Run:
     now: int
@@ -82,18 +93,17 @@ class Reconciler:
         self._policy = ReconcilePolicy.of(settings)
 
     def run(self, *, seconds_left: Callable[[], float]) -> ReconcileReport:
-        """One pass over the stalled payments, until done or until `seconds_left()` (the
-        run's remaining time) falls under STOP_BEFORE_SECONDS."""
+        """One pass over the stalled payments, a page at a time, until done or until
+        `seconds_left()` (the run's remaining time) falls under STOP_BEFORE_SECONDS."""
         run = _Run(epoch_seconds(self._clock), ReconcileReport(), seconds_left)
-        for page in self._payments.stalled_pages(run.now):
-            for candidate in page:
+        with ThreadPoolExecutor(max_workers=self._settings.reconcile_concurrency) as pool:
+            for page in self._payments.stalled_pages(run.now):
                 if seconds_left() < STOP_BEFORE_SECONDS:
                     run.report.complete = False
                     break
-                run.report.stalled += 1
-                self._isolated(candidate, run)
-            if not run.report.complete:
-                break
+                self._reconcile_page(page, run, pool)
+                if not run.report.complete:
+                    break
         for name, value in (
             ("PaymentsReenqueued", run.report.requeued),
             ("PaymentsStuck", run.report.stuck),
@@ -102,11 +112,40 @@ class Reconciler:
             self._metrics.count(name, value)
         return run.report
 
-    def _isolated(self, candidate: StalledPayment, run: _Run) -> None:
+    def _reconcile_page(
+        self, page: list[StalledPayment], run: _Run, pool: ThreadPoolExecutor
+    ) -> None:
+        """Looks at every payment of the page concurrently; queues the jobs of those to
+        queue again in batches (SendMessageBatch), and only then notes their progress."""
+        looked = list(pool.map(lambda candidate: self._isolated(candidate, run), page))
+        report = run.report
+        for action, _ in looked:
+            report.stalled += action is not _Action.OUT_OF_TIME
+            report.complete &= action is not _Action.OUT_OF_TIME
+            report.stuck += action is _Action.STUCK
+            report.resolved += action is _Action.RESOLVED
+            report.errors += action is _Action.ERROR
+        to_queue = [payment for action, payment in looked if payment and action is _Action.QUEUE]
+        if not to_queue:
+            return
+        jobs = {payment.payment_id: _job_of(payment) for payment in to_queue}
+        unqueued = {job.payment_id for job in self._jobs.publish_many(list(jobs.values()))}
+        for payment_id in unqueued:
+            logger.error(
+                "re-queueing a stalled payment failed; the next run tries again",
+                extra={"paymentId": payment_id, CORRELATION_KEY: jobs[payment_id].correlation_id},
+            )
+        queued = [payment for payment in to_queue if payment.payment_id not in unqueued]
+        noted = pool.map(lambda payment: self._note_progress(payment, run.now), queued)
+        report.requeued += len(queued)
+        report.errors += len(unqueued) + sum(not ok for ok in noted)
+
+    def _isolated(self, candidate: StalledPayment, run: _Run) -> tuple[_Action, Payment | None]:
+        if run.seconds_left() < STOP_BEFORE_SECONDS:
+            return _Action.OUT_OF_TIME, None
         try:
-            self._reconcile(candidate, run)
+            return self._examine(candidate, run)
         except Exception as error:
-            run.report.errors += 1
             logger.error(
                 "reconciling a payment failed; going on with the others",
                 extra={
@@ -114,33 +153,23 @@ class Reconciler:
                     "reason": self._processor.reason_of(error),
                 },
             )
+            return _Action.ERROR, None
 
-    def _reconcile(self, candidate: StalledPayment, run: _Run) -> None:
+    def _examine(self, candidate: StalledPayment, run: _Run) -> tuple[_Action, Payment | None]:
         payment = self._payments.get(candidate.payment_id)
         if payment is None or not payment.status.is_in_flight:
-            return
-        job = PaymentJob(payment.payment_id, payment.correlation_id or RECONCILER_CORRELATION_ID)
-        log = {
-            "paymentId": payment.payment_id,
-            CORRELATION_KEY: job.correlation_id,
-            "status": payment.status.value,
-        }
+            return _Action.NOTHING, None
         if run.now >= self._policy.settle_from(payment.created_at):
-            self._settle(payment, job, run.seconds_left)
-            run.report.resolved += 1
-            return
+            self._settle(payment, _job_of(payment), run.seconds_left)
+            return _Action.RESOLVED, payment
         if payment.reconcile_count >= self._settings.reconcile_max_attempts:
             # Its jobs keep failing (they are in the DLQ, alarmed); it is settled at its bound.
-            logger.error("payment stuck in flight; see the DLQ", extra=log)
-            run.report.stuck += 1
-            self._note_looked_at(payment, run.now, log)
-            return
-        # Queue first, then note the progress: a failure in between only queues twice,
-        # which the worker absorbs; the other order could lose the payment.
-        self._jobs.publish(job)
-        self._note_looked_at(payment, run.now, log)
-        logger.warning("re-queued a stalled payment", extra=log)
-        run.report.requeued += 1
+            logger.error("payment stuck in flight; see the DLQ", extra=_log_of(payment))
+            self._note_looked_at(payment, run.now)
+            return _Action.STUCK, payment
+        # Queued first (with the page's others), then its progress noted: a failure in
+        # between only queues twice, which the worker absorbs; the other order could lose it.
+        return _Action.QUEUE, payment
 
     def _settle(self, payment: Payment, job: PaymentJob, seconds_left: Callable[[], float]) -> None:
         deadline = time.monotonic() + max(0.0, seconds_left() - STOP_BEFORE_SECONDS)
@@ -156,8 +185,33 @@ class Reconciler:
                 )
             raise
 
-    def _note_looked_at(self, payment: Payment, now: int, log: dict[str, str]) -> None:
+    def _note_looked_at(self, payment: Payment, now: int) -> None:
         try:
             self._payments.touch_progress(payment, now)
         except ConcurrentUpdateError:
-            logger.info("payment moved on while being reconciled", extra=log)
+            logger.info("payment moved on while being reconciled", extra=_log_of(payment))
+
+    def _note_progress(self, payment: Payment, now: int) -> bool:
+        """After its job was queued again: note it (False if that failed)."""
+        try:
+            self._note_looked_at(payment, now)
+        except Exception as error:
+            logger.error(
+                "noting a re-queued payment failed",
+                extra=_log_of(payment) | {"reason": self._processor.reason_of(error)},
+            )
+            return False
+        logger.warning("re-queued a stalled payment", extra=_log_of(payment))
+        return True
+
+
+def _job_of(payment: Payment) -> PaymentJob:
+    return PaymentJob(payment.payment_id, payment.correlation_id or RECONCILER_CORRELATION_ID)
+
+
+def _log_of(payment: Payment) -> dict[str, str]:
+    return {
+        "paymentId": payment.payment_id,
+        CORRELATION_KEY: _job_of(payment).correlation_id,
+        "status": payment.status.value,
+    }

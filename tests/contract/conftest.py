@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.adapters.dynamodb_payments import DynamoPaymentStore
+from core.adapters.dynamodb_payments import DynamoPaymentStore, IndexLayout
 from core.adapters.kms_card_vault import KmsCardVault
 from core.adapters.kms_mac import KmsMac
 from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
@@ -25,8 +25,9 @@ from tests.fakes import (
 POLICY = ReconcilePolicy(
     reconcile_after_seconds=1200, resolve_after_seconds=86400, every_seconds=300
 )
-# More than one, so every in-flight listing merges shards.
-IN_FLIGHT_SHARDS = 4
+# More than one of each, so every in-flight listing merges shards and every merchant
+# listing merges buckets.
+LAYOUT = IndexLayout(in_flight_shards=4, merchant_buckets=4)
 IMPLEMENTATIONS = [
     pytest.param("memory", marks=pytest.mark.unit),
     pytest.param("aws", marks=pytest.mark.integration),
@@ -53,9 +54,7 @@ def store(kind: str, request: pytest.FixtureRequest) -> Any:
         kind,
         request,
         lambda: InMemoryPaymentStore(POLICY),
-        lambda aws: DynamoPaymentStore(
-            aws.dynamodb, aws.settings.payments_table, POLICY, in_flight_shards=IN_FLIGHT_SHARDS
-        ),
+        lambda aws: DynamoPaymentStore(aws.dynamodb, aws.settings.payments_table, POLICY, LAYOUT),
     )
 
 

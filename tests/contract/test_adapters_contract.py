@@ -41,6 +41,17 @@ def test_published_jobs_reach_the_queue(queue: QueueUnderTest) -> None:
     assert {job for job, _ in queue.received()} == set(jobs)
 
 
+def test_many_jobs_are_published_together_and_all_reach_the_queue(queue: QueueUnderTest) -> None:
+    jobs = [PaymentJob(str(uuid.uuid4()), "reconciler") for _ in range(23)]
+
+    unqueued = queue.publisher.publish_many(jobs)
+
+    received: set[PaymentJob] = set()
+    while batch := queue.received():
+        received |= {job for job, _ in batch}
+    assert (unqueued, received) == ([], set(jobs))
+
+
 def _request(amount: int = 1250) -> AuthorizationRequest:
     return AuthorizationRequest(
         payment_id=str(uuid.uuid4()),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from core.adapters.partition_keys import stable_slot
 from core.domain.errors import (
     ConcurrentUpdateError,
     InvalidCursorError,
@@ -13,7 +14,7 @@ from core.domain.errors import (
     TransitionRejectedError,
 )
 from core.domain.payment import BankOutcome, Payment, PaymentDetails, PaymentStatus
-from tests.contract.conftest import POLICY
+from tests.contract.conftest import LAYOUT, POLICY
 
 NOW = 1_800_000_000
 TTL = 600
@@ -231,7 +232,7 @@ def test_the_card_is_erased_without_a_state_change(store: Any) -> None:
 def _listed(store: Any, merchant: str, **options: Any) -> list[str]:
     found: list[str] = []
     after = None
-    for _ in range(50):
+    for _ in range(100):
         page = store.list_for_merchant(
             merchant_id=merchant,
             created_from=options.get("created_from", 0),
@@ -262,6 +263,34 @@ def test_a_merchants_listing_pages_newest_first_through_its_visible_payments(sto
     assert _listed(store, "m-1", created_from=NOW - 98, created_to=NOW - 97) == [
         mine[3].payment_id,
         mine[2].payment_id,
+    ]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 100])
+def test_payments_of_one_second_in_every_bucket_are_listed_once_in_one_exact_order(
+    store: Any, limit: int
+) -> None:
+    # 40 payments over 4 seconds, ten in each; the newest second's all in one bucket, so the
+    # merge must read that bucket again before it may list anything from the others
+    ids = [str(uuid.UUID(int=n)) for n in range(200)]
+    one_bucket = [i for i in ids if stable_slot(i, LAYOUT.merchant_buckets) == 0][:10]
+    spread = [i for i in ids if i not in one_bucket][:30]
+    payments = [
+        created(at=NOW - 10 + n // 10, payment_id=payment_id)
+        for n, payment_id in enumerate(spread + one_bucket)
+    ]
+    for payment in payments:
+        store.add(payment)
+    for payment in payments[::5]:
+        submit(store, payment, now=NOW)
+
+    newest_first = sorted(payments, key=lambda p: (p.created_at, p.payment_id), reverse=True)
+    assert _listed(store, "m-1", limit=limit) == [p.payment_id for p in newest_first]
+    assert _listed(store, "m-1", limit=limit, status=PaymentStatus.PROCESSING) == [
+        p.payment_id for p in newest_first if p in payments[::5]
+    ]
+    assert _listed(store, "m-1", limit=limit, created_from=NOW - 9, created_to=NOW - 8) == [
+        p.payment_id for p in newest_first if NOW - 9 <= p.created_at <= NOW - 8
     ]
 
 

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
 from core.resources import (
     JOBS_DLQ,
@@ -19,9 +20,12 @@ from core.resources import (
     EnvVar,
     StackOutput,
 )
+from core.settings import SettingsError
 from handlers.routes import ROUTES
+from infra.app import build_app
 from infra.nag import STACK_WIDE
 from infra.packaging import BUILD_DIR, unzipped_size_bytes
+from infra.scaling import Scaling
 from tests.infra.conftest import Synthesized
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -58,9 +62,9 @@ def test_payments_expire_by_ttl_and_have_the_listing_and_in_flight_indexes(
     payments = _only(synth.resources("AWS::DynamoDB::Table"), "Payments")
     assert payments["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     indexes = {index["IndexName"]: index for index in payments["GlobalSecondaryIndexes"]}
-    assert indexes["byMerchant"]["KeySchema"] == [
-        {"AttributeName": "merchantId", "KeyType": "HASH"},
-        {"AttributeName": "createdAt", "KeyType": "RANGE"},
+    assert indexes["byMerchantBucket"]["KeySchema"] == [
+        {"AttributeName": "merchantBucket", "KeyType": "HASH"},
+        {"AttributeName": "listKey", "KeyType": "RANGE"},
     ]
     assert indexes["inFlight"]["KeySchema"] == [
         {"AttributeName": "inFlight", "KeyType": "HASH"},
@@ -252,15 +256,60 @@ def test_the_authorizer_reads_only_merchants_and_get_payment_only_reads(
 def test_the_worker_takes_batches_reports_partial_failures_and_is_capped(
     synth: Synthesized,
 ) -> None:
+    # By default: batches of 10, and 700 instances, so at most 7,000 bank calls in flight
     synth.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
             "BatchSize": 10,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": {"MaximumConcurrency": 10},
+            "ScalingConfig": {"MaximumConcurrency": 700},
             "FunctionName": {"Ref": synth.logical_id(synth.stack.functions.worker)},
         },
     )
+    worker = _only(synth.resources("AWS::Lambda::Function"), "Worker")
+    environment = worker["Environment"]["Variables"]
+    assert environment["PAYGATE_WORKER_CONCURRENCY"] == "10"
+    assert environment["PAYGATE_IN_FLIGHT_SHARDS"] == "64"
+    assert environment["PAYGATE_MERCHANT_BUCKETS"] == "32"
+
+
+def test_the_worker_and_the_indexes_scale_from_cdk_context(tmp_path: Path) -> None:
+    context = {
+        "workerConcurrency": "20",
+        "bankMaxConcurrency": "300",
+        "inFlightShards": "128",
+        "merchantBuckets": "64",
+    }
+    _, stack = build_app(str(tmp_path), "paygate-sized", context)
+    template = Template.from_stack(stack)
+
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"BatchSize": 20, "ScalingConfig": {"MaximumConcurrency": 15}},
+    )
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        environment = function["Properties"]["Environment"]["Variables"]
+        assert environment["PAYGATE_WORKER_CONCURRENCY"] == "20"
+        assert environment["PAYGATE_IN_FLIGHT_SHARDS"] == "128"
+        assert environment["PAYGATE_MERCHANT_BUCKETS"] == "64"
+
+
+@pytest.mark.parametrize(
+    ("context", "problem"),
+    [
+        ({"workerConcurrency": "0"}, "PAYGATE_WORKER_CONCURRENCY must be at least 1"),
+        ({"workerConcurrency": "ten"}, "PAYGATE_WORKER_CONCURRENCY must be a number"),
+        ({"bankMaxConcurrency": "19"}, "bankMaxConcurrency must be at least 20"),
+        ({"bankMaxConcurrency": "many"}, "bankMaxConcurrency must be a positive whole number"),
+        ({"apiRateLimit": "0"}, "apiRateLimit must be a positive whole number"),
+        ({"merchantBuckets": "257"}, "PAYGATE_MERCHANT_BUCKETS must be at most 256"),
+    ],
+)
+def test_unusable_scaling_context_is_refused_with_what_is_wrong(
+    context: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        Scaling.from_context(cdk.App(context=context).node)
 
 
 def test_the_reconciler_runs_on_a_schedule(synth: Synthesized) -> None:
@@ -284,6 +333,9 @@ def test_the_reconciler_runs_on_a_schedule(synth: Synthesized) -> None:
             ),
         },
     )
+    # A run may work a backlog for most of the 5 minutes, and ends before the next starts
+    reconciler = _only(synth.resources("AWS::Lambda::Function"), "Reconciler")
+    assert 0.5 * 300 <= reconciler["Timeout"] < 300
 
 
 def test_the_api_authorizes_by_bearer_key_with_a_cache_and_keys_from_the_authorizer(
@@ -319,6 +371,18 @@ def test_merchants_are_throttled_by_a_usage_plan_and_errors_keep_our_format(
         "AWS::ApiGateway::UsagePlan",
         {"Throttle": {"RateLimit": 50, "BurstLimit": 100}},
     )
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"Throttle": {"RateLimit": 12_500, "BurstLimit": 5000}},
+    )
+    # The stage takes the peak the capacity model is sized for (about 20,000 requests/s)
+    stage = _only(synth.resources("AWS::ApiGateway::Stage"), "")
+    assert {
+        (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"])
+        for setting in stage["MethodSettings"]
+        if "ThrottlingRateLimit" in setting
+    } == {(25_000, 5000)}
+    assert {"UsagePlanId", "LargeUsagePlanId"} <= set(synth.template.to_json()["Outputs"])
     responses = {
         r["Properties"]["ResponseType"]: r["Properties"]
         for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
@@ -483,7 +547,7 @@ def test_the_merchant_index_projects_only_what_listing_shows(synth: Synthesized)
     }
 
     assert projections["inFlight"] == {"ProjectionType": "KEYS_ONLY"}
-    assert projections["byMerchant"]["ProjectionType"] == "INCLUDE"
-    listed = set(projections["byMerchant"]["NonKeyAttributes"])
+    assert projections["byMerchantBucket"]["ProjectionType"] == "INCLUDE"
+    listed = set(projections["byMerchantBucket"]["NonKeyAttributes"])
     assert {"status", "amount", "cardLastFour", "failCode"} <= listed
     assert not listed & {"cardCiphertext", "writeToken", "lastError", "reconcileAt", "inFlight"}

@@ -14,7 +14,7 @@ from core.resources import StackOutput
 from tests.conftest import REGION, AwsEnv
 
 
-def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> str:
+def _deploy_outputs(aws: AwsEnv, usage_plan_id: str, large_plan_id: str = "none") -> str:
     """A stack of this test's own (moto lives as long as the test run); returns its name."""
     settings = aws.settings
     outputs = {
@@ -30,6 +30,7 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str) -> str:
         StackOutput.CARD_DIGEST_KEY_ID: settings.card_digest_key_id,
         StackOutput.CURSOR_KEY_ID: settings.cursor_key_id,
         StackOutput.USAGE_PLAN_ID: usage_plan_id,
+        StackOutput.LARGE_USAGE_PLAN_ID: large_plan_id,
     }
     template = {
         "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
@@ -63,6 +64,39 @@ def test_merchants_create_on_a_stack_issues_a_throttled_key(aws: AwsEnv) -> None
     assert api_key not in json.dumps(items)
     plan_keys = apigateway.get_usage_plan_keys(usagePlanId=plan_id)["items"]
     assert {key["value"] for key in plan_keys} == {item["usageKey"]["S"] for item in items}
+
+
+def test_a_merchant_goes_on_the_plan_it_is_given_and_can_be_moved(aws: AwsEnv) -> None:
+    # GIVEN a stack with the standard and the large usage plans
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    standard = apigateway.create_usage_plan(name="merchants")["id"]
+    large = apigateway.create_usage_plan(name="large-merchants")["id"]
+    stack = _deploy_outputs(aws, standard, large)
+    cli = ["--stack", stack, "--region", REGION, "merchants"]
+    runner = CliRunner()
+
+    def plan_keys(plan_id: str) -> set[str]:
+        items = apigateway.get_usage_plan_keys(usagePlanId=plan_id)["items"]
+        return {key["name"] for key in items}
+
+    # WHEN one merchant is created on the large plan and another on the standard one
+    big = runner.invoke(app, [*cli, "create", "Big Shop", "--plan", "large"])
+    small = runner.invoke(app, [*cli, "create", "Small Shop"])
+
+    # THEN each key is on its plan only
+    assert (big.exit_code, small.exit_code) == (0, 0), big.output + small.output
+    assert plan_keys(large) == {f"{stack}-big-shop"}
+    assert plan_keys(standard) == {f"{stack}-small-shop"}
+
+    # WHEN the small one grows and is moved
+    moved = runner.invoke(app, [*cli, "set-plan", "small-shop", "large"])
+
+    # THEN its key is on the large plan and no longer on the standard one
+    assert moved.exit_code == 0, moved.output
+    assert plan_keys(large) == {f"{stack}-big-shop", f"{stack}-small-shop"}
+    assert plan_keys(standard) == set()
+    unknown = runner.invoke(app, [*cli, "set-plan", "nobody", "large"])
+    assert unknown.exit_code == 1 and "no merchant nobody" in unknown.output
 
 
 def test_status_and_dlq_commands_read_the_stack(aws: AwsEnv) -> None:

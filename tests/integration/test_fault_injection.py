@@ -244,7 +244,7 @@ def test_a_reconciler_crash_between_requeue_and_note_requeues_again_and_charges_
 ) -> None:
     (payment_id,) = stalled(api, aws, clock)
 
-    with crash_after(services.clients.sqs, "SendMessage"), pytest.raises(SimulatedCrash):
+    with crash_after(services.clients.sqs, "SendMessageBatch"), pytest.raises(SimulatedCrash):
         reconcile(services)
     again = reconcile(services)
     event_source(aws, services).drain()

@@ -3,26 +3,11 @@ still finds every stalled payment, page by page across every shard, in due order
 
 from __future__ import annotations
 
-import uuid
-from collections import Counter
-
-from core.adapters.dynamodb_payments import DynamoPaymentStore, in_flight_shard
+from core.adapters.dynamodb_payments import DynamoPaymentStore, IndexLayout
 from core.domain.reconcile_policy import ReconcilePolicy
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.worker_support import stalled
 from tests.support import FakeClock
-
-
-def test_the_shard_of_a_payment_is_stable_and_shards_fill_evenly() -> None:
-    ids = [str(uuid.UUID(int=n)) for n in range(32_000)]
-    counts = Counter(in_flight_shard(payment_id, 32) for payment_id in ids)
-
-    assert set(counts) == {str(shard) for shard in range(32)}
-    assert max(counts.values()) < 1.1 * 1000 and min(counts.values()) > 0.9 * 1000
-    assert in_flight_shard("0b6c1d2e-0000-4000-8000-000000000000", 32) == in_flight_shard(
-        "0b6c1d2e-0000-4000-8000-000000000000", 32
-    )
-    assert {in_flight_shard(payment_id, 1) for payment_id in ids[:100]} == {"0"}
 
 
 def test_in_flight_items_carry_their_shard_and_the_reconciler_pages_through_all(
@@ -40,7 +25,7 @@ def test_in_flight_items_carry_their_shard_and_the_reconciler_pages_through_all(
         aws.dynamodb,
         aws.settings.payments_table,
         ReconcilePolicy.of(aws.settings),
-        in_flight_shards=shards,
+        IndexLayout(in_flight_shards=shards),
     )
     pages = list(store.stalled_pages(int(clock.now()), page_items=4))
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from core.adapters.partition_keys import bucket_key
 from core.bootstrap import Services
 from core.resources import BY_MERCHANT_INDEX
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
@@ -157,11 +158,15 @@ def test_a_listed_payment_reads_as_get_payment_shows_it_and_the_index_holds_no_c
         assert listed[payment_id] == api.get_payment(payment_id).body
     assert listed[declined]["failCode"] == "card_declined"
     # AND the index the listing reads never holds card data
-    indexed = aws.dynamodb.query(
-        TableName=aws.settings.payments_table,
-        IndexName=BY_MERCHANT_INDEX.name,
-        KeyConditionExpression="merchantId = :m",
-        ExpressionAttributeValues={":m": {"S": api.merchant_id or ""}},
-    )["Items"]
+    indexed = [
+        item
+        for bucket in range(aws.settings.merchant_buckets)
+        for item in aws.dynamodb.query(
+            TableName=aws.settings.payments_table,
+            IndexName=BY_MERCHANT_INDEX.name,
+            KeyConditionExpression="merchantBucket = :b",
+            ExpressionAttributeValues={":b": {"S": bucket_key(api.merchant_id or "", bucket)}},
+        )["Items"]
+    ]
     assert len(indexed) == 3
     assert all("cardCiphertext" not in item and "writeToken" not in item for item in indexed)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from core.adapters.dynamodb_payments import in_flight_shard
+from core.adapters.partition_keys import in_flight_shard
 from core.bootstrap import Services
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_LAST_FOUR, FakeClock, card_data_leaks

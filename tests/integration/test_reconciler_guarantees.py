@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.adapters.sqs_jobs import SEND_ATTEMPTS, SQS_BATCH
 from core.bootstrap import Services
 from core.domain.cards import CardSecret
 from core.domain.payment import Payment, PaymentStatus
@@ -14,7 +15,7 @@ from core.domain.ports import AuthorizationRequest
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
-from tests.faults import throttle
+from tests.faults import refuse_batch_entry, throttle
 from tests.integration.worker_support import (
     emitted_metrics,
     event_source,
@@ -216,11 +217,54 @@ def test_a_reconciler_error_is_counted_for_its_alarm(
 ) -> None:
     stalled(api, aws, clock)
 
-    with throttle(services.clients.sqs, "SendMessage", times=10):
+    with throttle(services.clients.sqs, "SendMessageBatch", times=10):
         report = reconcile(services)
 
     assert report["errors"] == 1
     assert emitted_metrics(capsys.readouterr().out)["ReconcilerErrors"] == 1
+
+
+def _take_queued(aws: AwsEnv) -> list[str]:
+    queued = sorted(body["paymentId"] for body in aws.queued_bodies())
+    aws.discard_jobs()
+    return queued
+
+
+def test_stalled_payments_are_queued_again_in_batches_and_a_refused_one_next_run(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN 25 stalled payments, and SQS refusing one entry of a batch on every attempt
+    payment_ids = stalled(api, aws, clock, count=25)
+    batches: list[int] = []
+    services.clients.sqs.meta.events.register(
+        "provide-client-params.sqs.SendMessageBatch",
+        lambda params, **_: batches.append(len(params["Entries"])),
+    )
+
+    with refuse_batch_entry(services.clients.sqs, payment_ids[7], times=SEND_ATTEMPTS):
+        first = reconcile(services)
+
+    # THEN the others are queued in batches of up to 10, the refused one is counted as an
+    # error and left due, and the next run queues it
+    assert (first["stalled"], first["requeued"], first["errors"]) == (25, 24, 1)
+    assert max(batches) == SQS_BATCH and len(batches) >= 3
+    assert _take_queued(aws) == sorted(set(payment_ids) - {payment_ids[7]})
+    second = reconcile(services)
+    assert (second["stalled"], second["requeued"], second["errors"]) == (1, 1, 0)
+    assert _take_queued(aws) == [payment_ids[7]]
+
+
+def test_an_entry_refused_once_is_sent_again_within_the_run(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    payment_ids = stalled(api, aws, clock, count=3)
+
+    with refuse_batch_entry(services.clients.sqs, payment_ids[1], times=1) as refusals:
+        report = reconcile(services)
+
+    assert refusals.fired == 1
+    assert (report["requeued"], report["errors"]) == (3, 0)
+    assert _take_queued(aws) == sorted(payment_ids)
 
 
 def test_a_payment_looked_at_just_before_its_bound_is_still_settled_before_it(

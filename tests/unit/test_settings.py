@@ -54,14 +54,25 @@ def test_replace_validates_too() -> None:
         settings.replace(worker_concurrency=65)
 
 
-def test_the_in_flight_index_is_sharded_by_default_and_the_shards_are_bounded() -> None:
-    settings = Settings.from_env(REQUIRED)
-
-    assert settings.in_flight_shards == 32
-    assert Settings.from_env(REQUIRED | {"PAYGATE_IN_FLIGHT_SHARDS": "64"}).in_flight_shards == 64
-    for bad in ("0", "1001", "x"):
-        with pytest.raises(SettingsError, match="PAYGATE_IN_FLIGHT_SHARDS"):
-            Settings.from_env(REQUIRED | {"PAYGATE_IN_FLIGHT_SHARDS": bad})
+@pytest.mark.parametrize(
+    ("variable", "field", "default", "bad"),
+    [
+        ("PAYGATE_IN_FLIGHT_SHARDS", "in_flight_shards", 64, ("0", "1001", "x")),
+        ("PAYGATE_MERCHANT_BUCKETS", "merchant_buckets", 32, ("0", "257", "1.5")),
+        ("PAYGATE_RECONCILE_CONCURRENCY", "reconcile_concurrency", 16, ("0", "65", "")),
+    ],
+)
+def test_the_spread_and_concurrency_settings_have_sized_defaults_and_bounds(
+    variable: str, field: str, default: int, bad: tuple[str, ...]
+) -> None:
+    assert getattr(Settings.from_env(REQUIRED), field) == default
+    assert getattr(Settings.from_env(REQUIRED | {variable: "7"}), field) == 7
+    for value in bad:
+        if value:
+            with pytest.raises(SettingsError, match=variable):
+                Settings.from_env(REQUIRED | {variable: value})
+        else:
+            assert getattr(Settings.from_env(REQUIRED | {variable: value}), field) == default
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])

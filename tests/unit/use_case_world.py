@@ -39,6 +39,8 @@ SETTINGS = Settings(
     cursor_key_id="cursor",
     bank_retry_initial_seconds=0,
     bank_retry_max_seconds=0,
+    # The fakes share counters (the bank's outage): one payment at a time keeps their order.
+    reconcile_concurrency=1,
 )
 
 
