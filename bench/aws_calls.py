@@ -71,16 +71,25 @@ class CallCounter:
 BENCH_STAGE = ApiStage(api_id="bench", stage="bench")
 
 
-def _api_event(method: str, path: str, body: Any = None, query: Any = None) -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    query: Any = None,
+    *,
+    merchant_id: str = "bench",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway event for `merchant_id` as the authorizer lets it through."""
     return api_gateway_event(
         BENCH_STAGE,
         method,
         path,
         request_id="bench",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(headers or {})},
         query=query,
         body=json.dumps(body) if body is not None else None,
-        authorizer_context={"merchantId": "bench"},
+        authorizer_context={"merchantId": merchant_id},
     )
 
 
@@ -99,14 +108,14 @@ def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
     authorizer.handle(event, lambda_context("authorizer"), services)
     counter.phase("create")
     created = create_payment.handle(
-        _api_event("POST", "/create-payment", {"merchantId": "bench"}),
+        api_event("POST", "/create-payment", {"merchantId": "bench"}),
         lambda_context("c"),
         services,
     )
     payment_id = str(json.loads(created["body"])["paymentId"])
     counter.phase("make")
     make_payment.handle(
-        _api_event("POST", "/make-payment", make_payment_body(payment_id, "bench", amount)),
+        api_event("POST", "/make-payment", make_payment_body(payment_id, "bench", amount)),
         lambda_context("m"),
         services,
     )
@@ -126,7 +135,7 @@ def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     counter.phase("get")
     get_payment.handle(
-        _api_event("GET", "/get-payment", query={"merchantId": "bench", "paymentId": payment_id}),
+        api_event("GET", "/get-payment", query={"merchantId": "bench", "paymentId": payment_id}),
         lambda_context("g"),
         services,
     )

@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import aws_calls, cold_start, end_to_end, footprint, worker_concurrency
+from bench import (
+    aws_calls,
+    capacity_model,
+    cold_start,
+    end_to_end,
+    footprint,
+    partition_heat,
+    reconciler_recovery,
+    worker_concurrency,
+)
+from bench.scale_report import render_scale
 
 HERE = Path(__file__).resolve().parent
 COLD_START_TARGET = 1.3
@@ -32,15 +42,21 @@ def collect() -> dict[str, Any]:
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
     }
-    progress("1/5 cold start per entry point (fresh interpreters)")
+    heat_payments = int(os.environ.get("BENCH_HEAT_PAYMENTS", "2000"))
+    progress("1/7 cold start per entry point (fresh interpreters)")
     results["cold_start"] = cold_start.measure(progress=progress)
-    progress("2/5 AWS requests per payment (moto)")
+    progress("2/7 AWS requests per payment (moto)")
     results["aws_calls"] = aws_calls.measure()
-    progress("3/5 worker concurrency: a batch of 10 at 200 ms bank latency")
+    progress("3/7 worker concurrency: a batch of 10 at 200 ms bank latency")
     results["worker_concurrency"] = worker_concurrency.measure()
-    progress("4/5 end to end on the local stack")
+    progress("4/7 end to end on the local stack")
     results["end_to_end"] = end_to_end.measure(payments, clients, progress=progress)
-    progress("5/5 asset sizes (a synth) and worker peak memory")
+    progress(f"5/7 partition heat: {heat_payments} payments of the peak mix (moto, ~2 minutes)")
+    results["partition_heat"] = partition_heat.measure(heat_payments)
+    results["capacity_model"] = capacity_model.model(results["partition_heat"])
+    progress("6/7 reconciler recovery: a stalled backlog (moto)")
+    results["reconciler_recovery"] = reconciler_recovery.measure()
+    progress("7/7 asset sizes (a synth) and worker peak memory")
     results["footprint"] = {
         "asset_unzipped_mb": footprint.asset_sizes_mb(),
         "worker_batch_of_10": footprint.worker_peak_memory(),
@@ -153,6 +169,7 @@ def render(results: dict[str, Any]) -> str:
         f"allocations at peak (tracemalloc); the whole process, moto included, peaked at "
         f"{memory['process_peak_rss_mb']} MB RSS.",
         "",
+        *render_scale(results),
     ]
     return "\n".join(lines)
 

@@ -1,0 +1,129 @@
+"""bench/RESULTS.md's scale sections: the partition heat, the capacity model, recovery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(value: float | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _heat(heat: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 6. Partition heat (measured)",
+        "",
+        f"{heat['payments']:,} payments of the peak mix through create, make (with an "
+        "Idempotency-Key), the worker to final and two polls, in-process on moto in "
+        f"{heat['seconds']} s; every DynamoDB request recorded at botocore with the item "
+        "before and after it (bench/capacity_units.py has DynamoDB's rules). Mix: one "
+        "merchant 50%, the rest Zipf over 1,000 merchants, 5% through Pending. Layout: "
+        + ", ".join(f"{name} {value}" for name, value in heat["settings"].items())
+        + ".",
+        "",
+        "| table or index | units | per payment | keys | hottest key | its share "
+        f"| its units per payment | ceiling (payments/s) | % of key limit at {heat['rate']:,}/s |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, unit in (("writes", "WCU"), ("reads", "RCU")):
+        for target, row in heat[kind].items():
+            key = "one per payment" if row["key_per_payment"] else f"`{row['hottest_key']}`"
+            lines.append(
+                f"| {target} | {unit} | {row['units_per_payment']} | {row['keys']:,} | {key} | "
+                f"{100 * row['hottest_share']:.1f}% | {row['hottest_units_per_payment']} | "
+                f"{_n(row['ceiling_payments_per_second'])} | {row['percent_of_limit_at_rate']}% |"
+            )
+    lines += [
+        "",
+        "A key used by one payment only (its id, its idempotency key) takes that payment's "
+        "units once, whatever the rate: its % is of one second's limit. Per-key limits: "
+        "1,000 WCU/s and 3,000 RCU/s per partition.",
+        "",
+    ]
+    return lines
+
+
+def _model(model: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 7. Capacity model",
+        "",
+        f"For {model['rate']:,} payments/s of the mix above, the bank answering in "
+        f"{model['bank_latency_seconds']:g} s. Each limit, paygate's use of it per payment "
+        "(from section 6 and its invocation times), and the payment rate that reaches it; "
+        "'raised' is the quota the README asks a deployment to request.",
+        "",
+        "| limit | quota | per payment | ceiling | quota raised | ceiling raised "
+        f"| % at {model['rate']:,}/s | source |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in model["limits"]:
+        lines.append(
+            f"| {row['name']} | {_n(row['quota'])} {row['unit']} | {row['use_per_payment']} | "
+            f"{_n(row['ceiling'])} | {_n(row['raised'])} | {_n(row['ceiling_raised'])} | "
+            f"{row['percent_at_rate']}% | {row['source']} |"
+        )
+    lines += [
+        "",
+        f"**Binding with AWS's default quotas: {model['binding_default']}, at "
+        f"{model['ceiling_default']:,} payments/s.** "
+        f"**Binding with the raised quotas: {model['binding_raised']}, at "
+        f"{model['ceiling_raised']:,} payments/s.** Hottest DynamoDB key at "
+        f"{model['rate']:,}/s: {model['hottest_key_percent_at_rate']}% of its partition's "
+        "limit.",
+        "",
+        "A merchant on the standard usage plan (50 requests/s) makes at most "
+        f"{model['standard_plan_payments_per_merchant']:g} payments/s: put every merchant "
+        "expected above that on the large plan (`paygate merchants set-plan ID large`).",
+        "",
+        "| bank latency | a payment holds a bank call (s) | worker instances | ceiling "
+        f"(payments/s) | bank calls in flight for {model['rate']:,}/s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in model["worker_by_bank_latency"]:
+        lines.append(
+            f"| {row['bank_latency_seconds']:g} s | {row['seconds_per_payment']} | "
+            f"{row['worker_instances']} | {row['ceiling']:,} | {row['bank_calls_needed']:,} |"
+        )
+    lines += [
+        "",
+        "The worker's bound is bankMaxConcurrency (7,000 by default: what the bank is asked "
+        "to take at once) over how long each payment holds a call. At 3 s a bank needs "
+        "about 16,000 calls in flight for 5,000 payments/s: raise bankMaxConcurrency and "
+        "workerConcurrency together (the event source runs at most 1,000 instances).",
+        "",
+    ]
+    return lines
+
+
+def _recovery(recovery: dict[str, Any]) -> list[str]:
+    measured = recovery["measured"]
+    return [
+        "## 8. Reconciler recovery",
+        "",
+        f"Measured: {measured['stalled']:,} stalled payments re-queued by one run in moto in "
+        f"{measured['seconds_in_moto']} s ({measured['payments_per_second_in_moto']}/s on "
+        "this machine, moto's CPU time). Requests per stalled payment: "
+        + ", ".join(f"{name} {count}" for name, count in measured["requests_per_payment"].items())
+        + " (jobs go 10 to a SendMessageBatch).",
+        "",
+        "On AWS, assuming "
+        + ", ".join(f"{op} {ms} ms" for op, ms in recovery["aws_latency_ms_assumed"].items())
+        + f" per request and "
+        f"{recovery['reconcile_concurrency']} payments looked at once: a page of 100 takes "
+        f"{recovery['page_seconds_on_aws']} s, a run ({recovery['payments_per_run']:,} "
+        f"payments at most) works through {recovery['backlog']:,} in "
+        f"{recovery['working_seconds']} s over {recovery['runs']} run(s). Worst case, the "
+        "backlog falls due just after a run started and waits for the next: "
+        f"**{recovery['worst_case_seconds']} s against a goal of {recovery['goal_seconds']} s**. "
+        f"(At moto's rate here it would take {recovery['moto_rate_seconds']:,} s: moto "
+        "in-process is CPU-bound on this 2-core machine, not a model of AWS.)",
+        "",
+    ]
+
+
+def render_scale(results: dict[str, Any]) -> list[str]:
+    return [
+        *_heat(results["partition_heat"]),
+        *_model(results["capacity_model"]),
+        *_recovery(results["reconciler_recovery"]),
+    ]
