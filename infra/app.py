@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 
 from core.resources import DEFAULT_PREFIX
+from infra.account import ACCOUNT_STACK, PaygateAccountStack
 from infra.nag import suppress_reviewed_findings
 from infra.packaging import build_code_asset
 from infra.stack import PaygateStack
@@ -26,14 +27,23 @@ def build_app(
     app = cdk.App(outdir=outdir, context=dict(context or {}))
     name = stack_name or app.node.try_get_context("stackName") or DEFAULT_PREFIX
     account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    env = cdk.Environment(account=account, region=region) if account and region else None
+    account_stack = PaygateAccountStack(
+        app,
+        ACCOUNT_STACK,
+        env=env,
+        description="paygate: API Gateway's CloudWatch logging role (once per account and Region)",
+    )
     stack = PaygateStack(
         app,
         name,
         code=lambda_.Code.from_asset(str(build_code_asset())),
-        env=cdk.Environment(account=account, region=region) if account and region else None,
+        env=env,
         description="paygate: queue-driven asynchronous payment gateway",
     )
-    suppress_reviewed_findings(stack)
+    stack.add_stack_dependency(account_stack, "API Gateway logs through the account's role")
+    for each in (account_stack, stack):
+        suppress_reviewed_findings(each)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
 

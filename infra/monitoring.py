@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from core.domain.payment import PaymentStatus
@@ -23,6 +26,24 @@ FIVE_MINUTES = Duration.minutes(5)
 # schedule (5 min): a window that long always holds a count while any payment is stuck.
 STUCK_WINDOW = Duration.minutes(25)
 THROTTLED_METRIC = "ThrottledRequests"
+# A record failing is retried by SQS; this many in 5 minutes is more than a passing fault.
+RECORDS_FAILED_THRESHOLD = 10
+API_P99_MILLISECONDS = 2000
+# Services that publish to the alarm topic.
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+
+
+def _throttle_events(tables: list[dynamodb.Table]) -> cloudwatch.MathExpression:
+    metrics = {
+        f"{kind[0].lower()}{n}": table.metric(
+            f"{kind}ThrottleEvents", period=FIVE_MINUTES, statistic="Sum"
+        )
+        for n, table in enumerate(tables)
+        for kind in ("Read", "Write")
+    }
+    return cloudwatch.MathExpression(
+        expression="+".join(metrics), using_metrics=metrics, period=FIVE_MINUTES
+    )
 
 
 def _paygate_metric(
@@ -47,21 +68,13 @@ class Monitoring(Construct):
         api: Api,
         functions: Functions,
         messaging: Messaging,
+        tables: list[dynamodb.Table],
+        schedule_failures: sqs.Queue,
+        monthly_budget_usd: int,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = prefix
-        topic_key = kms.Key(
-            self, "AlarmTopicKey", description=f"{prefix}: alarm topic", enable_key_rotation=True
-        )
-        topic_key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
-        self.topic = sns.Topic(
-            self,
-            "AlarmTopic",
-            topic_name=f"{prefix}-alarms",
-            display_name="paygate alarms",
-            master_key=topic_key,
-            enforce_ssl=True,
-        )
+        self.topic = self._topic(prefix)
         throttled = logs.MetricFilter(
             self,
             "ThrottledRequestsFilter",
@@ -89,10 +102,46 @@ class Monitoring(Construct):
                 ),
                 threshold=OLDEST_JOB_SECONDS,
             ),
+            *(
+                self._alarm(
+                    f"{function.node.id}Errors",
+                    f"{function.node.id} invocations failed as a whole",
+                    function.metric_errors(period=FIVE_MINUTES),
+                    threshold=1,
+                )
+                for function in functions.all
+            ),
             self._alarm(
-                "WorkerErrors",
-                "Worker invocations failed as a whole",
-                functions.worker.metric_errors(period=FIVE_MINUTES),
+                "WorkerRecordsFailed",
+                "Payment jobs failed in the worker and go back to the queue (a missing "
+                "permission, the bank or a table failing)",
+                _paygate_metric("RecordsFailed"),
+                threshold=RECORDS_FAILED_THRESHOLD,
+            ),
+            self._alarm(
+                "WorkerThrottles",
+                "The worker is throttled: Lambda concurrency is exhausted",
+                functions.worker.metric_throttles(period=FIVE_MINUTES),
+                threshold=1,
+            ),
+            self._alarm(
+                "ApiLatencyP99",
+                f"The API's p99 latency is over {API_P99_MILLISECONDS} ms",
+                api.rest_api.metric_latency(period=FIVE_MINUTES, statistic="p99"),
+                threshold=API_P99_MILLISECONDS,
+            ),
+            self._alarm(
+                "DynamoDbThrottles",
+                "DynamoDB throttled reads or writes of paygate's tables",
+                _throttle_events(tables),
+                threshold=1,
+            ),
+            self._alarm(
+                "ReconcilerScheduleFailed",
+                "A scheduled reconciler run could not be invoked (EventBridge gave up)",
+                schedule_failures.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
                 threshold=1,
             ),
             self._alarm(
@@ -114,7 +163,7 @@ class Monitoring(Construct):
                 threshold=1,
             ),
             self._alarm(
-                "ReconcilerErrors",
+                "ReconcilerPaymentErrors",
                 "The reconciler failed on some payments (it went on with the others)",
                 _paygate_metric("ReconcilerErrors"),
                 threshold=1,
@@ -133,6 +182,66 @@ class Monitoring(Construct):
             ),
         ]
         self.dashboard = self._dashboard(prefix, api, functions, messaging)
+        self.budget = self._budget(prefix, monthly_budget_usd)
+
+    def _topic(self, prefix: str) -> sns.Topic:
+        """The topic every alarm and the budget notify. Its policy must allow the services
+        that publish to it: enforce_ssl replaces SNS's default policy with a Deny only."""
+        key = kms.Key(
+            self, "AlarmTopicKey", description=f"{prefix}: alarm topic", enable_key_rotation=True
+        )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=f"{prefix}-alarms",
+            display_name="paygate alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        account = Stack.of(self).account
+        for service in PUBLISHERS:
+            key.grant_encrypt_decrypt(iam.ServicePrincipal(service))
+            topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{service.split('.')[0].title()}ToPublish",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                )
+            )
+        return topic
+
+    def _budget(self, prefix: str, monthly_usd: int) -> budgets.CfnBudget:
+        """The account's monthly AWS cost, against `monthly_usd`: 80% spent, and 100%
+        forecast, notify the topic."""
+        subscribers = [
+            budgets.CfnBudget.SubscriberProperty(
+                subscription_type="SNS", address=self.topic.topic_arn
+            )
+        ]
+        return budgets.CfnBudget(
+            self,
+            "MonthlyBudget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=f"{prefix}-monthly",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        notification_type=kind,
+                        comparison_operator="GREATER_THAN",
+                        threshold=percent,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=subscribers,
+                )
+                for kind, percent in (("ACTUAL", 80), ("FORECASTED", 100))
+            ],
+        )
 
     def _alarm(
         self, name: str, description: str, metric: cloudwatch.IMetric, *, threshold: float

@@ -6,6 +6,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from core.settings import default_of
@@ -40,10 +42,34 @@ class Processing(Construct):
                 max_concurrency=scaling.worker_instances,
             )
         )
+        # Runs EventBridge could not invoke (after its retries) land here, alarmed.
+        self.schedule_failures = sqs.Queue(
+            self,
+            "ReconcileScheduleFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.schedule_failures,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3",
+                    reason="It is a dead-letter queue itself: EventBridge's, for reconciler "
+                    "runs it could not invoke (cdk-nag only recognizes SQS's own DLQs).",
+                )
+            ],
+        )
         self.schedule = events.Rule(
             self,
             "ReconcileSchedule",
             description="Re-queue payments stalled in flight",
             schedule=events.Schedule.rate(RECONCILE_EVERY),
-            targets=[targets.LambdaFunction(functions.reconciler, retry_attempts=2)],
+            targets=[
+                targets.LambdaFunction(
+                    functions.reconciler,
+                    retry_attempts=2,
+                    dead_letter_queue=self.schedule_failures,
+                )
+            ],
         )

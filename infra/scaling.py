@@ -29,6 +29,9 @@ MERCHANT_BUCKETS = "merchantBuckets"
 API_RATE_LIMIT = "apiRateLimit"
 API_BURST_LIMIT = "apiBurstLimit"
 LARGE_MERCHANT_RATE_LIMIT = "largeMerchantRateLimit"
+# Not scaling, but read the same way: the account's monthly cost the budget alarm is set at.
+MONTHLY_BUDGET_USD = "monthlyBudgetUsd"
+DEFAULT_MONTHLY_BUDGET_USD = 1000
 # Sized by the capacity model: 5,000 payments/s with the bank answering in 1 s (a payment
 # then holds a worker slot about 1.16 s) needs about 5,800 calls in flight; 20% to spare.
 DEFAULT_BANK_MAX_CONCURRENCY = 7000
@@ -56,7 +59,7 @@ class Scaling:
     @classmethod
     def from_context(cls, node: Node) -> Scaling:
         def whole(name: str, default: int) -> int:
-            return _whole(name, node.try_get_context(name), default)
+            return context_whole(node, name, default)
 
         def setting(field: str, name: str) -> int:
             return int(tunable(field, node.try_get_context(name)))
@@ -94,8 +97,9 @@ class Scaling:
         }
 
 
-def _whole(name: str, raw: object, default: int) -> int:
-    """A positive whole number from context, or `default` when not given."""
+def context_whole(node: Node, name: str, default: int) -> int:
+    """A positive whole number from CDK context, or `default` when not given."""
+    raw = node.try_get_context(name)
     if raw is None:
         return default
     try:

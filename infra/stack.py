@@ -12,7 +12,12 @@ from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
 from infra.processing import Processing
-from infra.scaling import Scaling
+from infra.scaling import (
+    DEFAULT_MONTHLY_BUDGET_USD,
+    MONTHLY_BUDGET_USD,
+    Scaling,
+    context_whole,
+)
 from infra.storage import Storage
 
 
@@ -45,6 +50,11 @@ class PaygateStack(Stack):
             api=self.api,
             functions=self.functions,
             messaging=self.messaging,
+            tables=[self.storage.payments, self.storage.merchants, self.storage.idempotency],
+            schedule_failures=self.processing.schedule_failures,
+            monthly_budget_usd=context_whole(
+                self.node, MONTHLY_BUDGET_USD, DEFAULT_MONTHLY_BUDGET_USD
+            ),
         )
         outputs = {
             StackOutput.API_URL: self.api.rest_api.url,

@@ -22,6 +22,7 @@ from core.resources import (
 )
 from core.settings import SettingsError
 from handlers.routes import ROUTES
+from infra.account import ACCOUNT_STACK
 from infra.app import build_app
 from infra.nag import STACK_WIDE
 from infra.packaging import BUILD_DIR, unzipped_size_bytes
@@ -109,7 +110,7 @@ def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
 
 def test_queues_refuse_anything_but_tls(synth: Synthesized) -> None:
     policies = synth.resources("AWS::SQS::QueuePolicy")
-    assert len(policies) == 2
+    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 3
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -416,14 +417,19 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         a["Properties"]["AlarmName"]: a["Properties"]
         for a in synth.resources("AWS::CloudWatch::Alarm").values()
     }
-    assert set(alarms) == {
+    functions = {function.node.id for function in synth.stack.functions.all}
+    assert set(alarms) == {f"paygate-{name}Errors" for name in functions} | {
         "paygate-DeadLetterQueueNotEmpty",
         "paygate-JobsQueueOldestMessageAge",
-        "paygate-WorkerErrors",
+        "paygate-WorkerRecordsFailed",
+        "paygate-WorkerThrottles",
         "paygate-Api5xxErrors",
         "paygate-ApiThrottles",
+        "paygate-ApiLatencyP99",
+        "paygate-DynamoDbThrottles",
         "paygate-PaymentsStuck",
-        "paygate-ReconcilerErrors",
+        "paygate-ReconcilerPaymentErrors",
+        "paygate-ReconcilerScheduleFailed",
         "paygate-PaymentsSettledAtBound",
         "paygate-UnreadablePayments",
     }
@@ -431,9 +437,65 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         assert alarm["AlarmActions"] == [topic]
     dlq = alarms["paygate-DeadLetterQueueNotEmpty"]
     assert (dlq["MetricName"], dlq["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
+    # Record failures are partial batch responses, invisible to Lambda's Errors metric
+    records = alarms["paygate-WorkerRecordsFailed"]
+    assert (records["Namespace"], records["MetricName"]) == ("Paygate", "RecordsFailed")
+    throttles = alarms["paygate-DynamoDbThrottles"]
+    names = {
+        m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
+    }
+    assert names == {"ReadThrottleEvents", "WriteThrottleEvents"}
     runbook = (Path(__file__).resolve().parents[2] / "docs" / "runbook.md").read_text()
     for name in alarms:
         assert name.removeprefix("paygate-") in runbook
+
+
+def test_the_alarm_topic_lets_cloudwatch_and_budgets_publish_over_tls_only(
+    synth: Synthesized,
+) -> None:
+    (policy,) = synth.resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {
+        statement["Principal"]["Service"]: statement
+        for statement in statements
+        if statement["Effect"] == "Allow"
+    }
+    assert set(allowed) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    for statement in allowed.values():
+        assert statement["Action"] == "sns:Publish"
+        assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+    denied = [s for s in statements if s["Effect"] == "Deny"]
+    assert [d["Condition"] for d in denied] == [{"Bool": {"aws:SecureTransport": "false"}}]
+
+
+def test_a_monthly_budget_notifies_the_topic_and_failed_schedules_are_kept(
+    synth: Synthesized,
+) -> None:
+    topic = {"Ref": synth.logical_id(synth.stack.monitoring.topic)}
+    (budget,) = synth.resources("AWS::Budgets::Budget").values()
+    notifications = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {n["Notification"]["NotificationType"] for n in notifications} == {
+        "ACTUAL",
+        "FORECASTED",
+    }
+    assert all(
+        n["Subscribers"] == [{"SubscriptionType": "SNS", "Address": topic}] for n in notifications
+    )
+    rule = _only(synth.resources("AWS::Events::Rule"), "ReconcileSchedule")
+    (target,) = rule["Targets"]
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+
+def test_api_gateway_logging_is_set_once_per_account_not_by_each_stage(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    assert synth.resources("AWS::ApiGateway::Account") == {}
+    app, _ = build_app(str(tmp_path), "paygate-staging")
+    account_stack = app.node.find_child(ACCOUNT_STACK)
+    assert isinstance(account_stack, cdk.Stack)
+    account = Template.from_stack(account_stack)
+    account.resource_count_is("AWS::ApiGateway::Account", 1)
+    assert [dependency.stack_name for dependency in synth.stack.dependencies] == [ACCOUNT_STACK]
 
 
 def test_the_dashboard_shows_queues_outcomes_bank_and_api(synth: Synthesized) -> None:
@@ -515,6 +577,9 @@ def test_the_access_log_has_one_json_line_per_request_with_the_merchant(
     )
     document = json.loads(sample)
     assert document["status"] == 429
+    # ... which the 429 filter compares as a number, as it is written
+    (throttled,) = synth.resources("AWS::Logs::MetricFilter").values()
+    assert throttled["Properties"]["FilterPattern"] == "{ $.status = 429 }"
     assert document["merchantId"] == "$context.authorizer.merchantId"
     assert {"requestId", "method", "path", "ms", "time"} <= set(document)
 
