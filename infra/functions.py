@@ -19,6 +19,7 @@ from handlers.routes import (
     ROUTES,
     Route,
 )
+from infra import access
 from infra.messaging import Messaging
 from infra.scaling import Scaling
 from infra.storage import Storage
@@ -152,27 +153,34 @@ class Functions(Construct):
         self.worker = factory.build(WORKER)
         self.reconciler = factory.build(RECONCILER)
 
-        storage.merchants.grant_read_data(self.authorizer)
-        storage.payments.grant_write_data(self.create_payment)
+        self._grant(storage, messaging)
+
+    def _grant(self, storage: Storage, messaging: Messaging) -> None:
+        """Exactly the calls each function's code makes (infra/access.py)."""
+        payment_writes = ["GetItem", "PutItem", "UpdateItem"]
+        idempotency = ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
+        access.table(self.authorizer, storage.merchants, ["GetItem"])
+        access.table(self.create_payment, storage.payments, ["GetItem", "PutItem"])
+        access.table(self.make_payment, storage.payments, ["GetItem", "UpdateItem"])
         for function in (self.create_payment, self.make_payment):
-            storage.idempotency.grant_read_write_data(function)
-        storage.payments.grant_read_data(self.get_payment)
-        storage.payments.grant_read_data(self.list_payments)
-        for function in (self.make_payment, self.worker, self.reconciler):
-            storage.payments.grant_read_write_data(function)
+            access.table(function, storage.idempotency, idempotency)
+        access.table(self.get_payment, storage.payments, ["GetItem"])
+        access.table(self.list_payments, storage.payments, ["Query"], indexes=True)
+        access.table(self.worker, storage.payments, payment_writes)
+        access.table(self.reconciler, storage.payments, [*payment_writes, "Query"], indexes=True)
         # The worker asks the bank; the reconciler settles payments at their bound with it.
-        for table in (storage.bank_ledger, storage.bank_control):
-            for function in (self.worker, self.reconciler):
-                table.grant_read_write_data(function)
+        for function in (self.worker, self.reconciler):
+            access.table(function, storage.bank_ledger, ["GetItem", "UpdateItem"])
+            access.table(function, storage.bank_control, ["BatchGetItem"])
         # The keyed digest of make-payment requests: only make-payment may compute one.
-        storage.card_digest_key.grant(self.make_payment, "kms:GenerateMac")
-        storage.cursor_key.grant(self.list_payments, "kms:GenerateMac", "kms:VerifyMac")
+        access.mac_key(self.make_payment, storage.card_digest_key, "kms:GenerateMac")
+        access.mac_key(self.list_payments, storage.cursor_key, "kms:GenerateMac", "kms:VerifyMac")
         # Card data: only make-payment encrypts, only the worker decrypts. No one else,
         # get-payment included, can read a card.
-        storage.card_key.grant_encrypt(self.make_payment)
-        storage.card_key.grant_decrypt(self.worker)
+        access.card_key(self.make_payment, storage.card_key, "kms:Encrypt")
+        access.card_key(self.worker, storage.card_key, "kms:Decrypt")
         for function in (self.make_payment, self.worker, self.reconciler):
-            messaging.jobs.grant_send_messages(function)
+            access.send_jobs(function, messaging.jobs)
 
     @property
     def api_functions(self) -> list[lambda_.Function]:

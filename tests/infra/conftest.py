@@ -44,3 +44,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
         template_file=outdir / f"{stack.stack_name}.template.json",
         outdir=outdir,
     )
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy statement's Action or Resource: one value, or a list of them."""
+    return value if isinstance(value, list) else [value]

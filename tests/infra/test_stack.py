@@ -27,7 +27,7 @@ from infra.app import build_app
 from infra.nag import STACK_WIDE
 from infra.packaging import BUILD_DIR, unzipped_size_bytes
 from infra.scaling import Scaling
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, as_list
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
@@ -158,18 +158,12 @@ def _statements_of(synth: Synthesized, function_id: str) -> list[dict[str, Any]]
 
 
 def _may(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
-    for statement in statements:
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
-        )
-        if statement["Effect"] == "Allow" and action in actions and resource in resources:
-            return True
-    return False
+    return any(
+        statement["Effect"] == "Allow"
+        and action in as_list(statement["Action"])
+        and resource in as_list(statement["Resource"])
+        for statement in statements
+    )
 
 
 @pytest.mark.parametrize(

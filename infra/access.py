@@ -1,0 +1,83 @@
+"""What each function may do, written out action by action on each resource: no broad
+grant helper (they give Scan, streams, ReEncrypt and more than any function uses).
+
+Keys that protect data at rest (the tables', the queues') may only be used through the
+service that stores the data (kms:ViaService): no function can call KMS with them itself,
+so none can re-encrypt card ciphertext under them and decrypt it. The card key is used
+only with a payment's encryption context: make-payment may encrypt, the worker decrypt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+
+from core.adapters.kms_card_vault import encryption_context
+
+# DynamoDB's use of a table's key on the caller's behalf (Developer Guide, "Key policy"
+# for encryption at rest), without ReEncrypt or CreateGrant, which no request needs.
+_TABLE_KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+# SQS with a KMS key: a producer needs GenerateDataKey and Decrypt (SQS Developer Guide).
+_QUEUE_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+_CARD_CONTEXT_KEYS = sorted(encryption_context("p", "m"))
+
+
+def _allow(
+    function: lambda_.Function,
+    actions: Sequence[str],
+    resources: Sequence[str],
+    conditions: dict[str, dict[str, object]] | None = None,
+) -> None:
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=list(actions), resources=list(resources), conditions=conditions)
+    )
+
+
+def _key_through(
+    function: lambda_.Function, key: kms.IKey | None, service: str, actions: Sequence[str]
+) -> None:
+    """`actions` on a data-at-rest key, only when `service` uses it on the caller's behalf."""
+    if key is not None:
+        region = Stack.of(function).region
+        via: dict[str, dict[str, object]] = {
+            "StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        }
+        _allow(function, actions, [key.key_arn], via)
+
+
+def table(
+    function: lambda_.Function,
+    table: dynamodb.Table,
+    actions: Sequence[str],
+    *,
+    indexes: bool = False,
+) -> None:
+    """`actions` (e.g. "GetItem") on `table` (and its indexes), its key through DynamoDB."""
+    resources = [table.table_arn] + ([f"{table.table_arn}/index/*"] if indexes else [])
+    _allow(function, [f"dynamodb:{action}" for action in actions], resources)
+    _key_through(function, table.encryption_key, "dynamodb", _TABLE_KEY_ACTIONS)
+
+
+def send_jobs(function: lambda_.Function, queue: sqs.Queue) -> None:
+    _allow(function, ["sqs:SendMessage"], [queue.queue_arn])
+    _key_through(function, queue.encryption_master_key, "sqs", _QUEUE_KEY_ACTIONS)
+
+
+def card_key(function: lambda_.Function, key: kms.Key, action: str) -> None:
+    """kms:Encrypt or kms:Decrypt on the card key, only with a payment's encryption
+    context (paymentId and merchantId, and nothing else)."""
+    conditions: dict[str, dict[str, object]] = {
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": _CARD_CONTEXT_KEYS},
+        "Null": {f"kms:EncryptionContext:{name}": "false" for name in _CARD_CONTEXT_KEYS},
+    }
+    _allow(function, [action], [key.key_arn], conditions)
+
+
+def mac_key(function: lambda_.Function, key: kms.Key, *actions: str) -> None:
+    _allow(function, actions, [key.key_arn])

@@ -1,0 +1,221 @@
+"""Least privilege that holds: what each function's role allows, checked against what its
+code really calls (every path run on moto, every AWS request recorded), and the card key's
+capability: no role but the worker's can get card plaintext by any KMS path."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from typing import Any
+
+from core.bootstrap import Services
+from core.settings import Settings
+from handlers import authorizer
+from tests.conftest import MERCHANT_A, ApiClient, AwsEnv, make_payment_body
+from tests.infra.conftest import Synthesized, as_list
+from tests.integration.worker_support import event_source, reconcile
+from tests.support import FakeClock, authorizer_event, lambda_context
+
+# Batch calls are allowed by their single action's permission.
+_IAM_ACTION = {"SendMessageBatch": "SendMessage"}
+# KMS operations that give card plaintext, directly or by re-encrypting it under a key
+# whose Decrypt the caller may use (a statement's wildcard may cover them).
+_PLAINTEXT_PATHS = ("kms:Decrypt", "kms:ReEncryptFrom")
+
+
+class CallLog:
+    """The AWS requests each function made, as (IAM action, resource, through an index)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.calls: defaultdict[str, set[tuple[str, str, bool]]] = defaultdict(set)
+        self._names = {
+            settings.payments_table: "payments",
+            settings.merchants_table: "merchants",
+            settings.idempotency_table: "idempotency",
+            settings.bank_ledger_table: "bank_ledger",
+            settings.bank_control_table: "bank_control",
+            settings.card_key_id: "card_key",
+            settings.card_digest_key_id: "card_digest_key",
+            settings.cursor_key_id: "cursor_key",
+            settings.jobs_queue_url: "jobs",
+        }
+
+    def services(self, function_id: str, aws: AwsEnv, clock: FakeClock) -> Services:
+        services = Services(aws.settings, aws.clients(), clock)
+        for client in (services.clients.dynamodb, services.clients.kms, services.clients.sqs):
+
+            def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+                self._record(function_id, model, params)
+
+            client.meta.events.register("provide-client-params.*.*", record)
+        return services
+
+    def _record(self, function_id: str, model: Any, params: dict[str, Any]) -> None:
+        service = model.service_model.endpoint_prefix
+        action = f"{service}:{_IAM_ACTION.get(model.name, model.name)}"
+        named = [
+            params.get("TableName"),
+            params.get("KeyId"),
+            params.get("QueueUrl"),
+            *params.get("RequestItems", {}),
+        ]
+        for name in filter(None, named):
+            self.calls[function_id].add((action, self._names[name], "IndexName" in params))
+
+
+def _referenced(value: Any, ids: dict[str, str]) -> set[tuple[str, bool]]:
+    """The resources a statement's Resource names, and whether as their indexes."""
+    text = repr(value)
+    return {
+        (name, "/index/*" in text) for name, logical_id in ids.items() if f"'{logical_id}'" in text
+    }
+
+
+def _allowed(
+    statements: list[dict[str, Any]], action: str, resource: str, index: bool, ids: dict[str, str]
+) -> bool:
+    for statement in statements:
+        actions = as_list(statement["Action"])
+        resources = as_list(statement["Resource"])
+        if statement["Effect"] != "Allow" or not any(fnmatch.fnmatch(action, a) for a in actions):
+            continue
+        if any((resource, index) in _referenced(each, ids) for each in resources):
+            return True
+    return False
+
+
+def _statements_by_function(synth: Synthesized) -> dict[str, list[dict[str, Any]]]:
+    roles: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    role_of = {
+        function.node.id: _role_id(synth, function) for function in synth.stack.functions.all
+    }
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for function_id, role in role_of.items():
+            if {"Ref": role} in policy["Properties"]["Roles"]:
+                roles[function_id].extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return roles
+
+
+def _role_id(synth: Synthesized, function: Any) -> str:
+    return str(synth.stack.get_logical_id(function.role.node.default_child))
+
+
+def _resource_ids(synth: Synthesized) -> dict[str, str]:
+    storage, messaging = synth.stack.storage, synth.stack.messaging
+    named = {
+        "payments": storage.payments,
+        "merchants": storage.merchants,
+        "idempotency": storage.idempotency,
+        "bank_ledger": storage.bank_ledger,
+        "bank_control": storage.bank_control,
+        "card_key": storage.card_key,
+        "card_digest_key": storage.card_digest_key,
+        "cursor_key": storage.cursor_key,
+        "jobs": messaging.jobs,
+    }
+    return {name: synth.logical_id(construct) for name, construct in named.items()}
+
+
+def _run_every_path(log: CallLog, aws: AwsEnv, clock: FakeClock) -> None:
+    def api(function_id: str) -> ApiClient:
+        return ApiClient(log.services(function_id, aws, clock), MERCHANT_A)
+
+    setup = Services(aws.settings, aws.clients(), clock)
+    issued = setup.merchants.create_merchant(MERCHANT_A, "Ada", created_at=0, actor="test")
+    key = {"Authorization": f"Bearer {issued.api_key}"}
+    authorizer.handle(
+        authorizer_event(key), lambda_context(), log.services("Authorizer", aws, clock)
+    )
+
+    ids = []
+    for n in range(3):
+        created = api("CreatePayment").post(
+            "/create-payment", {"merchantId": MERCHANT_A}, headers={"Idempotency-Key": f"c{n}"}
+        )
+        assert created.status == 201, created.body
+        ids.append(str(created.body["paymentId"]))
+    for payment_id, amount in zip(ids, (1250, 24, 1250), strict=True):
+        response = api("MakePayment").post(
+            "/make-payment",
+            make_payment_body(payment_id, amount=amount),
+            headers={"Idempotency-Key": f"key-{payment_id}"},
+        )
+        assert response.status == 202, response.body
+    aws.sqs.receive_message(QueueUrl=aws.settings.jobs_queue_url, MaxNumberOfMessages=1)
+    worker = log.services("Worker", aws, clock)
+    event_source(aws, worker).drain()
+    api("GetPayment").get_payment(ids[0])
+    listing = api("ListPayments")
+    first = listing.get("/list-payments", {"merchantId": MERCHANT_A, "limit": "1"})
+    listing.get(
+        "/list-payments",
+        {"merchantId": MERCHANT_A, "limit": "1", "cursor": first.body["nextCursor"]},
+    )
+    # The reconciler: the job received above was lost; later, one is settled at its bound
+    clock.advance(aws.settings.reconcile_after_seconds + 1)
+    reconcile(log.services("Reconciler", aws, clock))
+    clock.advance(aws.settings.resolve_after_seconds)
+    reconcile(log.services("Reconciler", aws, clock))
+
+
+def test_every_call_each_function_makes_is_allowed_by_its_role_and_no_more_tables(
+    synth: Synthesized, aws: AwsEnv, clock: FakeClock
+) -> None:
+    # GIVEN every path of every function run on moto, each request recorded
+    log = CallLog(aws.settings)
+    _run_every_path(log, aws, clock)
+    roles, ids = _statements_by_function(synth), _resource_ids(synth)
+
+    # THEN each call was allowed by the function's role
+    refused = [
+        (function_id, call)
+        for function_id, calls in log.calls.items()
+        for call in sorted(calls)
+        if not _allowed(roles[function_id], *call, ids)
+    ]
+    assert refused == []
+    assert set(log.calls) == {function.node.id for function in synth.stack.functions.all}
+    # AND no role may touch a table its function never called
+    for function_id, statements in roles.items():
+        used = {resource for _, resource, _ in log.calls[function_id]}
+        granted = {
+            name
+            for statement in statements
+            for name, _ in _referenced(statement["Resource"], ids)
+            if any(str(a).startswith("dynamodb:") for a in as_list(statement["Action"]))
+        }
+        assert granted <= used, function_id
+
+
+def test_no_role_but_the_workers_can_get_card_plaintext_by_any_kms_path(
+    synth: Synthesized,
+) -> None:
+    card_key = synth.logical_id(synth.stack.storage.card_key)
+    can_read = set()
+    for resource in synth.resources("AWS::IAM::Policy").values():
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = as_list(statement["Action"])
+            reaches_card_key = (
+                f"'{card_key}'" in repr(statement["Resource"]) or statement["Resource"] == "*"
+            )
+            grants_plaintext = any(
+                fnmatch.fnmatch(path, action) for action in actions for path in _PLAINTEXT_PATHS
+            )
+            if statement["Effect"] == "Allow" and reaches_card_key and grants_plaintext:
+                can_read |= {role["Ref"] for role in resource["Properties"]["Roles"]}
+        # ReEncrypt* on any key lets a caller move card ciphertext under a key it can read
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = as_list(statement["Action"])
+            assert not any(action.startswith("kms:ReEncrypt") for action in actions)
+    worker = _role_id(synth, synth.stack.functions.worker)
+    assert can_read == {worker}
+    # AND only with a payment's encryption context
+    decrypt = [
+        statement
+        for resource in synth.resources("AWS::IAM::Policy").values()
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if f"'{card_key}'" in repr(statement["Resource"]) and statement["Action"] == "kms:Decrypt"
+    ]
+    assert [s["Condition"]["Null"] for s in decrypt] == [
+        {"kms:EncryptionContext:merchantId": "false", "kms:EncryptionContext:paymentId": "false"}
+    ]
