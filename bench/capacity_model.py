@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.partition_heat import BIG_MERCHANT_SHARE, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS
 from infra.api import MERCHANT_RATE_LIMIT
 from infra.scaling import (
     DEFAULT_API_RATE_LIMIT,
@@ -35,8 +36,6 @@ KMS_QUOTAS = (
 SQS_QUOTAS = f"SQS Developer Guide, quotas: in-flight messages of a standard queue ({READ_ON})"
 OURS = "paygate's own setting (infra/)"
 
-PARTITION_WRITE_UNITS = 1000
-PARTITION_READ_UNITS = 3000
 TABLE_REQUEST_UNITS = 40_000
 LAMBDA_ACCOUNT_CONCURRENCY = 1000
 API_ACCOUNT_RPS = 10_000
@@ -47,7 +46,6 @@ RAISED_LAMBDA_CONCURRENCY = 3000
 RAISED_API_ACCOUNT_RPS = 30_000
 BANK_LATENCIES = (0.2, 1.0, 3.0)
 MODEL_BANK_LATENCY = 1.0
-BIG_MERCHANT_SHARE = 0.5
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,14 @@ batches of 10 to its final status and polled twice (once in flight, once final).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import json
-import logging
 import random
 import re
 import statistics
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +33,7 @@ from bench.capacity_units import (
     read_units,
     table_write_units,
 )
-from bench.moto_env import REGION, provisioned_settings
+from bench.moto_env import REGION, count_requests, provisioned_settings, quiet
 from bench.payloads import make_payment_body
 from cli.lambda_emulation import SqsEventSource, lambda_context
 from core.bootstrap import AwsClients, Services
@@ -47,7 +43,6 @@ from core.resources import (
     IDEMPOTENCY_TABLE,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
-    SERVICE,
     TableSpec,
 )
 from core.settings import Settings
@@ -191,19 +186,6 @@ def merchant_mix(rng: random.Random, payments: int) -> list[str]:
     ]
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Keeps the handlers' log lines and metric documents off the benchmark's output."""
-    service_logger = logging.getLogger(SERVICE)
-    level = service_logger.level
-    service_logger.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        service_logger.setLevel(level)
-
-
 class MixRunner:
     """Runs the mix; keeps each function's invocation times and the KMS and SQS requests
     made (the capacity model's inputs)."""
@@ -214,17 +196,13 @@ class MixRunner:
         self.seconds: defaultdict[str, list[float]] = defaultdict(list)
         self.records_per_batch: list[int] = []
         self.requests: Counter[str] = Counter()
-        for client in (services.clients.kms, services.clients.sqs):
-            client.meta.events.register("before-call.*.*", self._count)
+        count_requests(self.requests, services.clients.kms, services.clients.sqs)
         self._worker = SqsEventSource(
             services.clients.sqs,
             services.settings.jobs_queue_url,
             self._work,
             region=REGION,
         )
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.requests[f"{model.service_model.service_name}:{model.name}"] += 1
 
     def _work(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()

@@ -18,8 +18,7 @@ from typing import Any
 
 from moto import mock_aws
 
-from bench.moto_env import provisioned_settings
-from bench.partition_heat import quiet
+from bench.moto_env import count_requests, provisioned_settings, quiet
 from core.adapters.dynamodb_payments import SHARD_READERS
 from core.bootstrap import AwsClients, Services
 from core.domain.payment import Payment, PaymentDetails, PaymentStatus
@@ -106,13 +105,7 @@ def measure(stalled: int = 1000) -> dict[str, Any]:
         _stall(services, stalled)
         clock.offset = settings.reconcile_after_seconds + 1
         requests: Counter[str] = Counter()
-        for client in (services.clients.dynamodb, services.clients.sqs):
-            client.meta.events.register(
-                "before-call.*.*",
-                lambda model, **_: requests.update(
-                    [f"{model.service_model.service_name}:{model.name}"]
-                ),
-            )
+        count_requests(requests, services.clients.dynamodb, services.clients.sqs)
         started = time.perf_counter()
         report = services.reconciler.run(seconds_left=lambda: 600.0)
         seconds = time.perf_counter() - started

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.scaling import DEFAULT_BANK_MAX_CONCURRENCY, EVENT_SOURCE_MAX_CONCURRENCY
+
 
 def _n(value: float | None) -> str:
     return "-" if value is None else f"{value:,}"
@@ -44,6 +46,7 @@ def _heat(heat: dict[str, Any]) -> list[str]:
 
 
 def _model(model: dict[str, Any]) -> list[str]:
+    slowest = model["worker_by_bank_latency"][-1]
     lines = [
         "## 7. Capacity model",
         "",
@@ -86,10 +89,12 @@ def _model(model: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "The worker's bound is bankMaxConcurrency (7,000 by default: what the bank is asked "
-        "to take at once) over how long each payment holds a call. At 3 s a bank needs "
-        "about 16,000 calls in flight for 5,000 payments/s: raise bankMaxConcurrency and "
-        "workerConcurrency together (the event source runs at most 1,000 instances).",
+        f"The worker's bound is bankMaxConcurrency ({DEFAULT_BANK_MAX_CONCURRENCY:,} by "
+        "default: what the bank is asked to take at once) over how long each payment holds "
+        f"a call. At {slowest['bank_latency_seconds']:g} s a bank needs about "
+        f"{slowest['bank_calls_needed']:,} calls in flight for {model['rate']:,} payments/s: "
+        "raise bankMaxConcurrency and workerConcurrency together (the event source runs at "
+        f"most {EVENT_SOURCE_MAX_CONCURRENCY:,} instances).",
         "",
     ]
     return lines

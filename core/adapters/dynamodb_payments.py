@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from core.adapters.bucket_listing import LIST_KEY, BucketMerge
 from core.adapters.partition_keys import (
     bucket_key,
     in_flight_shard,
+    is_listing_key,
     listing_bounds,
     listing_key,
     merchant_bucket,
@@ -224,7 +224,6 @@ def _written_by(item: dict[str, Any] | None, token: str) -> bool:
 
 
 _BUCKET = BY_MERCHANT_INDEX.partition_key.name
-_POSITION = re.compile(r"^[0-9]{12}#[A-Za-z0-9-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -250,7 +249,7 @@ def _key_of_position(position: str, merchant_id: str) -> str:
             and set(document) == {"m", "k"}
             and document["m"] == merchant_id
             and isinstance(document["k"], str)
-            and _POSITION.match(document["k"]) is not None
+            and is_listing_key(document["k"])
         )
     except (ValueError, TypeError, RecursionError):
         valid = False
@@ -270,8 +269,7 @@ class DynamoPaymentStore:
         self._client = client
         self._table = table_name
         self._policy = policy
-        self._layout = layout = layout or IndexLayout()
-        self._shards = layout.in_flight_shards
+        self._layout = layout or IndexLayout()
 
     def _item(self, payment: Payment) -> dict[str, Any]:
         return payment_to_item(payment, self._policy, self._layout)
@@ -348,7 +346,7 @@ class DynamoPaymentStore:
             ":now": now,
             ":ciphertext": card_ciphertext,
             ":correlation": correlation_id,
-            ":in_flight": in_flight_shard(payment_id, self._shards),
+            ":in_flight": in_flight_shard(payment_id, self._layout.in_flight_shards),
             ":token": token,
         }
         detail_sets = []
@@ -605,11 +603,12 @@ class DynamoPaymentStore:
     ) -> Iterator[list[StalledPayment]]:
         """Each shard's entries in due order, merged: the first page of every shard is
         read concurrently, later pages as the merge reaches them."""
-        with ThreadPoolExecutor(max_workers=min(self._shards, SHARD_READERS)) as pool:
+        count = self._layout.in_flight_shards
+        with ThreadPoolExecutor(max_workers=min(count, SHARD_READERS)) as pool:
             first_pages = list(
                 pool.map(
                     lambda shard: self._shard_page(str(shard), page_items, due_by, None),
-                    range(self._shards),
+                    range(count),
                 )
             )
         shards = [

@@ -9,10 +9,12 @@ shards (in-flight index) or buckets (byMerchant index) whose count is a setting.
 from __future__ import annotations
 
 import hashlib
+import re
 
 # createdAt, zero-padded to this many digits, sorts as text as it does as a number (up
 # to the API's largest epoch second, 253,402,300,799).
 _CREATED_DIGITS = 12
+_LISTING_KEY = re.compile(rf"^[0-9]{{{_CREATED_DIGITS}}}#[A-Za-z0-9-]{{1,64}}$")
 
 
 def stable_slot(payment_id: str, slots: int) -> int:
@@ -38,6 +40,11 @@ def listing_key(created_at: int, payment_id: str) -> str:
     """The byMerchant sort key: creation time, then payment id, as one text that sorts
     like (createdAt, paymentId), so a merchant's buckets merge into one exact order."""
     return f"{created_at:0{_CREATED_DIGITS}d}#{payment_id}"
+
+
+def is_listing_key(text: str) -> bool:
+    """Whether `text` has the shape of a listing key (a listing position to resume at)."""
+    return _LISTING_KEY.match(text) is not None
 
 
 def listing_bounds(created_from: int, created_to: int) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import pytest
 
 from core.adapters.partition_keys import (
     in_flight_shard,
+    is_listing_key,
     listing_bounds,
     listing_key,
     merchant_bucket,
@@ -57,3 +58,9 @@ def test_the_bounds_of_a_window_hold_every_key_of_its_first_and_last_second() ->
 
     assert all(lower <= key <= upper for key in inside)
     assert not any(lower <= key <= upper for key in outside)
+
+
+def test_only_a_listing_keys_shape_is_taken_for_a_position() -> None:
+    assert is_listing_key(listing_key(1_800_000_000, IDS[5]))
+    for text in ("", "1800000000#x", "001800000000#", "001800000000#a b", "001800000000$x"):
+        assert not is_listing_key(text)
