@@ -25,6 +25,11 @@ class GatewayResponse:
 UNAUTHORIZED = GatewayResponse(401, "unauthorized", "missing or invalid API key")
 ACCESS_DENIED = GatewayResponse(403, "access_denied", "the API key may not call this route")
 THROTTLED = GatewayResponse(429, "throttled", "too many requests; slow down and retry")
+# A prod stage's firewall (infra/firewall.py): too many requests from one address, or a
+# request its managed rules refuse.
+REQUEST_BLOCKED = GatewayResponse(
+    403, "request_blocked", "the API's firewall refused the request; slow down or contact us"
+)
 ROUTE_NOT_FOUND = GatewayResponse(404, "route_not_found", "no such route")
 PAYLOAD_TOO_LARGE = GatewayResponse(
     413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes"

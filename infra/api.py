@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from core.resources import AUTHORIZER_CACHE_SECONDS
@@ -17,7 +16,7 @@ from handlers import gateway_responses
 from handlers.gateway_responses import GatewayResponse
 from handlers.headers import REQUEST_ID_HEADER
 from handlers.routes import Route
-from infra.functions import LOG_RETENTION, Functions
+from infra.functions import Functions
 from infra.scaling import Scaling
 
 STAGE = "v1"
@@ -46,6 +45,7 @@ _GATEWAY_RESPONSES: dict[apigw.ResponseType, GatewayResponse] = {
     apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: gateway_responses.ROUTE_NOT_FOUND,
     apigw.ResponseType.REQUEST_TOO_LARGE: gateway_responses.PAYLOAD_TOO_LARGE,
     apigw.ResponseType.BAD_REQUEST_BODY: gateway_responses.MALFORMED_BODY,
+    apigw.ResponseType.WAF_FILTERED: gateway_responses.REQUEST_BLOCKED,
     apigw.ResponseType.AUTHORIZER_FAILURE: gateway_responses.AUTHORIZER_UNAVAILABLE,
     apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR: gateway_responses.AUTHORIZER_UNAVAILABLE,
 }
@@ -67,13 +67,7 @@ class Api(Construct):
         scaling: Scaling,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            log_group_name=f"/aws/apigateway/{prefix}-access",
-            retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.access_logs = functions.factory.log_group("AccessLogs")
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",

@@ -1,21 +1,20 @@
 """The CDK app: `npx cdk synth` (see cdk.json) or `python -m infra.app`. Offline, no AWS
-credentials needed. The stack's name (default "paygate") prefixes every resource name:
-`npx cdk synth -c stackName=paygate-staging`."""
+credentials needed. `-c stage=dev|prod` picks the stage (infra/stages.py); the stack is
+named paygate-<stage> unless `-c stackName=...` says otherwise."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 
-from core.resources import DEFAULT_PREFIX
 from infra.account import ACCOUNT_STACK, PaygateAccountStack
-from infra.nag import suppress_reviewed_findings
+from infra.nag import suppress_account_findings, suppress_reviewed_findings
 from infra.packaging import build_code_asset
 from infra.stack import PaygateStack
+from infra.stages import Stage
 
 
 def build_app(
@@ -25,25 +24,25 @@ def build_app(
 ) -> tuple[cdk.App, PaygateStack]:
     """`context` as `-c name=value` gives it (infra/scaling.py names what it may set)."""
     app = cdk.App(outdir=outdir, context=dict(context or {}))
-    name = stack_name or app.node.try_get_context("stackName") or DEFAULT_PREFIX
-    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
-    env = cdk.Environment(account=account, region=region) if account and region else None
+    stage = Stage.from_context(app.node)
     account_stack = PaygateAccountStack(
         app,
         ACCOUNT_STACK,
-        env=env,
+        env=stage.environment,
         description="paygate: API Gateway's CloudWatch logging role (once per account and Region)",
     )
     stack = PaygateStack(
         app,
-        name,
+        stack_name or stage.stack_name,
         code=lambda_.Code.from_asset(str(build_code_asset())),
-        env=env,
-        description="paygate: queue-driven asynchronous payment gateway",
+        stage=stage,
+        description=f"paygate ({stage.name}): queue-driven asynchronous payment gateway",
     )
     stack.add_stack_dependency(account_stack, "API Gateway logs through the account's role")
-    for each in (account_stack, stack):
-        suppress_reviewed_findings(each)
+    suppress_account_findings(account_stack)
+    suppress_reviewed_findings(stack, waf=stage.profile.waf)
+    for key, value in stage.tags.items():
+        cdk.Tags.of(app).add(key, value)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
 

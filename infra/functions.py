@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -22,11 +24,11 @@ from handlers.routes import (
 from infra import access
 from infra.messaging import Messaging
 from infra.scaling import Scaling
+from infra.stages import StageProfile
 from infra.storage import Storage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
 @dataclass(frozen=True)
@@ -65,29 +67,56 @@ RECONCILER = FunctionSpec(
 
 class LambdaFactory:
     """The one way a paygate function is built: arm64, one runtime, one code asset,
-    powertools settings, active tracing, a log group with retention, the shared settings."""
+    powertools settings, active tracing, JSON logs in an encrypted log group kept as long as
+    the stage says, the shared settings. Names are generated, so a function or its log group
+    can be replaced and a rolled-back create leaves nothing that blocks the next."""
 
     def __init__(
-        self, scope: Construct, *, prefix: str, code: lambda_.Code, environment: dict[str, str]
+        self,
+        scope: Construct,
+        *,
+        prefix: str,
+        code: lambda_.Code,
+        environment: dict[str, str],
+        logs_key: kms.IKey,
+        stage: StageProfile,
     ) -> None:
         self._scope = scope
         self._prefix = prefix
         self._code = code
         self._environment = environment
+        self._logs_key = logs_key
+        self._stage = stage
+
+    def log_group(self, construct_id: str) -> logs.LogGroup:
+        return logs.LogGroup(
+            self._scope,
+            construct_id,
+            retention=self._stage.log_retention,
+            removal_policy=self._stage.data_removal,
+            encryption_key=self._logs_key,
+        )
 
     def build(self, spec: FunctionSpec) -> lambda_.Function:
-        name = f"{self._prefix}-{spec.construct_id}"
-        log_group = logs.LogGroup(
+        log_group = self.log_group(f"{spec.construct_id}Logs")
+        # A role of its own instead of AWSLambdaBasicExecutionRole (logs on "*"): a function
+        # may write only its own log group, which exists before it runs.
+        role = iam.Role(
             self._scope,
-            f"{spec.construct_id}Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.RETAIN,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self._prefix}: {spec.construct_id}",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
         )
         return lambda_.Function(
             self._scope,
             spec.construct_id,
-            function_name=name,
+            role=role,
             description=f"{self._prefix}: {spec.description}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
@@ -97,6 +126,9 @@ class LambdaFactory:
             memory_size=spec.memory_mb,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             environment=self._environment
             | {
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
@@ -135,13 +167,16 @@ class Functions(Construct):
         storage: Storage,
         messaging: Messaging,
         scaling: Scaling,
+        stage: StageProfile,
     ) -> None:
         super().__init__(scope, construct_id)
-        factory = LambdaFactory(
+        self.factory = factory = LambdaFactory(
             self,
             prefix=prefix,
             code=code,
             environment=lambda_environment(storage, messaging, scaling),
+            logs_key=storage.logs_key,
+            stage=stage,
         )
         # One function per route of the registry; the named ones get their grants below.
         self.for_route = {route: factory.build(FunctionSpec.of_route(route)) for route in ROUTES}

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from core.resources import JOBS_DLQ, JOBS_QUEUE, MAX_RECEIVE_COUNT
+from infra.stages import StageProfile
 
 
 class Messaging(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
+    """The queues' names are generated (the CLI reads their URLs from the outputs)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, prefix: str, stage: StageProfile
+    ) -> None:
         super().__init__(scope, construct_id)
         self.queue_key = kms.Key(
             self,
             "QueueKey",
             description=f"{prefix}: payment job queues",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=stage.data_removal,
         )
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetterQueue",
-            queue_name=JOBS_DLQ.physical_name(prefix),
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.queue_key,
             enforce_ssl=True,
@@ -33,7 +37,6 @@ class Messaging(Construct):
         self.jobs = sqs.Queue(
             self,
             "JobsQueue",
-            queue_name=JOBS_QUEUE.physical_name(prefix),
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.queue_key,
             enforce_ssl=True,

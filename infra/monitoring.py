@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -71,10 +72,15 @@ class Monitoring(Construct):
         tables: list[dynamodb.Table],
         schedule_failures: sqs.Queue,
         monthly_budget_usd: int,
+        alarm_emails: tuple[str, ...] = (),
+        removal: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = prefix
-        self.topic = self._topic(prefix)
+        self.topic = self._topic(prefix, removal)
+        # Each address gets AWS's confirmation mail first: alarms reach it once confirmed.
+        for email in alarm_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
         throttled = logs.MetricFilter(
             self,
             "ThrottledRequestsFilter",
@@ -184,16 +190,19 @@ class Monitoring(Construct):
         self.dashboard = self._dashboard(prefix, api, functions, messaging)
         self.budget = self._budget(prefix, monthly_budget_usd)
 
-    def _topic(self, prefix: str) -> sns.Topic:
+    def _topic(self, prefix: str, removal: RemovalPolicy) -> sns.Topic:
         """The topic every alarm and the budget notify. Its policy must allow the services
         that publish to it: enforce_ssl replaces SNS's default policy with a Deny only."""
         key = kms.Key(
-            self, "AlarmTopicKey", description=f"{prefix}: alarm topic", enable_key_rotation=True
+            self,
+            "AlarmTopicKey",
+            description=f"{prefix}: alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal,
         )
         topic = sns.Topic(
             self,
             "AlarmTopic",
-            topic_name=f"{prefix}-alarms",
             display_name="paygate alarms",
             master_key=key,
             enforce_ssl=True,

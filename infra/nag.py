@@ -5,19 +5,20 @@ from __future__ import annotations
 from aws_cdk import Stack
 from cdk_nag import NagPackSuppression, NagSuppressions
 
-STACK_WIDE = [
+# The account stack's (infra/account.py) only: the functions' roles are written out.
+ACCOUNT_WIDE = [
     NagPackSuppression(
         id="AwsSolutions-IAM4",
         reason=(
-            "AWSLambdaBasicExecutionRole (logs only) for the functions, and "
             "AmazonAPIGatewayPushToCloudWatchLogs for API Gateway's account logging role: "
-            "AWS-maintained, least-privilege policies for exactly those purposes."
+            "the AWS-maintained policy for exactly that purpose."
         ),
         applies_to=[
-            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
             "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
         ],
     ),
+]
+STACK_WIDE = [
     NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason=(
@@ -32,13 +33,6 @@ STACK_WIDE = [
         ],
     ),
     NagPackSuppression(
-        id="AwsSolutions-APIG3",
-        reason=(
-            "WAF is left to the operator's edge (an account-wide web ACL or CloudFront); "
-            "the API is throttled per merchant by its usage plan and per stage."
-        ),
-    ),
-    NagPackSuppression(
         id="AwsSolutions-COG4",
         reason=(
             "Merchants are machines, authenticated by API key through the Lambda REQUEST "
@@ -48,5 +42,20 @@ STACK_WIDE = [
 ]
 
 
-def suppress_reviewed_findings(stack: Stack) -> None:
-    NagSuppressions.add_stack_suppressions(stack, STACK_WIDE, apply_to_nested_stacks=True)
+# Only where a stage has no firewall (dev: infra/stages.py); prod has AWS WAF.
+WITHOUT_WAF = NagPackSuppression(
+    id="AwsSolutions-APIG3",
+    reason=(
+        "A dev stage has no WAF (its throttle is 100 req/s and it holds no real cards); "
+        "prod stages have AWS WAF with the common rule set and a per-IP rate limit."
+    ),
+)
+
+
+def suppress_reviewed_findings(stack: Stack, *, waf: bool = True) -> None:
+    findings = STACK_WIDE if waf else [*STACK_WIDE, WITHOUT_WAF]
+    NagSuppressions.add_stack_suppressions(stack, findings, apply_to_nested_stacks=True)
+
+
+def suppress_account_findings(stack: Stack) -> None:
+    NagSuppressions.add_stack_suppressions(stack, ACCOUNT_WIDE)

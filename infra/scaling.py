@@ -35,8 +35,9 @@ DEFAULT_MONTHLY_BUDGET_USD = 1000
 # Sized by the capacity model: 5,000 payments/s with the bank answering in 1 s (a payment
 # then holds a worker slot about 1.16 s) needs about 5,800 calls in flight; 20% to spare.
 DEFAULT_BANK_MAX_CONCURRENCY = 7000
-# 5,000 payments/s make about 20,000 API requests/s (4 a payment), with 25% to spare; the
-# burst is AWS's default account burst.
+# A prod stage's (infra/stages.py; a dev stage's are low): 5,000 payments/s make about
+# 20,000 API requests/s (4 a payment), with 25% to spare; the burst is AWS's default
+# account burst.
 DEFAULT_API_RATE_LIMIT = 25_000
 DEFAULT_API_BURST_LIMIT = 5000
 # A merchant sending half of 5,000 payments/s makes about 10,000 requests/s.
@@ -57,7 +58,13 @@ class Scaling:
     large_merchant_rate_limit: int = DEFAULT_LARGE_MERCHANT_RATE_LIMIT
 
     @classmethod
-    def from_context(cls, node: Node) -> Scaling:
+    def from_context(
+        cls,
+        node: Node,
+        api_limits: tuple[int, int] = (DEFAULT_API_RATE_LIMIT, DEFAULT_API_BURST_LIMIT),
+    ) -> Scaling:
+        """`api_limits`: the stage's throttle (rate, burst) unless context sets them."""
+
         def whole(name: str, default: int) -> int:
             return context_whole(node, name, default)
 
@@ -69,8 +76,8 @@ class Scaling:
             bank_max_concurrency=whole(BANK_MAX_CONCURRENCY, DEFAULT_BANK_MAX_CONCURRENCY),
             in_flight_shards=setting("in_flight_shards", IN_FLIGHT_SHARDS),
             merchant_buckets=setting("merchant_buckets", MERCHANT_BUCKETS),
-            api_rate_limit=whole(API_RATE_LIMIT, DEFAULT_API_RATE_LIMIT),
-            api_burst_limit=whole(API_BURST_LIMIT, DEFAULT_API_BURST_LIMIT),
+            api_rate_limit=whole(API_RATE_LIMIT, api_limits[0]),
+            api_burst_limit=whole(API_BURST_LIMIT, api_limits[1]),
             large_merchant_rate_limit=whole(
                 LARGE_MERCHANT_RATE_LIMIT, DEFAULT_LARGE_MERCHANT_RATE_LIMIT
             ),

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from core.resources import StackOutput
 from infra.api import Api
+from infra.firewall import DEFAULT_IP_RATE_LIMIT, Firewall
 from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
@@ -18,18 +19,32 @@ from infra.scaling import (
     Scaling,
     context_whole,
 )
+from infra.stages import WAF_IP_RATE_LIMIT, Stage
 from infra.storage import Storage
 
 
 class PaygateStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, code: lambda_.Code, **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        stage: Stage,
+        **kwargs: object,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            scope,
+            construct_id,
+            env=stage.environment,
+            termination_protection=stage.profile.termination_protection,
+            **kwargs,  # type: ignore[arg-type]
+        )
         prefix = construct_id
-        scaling = Scaling.from_context(self.node)
-        self.storage = Storage(self, "Storage", prefix=prefix)
-        self.messaging = Messaging(self, "Messaging", prefix=prefix)
+        self.stage = stage
+        scaling = Scaling.from_context(self.node, stage.api_limits)
+        self.storage = Storage(self, "Storage", prefix=prefix, stage=stage.profile)
+        self.messaging = Messaging(self, "Messaging", prefix=prefix, stage=stage.profile)
         self.functions = Functions(
             self,
             "Functions",
@@ -38,8 +53,21 @@ class PaygateStack(Stack):
             storage=self.storage,
             messaging=self.messaging,
             scaling=scaling,
+            stage=stage.profile,
         )
         self.api = Api(self, "Api", prefix=prefix, functions=self.functions, scaling=scaling)
+        self.firewall = (
+            Firewall(
+                self,
+                "Firewall",
+                prefix=prefix,
+                rest_api=self.api.rest_api,
+                ip_rate_limit=context_whole(self.node, WAF_IP_RATE_LIMIT, DEFAULT_IP_RATE_LIMIT),
+                allowed_cidrs=stage.waf_allowed_cidrs,
+            )
+            if stage.profile.waf
+            else None
+        )
         self.processing = Processing(
             self, "Processing", functions=self.functions, messaging=self.messaging, scaling=scaling
         )
@@ -55,6 +83,8 @@ class PaygateStack(Stack):
             monthly_budget_usd=context_whole(
                 self.node, MONTHLY_BUDGET_USD, DEFAULT_MONTHLY_BUDGET_USD
             ),
+            alarm_emails=stage.alarm_emails,
+            removal=stage.profile.data_removal,
         )
         outputs = {
             StackOutput.API_URL: self.api.rest_api.url,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -20,6 +21,7 @@ from core.resources import (
     card_key_alias,
     key_alias,
 )
+from infra.stages import StageProfile
 
 _TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -33,14 +35,21 @@ def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
 
 
 class Storage(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
+    """Tables and keys have no fixed names (CloudFormation generates them; the CLI reads
+    them from the stack's outputs), so a rolled-back create or a replacement never collides
+    with what an earlier attempt left; how long they outlive the stack is the stage's."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, prefix: str, stage: StageProfile
+    ) -> None:
         super().__init__(scope, construct_id)
+        self._stage = stage
         self.table_key = kms.Key(
             self,
             "TableKey",
             description=f"{prefix}: DynamoDB tables at rest",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=stage.data_removal,
         )
         # Card data gets a key of its own: only make-payment may encrypt with it and only
         # the worker may decrypt (see functions.py).
@@ -50,9 +59,10 @@ class Storage(Construct):
             description=f"{prefix}: card data (PAN and CVV) while a payment is in flight",
             alias=card_key_alias(prefix),
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=stage.data_removal,
             pending_window=Duration.days(30),
         )
+        self.logs_key = self._logs_key(prefix)
         # HMAC keys (their material never leaves KMS; KMS cannot rotate HMAC keys, and a
         # rotated digest key would no longer recognize a repeated request).
         self.card_digest_key = self._mac_key(
@@ -61,11 +71,11 @@ class Storage(Construct):
         self.cursor_key = self._mac_key(
             "CursorKey", prefix, CURSOR_KEY_ALIAS, "signature of list-payments cursors"
         )
-        self.payments = self._table("Payments", PAYMENTS_TABLE, prefix)
-        self.merchants = self._table("Merchants", MERCHANTS_TABLE, prefix)
-        self.bank_ledger = self._table("BankLedger", BANK_LEDGER_TABLE, prefix)
-        self.bank_control = self._table("BankControl", BANK_CONTROL_TABLE, prefix)
-        self.idempotency = self._table("Idempotency", IDEMPOTENCY_TABLE, prefix)
+        self.payments = self._table("Payments", PAYMENTS_TABLE)
+        self.merchants = self._table("Merchants", MERCHANTS_TABLE)
+        self.bank_ledger = self._table("BankLedger", BANK_LEDGER_TABLE)
+        self.bank_control = self._table("BankControl", BANK_CONTROL_TABLE)
+        self.idempotency = self._table("Idempotency", IDEMPOTENCY_TABLE)
 
     def _mac_key(self, construct_id: str, prefix: str, alias: str, purpose: str) -> kms.Key:
         return kms.Key(
@@ -75,21 +85,57 @@ class Storage(Construct):
             alias=key_alias(prefix, alias),
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self._stage.data_removal,
         )
 
-    def _table(self, construct_id: str, spec: TableSpec, prefix: str) -> dynamodb.Table:
+    def _logs_key(self, prefix: str) -> kms.Key:
+        """CloudWatch Logs encrypts every paygate log group with it: the functions' logs sit
+        next to card data (masked, never plain, but card-adjacent), and the access log names
+        merchants. Only this account's log groups may use it, through CloudWatch Logs."""
+        key = kms.Key(
+            self,
+            "LogsKey",
+            description=f"{prefix}: CloudWatch log groups",
+            enable_key_rotation=True,
+            removal_policy=self._stage.data_removal,
+        )
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        return key
+
+    def _table(self, construct_id: str, spec: TableSpec) -> dynamodb.Table:
         table = dynamodb.Table(
             self,
             construct_id,
-            table_name=spec.physical_name(prefix),
             partition_key=_attribute(spec.partition_key),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=self._stage.deletion_protection,
+            removal_policy=self._stage.data_removal,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.table_key,
             time_to_live_attribute=spec.ttl_attribute,

@@ -31,19 +31,46 @@ class Synthesized:
         return str(self.stack.get_logical_id(construct.node.default_child))
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    """One real synthesis of the app (with cdk-nag) for the whole session."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app(str(outdir))
+# What a prod stage must name (infra/stages.py).
+PROD_CONTEXT: dict[str, object] = {
+    "stage": "prod",
+    "account": "123456789012",
+    "region": "eu-west-1",
+    "owner": "payments-oncall",
+    "alarmEmails": "oncall@example.com,payments@example.com",
+}
+
+
+def synthesize(outdir: Path, context: dict[str, object] | None = None) -> Synthesized:
+    """A real synthesis of the app, with cdk-nag."""
+    app, stack = build_app(str(outdir), context=context)
     app.synth()
-    yield Synthesized(
+    return Synthesized(
         stack=stack,
         template=Template.from_stack(stack),
         annotations=Annotations.from_stack(stack),
         template_file=outdir / f"{stack.stack_name}.template.json",
         outdir=outdir,
     )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The dev stage (the default), synthesized once for the whole session."""
+    yield synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synth_prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    yield synthesize(tmp_path_factory.mktemp("cdk.out.prod"), PROD_CONTEXT)
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def synth_each(
+    request: pytest.FixtureRequest, synth: Synthesized, synth_prod: Synthesized
+) -> Synthesized:
+    """Each stage's template, for what must hold in both."""
+    return synth if request.param == "dev" else synth_prod
 
 
 def as_list(value: Any) -> list[Any]:
