@@ -88,4 +88,4 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     return authorize(APIGatewayAuthorizerRequestEvent(event), deps.merchants)
 
 
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes="merchants")

@@ -61,4 +61,4 @@ def create_payment() -> Any:
 
 
 handle = api_entry_point(app)
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes=CREATE_PAYMENT.use_case)

@@ -38,4 +38,4 @@ def get_payment() -> Any:
 
 
 handle = api_entry_point(app)
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes=GET_PAYMENT.use_case)

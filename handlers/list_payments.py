@@ -39,4 +39,4 @@ def list_payments() -> Any:
 
 
 handle = api_entry_point(app)
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes=LIST_PAYMENTS.use_case)

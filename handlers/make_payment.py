@@ -66,4 +66,4 @@ def make_payment() -> Any:
 
 
 handle = api_entry_point(app)
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes=MAKE_PAYMENT.use_case)

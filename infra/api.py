@@ -92,7 +92,7 @@ class Api(Construct):
         self.authorizer = apigw.RequestAuthorizer(
             self,
             "ApiKeyAuthorizer",
-            handler=functions.authorizer,
+            handler=functions.live[functions.authorizer],
             identity_sources=[apigw.IdentitySource.header("Authorization")],
             results_cache_ttl=AUTHORIZER_CACHE,
         )
@@ -109,7 +109,12 @@ class Api(Construct):
             ),
         )
         for route, function in functions.for_route.items():
-            self._route(route, function, validator, json_object if route.takes_body else None)
+            self._route(
+                route,
+                functions.live[function],
+                validator,
+                json_object if route.takes_body else None,
+            )
 
         for response_type, response in _GATEWAY_RESPONSES.items():
             self.rest_api.add_gateway_response(

@@ -40,7 +40,9 @@ def build_app(
     )
     stack.add_stack_dependency(account_stack, "API Gateway logs through the account's role")
     suppress_account_findings(account_stack)
-    suppress_reviewed_findings(stack, waf=stage.profile.waf)
+    suppress_reviewed_findings(
+        stack, waf=stage.profile.waf, gradual_rollout=stage.profile.gradual_rollout
+    )
     for key, value in stage.tags.items():
         cdk.Tags.of(app).add(key, value)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

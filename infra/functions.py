@@ -28,6 +28,9 @@ from infra.stages import StageProfile
 from infra.storage import Storage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+# What every caller invokes (API Gateway, the authorizer, the event source, the schedule):
+# a published version, which a prod stage's CodeDeploy canary shifts (infra/rollouts.py).
+LIVE_ALIAS = "live"
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
 
@@ -38,10 +41,18 @@ class FunctionSpec:
     description: str
     timeout_seconds: int = 10
     memory_mb: int = 256
+    # Whether a stage with SnapStart (infra/stages.py) starts it from a snapshot: the API's
+    # functions, whose cold start a merchant waits for (bench/RESULTS.md, section 1).
+    snap_start: bool = False
 
     @classmethod
     def of_route(cls, route: Route) -> FunctionSpec:
-        return cls(route.construct_id, route.lambda_handler, f"{route.method} {route.path}")
+        return cls(
+            route.construct_id,
+            route.lambda_handler,
+            f"{route.method} {route.path}",
+            snap_start=True,
+        )
 
 
 AUTHORIZER = FunctionSpec(
@@ -97,6 +108,15 @@ class LambdaFactory:
             encryption_key=self._logs_key,
         )
 
+    def publish(self, function: lambda_.Function) -> lambda_.Alias:
+        """Its current code and settings as a version, behind its live alias."""
+        return lambda_.Alias(
+            self._scope,
+            f"{function.node.id}Live",
+            alias_name=LIVE_ALIAS,
+            version=function.current_version,
+        )
+
     def build(self, spec: FunctionSpec) -> lambda_.Function:
         log_group = self.log_group(f"{spec.construct_id}Logs")
         # A role of its own instead of AWSLambdaBasicExecutionRole (logs on "*"): a function
@@ -129,6 +149,9 @@ class LambdaFactory:
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS
+            if spec.snap_start and self._stage.snap_start
+            else None,
             environment=self._environment
             | {
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
@@ -187,6 +210,8 @@ class Functions(Construct):
         self.authorizer = factory.build(AUTHORIZER)
         self.worker = factory.build(WORKER)
         self.reconciler = factory.build(RECONCILER)
+        # What callers invoke: each function's live alias (its published version).
+        self.live = {function: factory.publish(function) for function in self.all}
 
         self._grant(storage, messaging)
 

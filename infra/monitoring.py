@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -187,8 +188,22 @@ class Monitoring(Construct):
                 threshold=1,
             ),
         ]
+        self.by_name = {alarm.node.id: alarm for alarm in self.alarms}
         self.dashboard = self._dashboard(prefix, api, functions, messaging)
         self.budget = self._budget(prefix, monthly_budget_usd)
+
+    def rollback_alarms(
+        self, function: lambda_.Function, functions: Functions
+    ) -> list[cloudwatch.IAlarm]:
+        """What rolls a new version of `function` back: its own errors, and what its
+        callers see (the API's 5xx and p99 for the API's functions, failed payment jobs
+        for the worker)."""
+        names = [f"{function.node.id}Errors"]
+        if function in functions.api_functions:
+            names += ["Api5xxErrors", "ApiLatencyP99"]
+        if function is functions.worker:
+            names += ["WorkerRecordsFailed"]
+        return [self.by_name[name] for name in names]
 
     def _topic(self, prefix: str, removal: RemovalPolicy) -> sns.Topic:
         """The topic every alarm and the budget notify. Its policy must allow the services

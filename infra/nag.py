@@ -52,8 +52,27 @@ WITHOUT_WAF = NagPackSuppression(
 )
 
 
-def suppress_reviewed_findings(stack: Stack, *, waf: bool = True) -> None:
-    findings = STACK_WIDE if waf else [*STACK_WIDE, WITHOUT_WAF]
+# Only where CodeDeploy shifts the functions (prod: infra/rollouts.py).
+CODEDEPLOY_ROLE = NagPackSuppression(
+    id="AwsSolutions-IAM4",
+    reason=(
+        "AWSCodeDeployRoleForLambdaLimited for the canary deployments' role: the "
+        "AWS-maintained policy for exactly that (CDK attaches it to any role it is given)."
+    ),
+    applies_to=[
+        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited"
+    ],
+)
+
+
+def suppress_reviewed_findings(
+    stack: Stack, *, waf: bool = True, gradual_rollout: bool = False
+) -> None:
+    findings = [
+        *STACK_WIDE,
+        *([] if waf else [WITHOUT_WAF]),
+        *([CODEDEPLOY_ROLE] if gradual_rollout else []),
+    ]
     NagSuppressions.add_stack_suppressions(stack, findings, apply_to_nested_stacks=True)
 
 

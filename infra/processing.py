@@ -33,7 +33,7 @@ class Processing(Construct):
         super().__init__(scope, construct_id)
         # A batch per instance, processed at once; at most `worker_instances` instances, so
         # the bank never has more than bank_max_concurrency of our calls in flight.
-        functions.worker.add_event_source(
+        functions.live[functions.worker].add_event_source(
             sources.SqsEventSource(
                 messaging.jobs,
                 batch_size=scaling.worker_concurrency,
@@ -67,7 +67,7 @@ class Processing(Construct):
             schedule=events.Schedule.rate(RECONCILE_EVERY),
             targets=[
                 targets.LambdaFunction(
-                    functions.reconciler,
+                    functions.live[functions.reconciler],
                     retry_attempts=2,
                     dead_letter_queue=self.schedule_failures,
                 )

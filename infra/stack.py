@@ -13,6 +13,7 @@ from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
 from infra.processing import Processing
+from infra.rollouts import Rollouts
 from infra.scaling import (
     DEFAULT_MONTHLY_BUDGET_USD,
     MONTHLY_BUDGET_USD,
@@ -85,6 +86,11 @@ class PaygateStack(Stack):
             ),
             alarm_emails=stage.alarm_emails,
             removal=stage.profile.data_removal,
+        )
+        self.rollouts = (
+            Rollouts(self, "Rollouts", functions=self.functions, monitoring=self.monitoring)
+            if stage.profile.gradual_rollout
+            else None
         )
         outputs = {
             StackOutput.API_URL: self.api.rest_api.url,

@@ -6,8 +6,9 @@
   updated all at once. Deployed to the account and Region of the caller's credentials.
 - prod: data outlives the stack (RETAIN_ON_UPDATE_OR_DELETE: kept on delete and
   replacement, removed only when the create that made it is rolled back), tables with
-  deletion protection, termination protection, logs kept a year, WAF on the API, API
-  functions shifted to a new version by a CodeDeploy canary that rolls back on alarms.
+  deletion protection, termination protection, logs kept a year, WAF on the API, SnapStart
+  on the API functions, every function shifted to a new version by a CodeDeploy canary
+  that rolls back on its alarms.
   It must name its account, Region, owner and who receives alarms; a prod stack is never
   deployed to whatever account the caller's credentials happen to be for.
 """
@@ -46,6 +47,8 @@ class StageProfile:
     deletion_protection: bool
     termination_protection: bool
     waf: bool
+    # The API functions start from a snapshot taken when their version is published.
+    snap_start: bool
     gradual_rollout: bool
     api_rate_limit: int
     api_burst_limit: int
@@ -60,6 +63,7 @@ DEV = StageProfile(
     deletion_protection=False,
     termination_protection=False,
     waf=False,
+    snap_start=False,
     gradual_rollout=False,
     api_rate_limit=100,
     api_burst_limit=200,
@@ -72,6 +76,7 @@ PROD = StageProfile(
     deletion_protection=True,
     termination_protection=True,
     waf=True,
+    snap_start=True,
     gradual_rollout=True,
     api_rate_limit=DEFAULT_API_RATE_LIMIT,
     api_burst_limit=DEFAULT_API_BURST_LIMIT,

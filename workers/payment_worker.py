@@ -67,4 +67,4 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     }
 
 
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes="processor")

@@ -20,4 +20,4 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     return summary
 
 
-lambda_handler = with_process_services(handle)
+lambda_handler = with_process_services(handle, primes="reconciler")
