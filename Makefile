@@ -12,21 +12,33 @@ NODE_INSTALLED := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install lint format test test-fast run bench synth openapi clean
+# Every Python dependency comes from a lock (requirements/*.lock: pinned, hash-checked;
+# `make lock` rewrites them from pyproject.toml's ranges). paygate itself is then
+# installed editable, built by the locked setuptools, with nothing else resolved.
+DEV_LOCK := requirements/dev.lock
+RUN_LOCK := requirements/run.lock
+LOCKED_INSTALL = $(BIN)/python -m pip install --require-hashes --no-deps
+SELF_INSTALL = $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
-$(INSTALLED): pyproject.toml
+.PHONY: install lint format test test-fast run bench synth openapi lock clean
+
+$(INSTALLED): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(LOCKED_INSTALL) --quiet -r $(DEV_LOCK)
+	$(SELF_INSTALL)
 	touch $(INSTALLED) $(RUNNABLE)
 
 # The local stack only needs the CLI extras: about half the size and time of everything.
-$(RUNNABLE): pyproject.toml
+$(RUNNABLE): pyproject.toml $(RUN_LOCK)
 	@echo "Installing paygate and its local stack into $(VENV) (the first time takes about half a minute)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -e ".[cli]"
+	$(LOCKED_INSTALL) --progress-bar on -r $(RUN_LOCK)
+	$(SELF_INSTALL)
 	touch $(RUNNABLE)
+
+# Re-resolve every lock from pyproject.toml's ranges (newest versions within them).
+lock: $(INSTALLED)
+	$(BIN)/python -m infra.locks
 
 # The CDK CLI, pinned in package-lock.json (for `npx cdk synth` / `npx cdk deploy`).
 $(NODE_INSTALLED): package.json package-lock.json
