@@ -10,8 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from cli.http_client import HttpAnswer, http_request
 from cli.local_state import LOCAL_CREDENTIALS
 
 STARTUP_SECONDS = 60
@@ -36,12 +35,6 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    body: Any
-
-
 @dataclass
 class RunningStack:
     url: str
@@ -55,17 +48,7 @@ class RunningStack:
     def request(
         self, method: str, path: str, payload: Any = None, api_key: str | None = None
     ) -> HttpAnswer:
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
-        request.add_header("Authorization", f"Bearer {api_key or self.api_key}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            # Only ever the local stack's http://127.0.0.1 URL.
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return HttpAnswer(response.status, json.loads(response.read() or b"null"))
-        except urllib.error.HTTPError as error:
-            return HttpAnswer(error.code, json.loads(error.read() or b"null"))
+        return http_request(self.url, method, path, api_key or self.api_key, payload)
 
     def cli(self, *args: str) -> str:
         """Run the real `paygate` command against this stack; its output."""

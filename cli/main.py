@@ -23,8 +23,9 @@ from cli.local_stack import (
 )
 from cli.local_state import default_state_file
 from cli.merchant_commands import merchants_app
-from cli.output import CurrentStderr, JsonOption, console, emit_json, emit_records, fail
+from cli.output import CurrentStderr, JsonOption, console, emit_json, emit_records, fail, say
 from cli.payment_commands import payments_app
+from cli.smoke import DEFAULT_DLQ_WAIT_SECONDS, DEFAULT_SETTLE_SECONDS, Check, SmokeRun, smoke_key
 from cli.target import TargetChoice, target_of
 from core.observability import logger
 from core.resources import LOCAL_API_PORT
@@ -174,6 +175,54 @@ def status(
     emit_records(f"paygate status ({target.name})", [rows])
     if truncated:
         console.print(f"(payments counted from the first {max_items}; see the dashboard)")
+
+
+@app.command(
+    epilog="Examples:\n\n\b\n  paygate smoke\n  paygate smoke --skip-dlq\n"
+    "  paygate --stack paygate-dev --region eu-west-1 smoke\n"
+)
+def smoke(
+    ctx: typer.Context,
+    skip_dlq: Annotated[
+        bool, typer.Option(help="Leave out the DLQ round trip (on AWS it takes ~15 minutes).")
+    ] = False,
+    dlq_wait: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds to wait for the 504 payment to reach the DLQ."),
+    ] = DEFAULT_DLQ_WAIT_SECONDS,
+    settle: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for each payment's final status.")
+    ] = DEFAULT_SETTLE_SECONDS,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the end-to-end scenarios against the stack as a merchant would: create; make
+    for amounts 1250, 1, 2, 24 and 503 and see each end as the bank answers; get (card
+    masked); list; a 504 through the DLQ and back. Exits 1 if any check fails."""
+    target = target_of(ctx)
+    if not target.api_url:
+        fail(f"the stack {target.name} has no ApiUrl output", 2)
+
+    def show(check: Check) -> None:
+        if not as_json:
+            mark = "ok  " if check.passed else "FAIL"
+            say(f"{mark} {check.name} ({check.seconds} s): {check.detail}")
+
+    run = SmokeRun(target, settle_seconds=settle, on_check=show)
+    with smoke_key(target) as api_key:
+        run.api_key = api_key
+        run.run(None if skip_dlq else dlq_wait)
+    if as_json:
+        emit_json(
+            {
+                "target": target.name,
+                "passed": run.passed,
+                "checks": [check.__dict__ for check in run.checks],
+            }
+        )
+    else:
+        passed = sum(check.passed for check in run.checks)
+        say(f"smoke {'passed' if run.passed else 'FAILED'}: {passed} of {len(run.checks)} checks")
+    raise typer.Exit(0 if run.passed else 1)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def _refuse_existing(merchant_id: str) -> NoReturn:
     "create",
     epilog='Examples:\n\n\b\n  paygate merchants create "Ada\'s Shop"\n'
     '  paygate merchants create "Ada\'s Shop" --merchant-id ada-eu\n'
-    '  paygate --stack paygate --region eu-west-1 merchants create "Ada\'s Shop"\n',
+    '  paygate --stack paygate-dev --region eu-west-1 merchants create "Ada\'s Shop"\n',
 )
 def merchants_create(
     ctx: typer.Context,
@@ -89,26 +89,32 @@ def merchants_create(
     except InvalidMerchantError as error:
         fail(str(error), 2)
     target = target_of(ctx)
+    try:
+        issued = register_merchant(target, merchant_id, name, plan)
+    except MerchantExistsError:
+        _refuse_existing(merchant_id)
+    _show_key(issued, as_json)
+
+
+def register_merchant(target: Target, merchant_id: str, name: str, plan: Plan) -> IssuedKey:
+    """A new merchant with its first key, and on AWS its usage-plan key; raises
+    MerchantExistsError (nothing issued) for an id that exists."""
     merchants = target.merchants()
     if merchants.get_merchant(merchant_id) is not None:
-        _refuse_existing(merchant_id)
+        raise MerchantExistsError(merchant_id)
     plan_id = _plan_ids(target).get(plan)
     usage_key = (
         issue_usage_key(target.session, plan_id, _usage_key_name(target, merchant_id))
         if plan_id
         else None
     )
-    try:
-        issued = merchants.create_merchant(
-            merchant_id,
-            name,
-            created_at=epoch_seconds(target.services.clock),
-            actor=target.actor,
-            usage_key=usage_key,
-        )
-    except MerchantExistsError:
-        _refuse_existing(merchant_id)
-    _show_key(issued, as_json)
+    return merchants.create_merchant(
+        merchant_id,
+        name,
+        created_at=epoch_seconds(target.services.clock),
+        actor=target.actor,
+        usage_key=usage_key,
+    )
 
 
 @merchants_app.command(
@@ -133,7 +139,7 @@ def merchants_add_key(
 
 @merchants_app.command(
     "set-plan",
-    epilog="Examples:\n\n\b\n  paygate --stack paygate merchants set-plan ada-s-shop large\n",
+    epilog="Examples:\n\n\b\n  paygate --stack paygate-prod merchants set-plan ada-s-shop large\n",
 )
 def merchants_set_plan(
     ctx: typer.Context,

@@ -4,6 +4,7 @@ account and Region, tells people about alarms and sits behind a firewall."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,13 @@ def test_listed_merchant_addresses_are_left_to_their_usage_plan(tmp_path: Path) 
     (rate,) = [rule for rule in acl["Properties"]["Rules"] if rule["Name"] == "PerIpRateLimit"]
     scope_down = rate["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
     assert "IPSetReferenceStatement" in scope_down["NotStatement"]["Statement"]
+
+
+def test_each_resource_the_runbook_looks_up_by_name_exists_once(synth_prod: Synthesized) -> None:
+    """Names are generated: the runbook finds them by logical id; these must not rot."""
+    runbook = (Path(__file__).resolve().parents[2] / "docs" / "runbook.md").read_text()
+    looked_up = set(re.findall(r"\$\(resource (\w+)\)", runbook))
+    assert len(looked_up) >= 4
+    logical_ids = list(_resources(synth_prod))
+    for prefix in looked_up:
+        assert len([i for i in logical_ids if i.startswith(prefix)]) == 1, prefix
