@@ -27,12 +27,12 @@ def asset_sizes_mb() -> dict[str, float]:
         app.synth()
         template = json.loads((Path(outdir) / f"{stack.stack_name}.template.json").read_text())
         sizes = {}
-        for resource in template["Resources"].values():
-            if resource["Type"] == "AWS::Lambda::Function":
-                key = resource["Properties"]["Code"]["S3Key"]
-                asset = Path(outdir) / f"asset.{key.removesuffix('.zip')}"
-                name = resource["Properties"]["FunctionName"]
-                sizes[name] = round(unzipped_size_bytes(asset) / 1e6, 2)
+        # Function names are generated at deploy time: each is named by its construct.
+        for function in stack.functions.all:
+            logical_id = stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+            key = template["Resources"][logical_id]["Properties"]["Code"]["S3Key"]
+            asset = Path(outdir) / f"asset.{key.removesuffix('.zip')}"
+            sizes[function.node.id] = round(unzipped_size_bytes(asset) / 1e6, 2)
     return sizes
 
 

@@ -15,15 +15,21 @@ from core.resources import (
     BANK_LEDGER_TABLE,
     CARD_DIGEST_KEY_ALIAS,
     CURSOR_KEY_ALIAS,
+    DELIVERIES_DLQ,
+    DELIVERIES_QUEUE,
+    EVENTS_TABLE,
     IDEMPOTENCY_TABLE,
     JOBS_DLQ,
     JOBS_QUEUE,
     MAX_RECEIVE_COUNT,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
+    WEBHOOK_ENDPOINTS_TABLE,
+    WEBHOOK_SECRET_KEY_ALIAS,
     EnvVar,
     IndexSpec,
     KeyAttribute,
+    QueueSpec,
     TableSpec,
     card_key_alias,
     key_alias,
@@ -45,7 +51,7 @@ def _projection(index: IndexSpec) -> dict[str, Any]:
 
 def create_table(client: DynamoDBClient, spec: TableSpec, prefix: str) -> str:
     name = spec.physical_name(prefix)
-    keys: list[KeyAttribute] = [spec.partition_key]
+    keys: list[KeyAttribute] = [spec.partition_key, *([spec.sort_key] if spec.sort_key else [])]
     for index in spec.indexes:
         keys.append(index.partition_key)
         if index.sort_key:
@@ -66,9 +72,17 @@ def create_table(client: DynamoDBClient, spec: TableSpec, prefix: str) -> str:
             }
             for index in spec.indexes
         ]
+    if spec.streamed:
+        options["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+    key_schema: list[Any] = [{"AttributeName": spec.partition_key.name, "KeyType": "HASH"}]
+    if spec.sort_key:
+        key_schema.append({"AttributeName": spec.sort_key.name, "KeyType": "RANGE"})
     client.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": spec.partition_key.name, "KeyType": "HASH"}],
+        KeySchema=key_schema,
         AttributeDefinitions=[
             {"AttributeName": attribute, "AttributeType": kind}
             for attribute, kind in definitions.items()
@@ -84,36 +98,42 @@ def create_table(client: DynamoDBClient, spec: TableSpec, prefix: str) -> str:
     return name
 
 
-def create_queues(client: SQSClient, prefix: str) -> tuple[str, str]:
-    """The jobs queue and its DLQ with the redrive policy; returns (jobs url, dlq url)."""
+def create_queues(
+    client: SQSClient, prefix: str, queue: QueueSpec = JOBS_QUEUE, dlq: QueueSpec = JOBS_DLQ
+) -> tuple[str, str]:
+    """A queue and its DLQ with the redrive policy; returns (queue url, dlq url)."""
     dlq_url = client.create_queue(
-        QueueName=JOBS_DLQ.physical_name(prefix),
+        QueueName=dlq.physical_name(prefix),
         Attributes={
-            "MessageRetentionPeriod": str(JOBS_DLQ.retention_seconds),
-            "VisibilityTimeout": str(JOBS_DLQ.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(dlq.retention_seconds),
+            "VisibilityTimeout": str(dlq.visibility_timeout_seconds),
         },
     )["QueueUrl"]
     dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    jobs_url = client.create_queue(
-        QueueName=JOBS_QUEUE.physical_name(prefix),
+    queue_url = client.create_queue(
+        QueueName=queue.physical_name(prefix),
         Attributes={
-            "MessageRetentionPeriod": str(JOBS_QUEUE.retention_seconds),
-            "VisibilityTimeout": str(JOBS_QUEUE.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(queue.retention_seconds),
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
             ),
         },
     )["QueueUrl"]
-    return jobs_url, dlq_url
+    return queue_url, dlq_url
 
 
 def create_card_key(client: KMSClient, prefix: str) -> str:
-    key_id = client.create_key(Description=f"{prefix} card data", KeyUsage="ENCRYPT_DECRYPT")[
-        "KeyMetadata"
-    ]["KeyId"]
-    client.create_alias(AliasName=card_key_alias(prefix), TargetKeyId=key_id)
+    return create_encryption_key(client, card_key_alias(prefix), f"{prefix} card data")
+
+
+def create_encryption_key(client: KMSClient, alias: str, description: str) -> str:
+    key_id = client.create_key(Description=description, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"][
+        "KeyId"
+    ]
+    client.create_alias(AliasName=alias, TargetKeyId=key_id)
     return key_id
 
 
@@ -138,6 +158,9 @@ def provision(
     for spec in ALL_TABLES:
         create_table(dynamodb, spec, prefix)
     jobs_url, dlq_url = create_queues(sqs, prefix)
+    deliveries_url, deliveries_dlq_url = create_queues(
+        sqs, prefix, DELIVERIES_QUEUE, DELIVERIES_DLQ
+    )
     key_id = create_card_key(kms, prefix)
     env = {
         EnvVar.PAYMENTS_TABLE: PAYMENTS_TABLE.physical_name(prefix),
@@ -149,6 +172,13 @@ def provision(
         EnvVar.CARD_KEY_ID: key_id,
         EnvVar.CARD_DIGEST_KEY_ID: create_mac_key(kms, prefix, CARD_DIGEST_KEY_ALIAS),
         EnvVar.CURSOR_KEY_ID: create_mac_key(kms, prefix, CURSOR_KEY_ALIAS),
+        EnvVar.EVENTS_TABLE: EVENTS_TABLE.physical_name(prefix),
+        EnvVar.WEBHOOK_ENDPOINTS_TABLE: WEBHOOK_ENDPOINTS_TABLE.physical_name(prefix),
+        EnvVar.DELIVERIES_QUEUE_URL: deliveries_url,
+        EnvVar.DELIVERIES_DLQ_URL: deliveries_dlq_url,
+        EnvVar.WEBHOOK_SECRET_KEY_ID: create_encryption_key(
+            kms, key_alias(prefix, WEBHOOK_SECRET_KEY_ALIAS), f"{prefix} webhook secrets"
+        ),
         EnvVar.AWS_REGION: region,
     }
     if endpoint_url:

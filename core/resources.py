@@ -30,6 +30,12 @@ class EnvVar(StrEnum):
     CARD_KEY_ID = "PAYGATE_CARD_KEY_ID"
     CARD_DIGEST_KEY_ID = "PAYGATE_CARD_DIGEST_KEY_ID"
     CURSOR_KEY_ID = "PAYGATE_CURSOR_KEY_ID"
+    EVENTS_TABLE = "PAYGATE_EVENTS_TABLE"
+    WEBHOOK_ENDPOINTS_TABLE = "PAYGATE_WEBHOOK_ENDPOINTS_TABLE"
+    DELIVERIES_QUEUE_URL = "PAYGATE_DELIVERIES_QUEUE_URL"
+    DELIVERIES_DLQ_URL = "PAYGATE_DELIVERIES_DLQ_URL"
+    WEBHOOK_SECRET_KEY_ID = "PAYGATE_WEBHOOK_SECRET_KEY_ID"  # noqa: S105 (a variable name)
+    WEBHOOKS_ALLOW_LOOPBACK = "PAYGATE_WEBHOOKS_ALLOW_LOOPBACK"
     AWS_REGION = "AWS_REGION"
     AWS_ENDPOINT_URL = "PAYGATE_AWS_ENDPOINT_URL"
     PAYMENT_TTL_SECONDS = "PAYGATE_PAYMENT_TTL_SECONDS"
@@ -61,6 +67,11 @@ RESOURCE_ENV_VARS = frozenset(
         EnvVar.CARD_KEY_ID,
         EnvVar.CARD_DIGEST_KEY_ID,
         EnvVar.CURSOR_KEY_ID,
+        EnvVar.EVENTS_TABLE,
+        EnvVar.WEBHOOK_ENDPOINTS_TABLE,
+        EnvVar.DELIVERIES_QUEUE_URL,
+        EnvVar.DELIVERIES_DLQ_URL,
+        EnvVar.WEBHOOK_SECRET_KEY_ID,
         EnvVar.AWS_REGION,
         EnvVar.AWS_ENDPOINT_URL,
     }
@@ -101,6 +112,9 @@ class TableSpec:
     partition_key: KeyAttribute
     ttl_attribute: str | None = None
     indexes: tuple[IndexSpec, ...] = ()
+    sort_key: KeyAttribute | None = None
+    # Its changes are streamed (new and old images): the payments table's, for events.
+    streamed: bool = False
 
     def physical_name(self, prefix: str) -> str:
         return f"{prefix}-{self.logical_name}"
@@ -157,6 +171,8 @@ PAYMENTS_TABLE = TableSpec(
     partition_key=KeyAttribute("paymentId", "S"),
     ttl_attribute="expiresAt",
     indexes=(BY_MERCHANT_INDEX, IN_FLIGHT_INDEX),
+    # The transactional outbox: every status change becomes a webhook event from here.
+    streamed=True,
 )
 MERCHANTS_TABLE = TableSpec(
     logical_name="merchants",
@@ -177,12 +193,36 @@ IDEMPOTENCY_TABLE = TableSpec(
     ttl_attribute="expiresAt",
 )
 
+# A payment's events (entry "v#<version>") and each one's delivery to each endpoint
+# (entry "v#<version>#d#<endpointId>", with every attempt), oldest first. Events carry a
+# day-and-shard key, so `webhooks replay --since` queries a sparse index, never a scan.
+EVENTS_BY_DAY_INDEX = IndexSpec(
+    name="byDay",
+    partition_key=KeyAttribute("eventDay", "S"),
+    sort_key=KeyAttribute("created", "N"),
+    projected=(),
+)
+EVENTS_TABLE = TableSpec(
+    logical_name="webhook-events",
+    partition_key=KeyAttribute("paymentId", "S"),
+    sort_key=KeyAttribute("entry", "S"),
+    ttl_attribute="expiresAt",
+    indexes=(EVENTS_BY_DAY_INDEX,),
+)
+WEBHOOK_ENDPOINTS_TABLE = TableSpec(
+    logical_name="webhook-endpoints",
+    partition_key=KeyAttribute("merchantId", "S"),
+    sort_key=KeyAttribute("endpointId", "S"),
+)
+
 ALL_TABLES = (
     PAYMENTS_TABLE,
     MERCHANTS_TABLE,
     BANK_LEDGER_TABLE,
     BANK_CONTROL_TABLE,
     IDEMPOTENCY_TABLE,
+    EVENTS_TABLE,
+    WEBHOOK_ENDPOINTS_TABLE,
 )
 
 
@@ -213,6 +253,22 @@ JOBS_DLQ = QueueSpec(
 )
 
 
+# Webhook deliveries: one message per (event, endpoint) and attempt; a failed attempt is
+# tried again by a new, delayed message (core/domain/webhook_retry.py), so these receives
+# only absorb crashes and throttling before the DLQ.
+DELIVERY_TIMEOUT_SECONDS = 60
+DELIVERIES_QUEUE = QueueSpec(
+    logical_name="webhook-deliveries",
+    visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
+    retention_seconds=4 * 24 * 3600,
+)
+DELIVERIES_DLQ = QueueSpec(
+    logical_name="webhook-deliveries-dlq",
+    visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
+    retention_seconds=14 * 24 * 3600,
+)
+
+
 class StackOutput(StrEnum):
     """CloudFormation outputs of the CDK stack: what the paygate CLI reads to find it."""
 
@@ -230,6 +286,11 @@ class StackOutput(StrEnum):
     USAGE_PLAN_ID = "UsagePlanId"
     LARGE_USAGE_PLAN_ID = "LargeUsagePlanId"
     ALARM_TOPIC_ARN = "AlarmTopicArn"
+    EVENTS_TABLE = "EventsTableName"
+    WEBHOOK_ENDPOINTS_TABLE = "WebhookEndpointsTableName"
+    DELIVERIES_QUEUE_URL = "DeliveriesQueueUrl"
+    DELIVERIES_DLQ_URL = "DeliveriesDeadLetterQueueUrl"
+    WEBHOOK_SECRET_KEY_ID = "WebhookSecretKeyId"  # noqa: S105 (an output name)
 
 
 # API Gateway keeps an authorizer's policy this long per Authorization header value.
@@ -240,6 +301,7 @@ CARD_KEY_ALIAS = "card-data"
 # signature of list cursors. Their key material never leaves KMS.
 CARD_DIGEST_KEY_ALIAS = "card-digest"
 CURSOR_KEY_ALIAS = "list-cursors"
+WEBHOOK_SECRET_KEY_ALIAS = "webhook-secrets"  # noqa: S105 (a key alias)
 DEFAULT_PREFIX = "paygate"
 
 

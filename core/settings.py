@@ -43,6 +43,13 @@ class Settings:
     card_key_id: str = _setting(EnvVar.CARD_KEY_ID)
     card_digest_key_id: str = _setting(EnvVar.CARD_DIGEST_KEY_ID)
     cursor_key_id: str = _setting(EnvVar.CURSOR_KEY_ID)
+    events_table: str = _setting(EnvVar.EVENTS_TABLE)
+    webhook_endpoints_table: str = _setting(EnvVar.WEBHOOK_ENDPOINTS_TABLE)
+    deliveries_queue_url: str = _setting(EnvVar.DELIVERIES_QUEUE_URL)
+    deliveries_dlq_url: str = _setting(EnvVar.DELIVERIES_DLQ_URL)
+    webhook_secret_key_id: str = _setting(EnvVar.WEBHOOK_SECRET_KEY_ID)
+    # Webhooks to loopback addresses over http: the local stack's `paygate listen` only.
+    webhooks_allow_loopback: int = _setting(EnvVar.WEBHOOKS_ALLOW_LOOPBACK, 0, minimum=0, maximum=1)
     aws_region: str = _setting(EnvVar.AWS_REGION, "us-east-1")
     # Set only for the local stack (moto server); None means the real AWS endpoints.
     aws_endpoint_url: str | None = _setting(EnvVar.AWS_ENDPOINT_URL, None)

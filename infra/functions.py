@@ -173,6 +173,11 @@ def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling)
         EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
         EnvVar.CARD_DIGEST_KEY_ID: storage.card_digest_key.key_arn,
         EnvVar.CURSOR_KEY_ID: storage.cursor_key.key_arn,
+        EnvVar.EVENTS_TABLE: storage.events.table_name,
+        EnvVar.WEBHOOK_ENDPOINTS_TABLE: storage.webhook_endpoints.table_name,
+        EnvVar.DELIVERIES_QUEUE_URL: messaging.deliveries.queue_url,
+        EnvVar.DELIVERIES_DLQ_URL: messaging.delivery_dead_letters.queue_url,
+        EnvVar.WEBHOOK_SECRET_KEY_ID: storage.webhook_secret_key.key_arn,
         EnvVar.PAYMENT_TTL_SECONDS: str(default_of("payment_ttl_seconds")),
         **scaling.environment(),
     }

@@ -7,7 +7,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from core.resources import JOBS_DLQ, JOBS_QUEUE, MAX_RECEIVE_COUNT
+from core.resources import (
+    DELIVERIES_DLQ,
+    DELIVERIES_QUEUE,
+    JOBS_DLQ,
+    JOBS_QUEUE,
+    MAX_RECEIVE_COUNT,
+    QueueSpec,
+)
 from infra.stages import StageProfile
 
 
@@ -25,24 +32,31 @@ class Messaging(Construct):
             enable_key_rotation=True,
             removal_policy=stage.data_removal,
         )
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.queue_key,
-            enforce_ssl=True,
-            retention_period=Duration.seconds(JOBS_DLQ.retention_seconds),
-            visibility_timeout=Duration.seconds(JOBS_DLQ.visibility_timeout_seconds),
+        self.jobs, self.dead_letters = self._with_dlq("Jobs", JOBS_QUEUE, JOBS_DLQ)
+        self.deliveries, self.delivery_dead_letters = self._with_dlq(
+            "Deliveries", DELIVERIES_QUEUE, DELIVERIES_DLQ
         )
-        self.jobs = sqs.Queue(
+
+    def _with_dlq(self, name: str, spec: QueueSpec, dlq: QueueSpec) -> tuple[sqs.Queue, sqs.Queue]:
+        dead_letters = sqs.Queue(
             self,
-            "JobsQueue",
+            "DeadLetterQueue" if name == "Jobs" else f"{name}DeadLetterQueue",
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.queue_key,
             enforce_ssl=True,
-            retention_period=Duration.seconds(JOBS_QUEUE.retention_seconds),
-            visibility_timeout=Duration.seconds(JOBS_QUEUE.visibility_timeout_seconds),
+            retention_period=Duration.seconds(dlq.retention_seconds),
+            visibility_timeout=Duration.seconds(dlq.visibility_timeout_seconds),
+        )
+        queue = sqs.Queue(
+            self,
+            f"{name}Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.queue_key,
+            enforce_ssl=True,
+            retention_period=Duration.seconds(spec.retention_seconds),
+            visibility_timeout=Duration.seconds(spec.visibility_timeout_seconds),
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=MAX_RECEIVE_COUNT
+                queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
+        return queue, dead_letters

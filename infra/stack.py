@@ -107,6 +107,11 @@ class PaygateStack(Stack):
             StackOutput.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
             StackOutput.USAGE_PLAN_ID: self.api.usage_plan.usage_plan_id,
             StackOutput.LARGE_USAGE_PLAN_ID: self.api.large_usage_plan.usage_plan_id,
+            StackOutput.EVENTS_TABLE: self.storage.events.table_name,
+            StackOutput.WEBHOOK_ENDPOINTS_TABLE: self.storage.webhook_endpoints.table_name,
+            StackOutput.DELIVERIES_QUEUE_URL: self.messaging.deliveries.queue_url,
+            StackOutput.DELIVERIES_DLQ_URL: self.messaging.delivery_dead_letters.queue_url,
+            StackOutput.WEBHOOK_SECRET_KEY_ID: self.storage.webhook_secret_key.key_arn,
         }
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)

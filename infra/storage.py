@@ -13,9 +13,12 @@ from core.resources import (
     BANK_LEDGER_TABLE,
     CARD_DIGEST_KEY_ALIAS,
     CURSOR_KEY_ALIAS,
+    EVENTS_TABLE,
     IDEMPOTENCY_TABLE,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
+    WEBHOOK_ENDPOINTS_TABLE,
+    WEBHOOK_SECRET_KEY_ALIAS,
     KeyAttribute,
     TableSpec,
     card_key_alias,
@@ -63,6 +66,16 @@ class Storage(Construct):
             pending_window=Duration.days(30),
         )
         self.logs_key = self._logs_key(prefix)
+        # Merchants' webhook signing secrets: the endpoints API encrypts, only the delivery
+        # worker decrypts, each with the endpoint's encryption context.
+        self.webhook_secret_key = kms.Key(
+            self,
+            "WebhookSecretKey",
+            description=f"{prefix}: webhook signing secrets",
+            alias=key_alias(prefix, WEBHOOK_SECRET_KEY_ALIAS),
+            enable_key_rotation=True,
+            removal_policy=stage.data_removal,
+        )
         # HMAC keys (their material never leaves KMS; KMS cannot rotate HMAC keys, and a
         # rotated digest key would no longer recognize a repeated request).
         self.card_digest_key = self._mac_key(
@@ -76,6 +89,8 @@ class Storage(Construct):
         self.bank_ledger = self._table("BankLedger", BANK_LEDGER_TABLE)
         self.bank_control = self._table("BankControl", BANK_CONTROL_TABLE)
         self.idempotency = self._table("Idempotency", IDEMPOTENCY_TABLE)
+        self.events = self._table("Events", EVENTS_TABLE)
+        self.webhook_endpoints = self._table("WebhookEndpoints", WEBHOOK_ENDPOINTS_TABLE)
 
     def _mac_key(self, construct_id: str, prefix: str, alias: str, purpose: str) -> kms.Key:
         return kms.Key(
@@ -130,6 +145,8 @@ class Storage(Construct):
             self,
             construct_id,
             partition_key=_attribute(spec.partition_key),
+            sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if spec.streamed else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

@@ -44,7 +44,7 @@ def test_tables_are_recoverable_and_encrypted_with_our_key(synth_each: Synthesiz
     synth = synth_each
     tables = synth.resources("AWS::DynamoDB::Table")
     table_key = synth.logical_id(synth.stack.storage.table_key)
-    assert len(tables) == 5
+    assert len(tables) == 7
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {
@@ -91,7 +91,7 @@ def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
 ) -> None:
     queues = synth.resources("AWS::SQS::Queue")
     jobs = _only(queues, "JobsQueue")
-    dlq = _only(queues, "DeadLetterQueue")
+    dlq = _only(queues, "MessagingDeadLetterQueue")
     worker = _only(synth.resources("AWS::Lambda::Function"), "Worker")
 
     assert jobs["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
@@ -110,7 +110,7 @@ def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
 
 def test_queues_refuse_anything_but_tls(synth: Synthesized) -> None:
     policies = synth.resources("AWS::SQS::QueuePolicy")
-    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 3
+    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 5
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(

@@ -39,7 +39,7 @@ def test_nothing_that_outlives_a_stack_has_a_fixed_name(synth_each: Synthesized)
         or resource.get("UpdateReplacePolicy", "Delete") != "Delete"
     }
     if synth_each.stack.stage.name == "prod":
-        assert len(retained) == 20  # 5 tables, 7 keys, 8 log groups
+        assert len(retained) == 23  # 7 tables, 8 keys, 8 log groups
     named = [
         logical_id
         for logical_id, resource in retained.items()

@@ -31,6 +31,11 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str, large_plan_id: str = "none"
         StackOutput.CURSOR_KEY_ID: settings.cursor_key_id,
         StackOutput.USAGE_PLAN_ID: usage_plan_id,
         StackOutput.LARGE_USAGE_PLAN_ID: large_plan_id,
+        StackOutput.EVENTS_TABLE: settings.events_table,
+        StackOutput.WEBHOOK_ENDPOINTS_TABLE: settings.webhook_endpoints_table,
+        StackOutput.DELIVERIES_QUEUE_URL: settings.deliveries_queue_url,
+        StackOutput.DELIVERIES_DLQ_URL: settings.deliveries_dlq_url,
+        StackOutput.WEBHOOK_SECRET_KEY_ID: settings.webhook_secret_key_id,
     }
     template = {
         "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},

@@ -14,6 +14,11 @@ REQUIRED = {
     "PAYGATE_CARD_KEY_ID": "alias/card",
     "PAYGATE_CARD_DIGEST_KEY_ID": "alias/card-digest",
     "PAYGATE_CURSOR_KEY_ID": "alias/list-cursors",
+    "PAYGATE_EVENTS_TABLE": "webhook-events",
+    "PAYGATE_WEBHOOK_ENDPOINTS_TABLE": "webhook-endpoints",
+    "PAYGATE_DELIVERIES_QUEUE_URL": "http://localhost:4566/000000000000/webhook-deliveries",
+    "PAYGATE_DELIVERIES_DLQ_URL": "http://localhost:4566/000000000000/webhook-deliveries-dlq",
+    "PAYGATE_WEBHOOK_SECRET_KEY_ID": "alias/webhook-secrets",
 }
 
 

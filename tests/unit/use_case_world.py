@@ -37,6 +37,11 @@ SETTINGS = Settings(
     card_key_id="card",
     card_digest_key_id="digest",
     cursor_key_id="cursor",
+    events_table="events",
+    webhook_endpoints_table="endpoints",
+    deliveries_queue_url="https://sqs.invalid/deliveries",
+    deliveries_dlq_url="https://sqs.invalid/deliveries-dlq",
+    webhook_secret_key_id="webhook-secrets",
     bank_retry_initial_seconds=0,
     bank_retry_max_seconds=0,
     # The fakes share counters (the bank's outage): one payment at a time keeps their order.

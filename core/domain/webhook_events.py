@@ -1,0 +1,71 @@
+"""Webhook events: one for each status a payment reaches, derived from the write itself
+(the payments table's stream), named by what happened, identified by the payment and its
+version, so the same write always makes the same event id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.domain.payment import PaymentStatus
+
+EVENT_ID_PREFIX = "evt_"
+EVENT_TYPES: Mapping[PaymentStatus, str] = {
+    PaymentStatus.PROCESSING: "payment.processing",
+    PaymentStatus.PENDING: "payment.pending",
+    PaymentStatus.ACCEPTED: "payment.accepted",
+    PaymentStatus.DECLINED: "payment.declined",
+    PaymentStatus.INSUFFICIENT_FUNDS: "payment.insufficient_funds",
+    PaymentStatus.FAILED: "payment.failed",
+}
+ALL_EVENT_TYPES = tuple(EVENT_TYPES.values())
+
+
+def event_id(payment_id: str, version: int) -> str:
+    return f"{EVENT_ID_PREFIX}{payment_id}_{version}"
+
+
+def parse_event_id(value: str) -> tuple[str, int] | None:
+    """(paymentId, version) of an event id, or None if it is not one."""
+    if not value.startswith(EVENT_ID_PREFIX):
+        return None
+    payment_id, _, version = value.removeprefix(EVENT_ID_PREFIX).rpartition("_")
+    if not payment_id or not version.isdigit():
+        return None
+    return payment_id, int(version)
+
+
+def event_type_of(old: PaymentStatus | None, new: PaymentStatus) -> str | None:
+    """The event a write from `old` to `new` makes: a status reached, never a repeat."""
+    if old == new:
+        return None
+    return EVENT_TYPES.get(new)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """What a merchant receives: `data` is the payment as get-payment shows it (the card
+    masked); never a card number, CVV or ciphertext."""
+
+    type: str
+    created: int
+    payment_id: str
+    merchant_id: str
+    version: int
+    data: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return event_id(self.payment_id, self.version)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "created": self.created,
+            "paymentId": self.payment_id,
+            "merchantId": self.merchant_id,
+            "version": self.version,
+            "data": dict(self.data),
+        }

@@ -1,0 +1,24 @@
+"""When a failed webhook delivery is tried again: exponential back-off with full jitter
+from a minute, each wait at most 6 hours, for up to 3 days after the event; then the
+delivery goes to the dead-letter queue."""
+
+from __future__ import annotations
+
+import random
+
+FIRST_WAIT_SECONDS = 60
+MAX_WAIT_SECONDS = 6 * 3600
+RETRY_FOR_SECONDS = 3 * 24 * 3600
+# A 2xx within this long is delivered; anything else, or nothing, is retried.
+DELIVERY_TIMEOUT_SECONDS = 10
+
+
+def next_attempt_at(
+    attempt: int, failed_at: float, first_attempt_at: float, rng: random.Random | None = None
+) -> float | None:
+    """When attempt `attempt + 1` is due, after attempt `attempt` failed at `failed_at`; None
+    once the retry budget (from the first attempt) is spent."""
+    ceiling = min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2 ** (attempt - 1))
+    wait = FIRST_WAIT_SECONDS / 2 + (rng or random).uniform(0, ceiling - FIRST_WAIT_SECONDS / 2)
+    due = failed_at + wait
+    return due if due - first_attempt_at <= RETRY_FOR_SECONDS else None

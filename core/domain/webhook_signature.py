@@ -1,0 +1,64 @@
+"""Webhook signatures, both sides: paygate signs each delivery, a merchant's receiver checks
+it with `verify_signature` (standard library only: copy this file into a receiver).
+
+    Paygate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+
+While a secret is being rotated, a delivery carries one v1 per secret in use, so a
+receiver holding either the old or the new secret accepts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+
+SIGNATURE_HEADER = "Paygate-Signature"
+EVENT_ID_HEADER = "Paygate-Event-Id"
+SCHEME = "v1"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+class WebhookSignatureError(Exception):
+    """The delivery is not from paygate, was altered, or is too old or too new to trust."""
+
+
+def sign(secret: str, timestamp: int, payload: bytes) -> str:
+    signed = str(timestamp).encode() + b"." + payload
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def signature_header(secrets: Sequence[str], timestamp: int, payload: bytes) -> str:
+    signatures = ",".join(f"{SCHEME}={sign(secret, timestamp, payload)}" for secret in secrets)
+    return f"t={timestamp},{signatures}"
+
+
+def verify_signature(
+    payload: bytes,
+    header: str,
+    secrets: list[str],
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> None:
+    """Raises WebhookSignatureError unless `header` signs `payload` (the raw request body,
+    as received) with one of `secrets`, at a time within `tolerance_seconds` of now (so a
+    captured delivery cannot be replayed later). Compares in constant time."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            timestamp = int(value)
+        elif name == SCHEME and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise WebhookSignatureError(f"no timestamp or no {SCHEME} signature in the header")
+    age = (time.time() if now is None else now) - timestamp
+    if abs(age) > tolerance_seconds:
+        raise WebhookSignatureError(f"timestamp {age:+.0f} s away, more than {tolerance_seconds}")
+    for secret in secrets:
+        expected = sign(secret, timestamp, payload)
+        if any(hmac.compare_digest(expected, signature) for signature in signatures):
+            return
+    raise WebhookSignatureError("no signature matches any of the secrets")

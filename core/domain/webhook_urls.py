@@ -1,0 +1,88 @@
+"""Which URLs a webhook may be delivered to. A deployed stack delivers only over https and
+never to an address inside a network (loopback, private, link-local, the cloud metadata
+service, multicast, reserved): a merchant must not be able to make paygate call into its
+own infrastructure (SSRF). The addresses are checked at registration and again, after
+DNS resolution, at each delivery. The local stack also allows loopback over http."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+MAX_URL_LENGTH = 2048
+
+
+class InvalidWebhookUrlError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class EndpointUrl:
+    url: str
+    scheme: str
+    host: str
+    port: int
+
+
+def address_refused(address: str, *, allow_loopback: bool) -> str | None:
+    """Why an IP address may not be called, or None."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None if allow_loopback else "a loopback address"
+    checks = (
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_link_local, "a link-local address (the cloud metadata service among them)"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_reserved, "a reserved address"),
+        (ip.is_private, "a private address"),
+        (not ip.is_global, "not a public address"),
+    )
+    return next((reason for refused, reason in checks if refused), None)
+
+
+def check_endpoint_url(url: str, *, allow_loopback: bool) -> EndpointUrl:
+    """The URL's parts, if paygate may deliver to it (its host's addresses are checked
+    separately, once resolved)."""
+    if not url or len(url) > MAX_URL_LENGTH or any(c.isspace() for c in url):
+        raise InvalidWebhookUrlError(f"a URL of at most {MAX_URL_LENGTH} characters, no spaces")
+    parts = urlsplit(url)
+    schemes = ("https", "http") if allow_loopback else ("https",)
+    if parts.scheme not in schemes:
+        raise InvalidWebhookUrlError(f"the URL must start with {' or '.join(schemes)}://")
+    if parts.username or parts.password:
+        raise InvalidWebhookUrlError("the URL must not carry a user name or password")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise InvalidWebhookUrlError("the URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidWebhookUrlError("the URL's port is not a number from 1 to 65535") from None
+    loopback_name = host == "localhost" or host.endswith(".localhost")
+    if loopback_name and not allow_loopback:
+        raise InvalidWebhookUrlError("the URL's host is a loopback address")
+    if _is_ip(host):
+        reason = address_refused(host, allow_loopback=allow_loopback)
+        if reason:
+            raise InvalidWebhookUrlError(f"the URL's host is {reason}")
+    if parts.scheme == "http" and not (loopback_name or _is_loopback_ip(host)):
+        raise InvalidWebhookUrlError("http is only for loopback addresses; use https")
+    return EndpointUrl(url=url, scheme=parts.scheme, host=host, port=port)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback_ip(host: str) -> bool:
+    return _is_ip(host) and ipaddress.ip_address(host).is_loopback

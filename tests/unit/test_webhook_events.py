@@ -1,0 +1,72 @@
+"""Events: one per status reached, named by it, identified by payment and version."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from core.domain.payment import PaymentStatus
+from core.domain.webhook_events import WebhookEvent, event_id, event_type_of, parse_event_id
+from core.domain.webhook_retry import (
+    FIRST_WAIT_SECONDS,
+    MAX_WAIT_SECONDS,
+    RETRY_FOR_SECONDS,
+    next_attempt_at,
+)
+
+PAYMENT = "27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (PaymentStatus.CREATED, PaymentStatus.PROCESSING, "payment.processing"),
+        (PaymentStatus.PROCESSING, PaymentStatus.PENDING, "payment.pending"),
+        (PaymentStatus.PENDING, PaymentStatus.ACCEPTED, "payment.accepted"),
+        (PaymentStatus.PROCESSING, PaymentStatus.DECLINED, "payment.declined"),
+        (PaymentStatus.PROCESSING, PaymentStatus.INSUFFICIENT_FUNDS, "payment.insufficient_funds"),
+        (PaymentStatus.PROCESSING, PaymentStatus.FAILED, "payment.failed"),
+        (None, PaymentStatus.CREATED, None),
+        (PaymentStatus.PROCESSING, PaymentStatus.PROCESSING, None),
+        (PaymentStatus.PENDING, PaymentStatus.PENDING, None),
+    ],
+)
+def test_a_status_reached_is_an_event_and_nothing_else_is(
+    old: PaymentStatus | None, new: PaymentStatus, expected: str | None
+) -> None:
+    assert event_type_of(old, new) == expected
+
+
+def test_the_event_id_is_the_payment_and_version_and_reads_back() -> None:
+    assert event_id(PAYMENT, 3) == f"evt_{PAYMENT}_3"
+    assert parse_event_id(event_id(PAYMENT, 3)) == (PAYMENT, 3)
+    for bad in ("evt_", f"evt_{PAYMENT}", f"evt_{PAYMENT}_x", "pay_1_2", ""):
+        assert parse_event_id(bad) is None
+
+
+def test_the_event_shape() -> None:
+    event = WebhookEvent("payment.accepted", 1_800_000_000, PAYMENT, "ada", 4, {"status": "A"})
+    assert event.to_json() == {
+        "id": f"evt_{PAYMENT}_4",
+        "type": "payment.accepted",
+        "created": 1_800_000_000,
+        "paymentId": PAYMENT,
+        "merchantId": "ada",
+        "version": 4,
+        "data": {"status": "A"},
+    }
+
+
+def test_retries_back_off_exponentially_with_jitter_for_three_days_then_stop() -> None:
+    rng = random.Random(7)
+    start = 1_000_000.0
+    at, attempt, waits = start, 1, []
+    while (due := next_attempt_at(attempt, at, start, rng)) is not None:
+        waits.append(due - at)
+        at, attempt = due, attempt + 1
+    assert FIRST_WAIT_SECONDS / 2 <= waits[0] <= FIRST_WAIT_SECONDS
+    assert max(waits) <= MAX_WAIT_SECONDS
+    assert at - start <= RETRY_FOR_SECONDS
+    assert at - start > RETRY_FOR_SECONDS - MAX_WAIT_SECONDS  # the whole budget is used
+    assert 12 <= attempt <= 40

@@ -1,0 +1,67 @@
+"""What a merchant's receiver relies on: `verify_signature` accepts exactly what paygate
+signed, with a secret it holds, recently."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.webhook_signature import (
+    WebhookSignatureError,
+    signature_header,
+    verify_signature,
+)
+
+NOW = 1_800_000_000
+BODY = b'{"id":"evt_p_2","type":"payment.accepted"}'
+SECRET = "whsec_current"
+OLD = "whsec_previous"
+
+
+def test_a_delivery_signed_with_the_secret_is_accepted() -> None:
+    verify_signature(BODY, signature_header([SECRET], NOW, BODY), [SECRET], now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("body", "secrets", "signed_at", "reason"),
+    [
+        (BODY.replace(b"accepted", b"declined"), [SECRET], NOW, "no signature matches"),
+        (BODY, ["whsec_someone_else"], NOW, "no signature matches"),
+        (BODY, [SECRET], NOW - 301, "more than 300"),
+        (BODY, [SECRET], NOW + 301, "more than 300"),
+    ],
+    ids=["tampered body", "wrong secret", "stale timestamp", "future timestamp"],
+)
+def test_anything_else_is_refused_with_why(
+    body: bytes, secrets: list[str], signed_at: int, reason: str
+) -> None:
+    header = signature_header([SECRET], signed_at, BODY)
+    with pytest.raises(WebhookSignatureError, match=reason):
+        verify_signature(body, header, secrets, now=NOW)
+
+
+def test_a_timestamp_altered_after_signing_is_refused() -> None:
+    header = signature_header([SECRET], NOW - 1000, BODY).replace(f"t={NOW - 1000}", f"t={NOW}")
+    with pytest.raises(WebhookSignatureError, match="no signature matches"):
+        verify_signature(BODY, header, [SECRET], now=NOW)
+
+
+@pytest.mark.parametrize("header", ["", "v1=abc", f"t={NOW}", "t=soon,v1=abc", "garbage"])
+def test_a_malformed_header_is_refused(header: str) -> None:
+    with pytest.raises(WebhookSignatureError, match="no timestamp or no v1"):
+        verify_signature(BODY, header, [SECRET], now=NOW)
+
+
+def test_during_a_rotation_either_secret_verifies() -> None:
+    header = signature_header([SECRET, OLD], NOW, BODY)
+    assert header.count("v1=") == 2
+    verify_signature(BODY, header, [OLD], now=NOW)  # a receiver not yet switched over
+    verify_signature(BODY, header, [SECRET], now=NOW)  # one switched over
+    with pytest.raises(WebhookSignatureError):
+        verify_signature(BODY, signature_header([SECRET], NOW, BODY), [OLD], now=NOW)
+
+
+def test_the_tolerance_is_the_receivers_to_choose() -> None:
+    header = signature_header([SECRET], NOW - 30, BODY)
+    verify_signature(BODY, header, [SECRET], tolerance_seconds=60, now=NOW)
+    with pytest.raises(WebhookSignatureError):
+        verify_signature(BODY, header, [SECRET], tolerance_seconds=10, now=NOW)

@@ -1,0 +1,72 @@
+"""Where webhooks may go (SSRF): https to public addresses on a deployed stack; loopback
+over http too on the local stack; never into a network."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.webhook_urls import InvalidWebhookUrlError, address_refused, check_endpoint_url
+
+REFUSED_ADDRESSES = {
+    "127.0.0.1": "loopback",
+    "::1": "loopback",
+    "10.1.2.3": "private",
+    "172.16.0.9": "private",
+    "192.168.1.1": "private",
+    "fd00::1": "private",
+    "169.254.169.254": "link-local",
+    "fe80::1": "link-local",
+    "::ffff:10.0.0.1": "private",
+    "224.0.0.1": "multicast",
+    "0.0.0.0": "unspecified",  # noqa: S104 (an address refused, not bound)
+    "100.64.0.1": "not a public address",
+    "240.0.0.1": "reserved",
+}
+
+
+@pytest.mark.parametrize(("address", "kind"), REFUSED_ADDRESSES.items())
+def test_every_internal_address_class_is_refused(address: str, kind: str) -> None:
+    reason = address_refused(address, allow_loopback=False)
+    assert reason is not None and kind in reason
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(InvalidWebhookUrlError, match=kind):
+        check_endpoint_url(f"https://{host}/hooks", allow_loopback=False)
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert address_refused(address, allow_loopback=False) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://example.com/hooks", "https://"),
+        ("ftp://example.com/hooks", "https://"),
+        ("https://localhost/hooks", "loopback"),
+        ("https://api.localhost/hooks", "loopback"),
+        ("https://user:pw@example.com/hooks", "user name or password"),
+        ("https:///hooks", "no host"),
+        ("https://example.com:99999/hooks", "port"),
+        ("https://exa mple.com/", "no spaces"),
+        ("", "no spaces"),
+        ("https://example.com/" + "a" * 2100, "at most 2048"),
+    ],
+)
+def test_a_deployed_stack_refuses_urls_it_may_not_call(url: str, why: str) -> None:
+    with pytest.raises(InvalidWebhookUrlError, match=why):
+        check_endpoint_url(url, allow_loopback=False)
+
+
+def test_https_to_a_public_name_is_allowed() -> None:
+    parsed = check_endpoint_url("https://Shop.Example.com./hooks?x=1", allow_loopback=False)
+    assert (parsed.scheme, parsed.host, parsed.port) == ("https", "shop.example.com", 443)
+
+
+def test_the_local_stack_allows_loopback_over_http_and_nothing_else_new() -> None:
+    for url in ("http://127.0.0.1:8421/hooks", "http://localhost:9000/", "https://[::1]/"):
+        check_endpoint_url(url, allow_loopback=True)
+    with pytest.raises(InvalidWebhookUrlError, match="private"):
+        check_endpoint_url("http://10.0.0.5/hooks", allow_loopback=True)
+    with pytest.raises(InvalidWebhookUrlError, match="only for loopback"):
+        check_endpoint_url("http://example.com/hooks", allow_loopback=True)
