@@ -89,6 +89,12 @@ class Api(Construct):
                 throttling_burst_limit=scaling.api_burst_limit,
             ),
         )
+        # API Gateway writes its execution logs (ERROR level) to a group it would otherwise
+        # create itself, unencrypted and kept forever: made here, like every other group.
+        execution_logs = functions.factory.log_group(
+            "ExecutionLogs", name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{STAGE}"
+        )
+        self.rest_api.deployment_stage.node.add_dependency(execution_logs)
         self.authorizer = apigw.RequestAuthorizer(
             self,
             "ApiKeyAuthorizer",

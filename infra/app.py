@@ -44,7 +44,10 @@ def build_app(
         stack, waf=stage.profile.waf, gradual_rollout=stage.profile.gradual_rollout
     )
     for key, value in stage.tags.items():
-        cdk.Tags.of(app).add(key, value)
+        cdk.Tags.of(stack).add(key, value)
+    # Shared by every stage of the account and Region: no stage of its own.
+    for key, value in (stage.tags | {"stage": "shared"}).items():
+        cdk.Tags.of(account_stack).add(key, value)
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     return app, stack
 

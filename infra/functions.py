@@ -99,10 +99,12 @@ class LambdaFactory:
         self._logs_key = logs_key
         self._stage = stage
 
-    def log_group(self, construct_id: str) -> logs.LogGroup:
+    def log_group(self, construct_id: str, name: str | None = None) -> logs.LogGroup:
+        """`name` only where a service writes to a group by a name of its own choosing."""
         return logs.LogGroup(
             self._scope,
             construct_id,
+            log_group_name=name,
             retention=self._stage.log_retention,
             removal_policy=self._stage.data_removal,
             encryption_key=self._logs_key,

@@ -25,6 +25,7 @@ class Messaging(Construct):
         self, scope: Construct, construct_id: str, *, prefix: str, stage: StageProfile
     ) -> None:
         super().__init__(scope, construct_id)
+        self._removal = stage.data_removal
         self.queue_key = kms.Key(
             self,
             "QueueKey",
@@ -38,6 +39,7 @@ class Messaging(Construct):
         )
 
     def _with_dlq(self, name: str, spec: QueueSpec, dlq: QueueSpec) -> tuple[sqs.Queue, sqs.Queue]:
+        # Kept like the stage's other data (prod): a teardown never loses a dead letter.
         dead_letters = sqs.Queue(
             self,
             "DeadLetterQueue" if name == "Jobs" else f"{name}DeadLetterQueue",
@@ -46,6 +48,7 @@ class Messaging(Construct):
             enforce_ssl=True,
             retention_period=Duration.seconds(dlq.retention_seconds),
             visibility_timeout=Duration.seconds(dlq.visibility_timeout_seconds),
+            removal_policy=self._removal,
         )
         queue = sqs.Queue(
             self,
@@ -58,5 +61,6 @@ class Messaging(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT
             ),
+            removal_policy=self._removal,
         )
         return queue, dead_letters

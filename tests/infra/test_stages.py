@@ -4,6 +4,7 @@ account and Region, tells people about alarms and sits behind a firewall."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.settings import SettingsError
+from infra.account import ACCOUNT_STACK
 from infra.app import build_app
 from tests.infra.conftest import PROD_CONTEXT, Synthesized
 
@@ -39,11 +41,12 @@ def test_nothing_that_outlives_a_stack_has_a_fixed_name(synth_each: Synthesized)
         or resource.get("UpdateReplacePolicy", "Delete") != "Delete"
     }
     if synth_each.stack.stage.name == "prod":
-        assert len(retained) == 23  # 7 tables, 8 keys, 8 log groups
+        assert len(retained) == 28  # 7 tables, 8 keys, 9 log groups, 4 queues
+    # A name made from a generated id (API Gateway's execution log group) cannot collide.
     named = [
         logical_id
         for logical_id, resource in retained.items()
-        if PHYSICAL_NAME.get(resource["Type"]) in resource.get("Properties", {})
+        if isinstance(resource.get("Properties", {}).get(PHYSICAL_NAME.get(resource["Type"])), str)
     ]
     assert named == []
 
@@ -57,13 +60,17 @@ def test_tables_functions_queues_and_log_groups_have_generated_names(
         assert found
         assert all(PHYSICAL_NAME[kind] not in r["Properties"] for r in found.values()), kind
     log_groups = synth_each.resources("AWS::Logs::LogGroup")
-    assert len(log_groups) == 8  # seven functions and the API's access log
-    assert all("LogGroupName" not in r["Properties"] for r in log_groups.values())
+    assert len(log_groups) == 9  # seven functions, the API's access and execution logs
+    named = [r["Properties"].get("LogGroupName") for r in log_groups.values()]
+    assert named.count(None) == 8
+    (execution,) = [name for name in named if name]
+    assert "API-Gateway-Execution-Logs_" in str(execution) and "Ref" in str(execution)
 
 
 def test_prod_keeps_its_data_except_what_a_failed_create_made(synth_prod: Synthesized) -> None:
     for logical_id, resource in _resources(synth_prod).items():
-        if resource["Type"] in HOLDS_DATA:
+        queued = resource["Type"] == "AWS::SQS::Queue" and logical_id.startswith("Messaging")
+        if resource["Type"] in HOLDS_DATA or queued:
             policies = (resource["DeletionPolicy"], resource["UpdateReplacePolicy"])
             assert policies == ("RetainExceptOnCreate", "Retain"), logical_id
     tables = synth_prod.resources("AWS::DynamoDB::Table").values()
@@ -122,6 +129,10 @@ def test_everything_is_tagged_with_service_stage_and_owner(synth_prod: Synthesiz
         for resource in synth_prod.resources(kind).values():
             tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
             assert expected.items() <= tags.items(), kind
+    # The account stack is shared by every stage: it does not flip between them.
+    account = json.loads((synth_prod.outdir / f"{ACCOUNT_STACK}.template.json").read_text())
+    (role,) = [r for r in account["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert {t["Key"]: t["Value"] for t in role["Properties"]["Tags"]}["stage"] == "shared"
 
 
 def test_prod_is_pinned_to_its_account_and_region(synth_prod: Synthesized) -> None:
