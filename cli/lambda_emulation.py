@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
@@ -139,6 +140,76 @@ class SqsEventSource:
             if self.poll_once().received == 0:
                 return polls
         raise RuntimeError(f"the queue was not drained in {max_polls} polls")
+
+
+class DynamoStreamEventSource:
+    """What Lambda's event source mapping does for a DynamoDB stream: read each shard in
+    order, invoke with a batch of records, and on a reported failure read again from the
+    failed record (it and everything after it are retried; nothing is skipped)."""
+
+    def __init__(
+        self,
+        streams: DynamoDBStreamsClient,
+        stream_arn: str,
+        handler: Handler,
+        *,
+        function_name: str = "paygate-event-publisher",
+        batch_size: int = 100,
+        from_now: bool = False,
+    ) -> None:
+        """`from_now`: only what is written from now on (Lambda's LATEST starting position;
+        tests sharing one table use it); otherwise from the oldest record (TRIM_HORIZON)."""
+        self._streams = streams
+        self._arn = stream_arn
+        self._handler = handler
+        self._function_name = function_name
+        self._batch_size = batch_size
+        # Where each shard is read next: an iterator, or None once the shard is closed.
+        self._iterators: dict[str, str | None] = {}
+        self._refresh_shards("LATEST" if from_now else "TRIM_HORIZON")
+
+    def _refresh_shards(self, position: str = "TRIM_HORIZON") -> None:
+        shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
+                    StreamArn=self._arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType=position,  # type: ignore[arg-type]
+                )["ShardIterator"]
+
+    def poll_once(self) -> PollReport:
+        self._refresh_shards()
+        received = failed = 0
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None:
+                continue
+            page = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
+            records: list[dict[str, Any]] = [dict(r) for r in page.get("Records", [])]
+            self._iterators[shard_id] = page.get("NextShardIterator")
+            if not records:
+                continue
+            received += len(records)
+            try:
+                response = self._handler({"Records": records}, lambda_context(self._function_name))
+                failures = response.get("batchItemFailures", [])
+            except Exception:
+                failures = [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
+            if failures:
+                failed += 1
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self._arn,
+                    ShardId=shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    SequenceNumber=failures[0]["itemIdentifier"],
+                )["ShardIterator"]
+        return PollReport(received, failed)
+
+    def drain(self, max_polls: int = 100) -> int:
+        for polls in range(max_polls):
+            if self.poll_once().received == 0:
+                return polls
+        raise RuntimeError(f"the stream was not drained in {max_polls} polls")
 
 
 @dataclass(frozen=True)

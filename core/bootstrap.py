@@ -30,10 +30,20 @@ if TYPE_CHECKING:
     from core.adapters.sqs_jobs import SqsJobQueue
     from core.domain.ports import Bank, CardVault, CursorSealer, Metrics, PaymentStore
     from core.domain.submission import RequestDigests
+    from core.domain.webhooks import (
+        DeliveryQueue,
+        EndpointStore,
+        EventStore,
+        SecretVault,
+        WebhookSender,
+    )
     from core.use_cases.payment_listing import PaymentListing
     from core.use_cases.payment_processor import PaymentProcessor
     from core.use_cases.payment_service import PaymentService
     from core.use_cases.reconciler import Reconciler
+    from core.use_cases.webhook_delivery import WebhookDelivery
+    from core.use_cases.webhook_endpoints import WebhookEndpoints
+    from core.use_cases.webhook_events import EventPublisher
 
 T = TypeVar("T")
 
@@ -240,6 +250,79 @@ class Services:
             cursors=self.cursors,
             clock=self.clock,
             payment_ttl_seconds=self.settings.payment_ttl_seconds,
+        )
+
+    @component
+    def events(self) -> EventStore:
+        from core.adapters.dynamodb_events import DynamoEventStore
+
+        return DynamoEventStore(self.clients.dynamodb, self.settings.events_table)
+
+    @component
+    def webhook_endpoints(self) -> EndpointStore:
+        from core.adapters.dynamodb_webhook_endpoints import DynamoEndpointStore
+
+        return DynamoEndpointStore(self.clients.dynamodb, self.settings.webhook_endpoints_table)
+
+    @component
+    def webhook_secrets(self) -> SecretVault:
+        from core.adapters.dynamodb_webhook_endpoints import KmsSecretVault
+
+        return KmsSecretVault(self.clients.kms, self.settings.webhook_secret_key_id)
+
+    @component
+    def deliveries(self) -> DeliveryQueue:
+        from core.adapters.sqs_deliveries import SqsDeliveryQueue
+
+        return SqsDeliveryQueue(
+            self.clients.sqs, self.settings.deliveries_queue_url, self.settings.deliveries_dlq_url
+        )
+
+    @component
+    def webhook_sender(self) -> WebhookSender:
+        from core.adapters.http_webhook_sender import HttpWebhookSender
+
+        return HttpWebhookSender(allow_loopback=bool(self.settings.webhooks_allow_loopback))
+
+    @component
+    def event_publisher(self) -> EventPublisher:
+        from core.use_cases.webhook_events import EventPublisher
+
+        return EventPublisher(
+            events=self.events,
+            endpoints=self.webhook_endpoints,
+            deliveries=self.deliveries,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+
+    @component
+    def webhook_delivery(self) -> WebhookDelivery:
+        from core.use_cases.webhook_delivery import WebhookDelivery
+
+        return WebhookDelivery(
+            events=self.events,
+            endpoints=self.webhook_endpoints,
+            vault=self.webhook_secrets,
+            sender=self.webhook_sender,
+            deliveries=self.deliveries,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+
+    @component
+    def webhook_endpoint_service(self) -> WebhookEndpoints:
+        from core.adapters.http_webhook_sender import HttpWebhookSender
+        from core.use_cases.webhook_endpoints import WebhookEndpoints
+
+        checker = HttpWebhookSender(allow_loopback=bool(self.settings.webhooks_allow_loopback))
+        return WebhookEndpoints(
+            endpoints=self.webhook_endpoints,
+            events=self.events,
+            payments=self.payments,
+            vault=self.webhook_secrets,
+            clock=self.clock,
+            check_url=checker.safe_address,
         )
 
 

@@ -15,7 +15,10 @@ from core.domain.errors import (
     PaymentConflictError,
     PaymentNotFoundError,
     QueueUnavailableError,
+    TooManyEndpointsError,
+    UnknownEndpointError,
 )
+from core.domain.webhook_urls import InvalidWebhookUrlError
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,17 @@ HTTP_ERRORS: dict[type[PaygateError], HttpError] = {
     UnauthorizedError: HttpError(401, "unauthorized"),
     MerchantMismatchError: HttpError(403, "merchant_mismatch"),
     PaymentNotFoundError: HttpError(404, "payment_not_found"),
+    UnknownEndpointError: HttpError(404, "endpoint_not_found"),
     RouteNotFoundError: HttpError(404, "route_not_found"),
     PaymentConflictError: HttpError(409, "payment_conflict"),
+    TooManyEndpointsError: HttpError(409, "too_many_endpoints"),
     IdempotencyKeyInUseError: HttpError(409, "idempotency_key_in_use"),
     PayloadTooLargeError: HttpError(413, "payload_too_large"),
     UnsupportedMediaTypeError: HttpError(415, "unsupported_media_type"),
     RequestValidationFailedError: HttpError(422, "validation_failed"),
     CardDataInTextError: HttpError(422, "card_data_in_text"),
     IdempotencyKeyReusedError: HttpError(422, "idempotency_key_reused"),
+    InvalidWebhookUrlError: HttpError(422, "invalid_webhook_url"),
     InternalError: HttpError(500, "internal_error"),
     QueueUnavailableError: HttpError(503, "queue_unavailable"),
     ServiceUnavailableError: HttpError(503, "service_unavailable"),

@@ -17,6 +17,7 @@ from core.domain.jobs import PaymentJob
 from core.observability import CORRELATION_KEY, logger, metrics, recorder
 from core.resources import MAX_RECEIVE_COUNT
 from core.use_cases.payment_processor import PaymentProcessor, PoisonJobError
+from workers.batches import partial_batch_response
 
 # Kept back from the Lambda's remaining time for the DB write and the batch response.
 SAFETY_MARGIN_SECONDS = 3.0
@@ -58,13 +59,7 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
         done = list(
             pool.map(lambda record: process_record(record, deps.processor, deadline), records)
         )
-    return {
-        "batchItemFailures": [
-            {"itemIdentifier": record.message_id}
-            for record, succeeded in zip(records, done, strict=True)
-            if not succeeded
-        ]
-    }
+    return partial_batch_response(records, done)
 
 
 lambda_handler = with_process_services(handle, primes="processor")

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 _KEY = PAYMENTS_TABLE.partition_key.name
 _WRITE_TOKEN = "writeToken"  # noqa: S105 (an attribute name, not a secret)
+_CARD_CIPHERTEXT = "cardCiphertext"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -116,7 +117,7 @@ def payment_to_item(
         "correlationId": payment.correlation_id,
         "failCode": payment.fail_code,
         "failReason": payment.fail_reason,
-        "cardCiphertext": payment.card_ciphertext,
+        _CARD_CIPHERTEXT: payment.card_ciphertext,
         "enqueueFailed": payment.enqueue_failed or None,
     }
     values |= {key: value for key, value in optional.items() if value is not None}
@@ -193,7 +194,7 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
     try:
         values = _deserialize(item)
         # Read straight from the wire format: botocore already gives bytes for a B value.
-        ciphertext = item.get("cardCiphertext", {}).get("B")
+        ciphertext = item.get(_CARD_CIPHERTEXT, {}).get("B")
         expires_at = values.get("expiresAt")
         return Payment(
             payment_id=str(values[_KEY]),
@@ -217,6 +218,12 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
         payment_id = item.get(_KEY, {}).get("S") if isinstance(item.get(_KEY), dict) else None
         recorder.count("UnreadablePayments")
         raise UnreadablePaymentError(f"payment item {payment_id} cannot be read") from None
+
+
+def payment_from_stream_image(image: dict[str, Any]) -> Payment:
+    """The payment a stream image shows, without its card ciphertext: the image's copy of
+    it is dropped unread (stream consumers never need it, and never hold it)."""
+    return payment_from_item({k: v for k, v in image.items() if k != _CARD_CIPHERTEXT})
 
 
 def _written_by(item: dict[str, Any] | None, token: str) -> bool:

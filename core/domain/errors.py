@@ -93,3 +93,17 @@ class UnknownKeyError(Exception):
 
 class InvalidMerchantError(ValueError):
     """A merchant id the API could never accept, or a name that is not plain text."""
+
+
+class TooManyEndpointsError(PaygateError):
+    """A merchant has as many webhook endpoints as it may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} webhook endpoints per merchant: remove one first")
+
+
+class UnknownEndpointError(PaygateError):
+    """No such webhook endpoint of this merchant."""
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(f"no webhook endpoint {endpoint_id}")

@@ -10,11 +10,15 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from core.domain.errors import PaygateError
+
 MAX_URL_LENGTH = 2048
 
 
-class InvalidWebhookUrlError(ValueError):
-    pass
+class InvalidWebhookUrlError(PaygateError):
+    """paygate may not deliver to this URL."""
+
+    field = "url"
 
 
 @dataclass(frozen=True)

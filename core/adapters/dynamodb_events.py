@@ -1,0 +1,213 @@
+"""The events table: each payment's webhook events and their deliveries, oldest first.
+
+Entries of one payment (partition key paymentId): "v#<version>" is the event, with the
+exact body every delivery sends; "v#<version>#d#<endpointId>" is its delivery to one
+endpoint, with every attempt. Events also carry a day-and-shard key (sparse index byDay)
+so replays by time query, never scan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from core.adapters.partition_keys import stable_slot
+from core.domain.webhook_events import WebhookEvent, event_id, parse_event_id
+from core.domain.webhooks import Attempt, Delivery, StoredEvent
+from core.resources import EVENTS_BY_DAY_INDEX
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Events and their deliveries are kept this long (a merchant's history, replays).
+EVENT_RETENTION_SECONDS = 90 * 24 * 3600
+DAY_SHARDS = 16
+_DAY_SECONDS = 24 * 3600
+
+
+def _entry(version: int, endpoint_id: str | None = None) -> str:
+    event = f"v#{version:08d}"
+    return f"{event}#d#{endpoint_id}" if endpoint_id else event
+
+
+def _day(created: int) -> str:
+    return datetime.fromtimestamp(created, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _attempt_of(raw: dict[str, Any]) -> Attempt:
+    values = raw["M"]
+    return Attempt(
+        at=float(values["at"]["N"]),
+        milliseconds=int(values["ms"]["N"]),
+        status=int(values["status"]["N"]) if "status" in values else None,
+        error=values["error"]["S"] if "error" in values else None,
+    )
+
+
+def _attempt_item(attempt: Attempt) -> dict[str, Any]:
+    values: dict[str, Any] = {"at": {"N": str(attempt.at)}, "ms": {"N": str(attempt.milliseconds)}}
+    if attempt.status is not None:
+        values["status"] = {"N": str(attempt.status)}
+    if attempt.error:
+        values["error"] = {"S": attempt.error[:500]}
+    return {"M": values}
+
+
+def _event_of(item: dict[str, Any], deliveries: tuple[Delivery, ...] = ()) -> StoredEvent:
+    return StoredEvent(
+        event_id=item["eventId"]["S"],
+        type=item["type"]["S"],
+        created=int(item["created"]["N"]),
+        payment_id=item["paymentId"]["S"],
+        merchant_id=item["merchantId"]["S"],
+        version=int(item["version"]["N"]),
+        body=item["body"]["S"],
+        queued=item.get("queued", {}).get("BOOL", False),
+        deliveries=deliveries,
+    )
+
+
+def _delivery_of(item: dict[str, Any]) -> Delivery:
+    return Delivery(
+        endpoint_id=item["endpointId"]["S"],
+        url=item["url"]["S"],
+        state=item["state"]["S"],
+        attempts=tuple(_attempt_of(a) for a in item.get("attempts", {}).get("L", [])),
+    )
+
+
+class DynamoEventStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _key(self, event_id: str, endpoint_id: str | None = None) -> dict[str, Any]:
+        parsed = parse_event_id(event_id)
+        if parsed is None:
+            raise ValueError(f"not an event id: {event_id!r}")
+        payment_id, version = parsed
+        return {"paymentId": {"S": payment_id}, "entry": {"S": _entry(version, endpoint_id)}}
+
+    def add(self, event: WebhookEvent, body: str) -> bool:
+        """Whether it was written now (False: it was already there, from the same write)."""
+        shard = stable_slot(event.id, DAY_SHARDS)
+        item = self._key(event.id) | {
+            "eventId": {"S": event.id},
+            "type": {"S": event.type},
+            "created": {"N": str(event.created)},
+            "merchantId": {"S": event.merchant_id},
+            "version": {"N": str(event.version)},
+            "body": {"S": body},
+            "queued": {"BOOL": False},
+            EVENTS_BY_DAY_INDEX.partition_key.name: {"S": f"{_day(event.created)}#{shard:02d}"},
+            "expiresAt": {"N": str(event.created + EVENT_RETENTION_SECONDS)},
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(entry)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        if parse_event_id(event_id) is None:
+            return None
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(event_id), ConsistentRead=True
+        ).get("Item")
+        return _event_of(item) if item else None
+
+    def mark_queued(self, event_id: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(event_id),
+            UpdateExpression="SET queued = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+
+    def delivery_state(self, event_id: str, endpoint_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=self._key(event_id, endpoint_id),
+            ConsistentRead=True,
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "state"},
+        ).get("Item")
+        return item["state"]["S"] if item else None
+
+    def record_attempt(
+        self, event_id: str, endpoint_id: str, url: str, attempt: Attempt, state: str
+    ) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(event_id, endpoint_id),
+            UpdateExpression=(
+                "SET attempts = list_append(if_not_exists(attempts, :none), :one), "
+                "#s = :state, #u = :url, eventId = :event, endpointId = :endpoint, "
+                "expiresAt = if_not_exists(expiresAt, :expires)"
+            ),
+            ExpressionAttributeNames={"#s": "state", "#u": "url"},
+            ExpressionAttributeValues={
+                ":none": {"L": []},
+                ":one": {"L": [_attempt_item(attempt)]},
+                ":state": {"S": state},
+                ":url": {"S": url},
+                ":event": {"S": event_id},
+                ":endpoint": {"S": endpoint_id},
+                ":expires": {"N": str(int(attempt.at) + EVENT_RETENTION_SECONDS)},
+            },
+        )
+
+    def events_of(self, payment_id: str) -> list[StoredEvent]:
+        """The payment's events oldest first, each with its deliveries."""
+        items: list[dict[str, Any]] = []
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="paymentId = :p",
+            ExpressionAttributeValues={":p": {"S": payment_id}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            items.extend(page.get("Items", []))
+        events: list[StoredEvent] = []
+        deliveries: dict[str, list[Delivery]] = {}
+        for item in items:
+            entry = item["entry"]["S"]
+            if "#d#" in entry:
+                deliveries.setdefault(entry.split("#d#")[0], []).append(_delivery_of(item))
+        for item in items:
+            entry = item["entry"]["S"]
+            if "#d#" not in entry:
+                events.append(_event_of(item, tuple(deliveries.get(entry, ()))))
+        return events
+
+    def event_ids_since(self, since: int, until: int | None = None) -> Iterator[str]:
+        """Ids of the events created from `since` (epoch seconds) to `until`, day by day."""
+        until = int(time.time()) if until is None else until
+        day = since - since % _DAY_SECONDS
+        while day <= until:
+            for shard in range(DAY_SHARDS):
+                pages = self._client.get_paginator("query").paginate(
+                    TableName=self._table,
+                    IndexName=EVENTS_BY_DAY_INDEX.name,
+                    KeyConditionExpression="eventDay = :d AND created BETWEEN :a AND :b",
+                    ExpressionAttributeValues={
+                        ":d": {"S": f"{_day(day)}#{shard:02d}"},
+                        ":a": {"N": str(since)},
+                        ":b": {"N": str(until)},
+                    },
+                )
+                for page in pages:
+                    for item in page.get("Items", []):
+                        version = int(item["entry"]["S"].removeprefix("v#"))
+                        yield event_id(item["paymentId"]["S"], version)
+            day += _DAY_SECONDS

@@ -1,0 +1,114 @@
+"""POSTs a webhook to a merchant's endpoint, safely: the host is resolved here, every
+address it resolves to is checked (core/domain/webhook_urls.py), and the connection goes
+to the checked address, so DNS cannot point a delivery into a network between the check
+and the connection (rebinding). TLS still verifies the certificate of the URL's host."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS
+from core.domain.webhook_urls import (
+    EndpointUrl,
+    InvalidWebhookUrlError,
+    address_refused,
+    check_endpoint_url,
+)
+from core.domain.webhooks import SendResult
+
+USER_AGENT = "paygate-webhooks/1"
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, address: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, address: str, context: ssl.SSLContext, **kwargs: Any) -> None:
+        super().__init__(context=context, **kwargs)
+        self._address = address
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class HttpWebhookSender:
+    def __init__(
+        self,
+        *,
+        allow_loopback: bool,
+        timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._allow_loopback = allow_loopback
+        self._timeout = timeout_seconds
+        self._tls = tls or ssl.create_default_context()
+
+    def safe_address(self, url: str) -> tuple[EndpointUrl, str]:
+        """The URL's parts and the address to connect to; InvalidWebhookUrlError if the URL,
+        or any address its host resolves to, may not be called."""
+        parsed = check_endpoint_url(url, allow_loopback=self._allow_loopback)
+        try:
+            addresses = resolve(parsed.host, parsed.port)
+        except OSError:
+            raise InvalidWebhookUrlError(f"{parsed.host} does not resolve") from None
+        for address in addresses:
+            reason = address_refused(address, allow_loopback=self._allow_loopback)
+            if reason:
+                raise InvalidWebhookUrlError(f"{parsed.host} resolves to {reason}")
+        return parsed, addresses[0]
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+        started = time.monotonic()
+
+        def took() -> int:
+            return round((time.monotonic() - started) * 1000)
+
+        try:
+            parsed, address = self.safe_address(url)
+        except InvalidWebhookUrlError as error:
+            return SendResult(took(), error=f"refused: {error.reason}")
+        connection: http.client.HTTPConnection
+        if parsed.scheme == "https":
+            connection = _PinnedHTTPSConnection(
+                address, self._tls, host=parsed.host, port=parsed.port, timeout=self._timeout
+            )
+        else:
+            connection = _PinnedHTTPConnection(
+                address, host=parsed.host, port=parsed.port, timeout=self._timeout
+            )
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request(
+                "POST",
+                target,
+                body=body,
+                headers=headers | {"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            )
+            response = connection.getresponse()
+            response.read(64 * 1024)
+            return SendResult(took(), status=response.status)
+        except TimeoutError:
+            return SendResult(took(), error=f"no answer within {self._timeout:g} s")
+        except (OSError, http.client.HTTPException) as error:
+            return SendResult(took(), error=f"{type(error).__name__}: {error}"[:300])
+        finally:
+            connection.close()

@@ -1,0 +1,101 @@
+"""A merchant's webhook endpoints and its payments' event history: register an endpoint
+(its signing secret answered once), list, remove, rotate the secret; read a payment's
+events with their deliveries. Only the caller's own."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.domain.clock import Clock
+from core.domain.errors import PaymentNotFoundError, UnknownEndpointError
+from core.domain.ports import PaymentStore
+from core.domain.tenancy import ensure_caller_is
+from core.domain.webhook_events import ALL_EVENT_TYPES
+from core.domain.webhook_urls import InvalidWebhookUrlError
+from core.domain.webhooks import (
+    EndpointSecret,
+    EndpointStore,
+    EventStore,
+    SecretVault,
+    StoredEvent,
+    WebhookEndpoint,
+)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+ENDPOINT_PREFIX = "we_"
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+@dataclass
+class WebhookEndpoints:
+    endpoints: EndpointStore
+    events: EventStore
+    payments: PaymentStore
+    vault: SecretVault
+    clock: Clock
+    # Resolves and checks a URL's host (SSRF); raises InvalidWebhookUrlError.
+    check_url: Callable[[str], object]
+
+    def register(
+        self, caller: str, merchant_id: str, url: str, event_types: tuple[str, ...]
+    ) -> IssuedSecret:
+        ensure_caller_is(caller, merchant_id)
+        unknown = sorted(set(event_types) - set(ALL_EVENT_TYPES))
+        if unknown:
+            raise InvalidWebhookUrlError(f"unknown event types: {', '.join(unknown)}")
+        self.check_url(url)
+        now = int(self.clock.now())
+        endpoint_id = ENDPOINT_PREFIX + uuid.uuid4().hex[:20]
+        secret = new_secret()
+        ciphertext = self.vault.encrypt(secret, merchant_id=merchant_id, endpoint_id=endpoint_id)
+        endpoint = WebhookEndpoint(
+            endpoint_id=endpoint_id,
+            merchant_id=merchant_id,
+            url=url,
+            created_at=now,
+            event_types=tuple(dict.fromkeys(event_types)),
+            secrets=(EndpointSecret(ciphertext, now),),
+        )
+        self.endpoints.add(endpoint)
+        return IssuedSecret(endpoint, secret)
+
+    def list_of(self, caller: str, merchant_id: str) -> list[WebhookEndpoint]:
+        ensure_caller_is(caller, merchant_id)
+        return self.endpoints.list(merchant_id)
+
+    def remove(self, caller: str, merchant_id: str, endpoint_id: str) -> None:
+        ensure_caller_is(caller, merchant_id)
+        if not self.endpoints.remove(merchant_id, endpoint_id):
+            raise UnknownEndpointError(endpoint_id)
+
+    def rotate(self, caller: str, merchant_id: str, endpoint_id: str) -> IssuedSecret:
+        """A new secret, answered once; the old one keeps signing for the grace period."""
+        ensure_caller_is(caller, merchant_id)
+        endpoint = self.endpoints.get(merchant_id, endpoint_id)
+        if endpoint is None:
+            raise UnknownEndpointError(endpoint_id)
+        now = int(self.clock.now())
+        secret = new_secret()
+        ciphertext = self.vault.encrypt(secret, merchant_id=merchant_id, endpoint_id=endpoint_id)
+        rotated = endpoint.rotated(EndpointSecret(ciphertext, now), now)
+        self.endpoints.save_secrets(rotated)
+        return IssuedSecret(rotated, secret)
+
+    def events_of(self, caller: str, merchant_id: str, payment_id: str) -> list[StoredEvent]:
+        ensure_caller_is(caller, merchant_id)
+        payment = self.payments.get(payment_id)
+        if payment is None or payment.merchant_id != merchant_id:
+            raise PaymentNotFoundError(f"payment {payment_id} was not found")
+        return self.events.events_of(payment_id)

@@ -1,0 +1,155 @@
+"""What the webhook tests share: a real HTTP receiver on loopback that answers as scripted,
+and a world of the real handlers on moto (the payments stream read as Lambda's event
+source reads it, the deliveries queue drained as Lambda's) driven by a fake clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from botocore.config import Config
+
+from cli.lambda_emulation import DynamoStreamEventSource, SqsEventSource
+from cli.provisioning import create_queues
+from core.adapters.http_webhook_sender import HttpWebhookSender
+from core.adapters.sqs_deliveries import SqsDeliveryQueue
+from core.bootstrap import Services
+from core.resources import DELIVERIES_DLQ, DELIVERIES_QUEUE
+from tests.conftest import AwsEnv
+from tests.support import FakeClock
+from workers import event_publisher, webhook_delivery
+
+# The sender's timeout in these tests (10 s in production): a receiver slower than this
+# has not answered.
+TEST_TIMEOUT_SECONDS = 0.5
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Answers each POST with the next scripted status (then the last one again); `delay`
+    seconds before answering; records what it received."""
+
+    statuses: list[int] = field(default_factory=lambda: [200])
+    delay: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received.append(Received(self.path, dict(self.headers), body))
+                time.sleep(receiver.delay)
+                status = (
+                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                )
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@dataclass
+class WebhookWorld:
+    aws: AwsEnv
+    services: Services
+    clock: FakeClock
+    stream: DynamoStreamEventSource
+    deliveries: SqsEventSource
+    # Every batch of stream records the publisher was invoked with.
+    batches: list[dict[str, Any]] = field(default_factory=list)
+
+    def publish_events(self) -> None:
+        self.stream.drain()
+
+    def deliver_due(self) -> None:
+        """Run every delivery job visible now (fake clock: not yet due ones go back)."""
+        for _ in range(50):
+            report = self.deliveries.poll_once()
+            if report.received == 0:
+                return
+
+    def run(self, rounds: int = 1, advance: float = 0.0) -> None:
+        for _ in range(rounds):
+            self.publish_events()
+            self.deliver_due()
+            self.clock.advance(advance)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.aws.queued_bodies(self.services.settings.deliveries_dlq_url)
+
+
+def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
+    queue_url, dlq_url = create_queues(
+        aws.sqs, f"w{time.monotonic_ns()}", DELIVERIES_QUEUE, DELIVERIES_DLQ
+    )
+    settings = aws.settings.replace(
+        deliveries_queue_url=queue_url, deliveries_dlq_url=dlq_url, webhooks_allow_loopback=1
+    )
+    clients = aws.clients(settings)
+    services = Services(
+        settings,
+        clients,
+        clock,
+        overrides={
+            "deliveries": SqsDeliveryQueue(clients.sqs, queue_url, dlq_url, max_delay_seconds=0),
+            "webhook_sender": HttpWebhookSender(
+                allow_loopback=True, timeout_seconds=TEST_TIMEOUT_SECONDS
+            ),
+        },
+    )
+    # moto answers only the regional endpoint, not the account-based one botocore picks
+    # for a stream ARN's account.
+    streams = aws.session.client(
+        "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
+    )
+    arn = aws.dynamodb.describe_table(TableName=settings.payments_table)["Table"]["LatestStreamArn"]
+    batches: list[dict[str, Any]] = []
+
+    def publish(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        batches.append(event)
+        return dict(event_publisher.handle(event, context, services))
+
+    stream = DynamoStreamEventSource(streams, arn, publish, from_now=True)
+    deliveries = SqsEventSource(
+        aws.sqs,
+        queue_url,
+        lambda event, context: webhook_delivery.handle(event, context, services),
+    )
+    return WebhookWorld(aws, services, clock, stream, deliveries, batches)
+
+
+def receiving(*statuses: int, delay: float = 0.0) -> Iterator[Receiver]:
+    receiver = Receiver(list(statuses) or [200], delay).start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
