@@ -61,6 +61,8 @@ LOCAL_TUNING = {
     EnvVar.RECONCILE_AFTER_SECONDS: "60",
     EnvVar.RESOLVE_AFTER_SECONDS: "900",
     EnvVar.RECONCILE_EVERY_SECONDS: "10",
+    # `paygate listen` receives webhooks on loopback over http (a deployed stack refuses it).
+    EnvVar.WEBHOOKS_ALLOW_LOOPBACK: "1",
 }
 
 

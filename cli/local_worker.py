@@ -1,5 +1,6 @@
-"""The local stack's worker process: Lambda's SQS event source for the payment worker,
-and the reconciler's schedule. Its configuration comes from the environment, as in Lambda.
+"""The local stack's worker process: Lambda's SQS event sources for the payment worker and
+the webhook deliveries, its DynamoDB stream source for the event publisher, and the
+reconciler's schedule. Its configuration comes from the environment, as in Lambda.
 Started by `paygate local`; stops on SIGTERM or SIGINT."""
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from cli.lambda_emulation import SqsEventSource, lambda_context
+from cli.lambda_emulation import (
+    DynamoStreamEventSource,
+    PollReport,
+    SqsEventSource,
+    lambda_context,
+)
 from cli.local_logging import use_terminal_logs
-from core.bootstrap import services
+from core.bootstrap import Services, services
 from core.observability import logger
-from core.resources import WORKER_TIMEOUT_SECONDS
-from workers import payment_worker, reconciler
+from core.resources import DELIVERY_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
+from workers import event_publisher, payment_worker, reconciler, webhook_delivery
 
 # A failed job is offered again after this long (Lambda would wait for the visibility
 # timeout); after maxReceiveCount offers SQS moves it to the DLQ.
@@ -46,18 +52,56 @@ def main() -> None:
         retry_after_seconds=RETRY_AFTER_SECONDS,
         region=deps.settings.aws_region,
     )
-    every = deps.settings.reconcile_every_seconds
-    next_reconcile = time.monotonic() + every
+    stream_arn = deps.clients.dynamodb.describe_table(TableName=deps.settings.payments_table)[
+        "Table"
+    ]["LatestStreamArn"]
+    events = DynamoStreamEventSource(
+        deps.clients.streams,
+        stream_arn,
+        lambda event, context: dict(event_publisher.handle(event, context, deps)),
+    )
+    deliveries = SqsEventSource(
+        deps.clients.sqs,
+        deps.settings.deliveries_queue_url,
+        lambda event, context: dict(webhook_delivery.handle(event, context, deps)),
+        function_name="paygate-webhook-delivery",
+        timeout_seconds=DELIVERY_TIMEOUT_SECONDS,
+        retry_after_seconds=RETRY_AFTER_SECONDS,
+        region=deps.settings.aws_region,
+    )
+    # Webhooks in a loop of their own: a receiver taking its 10 s never holds up payments.
+    webhooks = threading.Thread(
+        target=_poll, args=(stop, (events, deliveries), None, deps), daemon=True
+    )
+    webhooks.start()
+    _poll(stop, (source,), deps.settings.reconcile_every_seconds, deps)
+    webhooks.join(timeout=DELIVERY_TIMEOUT_SECONDS)
+
+
+class _Source(Protocol):
+    def poll_once(self) -> PollReport: ...
+
+
+def _poll(
+    stop: threading.Event,
+    sources: tuple[_Source, ...],
+    reconcile_every: int | None,
+    deps: Services,
+) -> None:
+    """Poll `sources` (and run the reconciler every `reconcile_every` seconds) until told
+    to stop or the local stack is gone."""
+    next_reconcile = time.monotonic() + (reconcile_every or 0)
     parent = os.getppid()
     while not stop.is_set():
         if os.getppid() != parent:
             logger.error("the local stack is gone; the worker stops too")
+            stop.set()
             return
         try:
-            if source.poll_once().received == 0:
+            if sum(source.poll_once().received for source in sources) == 0:
                 stop.wait(IDLE_WAIT_SECONDS)
-            if time.monotonic() >= next_reconcile:
-                next_reconcile = time.monotonic() + every
+            if reconcile_every and time.monotonic() >= next_reconcile:
+                next_reconcile = time.monotonic() + reconcile_every
                 reconciler.handle({}, lambda_context("paygate-reconciler"), deps)
         except Exception as error:
             # Keep polling, as Lambda's event source mapping would.

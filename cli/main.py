@@ -13,6 +13,7 @@ import typer
 
 from cli.bank_commands import bank_app
 from cli.dlq_commands import dlq_app
+from cli.listen import Listener
 from cli.local_stack import (
     AlreadyRunningError,
     LocalStack,
@@ -27,6 +28,8 @@ from cli.output import CurrentStderr, JsonOption, console, emit_json, emit_recor
 from cli.payment_commands import payments_app
 from cli.smoke import DEFAULT_DLQ_WAIT_SECONDS, DEFAULT_SETTLE_SECONDS, Check, SmokeRun, smoke_key
 from cli.target import TargetChoice, target_of
+from cli.webhook_commands import events_app, merchant_of, webhooks_app
+from core.domain.errors import PaygateError
 from core.observability import logger
 from core.resources import LOCAL_API_PORT
 from core.settings import SettingsError
@@ -36,6 +39,8 @@ app.add_typer(merchants_app, name="merchants")
 app.add_typer(payments_app, name="payments")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(bank_app, name="bank")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(events_app, name="events")
 
 
 @app.callback()
@@ -175,6 +180,52 @@ def status(
     emit_records(f"paygate status ({target.name})", [rows])
     if truncated:
         console.print(f"(payments counted from the first {max_items}; see the dashboard)")
+
+
+@app.command(
+    epilog="Examples:\n\n\b\n  paygate listen\n"
+    "  paygate listen --forward-to http://localhost:3000/webhooks\n"
+    "  paygate listen --events payment.accepted --count 1\n"
+)
+def listen(
+    ctx: typer.Context,
+    forward_to: Annotated[
+        str | None, typer.Option(help="Also POST each event there, as received.")
+    ] = None,
+    events: Annotated[
+        str | None, typer.Option(help="Comma-separated event types (default: all).")
+    ] = None,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
+    merchant_id: Annotated[
+        str | None, typer.Option(help="Whose events (default: the development merchant).")
+    ] = None,
+) -> None:
+    """Print the local stack's webhooks as they arrive (signatures checked). Ctrl-C stops
+    it; its endpoint is removed then."""
+    target = target_of(ctx)
+    if not target.is_local:
+        fail("listen works with the local stack: a deployed one delivers only to public https", 2)
+    merchant = merchant_of(target, merchant_id)
+    types = tuple(t.strip() for t in (events or "").split(",") if t.strip())
+    listener = Listener(say, forward_to=forward_to, count=count)
+    service = target.services.webhook_endpoint_service
+    try:
+        issued = service.register(merchant, merchant, listener.url, types)
+    except PaygateError as error:
+        listener.close()
+        fail(error.reason, 2)
+    listener.secret = issued.secret
+    listener.serve()
+    say(f"listening for {merchant}'s events on {listener.url} (Ctrl-C to stop)")
+    try:
+        while not listener.done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.remove(merchant, merchant, issued.endpoint.endpoint_id)
+        listener.close()
+    say(f"stopped after {listener.received} events")
 
 
 @app.command(

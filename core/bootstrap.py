@@ -21,6 +21,7 @@ from core.snapstart import register_snapshot_hooks
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -68,6 +69,15 @@ class AwsClients:
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
         return self._session.client("dynamodb", **self._options)
+
+    @cached_property
+    def streams(self) -> DynamoDBStreamsClient:
+        """The payments stream's reader (the local stack's event source; Lambda's own on
+        AWS). Regional endpoint: moto answers no account-based one."""
+        options = self._options | {
+            "config": _BOTO_CONFIG.merge(Config(account_id_endpoint_mode="disabled"))
+        }
+        return self._session.client("dynamodbstreams", **options)
 
     @cached_property
     def sqs(self) -> SQSClient:

@@ -33,7 +33,8 @@ def list_payments() -> Any:
     return json_response(
         HTTPStatus.OK,
         PaymentPage(
-            payments=[PaymentView.of(p) for p in payments], next_cursor=next_cursor
+            payments=[PaymentView.of(p, processing=False) for p in payments],
+            next_cursor=next_cursor,
         ).to_json(),
     )
 

@@ -37,12 +37,39 @@ from handlers.requests import (
     EXAMPLE_MERCHANT_ID,
     EXAMPLE_PAYMENT_ID,
     CreatePaymentRequest,
+    CreateWebhookEndpointRequest,
     GetPaymentQuery,
     ListPaymentsQuery,
     MakePaymentRequest,
+    PaymentEventsQuery,
+    RotateWebhookSecretRequest,
+    WebhookEndpointQuery,
+    WebhookEndpointsQuery,
 )
-from handlers.routes import CREATE_PAYMENT, GET_PAYMENT, LIST_PAYMENTS, MAKE_PAYMENT, ROUTES, Route
-from handlers.views import CreatedPayment, ErrorBody, PaymentPage, PaymentView, SubmittedPayment
+from handlers.routes import (
+    CREATE_PAYMENT,
+    CREATE_WEBHOOK_ENDPOINT,
+    DELETE_WEBHOOK_ENDPOINT,
+    GET_PAYMENT,
+    LIST_PAYMENT_EVENTS,
+    LIST_PAYMENTS,
+    LIST_WEBHOOK_ENDPOINTS,
+    MAKE_PAYMENT,
+    ROTATE_WEBHOOK_SECRET,
+    ROUTES,
+    Route,
+)
+from handlers.views import (
+    CreatedPayment,
+    ErrorBody,
+    PaymentEvents,
+    PaymentPage,
+    PaymentView,
+    SubmittedPayment,
+    WebhookEndpointList,
+    WebhookEndpointView,
+    WebhookEventPayload,
+)
 
 TITLE = "paygate merchant API"
 VERSION = "1.0.0"
@@ -82,6 +109,7 @@ class Operation:
     idempotent: bool = False
     # Answers Retry-After while the payment is in flight: when to poll again.
     paces_polling: bool = False
+    body_example: dict[str, Any] | None = None
 
 
 _MAKE_EXAMPLE = {
@@ -109,6 +137,22 @@ _VIEW_EXAMPLE = PaymentView(
     card_name="Ada Lovelace",
     billing_address="12 Analytical Row, London",
 ).to_json()
+
+_ENDPOINT_EXAMPLE: dict[str, Any] = {
+    "id": "we_0123456789abcdef0123",
+    "url": "https://shop.example.com/paygate/webhooks",
+    "eventTypes": ["payment.accepted", "payment.declined"],
+    "createdAt": EXAMPLE_CREATED_AT,
+}
+_EVENT_EXAMPLE: dict[str, Any] = {
+    "id": f"evt_{EXAMPLE_PAYMENT_ID}_3",
+    "type": "payment.accepted",
+    "created": EXAMPLE_CREATED_AT + 2,
+    "paymentId": EXAMPLE_PAYMENT_ID,
+    "merchantId": EXAMPLE_MERCHANT_ID,
+    "version": 3,
+    "data": _VIEW_EXAMPLE,
+}
 
 OPERATIONS = (
     Operation(
@@ -165,6 +209,63 @@ OPERATIONS = (
         {"payments": [_VIEW_EXAMPLE], "nextCursor": None},
         query=ListPaymentsQuery,
     ),
+    Operation(
+        CREATE_WEBHOOK_ENDPOINT,
+        "createWebhookEndpoint",
+        "Register a webhook endpoint: paygate POSTs each payment event to it",
+        "Answers the endpoint with its signing secret, shown this once: keep it to verify "
+        "the Paygate-Signature of each delivery. https only, to a public address. At most "
+        "16 endpoints per merchant.",
+        201,
+        WebhookEndpointView,
+        _ENDPOINT_EXAMPLE | {"secret": "whsec_" + "x" * 43},
+        body=CreateWebhookEndpointRequest,
+        body_example={"merchantId": EXAMPLE_MERCHANT_ID, "url": _ENDPOINT_EXAMPLE["url"]},
+    ),
+    Operation(
+        LIST_WEBHOOK_ENDPOINTS,
+        "listWebhookEndpoints",
+        "The caller's webhook endpoints (never their secrets)",
+        "Each endpoint with the event types it receives.",
+        200,
+        WebhookEndpointList,
+        {"endpoints": [_ENDPOINT_EXAMPLE]},
+        query=WebhookEndpointsQuery,
+    ),
+    Operation(
+        DELETE_WEBHOOK_ENDPOINT,
+        "deleteWebhookEndpoint",
+        "Remove a webhook endpoint",
+        "Nothing more is delivered to it, retries of earlier events included.",
+        200,
+        WebhookEndpointView,
+        _ENDPOINT_EXAMPLE,
+        query=WebhookEndpointQuery,
+    ),
+    Operation(
+        ROTATE_WEBHOOK_SECRET,
+        "rotateWebhookSecret",
+        "A new signing secret for an endpoint (shown once)",
+        "The previous secret keeps signing for 24 hours: each delivery then carries one v1 "
+        "signature per secret, so switch your receiver over within the day.",
+        200,
+        WebhookEndpointView,
+        _ENDPOINT_EXAMPLE | {"secret": "whsec_" + "y" * 43},
+        body=RotateWebhookSecretRequest,
+        body_example={"merchantId": EXAMPLE_MERCHANT_ID, "id": _ENDPOINT_EXAMPLE["id"]},
+    ),
+    Operation(
+        LIST_PAYMENT_EVENTS,
+        "listPaymentEvents",
+        "A payment's events, oldest first, with every delivery attempt",
+        "What the payment went through (each status it reached) and what paygate did to tell "
+        "you: each endpoint's state (retrying, delivered, failed) and attempts (time, HTTP "
+        "status or error, milliseconds).",
+        200,
+        PaymentEvents,
+        {"events": [_EVENT_EXAMPLE]},
+        query=PaymentEventsQuery,
+    ),
 )
 
 
@@ -219,7 +320,10 @@ def _description() -> str:
 
 
 def _schemas() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (ErrorBody, "serialization"),
+        (WebhookEventPayload, "serialization"),
+    ]
     for operation in OPERATIONS:
         models.append((operation.response, "serialization"))
         for request_model in (operation.body, operation.query):
@@ -325,9 +429,49 @@ def _operation(operation: Operation) -> dict[str, Any]:
     }
     if operation.body:
         example = _MAKE_EXAMPLE if operation.body is MakePaymentRequest else None
-        example = example or {"merchantId": EXAMPLE_MERCHANT_ID}
+        example = example or operation.body_example or {"merchantId": EXAMPLE_MERCHANT_ID}
         document["requestBody"] = {"required": True, "content": _json(operation.body, example)}
     return document
+
+
+def _webhooks() -> dict[str, Any]:
+    """OpenAPI 3.1's webhooks: what paygate POSTs to a merchant's endpoint."""
+    return {
+        "paymentEvent": {
+            "post": {
+                "operationId": "paymentEvent",
+                "summary": "A payment reached a status",
+                "description": "Sent to each of your endpoints that asked for its type, "
+                "at least once and in no particular order: dedupe on the event id, order by "
+                "version. Verify the Paygate-Signature first (HMAC-SHA256 of "
+                '"<t>.<raw body>" with your secret; reject a t more than 5 minutes away). '
+                "Answer 2xx within 10 seconds; anything else is retried with back-off for 3 "
+                "days.",
+                "parameters": [
+                    {
+                        "name": "Paygate-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "example": "t=1767225600,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e7"
+                        "7a0e56ff536d0ce8e108d8bd",
+                    },
+                    {
+                        "name": "Paygate-Event-Id",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "example": _EVENT_EXAMPLE["id"],
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": _json(WebhookEventPayload, _EVENT_EXAMPLE),
+                },
+                "responses": {"200": {"description": "Received (any 2xx)"}},
+            }
+        }
+    }
 
 
 def openapi_document(server_url: str = LOCAL_SERVER) -> dict[str, Any]:
@@ -342,6 +486,7 @@ def openapi_document(server_url: str = LOCAL_SERVER) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "security": [{"apiKey": []}],
         "paths": paths,
+        "webhooks": _webhooks(),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +35,8 @@ from core.domain.text_rules import (
     contains_card_number,
     text_problem,
 )
+from core.domain.webhook_events import ALL_EVENT_TYPES
+from core.domain.webhook_urls import MAX_URL_LENGTH
 from core.use_cases.payment_listing import ListPayments
 
 MIN_AMOUNT = 1
@@ -296,3 +298,53 @@ class ListPaymentsQuery(_Request):
         if to_time is not None and from_time is not None and to_time < from_time:
             raise ValueError("must not be before `from`")
         return to_time
+
+
+EventType = Literal[
+    "payment.processing",
+    "payment.pending",
+    "payment.accepted",
+    "payment.declined",
+    "payment.insufficient_funds",
+    "payment.failed",
+]
+_ENDPOINT_ID_FIELD = Field(
+    description="The endpoint's id, from POST or GET /webhook-endpoints",
+    pattern=r"^we_[0-9a-f]{20}$",
+    examples=["we_0123456789abcdef0123"],
+)
+
+
+class CreateWebhookEndpointRequest(_Request):
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    url: StrictStr = Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="Where to POST events: https, to a public address",
+        examples=["https://shop.example.com/paygate/webhooks"],
+    )
+    event_types: list[EventType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(ALL_EVENT_TYPES),
+        description="Only these event types (default: every one)",
+    )
+
+
+class WebhookEndpointsQuery(_Request):
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+
+
+class WebhookEndpointQuery(_Request):
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    id: str = _ENDPOINT_ID_FIELD
+
+
+class RotateWebhookSecretRequest(_Request):
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    id: str = _ENDPOINT_ID_FIELD
+
+
+class PaymentEventsQuery(_Request):
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    payment_id: PaymentId = _PAYMENT_ID_FIELD

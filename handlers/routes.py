@@ -32,6 +32,9 @@ class Route:
     # The HTTP statuses it may answer besides its success (their failCodes come from the
     # one error table, handlers/http_errors.py).
     errors: tuple[int, ...]
+    # Started from a SnapStart snapshot where a stage has it (infra/stages.py): the payment
+    # routes, called on every payment; not the webhook settings, called now and then.
+    snap_start: bool = True
 
     @property
     def name(self) -> str:
@@ -83,7 +86,63 @@ LIST_PAYMENTS = Route(
     _GET_ERRORS,
 )
 
-ROUTES = (CREATE_PAYMENT, MAKE_PAYMENT, GET_PAYMENT, LIST_PAYMENTS)
+# Webhooks: one module serves a merchant's endpoints, each route its own function.
+_ENDPOINTS_MODULE = "handlers.webhook_endpoints"
+_ENDPOINTS_USE_CASE = "webhook_endpoint_service"
+CREATE_WEBHOOK_ENDPOINT = Route(
+    "POST",
+    "/webhook-endpoints",
+    _ENDPOINTS_MODULE,
+    "CreateWebhookEndpoint",
+    _ENDPOINTS_USE_CASE,
+    (*_POST_ERRORS, 409),
+    snap_start=False,
+)
+LIST_WEBHOOK_ENDPOINTS = Route(
+    "GET",
+    "/webhook-endpoints",
+    _ENDPOINTS_MODULE,
+    "ListWebhookEndpoints",
+    _ENDPOINTS_USE_CASE,
+    _GET_ERRORS,
+    snap_start=False,
+)
+DELETE_WEBHOOK_ENDPOINT = Route(
+    "DELETE",
+    "/webhook-endpoints",
+    _ENDPOINTS_MODULE,
+    "DeleteWebhookEndpoint",
+    _ENDPOINTS_USE_CASE,
+    (*_GET_ERRORS, 404),
+    snap_start=False,
+)
+ROTATE_WEBHOOK_SECRET = Route(
+    "POST",
+    "/rotate-webhook-secret",
+    _ENDPOINTS_MODULE,
+    "RotateWebhookSecret",
+    _ENDPOINTS_USE_CASE,
+    (*_POST_ERRORS, 404),
+    snap_start=False,
+)
+LIST_PAYMENT_EVENTS = Route(
+    "GET",
+    "/payment-events",
+    _ENDPOINTS_MODULE,
+    "ListPaymentEvents",
+    _ENDPOINTS_USE_CASE,
+    (*_GET_ERRORS, 404),
+    snap_start=False,
+)
+WEBHOOK_ROUTES = (
+    CREATE_WEBHOOK_ENDPOINT,
+    LIST_WEBHOOK_ENDPOINTS,
+    DELETE_WEBHOOK_ENDPOINT,
+    ROTATE_WEBHOOK_SECRET,
+    LIST_PAYMENT_EVENTS,
+)
+
+ROUTES = (CREATE_PAYMENT, MAKE_PAYMENT, GET_PAYMENT, LIST_PAYMENTS, *WEBHOOK_ROUTES)
 
 
 def route_of(method: str, path: str) -> Route | None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from core.domain.payment import Payment, PaymentStatus
+from core.domain.webhooks import WebhookEndpoint
 from handlers.http_errors import FieldIssue
 
 
@@ -66,11 +67,34 @@ class PaymentView(_View):
         description="When refused: card_declined, insufficient_funds or processing_failed",
     )
     fail_reason: str | None = Field(default=None, description="The refusal, in words")
+    updated_at: int | None = Field(
+        default=None, description="When the payment last changed, in epoch seconds"
+    )
+    attempts: int | None = Field(
+        default=None,
+        description="get-payment only: the bank's answers so far, plus the tries that got "
+        "no answer since the last one (a failure or time-out; retries within one try are "
+        "not counted)",
+    )
+    last_error: str | None = Field(
+        default=None,
+        description="get-payment only, while in flight: why the last try did not get the "
+        "bank's answer (paygate retries by itself)",
+    )
 
     @classmethod
-    def of(cls, payment: Payment) -> PaymentView:
+    def of(cls, payment: Payment, *, processing: bool = True) -> PaymentView:
+        """`processing`: with how processing goes (attempts, last error), which listings
+        leave out (their index holds none of it, so progress notes cost it nothing)."""
         details = payment.details
+        failure = payment.failure if processing else None
+        in_flight = payment.status.is_in_flight
         return cls(
+            updated_at=payment.updated_at,
+            attempts=payment.bank_checks + (failure.count if failure else 0)
+            if processing
+            else None,
+            last_error=failure.reason if failure and in_flight else None,
             payment_id=payment.payment_id,
             merchant_id=payment.merchant_id,
             status=payment.status,
@@ -120,3 +144,55 @@ class ErrorBody(_View):
             request_id=request_id,
             fields=[FieldProblem(field=f.field, issue=f.issue) for f in fields] or None,
         )
+
+
+class WebhookEndpointView(_View):
+    id: str = Field(description="The endpoint's id")
+    url: str
+    event_types: list[str] = Field(description="The event types it receives")
+    created_at: int = Field(description="When it was registered, in epoch seconds")
+    secret: str | None = Field(
+        default=None,
+        description="The signing secret: shown once, when the endpoint is created or its "
+        "secret rotated (the previous one keeps signing for 24 hours)",
+    )
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint, secret: str | None = None) -> WebhookEndpointView:
+        raw = endpoint.to_json()
+        return cls(
+            id=raw["id"],
+            url=raw["url"],
+            event_types=raw["eventTypes"],
+            created_at=raw["createdAt"],
+            secret=secret,
+        )
+
+
+class WebhookEndpointList(_View):
+    endpoints: list[WebhookEndpointView]
+
+
+class PaymentEvents(_View):
+    """A payment's events, oldest first, each with its deliveries and their attempts."""
+
+    events: list[dict[str, Any]] = Field(
+        description="Each event as delivered (id, type, created, paymentId, merchantId, "
+        "version, data) plus deliveries: endpointId, url, state (retrying, delivered, "
+        "failed) and attempts (at, ms, status or error)"
+    )
+
+
+class WebhookEventPayload(_View):
+    """What paygate POSTs to a webhook endpoint: never a card number, CVV or ciphertext."""
+
+    id: str = Field(description="The event's id: the same on every delivery of it (dedupe on it)")
+    type: str = Field(
+        description="payment.processing, payment.pending, payment.accepted, "
+        "payment.declined, payment.insufficient_funds or payment.failed"
+    )
+    created: int = Field(description="When the payment reached the status, in epoch seconds")
+    payment_id: str
+    merchant_id: str
+    version: int = Field(description="The payment's version: order events of a payment by it")
+    data: PaymentView = Field(description="The payment as get-payment shows it, card masked")

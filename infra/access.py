@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
+from core.adapters.dynamodb_webhook_endpoints import secret_context
 from core.adapters.kms_card_vault import encryption_context
 
 # DynamoDB's use of a table's key on the caller's behalf (Developer Guide, "Key policy"
@@ -26,6 +27,7 @@ _TABLE_KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms
 # SQS with a KMS key: a producer needs GenerateDataKey and Decrypt (SQS Developer Guide).
 _QUEUE_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 _CARD_CONTEXT_KEYS = sorted(encryption_context("p", "m"))
+_SECRET_CONTEXT_KEYS = sorted(secret_context("m", "e"))
 
 
 def _allow(
@@ -72,11 +74,20 @@ def send_jobs(function: lambda_.Function, queue: sqs.Queue) -> None:
 def card_key(function: lambda_.Function, key: kms.Key, action: str) -> None:
     """kms:Encrypt or kms:Decrypt on the card key, only with a payment's encryption
     context (paymentId and merchantId, and nothing else)."""
-    conditions: dict[str, dict[str, object]] = {
-        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": _CARD_CONTEXT_KEYS},
-        "Null": {f"kms:EncryptionContext:{name}": "false" for name in _CARD_CONTEXT_KEYS},
+    _allow(function, [action], [key.key_arn], _exact_context(_CARD_CONTEXT_KEYS))
+
+
+def _exact_context(names: list[str]) -> dict[str, dict[str, object]]:
+    return {
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": names},
+        "Null": {f"kms:EncryptionContext:{name}": "false" for name in names},
     }
-    _allow(function, [action], [key.key_arn], conditions)
+
+
+def secret_key(function: lambda_.Function, key: kms.Key, action: str) -> None:
+    """kms:Encrypt or kms:Decrypt on the webhook secret key, only with an endpoint's
+    encryption context (merchantId and endpointId, and nothing else)."""
+    _allow(function, [action], [key.key_arn], _exact_context(_SECRET_CONTEXT_KEYS))
 
 
 def mac_key(function: lambda_.Function, key: kms.Key, *actions: str) -> None:

@@ -162,7 +162,10 @@ class Api(Construct):
         validator: apigw.RequestValidator,
         model: apigw.Model | None,
     ) -> None:
-        resource = self.rest_api.root.add_resource(route.name)
+        # Several methods may share a path (GET, POST and DELETE /webhook-endpoints).
+        resource = self.rest_api.root.get_resource(route.name) or self.rest_api.root.add_resource(
+            route.name
+        )
         resource.add_method(
             route.method,
             apigw.LambdaIntegration(function),

@@ -11,13 +11,24 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from core.resources import METRICS_NAMESPACE, SERVICE, WORKER_TIMEOUT_SECONDS, EnvVar
+from core.resources import (
+    DELIVERY_TIMEOUT_SECONDS,
+    METRICS_NAMESPACE,
+    SERVICE,
+    WORKER_TIMEOUT_SECONDS,
+    EnvVar,
+)
 from core.settings import default_of
 from handlers.routes import (
     CREATE_PAYMENT,
+    CREATE_WEBHOOK_ENDPOINT,
+    DELETE_WEBHOOK_ENDPOINT,
     GET_PAYMENT,
+    LIST_PAYMENT_EVENTS,
     LIST_PAYMENTS,
+    LIST_WEBHOOK_ENDPOINTS,
     MAKE_PAYMENT,
+    ROTATE_WEBHOOK_SECRET,
     ROUTES,
     Route,
 )
@@ -51,7 +62,7 @@ class FunctionSpec:
             route.construct_id,
             route.lambda_handler,
             f"{route.method} {route.path}",
-            snap_start=True,
+            snap_start=route.snap_start,
         )
 
 
@@ -73,6 +84,20 @@ RECONCILER = FunctionSpec(
     "workers.reconciler.lambda_handler",
     "re-queues payments stalled in flight",
     timeout_seconds=RECONCILE_RUN_SECONDS,
+)
+
+
+EVENT_PUBLISHER = FunctionSpec(
+    "EventPublisher",
+    "workers.event_publisher.lambda_handler",
+    "payments stream -> webhook events",
+    timeout_seconds=60,
+)
+WEBHOOK_DELIVERY = FunctionSpec(
+    "WebhookDelivery",
+    "workers.webhook_delivery.lambda_handler",
+    "webhook deliveries -> merchants' endpoints",
+    timeout_seconds=DELIVERY_TIMEOUT_SECONDS,
 )
 
 
@@ -217,6 +242,8 @@ class Functions(Construct):
         self.authorizer = factory.build(AUTHORIZER)
         self.worker = factory.build(WORKER)
         self.reconciler = factory.build(RECONCILER)
+        self.event_publisher = factory.build(EVENT_PUBLISHER)
+        self.webhook_delivery = factory.build(WEBHOOK_DELIVERY)
         # What callers invoke: each function's live alias (its published version).
         self.live = {function: factory.publish(function) for function in self.all}
 
@@ -248,17 +275,40 @@ class Functions(Construct):
         access.card_key(self.worker, storage.card_key, "kms:Decrypt")
         for function in (self.make_payment, self.worker, self.reconciler):
             access.send_jobs(function, messaging.jobs)
+        self._grant_webhooks(storage, messaging)
+
+    def _grant_webhooks(self, storage: Storage, messaging: Messaging) -> None:
+        """Webhooks: the endpoints API encrypts signing secrets and only the delivery worker
+        decrypts them, each under the endpoint's encryption context."""
+        route = self.for_route
+        endpoints, events = storage.webhook_endpoints, storage.events
+        access.table(route[CREATE_WEBHOOK_ENDPOINT], endpoints, ["Query", "PutItem"])
+        access.table(route[LIST_WEBHOOK_ENDPOINTS], endpoints, ["Query"])
+        access.table(route[DELETE_WEBHOOK_ENDPOINT], endpoints, ["DeleteItem"])
+        access.table(route[ROTATE_WEBHOOK_SECRET], endpoints, ["GetItem", "UpdateItem"])
+        for function in (route[CREATE_WEBHOOK_ENDPOINT], route[ROTATE_WEBHOOK_SECRET]):
+            access.secret_key(function, storage.webhook_secret_key, "kms:Encrypt")
+        access.table(route[LIST_PAYMENT_EVENTS], storage.payments, ["GetItem"])
+        access.table(route[LIST_PAYMENT_EVENTS], events, ["Query"])
+        access.table(self.event_publisher, events, ["PutItem", "GetItem", "UpdateItem"])
+        access.table(self.event_publisher, endpoints, ["Query"])
+        access.send_jobs(self.event_publisher, messaging.deliveries)
+        access.table(self.webhook_delivery, events, ["GetItem", "UpdateItem"])
+        access.table(self.webhook_delivery, endpoints, ["GetItem"])
+        access.secret_key(self.webhook_delivery, storage.webhook_secret_key, "kms:Decrypt")
+        access.send_jobs(self.webhook_delivery, messaging.deliveries)
+        access.send_jobs(self.webhook_delivery, messaging.delivery_dead_letters)
 
     @property
     def api_functions(self) -> list[lambda_.Function]:
-        return [
-            self.create_payment,
-            self.make_payment,
-            self.get_payment,
-            self.list_payments,
-            self.authorizer,
-        ]
+        return [*self.for_route.values(), self.authorizer]
 
     @property
     def all(self) -> list[lambda_.Function]:
-        return [*self.api_functions, self.worker, self.reconciler]
+        return [
+            *self.api_functions,
+            self.worker,
+            self.reconciler,
+            self.event_publisher,
+            self.webhook_delivery,
+        ]

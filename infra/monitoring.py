@@ -31,6 +31,7 @@ THROTTLED_METRIC = "ThrottledRequests"
 # A record failing is retried by SQS; this many in 5 minutes is more than a passing fault.
 RECORDS_FAILED_THRESHOLD = 10
 API_P99_MILLISECONDS = 2000
+ITERATOR_AGE_MS = 5 * 60 * 1000
 # Services that publish to the alarm topic.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 
@@ -72,6 +73,7 @@ class Monitoring(Construct):
         messaging: Messaging,
         tables: list[dynamodb.Table],
         schedule_failures: sqs.Queue,
+        stream_failures: sqs.Queue,
         monthly_budget_usd: int,
         alarm_emails: tuple[str, ...] = (),
         removal: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -180,6 +182,31 @@ class Monitoring(Construct):
                 "Payments reached their resolution bound and were settled with the bank",
                 _paygate_metric("PaymentsResolved"),
                 threshold=1,
+            ),
+            self._alarm(
+                "WebhookDeadLetters",
+                "Webhook deliveries failed for 3 days and are in the deliveries DLQ",
+                messaging.delivery_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                threshold=1,
+            ),
+            self._alarm(
+                "EventStreamFailures",
+                "Payment stream records the event publisher could not handle (their events "
+                "were not made)",
+                stream_failures.metric_approximate_number_of_messages_visible(
+                    period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                threshold=1,
+            ),
+            self._alarm(
+                "EventPublisherIteratorAge",
+                f"Webhook events lag the payments stream by over {ITERATOR_AGE_MS // 60000} min",
+                functions.event_publisher.metric(
+                    "IteratorAge", period=FIVE_MINUTES, statistic="Maximum"
+                ),
+                threshold=ITERATOR_AGE_MS,
             ),
             self._alarm(
                 "UnreadablePayments",
@@ -323,6 +350,29 @@ class Monitoring(Construct):
                 right=[
                     api.rest_api.metric_client_error(),
                     api.rest_api.metric_server_error(),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Webhooks: delivered, failed attempts, dead-lettered",
+                left=[
+                    _paygate_metric("WebhooksDelivered"),
+                    _paygate_metric("WebhookAttemptsFailed"),
+                    _paygate_metric("WebhooksDeadLettered"),
+                ],
+                right=[
+                    messaging.deliveries.metric_approximate_number_of_messages_visible(),
+                    messaging.delivery_dead_letters.metric_approximate_number_of_messages_visible(),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Webhook events: made, stream lag (ms)",
+                left=[_paygate_metric("WebhookEvents")],
+                right=[
+                    functions.event_publisher.metric(
+                        "IteratorAge", period=FIVE_MINUTES, statistic="Maximum"
+                    )
                 ],
                 width=12,
             ),

@@ -5,17 +5,24 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from core.domain.webhook_events import EVENT_TYPES
 from core.settings import default_of
 from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.scaling import Scaling
+from infra.storage import Storage
 
 BATCHING_WINDOW = Duration.seconds(1)
+STREAM_BATCH_SIZE = 100
+STREAM_RETRY_ATTEMPTS = 5
+# Each record is one HTTP call of up to 10 s; the worker sends a batch's at once.
+DELIVERY_BATCH_SIZE = 10
 # The settings' default, so the settle-ahead the reconciler uses is its real period.
 RECONCILE_EVERY = Duration.seconds(default_of("reconcile_every_seconds"))
 
@@ -28,6 +35,7 @@ class Processing(Construct):
         *,
         functions: Functions,
         messaging: Messaging,
+        storage: Storage,
         scaling: Scaling,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -42,23 +50,11 @@ class Processing(Construct):
                 max_concurrency=scaling.worker_instances,
             )
         )
+        self._webhooks(functions, messaging, storage)
         # Runs EventBridge could not invoke (after its retries) land here, alarmed.
-        self.schedule_failures = sqs.Queue(
-            self,
+        self.schedule_failures = self._failure_queue(
             "ReconcileScheduleFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.schedule_failures,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SQS3",
-                    reason="It is a dead-letter queue itself: EventBridge's, for reconciler "
-                    "runs it could not invoke (cdk-nag only recognizes SQS's own DLQs).",
-                )
-            ],
+            "EventBridge's, for reconciler runs it could not invoke",
         )
         self.schedule = events.Rule(
             self,
@@ -73,3 +69,63 @@ class Processing(Construct):
                 )
             ],
         )
+
+    def _webhooks(self, functions: Functions, messaging: Messaging, storage: Storage) -> None:
+        """The payments stream feeds the event publisher: only writes that reach a status an
+        event is named for (filter), records in order, a failing batch split in two until
+        the failing record is alone (bisect), then retried and, if it still fails, its
+        position sent to a queue of its own (alarmed) instead of blocking the shard."""
+        self.stream_failures = self._failure_queue(
+            "EventStreamFailures",
+            "the payments stream's on-failure destination, for records the event publisher "
+            "could not handle",
+        )
+        statuses = [status.value for status in EVENT_TYPES]
+        functions.live[functions.event_publisher].add_event_source(
+            sources.DynamoEventSource(
+                storage.payments,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=STREAM_BATCH_SIZE,
+                bisect_batch_on_error=True,
+                retry_attempts=STREAM_RETRY_ATTEMPTS,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(self.stream_failures),
+                filters=[
+                    lambda_.FilterCriteria.filter(
+                        {
+                            "eventName": ["INSERT", "MODIFY"],
+                            "dynamodb": {"NewImage": {"status": {"S": statuses}}},
+                        }
+                    )
+                ],
+            )
+        )
+        functions.live[functions.webhook_delivery].add_event_source(
+            sources.SqsEventSource(
+                messaging.deliveries,
+                batch_size=DELIVERY_BATCH_SIZE,
+                max_batching_window=BATCHING_WINDOW,
+                report_batch_item_failures=True,
+            )
+        )
+
+    def _failure_queue(self, construct_id: str, whose: str) -> sqs.Queue:
+        """A queue where a service leaves what it could not deliver, alarmed."""
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        NagSuppressions.add_resource_suppressions(
+            queue,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3",
+                    reason=f"It is a dead-letter queue itself: {whose} (cdk-nag only "
+                    "recognizes SQS's own DLQs).",
+                )
+            ],
+        )
+        return queue

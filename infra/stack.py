@@ -70,7 +70,12 @@ class PaygateStack(Stack):
             else None
         )
         self.processing = Processing(
-            self, "Processing", functions=self.functions, messaging=self.messaging, scaling=scaling
+            self,
+            "Processing",
+            functions=self.functions,
+            messaging=self.messaging,
+            storage=self.storage,
+            scaling=scaling,
         )
         self.monitoring = Monitoring(
             self,
@@ -81,6 +86,7 @@ class PaygateStack(Stack):
             messaging=self.messaging,
             tables=[self.storage.payments, self.storage.merchants, self.storage.idempotency],
             schedule_failures=self.processing.schedule_failures,
+            stream_failures=self.processing.stream_failures,
             monthly_budget_usd=context_whole(
                 self.node, MONTHLY_BUDGET_USD, DEFAULT_MONTHLY_BUDGET_USD
             ),

@@ -112,11 +112,12 @@ class DynamoEndpointStore:
         ).get("Items", [])
         return sorted((_endpoint_of(i) for i in items), key=lambda e: e.created_at)
 
-    def remove(self, merchant_id: str, endpoint_id: str) -> bool:
+    def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        """The endpoint removed, or None if there was none."""
         old = self._client.delete_item(
             TableName=self._table, Key=self._key(merchant_id, endpoint_id), ReturnValues="ALL_OLD"
-        )
-        return "Attributes" in old
+        ).get("Attributes")
+        return _endpoint_of(old) if old else None
 
     def save_secrets(self, endpoint: WebhookEndpoint) -> None:
         try:

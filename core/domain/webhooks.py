@@ -67,6 +67,8 @@ class DeliveryJob:
     attempt: int
     due_at: float
     first_attempt_at: float | None = None
+    # Sent on purpose again (`paygate webhooks replay`): delivered even if it was before.
+    replay: bool = False
 
     def to_body(self) -> str:
         return json.dumps(
@@ -77,6 +79,7 @@ class DeliveryJob:
                 "attempt": self.attempt,
                 "dueAt": self.due_at,
                 "firstAttemptAt": self.first_attempt_at,
+                "replay": self.replay,
             },
             separators=(",", ":"),
         )
@@ -93,6 +96,7 @@ class DeliveryJob:
             first_attempt_at=(
                 float(raw["firstAttemptAt"]) if raw.get("firstAttemptAt") is not None else None
             ),
+            replay=bool(raw.get("replay", False)),
         )
 
     def retry_at(self, due_at: float, first_attempt_at: float) -> DeliveryJob:
@@ -190,7 +194,7 @@ class EndpointStore(Protocol):
     def add(self, endpoint: WebhookEndpoint) -> None: ...
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
     def list(self, merchant_id: str) -> list[WebhookEndpoint]: ...
-    def remove(self, merchant_id: str, endpoint_id: str) -> bool: ...
+    def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
     def save_secrets(self, endpoint: WebhookEndpoint) -> None: ...
 
 

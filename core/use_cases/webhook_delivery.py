@@ -48,7 +48,8 @@ class WebhookDelivery:
         if endpoint is None or event is None or event.merchant_id != job.merchant_id:
             self.metrics.count("WebhooksDropped")
             return "endpoint or event gone"
-        if self.events.delivery_state(job.event_id, job.endpoint_id) == DeliveryState.DELIVERED:
+        state = self.events.delivery_state(job.event_id, job.endpoint_id)
+        if state == DeliveryState.DELIVERED and not job.replay:
             return "delivered already"
         secrets = [
             self.vault.decrypt(

@@ -75,10 +75,12 @@ class WebhookEndpoints:
         ensure_caller_is(caller, merchant_id)
         return self.endpoints.list(merchant_id)
 
-    def remove(self, caller: str, merchant_id: str, endpoint_id: str) -> None:
+    def remove(self, caller: str, merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
         ensure_caller_is(caller, merchant_id)
-        if not self.endpoints.remove(merchant_id, endpoint_id):
+        removed = self.endpoints.remove(merchant_id, endpoint_id)
+        if removed is None:
             raise UnknownEndpointError(endpoint_id)
+        return removed
 
     def rotate(self, caller: str, merchant_id: str, endpoint_id: str) -> IssuedSecret:
         """A new secret, answered once; the old one keeps signing for the grace period."""

@@ -50,7 +50,14 @@ def test_the_stack_serves_its_openapi_document(stack: RunningStack) -> None:
         "/make-payment",
         "/get-payment",
         "/list-payments",
+        "/webhook-endpoints",
+        "/rotate-webhook-secret",
+        "/payment-events",
     }
+    assert set(document["paths"]["/webhook-endpoints"]) == {"get", "post", "delete"}
+    # What paygate POSTs to a merchant's endpoint (OpenAPI 3.1 webhooks)
+    event = document["webhooks"]["paymentEvent"]["post"]
+    assert {p["name"] for p in event["parameters"]} == {"Paygate-Signature", "Paygate-Event-Id"}
 
 
 def test_the_docs_page_loads_offline_and_lists_the_operations(

@@ -4,18 +4,29 @@ capability: no role but the worker's can get card plaintext by any KMS path."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from core.bootstrap import Services
+from core.domain.webhooks import DeliveryJob
 from core.settings import Settings
 from handlers import authorizer
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv, make_payment_body
 from tests.infra.conftest import Synthesized, as_list
+from tests.integration.webhook_support import WebhookWorld, receiving, webhook_world
 from tests.integration.worker_support import event_source, reconcile
 from tests.support import FakeClock, authorizer_event, lambda_context
 
+# What Lambda's event source mapping does with the publisher's role (not its code).
+_STREAM_READS = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 # Batch calls are allowed by their single action's permission.
 _IAM_ACTION = {"SendMessageBatch": "SendMessage"}
 # KMS operations that give card plaintext, directly or by re-encrypting it under a key
@@ -28,7 +39,12 @@ class CallLog:
 
     def __init__(self, settings: Settings) -> None:
         self.calls: defaultdict[str, set[tuple[str, str, bool]]] = defaultdict(set)
-        self._names = {
+        self._names: dict[str, str] = {}
+        self.learn(settings)
+
+    def learn(self, settings: Settings) -> None:
+        """The resources `settings` name (a test may give itself queues of its own)."""
+        self._names |= {
             settings.payments_table: "payments",
             settings.merchants_table: "merchants",
             settings.idempotency_table: "idempotency",
@@ -38,6 +54,11 @@ class CallLog:
             settings.card_digest_key_id: "card_digest_key",
             settings.cursor_key_id: "cursor_key",
             settings.jobs_queue_url: "jobs",
+            settings.events_table: "events",
+            settings.webhook_endpoints_table: "webhook_endpoints",
+            settings.webhook_secret_key_id: "webhook_secret_key",
+            settings.deliveries_queue_url: "deliveries",
+            settings.deliveries_dlq_url: "delivery_dead_letters",
         }
 
     def services(self, function_id: str, aws: AwsEnv, clock: FakeClock) -> Services:
@@ -112,13 +133,78 @@ def _resource_ids(synth: Synthesized) -> dict[str, str]:
         "card_digest_key": storage.card_digest_key,
         "cursor_key": storage.cursor_key,
         "jobs": messaging.jobs,
+        "events": storage.events,
+        "webhook_endpoints": storage.webhook_endpoints,
+        "webhook_secret_key": storage.webhook_secret_key,
+        "deliveries": messaging.deliveries,
+        "delivery_dead_letters": messaging.delivery_dead_letters,
     }
     return {name: synth.logical_id(construct) for name, construct in named.items()}
 
 
 def _run_every_path(log: CallLog, aws: AwsEnv, clock: FakeClock) -> None:
+    # Webhooks to the test's own receiver on loopback, and deliveries of the test's own
+    world = webhook_world(aws, clock)
+    aws = dataclasses.replace(aws, settings=world.services.settings)
+    log.learn(aws.settings)
+
     def api(function_id: str) -> ApiClient:
         return ApiClient(log.services(function_id, aws, clock), MERCHANT_A)
+
+    for receiver in receiving(500, 200):
+        _run_every_payment_path(log, aws, clock, api)
+        _run_every_webhook_path(log, aws, clock, api, world, receiver.url)
+
+
+def _run_every_webhook_path(
+    log: CallLog,
+    aws: AwsEnv,
+    clock: FakeClock,
+    api: Callable[[str], ApiClient],
+    world: WebhookWorld,
+    url: str,
+) -> None:
+    created = api("CreateWebhookEndpoint").post(
+        "/webhook-endpoints", {"merchantId": MERCHANT_A, "url": url}
+    )
+    assert created.status == 201, created.body
+    endpoint_id = created.body["id"]
+    assert (
+        api("ListWebhookEndpoints").get("/webhook-endpoints", {"merchantId": MERCHANT_A}).status
+        == 200
+    )
+    rotated = api("RotateWebhookSecret").post(
+        "/rotate-webhook-secret", {"merchantId": MERCHANT_A, "id": endpoint_id}
+    )
+    assert rotated.status == 200, rotated.body
+    # The publisher reads the payments written above from the stream
+    world.runners["publisher"] = log.services("EventPublisher", aws, clock)
+    world.stream.drain()
+    delivery = world.runners["deliverer"] = log.services("WebhookDelivery", aws, clock)
+    world.deliver_due()  # 500: retried
+    clock.advance(3600)
+    world.deliver_due()  # 200
+    payment_id = world.services.events.events_of(_any_payment(aws))[0].payment_id
+    events = api("ListPaymentEvents").get(
+        "/payment-events", {"merchantId": MERCHANT_A, "paymentId": payment_id}
+    )
+    assert events.status == 200 and events.body["events"], events.body
+    removed = api("DeleteWebhookEndpoint").call(
+        "DELETE", "/webhook-endpoints", query={"merchantId": MERCHANT_A, "id": endpoint_id}
+    )
+    assert removed.status == 200, removed.body
+    # A delivery given up after its budget goes to the DLQ
+    job = DeliveryJob("evt_x_1", endpoint_id, MERCHANT_A, attempt=1, due_at=clock.now())
+    delivery.deliveries.dead_letter(job, "test")
+
+
+def _any_payment(aws: AwsEnv) -> str:
+    return str(aws.payment_items()[0]["paymentId"]["S"])
+
+
+def _run_every_payment_path(
+    log: CallLog, aws: AwsEnv, clock: FakeClock, api: Callable[[str], ApiClient]
+) -> None:
 
     setup = Services(aws.settings, aws.clients(), clock)
     issued = setup.merchants.create_merchant(MERCHANT_A, "Ada", created_at=0, actor="test")
@@ -182,7 +268,10 @@ def test_every_call_each_function_makes_is_allowed_by_its_role_and_no_more_table
             name
             for statement in statements
             for name, _ in _referenced(statement["Resource"], ids)
-            if any(str(a).startswith("dynamodb:") for a in as_list(statement["Action"]))
+            if any(
+                str(a).startswith("dynamodb:") and a not in _STREAM_READS
+                for a in as_list(statement["Action"])
+            )
         }
         assert granted <= used, function_id
 
@@ -219,3 +308,32 @@ def test_no_role_but_the_workers_can_get_card_plaintext_by_any_kms_path(
     assert [s["Condition"]["Null"] for s in decrypt] == [
         {"kms:EncryptionContext:merchantId": "false", "kms:EncryptionContext:paymentId": "false"}
     ]
+
+
+def test_only_the_delivery_worker_can_decrypt_webhook_secrets(synth: Synthesized) -> None:
+    secret_key = synth.logical_id(synth.stack.storage.webhook_secret_key)
+    decrypting, encrypting = set(), set()
+    for resource in synth.resources("AWS::IAM::Policy").values():
+        roles = {role["Ref"] for role in resource["Properties"]["Roles"]}
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if (
+                f"'{secret_key}'" not in repr(statement["Resource"])
+                and statement["Resource"] != "*"
+            ):
+                continue
+            actions = as_list(statement["Action"])
+            if any(fnmatch.fnmatch(p, a) for a in actions for p in _PLAINTEXT_PATHS):
+                decrypting |= roles
+                assert statement["Condition"]["Null"] == {
+                    "kms:EncryptionContext:endpointId": "false",
+                    "kms:EncryptionContext:merchantId": "false",
+                }
+            if "kms:Encrypt" in actions:
+                encrypting |= roles
+    functions = synth.stack.functions
+    routes = {route.construct_id: fn for route, fn in functions.for_route.items()}
+    assert decrypting == {_role_id(synth, functions.webhook_delivery)}
+    assert encrypting == {
+        _role_id(synth, routes["CreateWebhookEndpoint"]),
+        _role_id(synth, routes["RotateWebhookSecret"]),
+    }

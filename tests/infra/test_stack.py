@@ -110,7 +110,7 @@ def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
 
 def test_queues_refuse_anything_but_tls(synth: Synthesized) -> None:
     policies = synth.resources("AWS::SQS::QueuePolicy")
-    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 5
+    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 6
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -124,7 +124,7 @@ def test_every_function_is_arm64_current_python_traced_and_configured(
 ) -> None:
     synth = synth_each
     functions = synth.resources("AWS::Lambda::Function")
-    assert len(functions) == 7
+    assert len(functions) == 14
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
@@ -337,7 +337,7 @@ def test_the_api_authorizes_by_bearer_key_with_a_cache_and_keys_from_the_authori
         for m in synth.resources("AWS::ApiGateway::Method").values()
         if m["Properties"]["HttpMethod"] != "OPTIONS"
     ]
-    assert len(methods) == 4
+    assert len(methods) == len(ROUTES) == 9
     for method in methods:
         assert method["AuthorizationType"] == "CUSTOM"
         assert method["ApiKeyRequired"] is True
@@ -419,6 +419,9 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         "ReconcilerScheduleFailed",
         "PaymentsSettledAtBound",
         "UnreadablePayments",
+        "WebhookDeadLetters",
+        "EventStreamFailures",
+        "EventPublisherIteratorAge",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic]

@@ -86,6 +86,7 @@ class WebhookWorld:
     deliveries: SqsEventSource
     # Every batch of stream records the publisher was invoked with.
     batches: list[dict[str, Any]] = field(default_factory=list)
+    runners: dict[str, Services] = field(default_factory=dict)
 
     def publish_events(self) -> None:
         self.stream.drain()
@@ -133,18 +134,22 @@ def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
     )
     arn = aws.dynamodb.describe_table(TableName=settings.payments_table)["Table"]["LatestStreamArn"]
     batches: list[dict[str, Any]] = []
+    # Who runs each Lambda (the world's services, unless a test hands in others).
+    runners = {"publisher": services, "deliverer": services}
 
     def publish(event: dict[str, Any], context: Any) -> dict[str, Any]:
         batches.append(event)
-        return dict(event_publisher.handle(event, context, services))
+        return dict(event_publisher.handle(event, context, runners["publisher"]))
 
     stream = DynamoStreamEventSource(streams, arn, publish, from_now=True)
     deliveries = SqsEventSource(
         aws.sqs,
         queue_url,
-        lambda event, context: webhook_delivery.handle(event, context, services),
+        lambda event, context: webhook_delivery.handle(event, context, runners["deliverer"]),
     )
-    return WebhookWorld(aws, services, clock, stream, deliveries, batches)
+    world = WebhookWorld(aws, services, clock, stream, deliveries, batches)
+    world.runners = runners
+    return world
 
 
 def receiving(*statuses: int, delay: float = 0.0) -> Iterator[Receiver]:

@@ -1,0 +1,239 @@
+"""`paygate webhooks` and `paygate events`: a merchant's webhook endpoints, a payment's
+events with every delivery attempt, and replays (events delivered again, the way the DLQ
+replay re-queues jobs: nothing is lost by replaying twice, receivers dedupe on the id)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from cli.local_state import DEV_MERCHANT_ID
+from cli.output import JsonOption, emit_json, emit_records, fail, say, when
+from cli.target import Target, target_of
+from core.domain.errors import PaygateError
+from core.domain.webhook_events import ALL_EVENT_TYPES
+from core.domain.webhooks import DeliveryJob, StoredEvent
+
+webhooks_app = typer.Typer(
+    help="Webhook endpoints: register, list, rotate, remove; replay events to them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+events_app = typer.Typer(
+    help="A payment's events, with every webhook delivery attempt.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+MerchantOption = Annotated[
+    str | None,
+    typer.Option(help="The merchant (default on the local stack: the development merchant)."),
+]
+
+
+def merchant_of(target: Target, merchant_id: str | None) -> str:
+    if merchant_id:
+        return merchant_id
+    if target.is_local:
+        return DEV_MERCHANT_ID
+    fail("name the merchant: --merchant-id ID", 2)
+
+
+def _endpoint_record(endpoint: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("endpoint", endpoint["id"]),
+        ("url", endpoint["url"]),
+        ("events", ", ".join(endpoint["eventTypes"])),
+        ("created", when(endpoint["createdAt"])),
+    ]
+
+
+@webhooks_app.command(
+    "add",
+    epilog="Examples:\n\n\b\n  paygate webhooks add http://127.0.0.1:9000/hooks\n"
+    "  paygate --stack paygate-prod webhooks add https://shop.example.com/hooks "
+    "--merchant-id ada-s-shop --events payment.accepted,payment.declined\n",
+)
+def webhooks_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="Where to POST events (https on AWS).")],
+    merchant_id: MerchantOption = None,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Comma-separated event types (default: all: {', '.join(ALL_EVENT_TYPES)})."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register an endpoint; prints its signing secret, shown this once."""
+    target = target_of(ctx)
+    merchant = merchant_of(target, merchant_id)
+    types = tuple(t.strip() for t in (events or "").split(",") if t.strip())
+    try:
+        issued = target.services.webhook_endpoint_service.register(merchant, merchant, url, types)
+    except PaygateError as error:
+        fail(error.reason, 2)
+    document = issued.endpoint.to_json() | {"secret": issued.secret}
+    if as_json:
+        emit_json(document)
+        return
+    emit_records("webhook endpoint registered", [_endpoint_record(document)])
+    say(f"signing secret (shown once): {issued.secret}")
+
+
+@webhooks_app.command("list", epilog="Examples:\n\n\b\n  paygate webhooks list\n")
+def webhooks_list(
+    ctx: typer.Context, merchant_id: MerchantOption = None, as_json: JsonOption = False
+) -> None:
+    """The merchant's endpoints (never their secrets)."""
+    target = target_of(ctx)
+    merchant = merchant_of(target, merchant_id)
+    endpoints = [e.to_json() for e in target.services.webhook_endpoints.list(merchant)]
+    if as_json:
+        emit_json(endpoints)
+        return
+    emit_records(
+        f"webhook endpoints of {merchant}: {len(endpoints)}", map(_endpoint_record, endpoints)
+    )
+
+
+@webhooks_app.command(
+    "remove", epilog="Examples:\n\n\b\n  paygate webhooks remove we_0123456789abcdef0123\n"
+)
+def webhooks_remove(
+    ctx: typer.Context,
+    endpoint_id: Annotated[str, typer.Argument(help="The endpoint's id.")],
+    merchant_id: MerchantOption = None,
+) -> None:
+    """Remove an endpoint: nothing more is delivered to it."""
+    target = target_of(ctx)
+    merchant = merchant_of(target, merchant_id)
+    if target.services.webhook_endpoints.remove(merchant, endpoint_id) is None:
+        fail(f"no webhook endpoint {endpoint_id} of {merchant}")
+    say(f"removed {endpoint_id}")
+
+
+@webhooks_app.command(
+    "rotate", epilog="Examples:\n\n\b\n  paygate webhooks rotate we_0123456789abcdef0123\n"
+)
+def webhooks_rotate(
+    ctx: typer.Context,
+    endpoint_id: Annotated[str, typer.Argument(help="The endpoint's id.")],
+    merchant_id: MerchantOption = None,
+) -> None:
+    """A new signing secret (shown once); the old one keeps signing for 24 hours."""
+    target = target_of(ctx)
+    merchant = merchant_of(target, merchant_id)
+    try:
+        issued = target.services.webhook_endpoint_service.rotate(merchant, merchant, endpoint_id)
+    except PaygateError as error:
+        fail(error.reason)
+    say(f"new signing secret of {endpoint_id} (shown once): {issued.secret}")
+
+
+@dataclass(frozen=True)
+class Replay:
+    event: StoredEvent
+    endpoint_id: str
+    url: str
+
+
+def _selected(
+    target: Target, event_id: str | None, payment_id: str | None, since: int | None
+) -> list[StoredEvent]:
+    events = target.services.events
+    if event_id:
+        found = events.get(event_id)
+        return [found] if found else []
+    if payment_id:
+        return events.events_of(payment_id)
+    assert since is not None
+    chosen = (events.get(each) for each in events.event_ids_since(since, int(time.time())))
+    return sorted((e for e in chosen if e), key=lambda e: (e.created, e.event_id))
+
+
+@webhooks_app.command(
+    "replay",
+    epilog="Examples:\n\n\b\n"
+    "  paygate webhooks replay --payment-id 27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1\n"
+    "  paygate webhooks replay --since 2h --dry-run\n"
+    "  paygate webhooks replay --event-id evt_27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1_3\n",
+)
+def webhooks_replay(
+    ctx: typer.Context,
+    event_id: Annotated[str | None, typer.Option(help="This event.")] = None,
+    payment_id: Annotated[str | None, typer.Option(help="Every event of this payment.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Every event since: 90m, 2h, 3d, or epoch seconds.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be sent; send nothing.")] = False,
+) -> None:
+    """Deliver events again to each endpoint (of their merchant) that wants them, as new
+    deliveries with a fresh retry budget."""
+    if sum(x is not None for x in (event_id, payment_id, since)) != 1:
+        fail("choose one of --event-id, --payment-id, --since", 2)
+    target = target_of(ctx)
+    start = _since(since) if since else None
+    plan = [
+        Replay(event, endpoint.endpoint_id, endpoint.url)
+        for event in _selected(target, event_id, payment_id, start)
+        for endpoint in target.services.webhook_endpoints.list(event.merchant_id)
+        if endpoint.wants(event.type)
+    ]
+    now = time.time()
+    for each in plan:
+        verb = "would send" if dry_run else "sent"
+        say(f"{verb:<10} {each.event.event_id} ({each.event.type}) to {each.url}")
+    if not dry_run:
+        jobs = [
+            DeliveryJob(
+                p.event.event_id, p.endpoint_id, p.event.merchant_id, 1, due_at=now, replay=True
+            )
+            for p in plan
+        ]
+        target.services.deliveries.publish(jobs, now)
+    say(f"{'would replay' if dry_run else 'replayed'} {len(plan)} deliveries")
+
+
+def _since(text: str) -> int:
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text.isdigit():
+        return int(text)
+    if text[:-1].isdigit() and text[-1] in units:
+        return int(time.time()) - int(text[:-1]) * units[text[-1]]
+    fail(f"--since {text!r}: use 90m, 2h, 3d or epoch seconds", 2)
+
+
+@events_app.command(
+    "list",
+    epilog="Examples:\n\n\b\n"
+    "  paygate events list --payment-id 27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1\n",
+)
+def events_list(
+    ctx: typer.Context,
+    payment_id: Annotated[str, typer.Option(help="The payment.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The payment's events oldest first, each delivery's state and attempts."""
+    events = target_of(ctx).services.events.events_of(payment_id)
+    documents = [event.to_json() for event in events]
+    if as_json:
+        emit_json(documents)
+        return
+    records = []
+    for event in documents:
+        record: list[tuple[str, Any]] = [
+            ("event", event["id"]),
+            ("type", event["type"]),
+            ("version", event["version"]),
+            ("created", when(event["created"])),
+        ]
+        for delivery in event["deliveries"]:
+            tries = ", ".join(str(a.get("status") or a.get("error")) for a in delivery["attempts"])
+            record.append(("delivery", f"{delivery['url']}: {delivery['state']} ({tries})"))
+        records.append(record)
+    emit_records(f"events of {payment_id}: {len(records)}", records)

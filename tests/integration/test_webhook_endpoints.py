@@ -1,0 +1,190 @@
+"""The webhook endpoints API as merchants call it: register (the secret shown once, kept
+only encrypted), list, rotate, delete; only their own; every refused URL class and bad
+input a 4xx that writes nothing; a payment's events with their deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from core.bootstrap import Services
+from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
+from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
+from tests.integration.webhook_support import Receiver, receiving, webhook_world
+from tests.integration.worker_support import event_source, submit
+from tests.support import ApiResponse, FakeClock
+
+MERCHANT_B = "merchant-b"
+PUBLIC_URL = "https://shop.example.com/paygate/hooks"
+SENDER = "core.adapters.http_webhook_sender.resolve"
+
+
+@pytest.fixture(autouse=True)
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """shop.example.com resolves to a public address (no DNS in tests)."""
+    monkeypatch.setattr(
+        SENDER, lambda host, port: [host] if host == "127.0.0.1" else ["93.184.215.14"]
+    )
+
+
+def _endpoints_stored(aws: AwsEnv) -> list[dict[str, object]]:
+    return list(aws.dynamodb.scan(TableName=aws.settings.webhook_endpoints_table)["Items"])
+
+
+def _register(api: ApiClient, url: str = PUBLIC_URL, **extra: object) -> ApiResponse:
+    return api.post("/webhook-endpoints", {"merchantId": MERCHANT_A, "url": url, **extra})
+
+
+def test_register_list_rotate_and_delete(api: ApiClient, aws: AwsEnv) -> None:
+    created = _register(api, eventTypes=["payment.accepted"])
+    assert created.status == 201, created.body
+    secret = created.body["secret"]
+    assert secret.startswith("whsec_") and len(secret) > 40
+    assert created.body["eventTypes"] == ["payment.accepted"]
+    # The secret is kept only encrypted
+    assert secret not in repr(_endpoints_stored(aws))
+
+    listed = api.get("/webhook-endpoints", {"merchantId": MERCHANT_A})
+    assert listed.status == 200
+    (shown,) = listed.body["endpoints"]
+    assert shown["id"] == created.body["id"] and "secret" not in shown
+
+    rotated = api.post("/rotate-webhook-secret", {"merchantId": MERCHANT_A, "id": shown["id"]})
+    assert rotated.status == 200 and rotated.body["secret"] not in (None, secret)
+
+    query = {"merchantId": MERCHANT_A, "id": shown["id"]}
+    assert api.call("DELETE", "/webhook-endpoints", query=query).status == 200
+    again = api.call("DELETE", "/webhook-endpoints", query=query)
+    assert (again.status, again.body["failCode"]) == (404, "endpoint_not_found")
+    assert _endpoints_stored(aws) == []
+
+
+def test_a_merchant_sees_and_changes_only_its_own(api: ApiClient, aws: AwsEnv) -> None:
+    endpoint_id = _register(api).body["id"]
+    other = api.as_merchant(MERCHANT_B)
+
+    assert other.get("/webhook-endpoints", {"merchantId": MERCHANT_A}).status == 403
+    assert other.get("/webhook-endpoints", {"merchantId": MERCHANT_B}).body["endpoints"] == []
+    mine = {"merchantId": MERCHANT_B, "id": endpoint_id}
+    assert other.call("DELETE", "/webhook-endpoints", query=mine).status == 404
+    assert other.post("/rotate-webhook-secret", mine).status == 404
+    assert len(_endpoints_stored(aws)) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "resolves_to", "why"),
+    [
+        ("http://shop.example.com/hooks", "93.184.215.14", "https://"),
+        ("https://127.0.0.1/hooks", None, "loopback"),
+        ("https://10.0.0.8/hooks", None, "private"),
+        ("https://169.254.169.254/latest/meta-data", None, "link-local"),
+        ("https://[fd00::1]/hooks", None, "private"),
+        ("https://internal.example.com/hooks", "192.168.0.10", "resolves to a private"),
+        ("https://metadata.example.com/", "169.254.169.254", "resolves to a link-local"),
+        ("https://localhost/hooks", None, "loopback"),
+    ],
+)
+def test_urls_paygate_may_not_call_are_refused_at_registration(
+    api: ApiClient,
+    aws: AwsEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    resolves_to: str | None,
+    why: str,
+) -> None:
+    if resolves_to:
+        monkeypatch.setattr(SENDER, lambda host, port: [resolves_to])
+    answer = _register(api, url)
+
+    assert (answer.status, answer.body["failCode"]) == (422, "invalid_webhook_url")
+    assert why in answer.body["failReason"]
+    assert answer.body["fields"][0]["field"] == "url"
+    assert _endpoints_stored(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fail_code"),
+    [
+        ({"merchantId": MERCHANT_A}, 422, "validation_failed"),
+        (
+            {"merchantId": MERCHANT_A, "url": PUBLIC_URL, "eventTypes": ["payment.refunded"]},
+            422,
+            "validation_failed",
+        ),
+        ({"merchantId": MERCHANT_A, "url": PUBLIC_URL, "eventTypes": []}, 422, "validation_failed"),
+        ({"merchantId": MERCHANT_A, "url": 7}, 422, "validation_failed"),
+        ({"merchantId": MERCHANT_A, "url": PUBLIC_URL, "extra": 1}, 422, "validation_failed"),
+        ({"merchantId": MERCHANT_B, "url": PUBLIC_URL}, 403, "merchant_mismatch"),
+    ],
+)
+def test_bad_registrations_are_4xx_and_write_nothing(
+    api: ApiClient, aws: AwsEnv, body: dict[str, object], status: int, fail_code: str
+) -> None:
+    answer = api.post("/webhook-endpoints", body)
+    assert (answer.status, answer.body["failCode"]) == (status, fail_code)
+    assert _endpoints_stored(aws) == []
+
+
+def test_at_most_16_endpoints_per_merchant(api: ApiClient, aws: AwsEnv) -> None:
+    for _ in range(MAX_ENDPOINTS_PER_MERCHANT):
+        assert _register(api).status == 201
+    refused = _register(api)
+    assert (refused.status, refused.body["failCode"]) == (409, "too_many_endpoints")
+    assert len(_endpoints_stored(aws)) == MAX_ENDPOINTS_PER_MERCHANT
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from receiving(500, 200)
+
+
+def test_a_payments_events_list_oldest_first_with_every_attempt(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock, receiver: Receiver
+) -> None:
+    world = webhook_world(aws, clock)
+    world.services.webhook_endpoint_service.register(
+        MERCHANT_A, MERCHANT_A, receiver.url, ("payment.accepted",)
+    )
+    payment_id = submit(api, 1250)
+    event_source(aws, services).drain()
+    world.run(rounds=2, advance=3600)
+
+    history = api.get("/payment-events", {"merchantId": MERCHANT_A, "paymentId": payment_id})
+
+    assert history.status == 200
+    events = history.body["events"]
+    assert [(e["type"], e["version"]) for e in events] == [
+        ("payment.processing", 2),
+        ("payment.accepted", 3),
+    ]
+    assert events[0]["deliveries"] == []  # the endpoint wants only payment.accepted
+    (delivery,) = events[1]["deliveries"]
+    assert delivery["state"] == "delivered"
+    assert [a.get("status") for a in delivery["attempts"]] == [500, 200]
+    assert all(a["ms"] >= 0 and a["at"] > 0 for a in delivery["attempts"])
+    other = api.as_merchant(MERCHANT_B).get(
+        "/payment-events", {"merchantId": MERCHANT_B, "paymentId": payment_id}
+    )
+    assert (other.status, other.body["failCode"]) == (404, "payment_not_found")
+
+
+def test_get_payment_says_when_it_changed_how_many_tries_and_the_last_error_in_flight(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    payment_id = submit(api, 1250)
+    services.bank_controls.set_outage(True)
+    event_source(aws, services).poll_once()  # the bank is down: the job fails
+
+    in_flight = api.get_payment(payment_id).body
+    assert in_flight["status"] == "Processing"
+    assert in_flight["attempts"] == 1
+    assert "bank" in in_flight["lastError"]
+    assert in_flight["updatedAt"] >= in_flight["creationTimestampSeconds"]
+
+    services.bank_controls.set_outage(False)
+    clock.advance(60)
+    event_source(aws, services).drain()
+    final = api.get_payment(payment_id).body
+    assert final["status"] == "Accepted" and "lastError" not in final
+    assert final["attempts"] == 1  # the bank's answer (the failure notes are cleared)
