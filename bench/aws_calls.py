@@ -1,6 +1,8 @@
 """AWS requests per payment over one full lifecycle, counted at botocore, in moto.
 
-Counted: the calls paygate's own code makes (create, make, worker to final, one get).
+Counted: the calls paygate's own code makes (create, make, worker to final, the event
+publisher on the payments stream, one get), and with a webhook endpoint registered, the
+delivery worker's (one delivery per event, to a real HTTP receiver on loopback).
 Reported apart: the simulated bank's ledger and switches (a real bank is not on our AWS
 bill) and the authorizer's merchant lookup (API Gateway caches it for 5 minutes per key).
 SQS receive/delete are Lambda's event source mapping's, not our code's: not counted here.
@@ -8,16 +10,21 @@ SQS receive/delete are Lambda's event source mapping's, not our code's: not coun
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from moto import mock_aws
 
-from bench.moto_env import REGION, provisioned_settings
+from bench.moto_env import REGION, provisioned_settings, quiet
 from bench.payloads import make_payment_body
 from cli.lambda_emulation import (
     ApiStage,
+    DynamoStreamEventSource,
     api_gateway_event,
     authorizer_event,
     lambda_context,
@@ -26,7 +33,7 @@ from cli.lambda_emulation import (
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock
 from handlers import authorizer, create_payment, get_payment, make_payment
-from workers import payment_worker
+from workers import event_publisher, payment_worker, webhook_delivery
 
 TARGET_CALLS = 8
 # us-east-1 on-demand list prices (USD) as published in 2026-11; check the pricing pages.
@@ -71,6 +78,28 @@ class CallCounter:
 BENCH_STAGE = ApiStage(api_id="bench", stage="bench")
 
 
+@contextlib.contextmanager
+def _receiver() -> Iterator[str]:
+    """A merchant's webhook receiver on loopback that answers 200."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def api_event(
     method: str,
     path: str,
@@ -93,10 +122,22 @@ def api_event(
     )
 
 
-def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
+def _lifecycle(
+    services: Services, counter: CallCounter, amount: int, webhook_url: str | None = None
+) -> str:
     key = services.merchants.create_merchant(
         f"bench-{amount}", "Bench", created_at=0, actor="bench"
     ).api_key
+    if webhook_url:
+        services.webhook_endpoint_service.register("bench", "bench", webhook_url, ())
+    # The publisher runs for every payment, endpoints or not (events are its history).
+    table = services.clients.dynamodb.describe_table(TableName=services.settings.payments_table)
+    events = DynamoStreamEventSource(
+        services.clients.streams,
+        table["Table"]["LatestStreamArn"],
+        lambda event, context: event_publisher.handle(event, context, services),
+        from_now=True,
+    )
     counter.phase("authorizer")
     event = authorizer_event(
         BENCH_STAGE,
@@ -119,20 +160,11 @@ def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
         lambda_context("m"),
         services,
     )
-    sqs = services.clients.sqs
-    queue = services.settings.jobs_queue_url
-    while True:
-        counter.phase("event source (not ours)")
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            break
-        counter.phase("worker")
-        payment_worker.handle(
-            sqs_lambda_event(messages, "arn:jobs", REGION), lambda_context("w"), services
-        )
-        counter.phase("event source (not ours)")
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    _drain(services, counter, services.settings.jobs_queue_url, "worker")
+    counter.phase("event publisher")
+    events.drain()
+    if webhook_url:
+        _drain(services, counter, services.settings.deliveries_queue_url, "webhook delivery")
     counter.phase("get")
     get_payment.handle(
         api_event("GET", "/get-payment", query={"merchantId": "bench", "paymentId": payment_id}),
@@ -140,6 +172,25 @@ def _lifecycle(services: Services, counter: CallCounter, amount: int) -> str:
         services,
     )
     return payment_id
+
+
+def _drain(services: Services, counter: CallCounter, queue: str, phase: str) -> None:
+    """What Lambda's event source does with a queue (not counted as ours), and the
+    function's handling of each batch (counted under `phase`)."""
+    handlers = {"worker": payment_worker.handle, "webhook delivery": webhook_delivery.handle}
+    sqs = services.clients.sqs
+    while True:
+        counter.phase("event source (not ours)")
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        counter.phase(phase)
+        handlers[phase](
+            sqs_lambda_event(messages, "arn:queue", REGION), lambda_context(phase), services
+        )
+        counter.phase("event source (not ours)")
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _summarize(calls: Counter[str]) -> dict[str, Any]:
@@ -152,7 +203,21 @@ def _summarize(calls: Counter[str]) -> dict[str, Any]:
     return {"per_payment": ours, "by_phase": by_phase}
 
 
-def monthly_cost(summary: dict[str, Any], payments: int = 1_000_000) -> dict[str, float]:
+# Lambda invocations a payment causes: the API's three, its share of a worker batch of 10,
+# and of the publisher's stream batches (its two events, about 10 records a batch).
+INVOCATIONS = 3 + 0.1 + 0.2
+# With one endpoint, the delivery worker's batches of 10 for its two events, each delivery
+# waiting on the merchant's answer (assumed 200 ms, at 256 MB).
+WEBHOOK_INVOCATIONS = 0.2
+WEBHOOK_GB_SECONDS = 2 * 0.256 * 0.2
+
+
+def monthly_cost(
+    summary: dict[str, Any],
+    payments: int = 1_000_000,
+    functions_per_payment: float = INVOCATIONS,
+    extra_gb_seconds: float = 0.0,
+) -> dict[str, float]:
     """Rough monthly cost of `payments` payments: requests by service, 3 API calls each
     (create, make, one get), 256 MB API functions at ~50 ms and a 512 MB worker at ~100 ms a
     record in batches of 10. Writes and reads of items under 1 KB: 1 unit each, plus one
@@ -169,8 +234,10 @@ def monthly_cost(summary: dict[str, Any], payments: int = 1_000_000) -> dict[str
     kms = sum(count for op, count in ops.items() if op.startswith("kms:"))
     millions = payments / 1_000_000
     api_calls = 3
-    lambda_invocations = api_calls + 0.1
-    gb_seconds = api_calls * 0.256 * 0.05 + 0.512 * 0.1
+    # The API's three, the worker's share of a batch of 10; with a webhook, the publisher's
+    # share of a stream batch and the delivery worker's of its batches of 10.
+    lambda_invocations = functions_per_payment
+    gb_seconds = api_calls * 0.256 * 0.05 + 0.512 * 0.1 + extra_gb_seconds
     cost = {
         "api_gateway": api_calls * millions * PRICES["api_gateway_rest_per_million"],
         "lambda": millions
@@ -192,15 +259,28 @@ def monthly_cost(summary: dict[str, Any], payments: int = 1_000_000) -> dict[str
 
 def measure() -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for label, amount in (("accepted", 1250), ("pending_then_accepted", 24)):
-        with mock_aws():
-            settings = provisioned_settings().replace(recheck_base_seconds=0)
-            services = Services(settings, AwsClients(settings), SystemClock())
-            counter = CallCounter(services)
-            _lifecycle(services, counter, amount)
-            results[label] = _summarize(counter.calls)
+    variants = (
+        ("accepted", 1250, False),
+        ("pending_then_accepted", 24, False),
+        ("accepted_with_a_webhook", 1250, True),
+    )
+    with quiet(), _receiver() as url:
+        for label, amount, webhook in variants:
+            with mock_aws():
+                settings = provisioned_settings().replace(
+                    recheck_base_seconds=0, webhooks_allow_loopback=1
+                )
+                services = Services(settings, AwsClients(settings), SystemClock())
+                counter = CallCounter(services)
+                _lifecycle(services, counter, amount, url if webhook else None)
+                results[label] = _summarize(counter.calls)
     results["target"] = TARGET_CALLS
     results["monthly_cost_per_million_payments"] = monthly_cost(results["accepted"])
+    results["monthly_cost_per_million_payments_with_a_webhook"] = monthly_cost(
+        results["accepted_with_a_webhook"],
+        functions_per_payment=INVOCATIONS + WEBHOOK_INVOCATIONS,
+        extra_gb_seconds=WEBHOOK_GB_SECONDS,
+    )
     results["prices"] = PRICES
     return results
 

@@ -99,12 +99,14 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## 2. AWS requests per payment",
         "",
-        "One lifecycle in moto (create, make, worker to final, one get), counted at botocore.",
+        "One lifecycle in moto (create, make, worker to final, the event publisher on the "
+        "payments stream, one get), counted at botocore; with a webhook endpoint, its two "
+        "deliveries too (to a real receiver on loopback).",
         "",
         "| path | paygate's calls | target | met | by phase |",
         "| --- | ---: | ---: | --- | --- |",
     ]
-    for path in ("accepted", "pending_then_accepted"):
+    for path in ("accepted", "pending_then_accepted", "accepted_with_a_webhook"):
         row = calls[path]
         phases = "; ".join(
             f"{phase}: " + ", ".join(f"{op} x{n}" for op, n in ops.items())
@@ -123,7 +125,13 @@ def render(results: dict[str, Any]) -> str:
         "Monthly cost of one million payments (us-east-1 on-demand list prices, 2026-11; "
         "see `bench/aws_calls.py` for the prices and assumptions): "
         + ", ".join(f"{name} ${value}" for name, value in cost.items() if name != "total")
-        + f"; **total ${cost['total']}**.",
+        + f"; **total ${cost['total']}**. With one webhook endpoint per merchant: "
+        + ", ".join(
+            f"{name} ${value}"
+            for name, value in calls["monthly_cost_per_million_payments_with_a_webhook"].items()
+            if name != "total"
+        )
+        + f"; **total ${calls['monthly_cost_per_million_payments_with_a_webhook']['total']}**.",
     ]
     worker = results["worker_concurrency"]
     lines += [

@@ -293,7 +293,7 @@ class Functions(Construct):
         access.table(self.event_publisher, events, ["PutItem", "GetItem", "UpdateItem"])
         access.table(self.event_publisher, endpoints, ["Query"])
         access.send_jobs(self.event_publisher, messaging.deliveries)
-        access.table(self.webhook_delivery, events, ["GetItem", "UpdateItem"])
+        access.table(self.webhook_delivery, events, ["Query", "UpdateItem"])
         access.table(self.webhook_delivery, endpoints, ["GetItem"])
         access.secret_key(self.webhook_delivery, storage.webhook_secret_key, "kms:Decrypt")
         access.send_jobs(self.webhook_delivery, messaging.deliveries)

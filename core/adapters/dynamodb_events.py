@@ -134,15 +134,27 @@ class DynamoEventStore:
             ExpressionAttributeValues={":yes": {"BOOL": True}},
         )
 
-    def delivery_state(self, event_id: str, endpoint_id: str) -> str | None:
-        item = self._client.get_item(
+    def get_for_delivery(
+        self, event_id: str, endpoint_id: str
+    ) -> tuple[StoredEvent | None, str | None]:
+        """The event and the state of its delivery to one endpoint, in one query (the event
+        and its deliveries share a key prefix)."""
+        if parse_event_id(event_id) is None:
+            return None, None
+        key = self._key(event_id)
+        items = self._client.query(
             TableName=self._table,
-            Key=self._key(event_id, endpoint_id),
+            KeyConditionExpression="paymentId = :p AND begins_with(entry, :e)",
+            ExpressionAttributeValues={":p": key["paymentId"], ":e": key["entry"]},
             ConsistentRead=True,
-            ProjectionExpression="#s",
-            ExpressionAttributeNames={"#s": "state"},
-        ).get("Item")
-        return item["state"]["S"] if item else None
+        ).get("Items", [])
+        event = next((i for i in items if i["entry"] == key["entry"]), None)
+        delivery_entry = self._key(event_id, endpoint_id)["entry"]
+        delivery = next((i for i in items if i["entry"] == delivery_entry), None)
+        return (
+            _event_of(event) if event else None,
+            delivery["state"]["S"] if delivery else None,
+        )
 
     def record_attempt(
         self, event_id: str, endpoint_id: str, url: str, attempt: Attempt, state: str

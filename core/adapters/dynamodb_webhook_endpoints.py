@@ -20,10 +20,16 @@ def secret_context(merchant_id: str, endpoint_id: str) -> dict[str, str]:
     return {"merchantId": merchant_id, "endpointId": endpoint_id}
 
 
+# Decrypted secrets a delivery worker instance keeps: each endpoint's secret is decrypted
+# once per instance, not once per delivery (a rotated secret is a new ciphertext).
+SECRET_CACHE_SIZE = 1024
+
+
 class KmsSecretVault:
     def __init__(self, client: KMSClient, key_id: str) -> None:
         self._client = client
         self._key_id = key_id
+        self._plain: dict[tuple[bytes, str, str], str] = {}
 
     def encrypt(self, secret: str, *, merchant_id: str, endpoint_id: str) -> bytes:
         return self._client.encrypt(
@@ -33,11 +39,16 @@ class KmsSecretVault:
         )["CiphertextBlob"]
 
     def decrypt(self, ciphertext: bytes, *, merchant_id: str, endpoint_id: str) -> str:
-        return self._client.decrypt(
-            CiphertextBlob=ciphertext,
-            KeyId=self._key_id,
-            EncryptionContext=secret_context(merchant_id, endpoint_id),
-        )["Plaintext"].decode()
+        key = (ciphertext, merchant_id, endpoint_id)
+        if key not in self._plain:
+            if len(self._plain) >= SECRET_CACHE_SIZE:
+                self._plain.pop(next(iter(self._plain)))
+            self._plain[key] = self._client.decrypt(
+                CiphertextBlob=ciphertext,
+                KeyId=self._key_id,
+                EncryptionContext=secret_context(merchant_id, endpoint_id),
+            )["Plaintext"].decode()
+        return self._plain[key]
 
 
 def _secrets_item(secrets: tuple[EndpointSecret, ...]) -> dict[str, Any]:

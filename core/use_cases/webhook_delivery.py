@@ -44,11 +44,10 @@ class WebhookDelivery:
             self.deliveries.publish([job], now)
             return "not yet due"
         endpoint = self.endpoints.get(job.merchant_id, job.endpoint_id)
-        event = self.events.get(job.event_id)
+        event, state = self.events.get_for_delivery(job.event_id, job.endpoint_id)
         if endpoint is None or event is None or event.merchant_id != job.merchant_id:
             self.metrics.count("WebhooksDropped")
             return "endpoint or event gone"
-        state = self.events.delivery_state(job.event_id, job.endpoint_id)
         if state == DeliveryState.DELIVERED and not job.replay:
             return "delivered already"
         secrets = [

@@ -41,6 +41,9 @@ class EventPublisher:
             for endpoint in self.endpoints.list(event.merchant_id)
             if endpoint.wants(event.type)
         ]
-        self.deliveries.publish(jobs, now)
-        self.events.mark_queued(event.id)
+        if jobs:
+            # Marked only when something was queued: a merchant without endpoints costs
+            # the event's write and one query.
+            self.deliveries.publish(jobs, now)
+            self.events.mark_queued(event.id)
         self.metrics.count("WebhookEvents")
