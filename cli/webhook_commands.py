@@ -170,13 +170,26 @@ def webhooks_replay(
     since: Annotated[
         str | None, typer.Option(help="Every event since: 90m, 2h, 3d, or epoch seconds.")
     ] = None,
+    dead_letters: Annotated[
+        bool, typer.Option(help="Every delivery in the deliveries DLQ (moved back).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option(help="Say what would be sent; send nothing.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="With --dead-letters.")] = 1000,
 ) -> None:
     """Deliver events again to each endpoint (of their merchant) that wants them, as new
-    deliveries with a fresh retry budget."""
-    if sum(x is not None for x in (event_id, payment_id, since)) != 1:
-        fail("choose one of --event-id, --payment-id, --since", 2)
+    deliveries with a fresh retry budget; or move the deliveries DLQ back to its queue."""
+    chosen = sum(x is not None for x in (event_id, payment_id, since)) + dead_letters
+    if chosen != 1:
+        fail("choose one of --event-id, --payment-id, --since, --dead-letters", 2)
     target = target_of(ctx)
+    if dead_letters:
+        jobs = target.services.deliveries.replay_dead_letters(
+            time.time(), dry_run=dry_run, limit=limit
+        )
+        for job in jobs:
+            say(f"{'would send' if dry_run else 'sent':<10} {job.event_id} to {job.endpoint_id}")
+        say(f"{'would replay' if dry_run else 'replayed'} {len(jobs)} dead-lettered deliveries")
+        return
     start = _since(since) if since else None
     plan = [
         Replay(event, endpoint.endpoint_id, endpoint.url)

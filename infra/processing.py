@@ -52,10 +52,7 @@ class Processing(Construct):
         )
         self._webhooks(functions, messaging, storage)
         # Runs EventBridge could not invoke (after its retries) land here, alarmed.
-        self.schedule_failures = self._failure_queue(
-            "ReconcileScheduleFailures",
-            "EventBridge's, for reconciler runs it could not invoke",
-        )
+        self.schedule_failures = self._failure_queue("ReconcileScheduleFailures")
         self.schedule = events.Rule(
             self,
             "ReconcileSchedule",
@@ -69,17 +66,26 @@ class Processing(Construct):
                 )
             ],
         )
+        # One reviewed reason for both failure queues, made above: they are dead-letter queues.
+        NagSuppressions.add_resource_suppressions(
+            self,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3",
+                    reason="Its queues are dead-letter queues themselves: EventBridge's for "
+                    "reconciler runs it could not invoke, and the payments stream's on-failure "
+                    "destination (cdk-nag only recognizes SQS's own DLQs).",
+                )
+            ],
+            apply_to_children=True,
+        )
 
     def _webhooks(self, functions: Functions, messaging: Messaging, storage: Storage) -> None:
         """The payments stream feeds the event publisher: only writes that reach a status an
         event is named for (filter), records in order, a failing batch split in two until
         the failing record is alone (bisect), then retried and, if it still fails, its
         position sent to a queue of its own (alarmed) instead of blocking the shard."""
-        self.stream_failures = self._failure_queue(
-            "EventStreamFailures",
-            "the payments stream's on-failure destination, for records the event publisher "
-            "could not handle",
-        )
+        self.stream_failures = self._failure_queue("EventStreamFailures")
         statuses = [status.value for status in EVENT_TYPES]
         functions.live[functions.event_publisher].add_event_source(
             sources.DynamoEventSource(
@@ -109,23 +115,12 @@ class Processing(Construct):
             )
         )
 
-    def _failure_queue(self, construct_id: str, whose: str) -> sqs.Queue:
+    def _failure_queue(self, construct_id: str) -> sqs.Queue:
         """A queue where a service leaves what it could not deliver, alarmed."""
-        queue = sqs.Queue(
+        return sqs.Queue(
             self,
             construct_id,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        NagSuppressions.add_resource_suppressions(
-            queue,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SQS3",
-                    reason=f"It is a dead-letter queue itself: {whose} (cdk-nag only "
-                    "recognizes SQS's own DLQs).",
-                )
-            ],
-        )
-        return queue

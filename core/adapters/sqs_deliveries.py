@@ -58,3 +58,35 @@ class SqsDeliveryQueue:
                 REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1000]}
             },
         )
+
+    def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> list[DeliveryJob]:
+        """Deliveries in the DLQ back on the queue with a fresh retry budget: each sent
+        first and deleted from the DLQ second, so a crash in between can only deliver one
+        twice (receivers dedupe), never lose one. The jobs (that would be) replayed; a dry
+        run leaves every message in the DLQ, visible again at once."""
+        replayed: list[DeliveryJob] = []
+        looked_at: list[str] = []
+        while len(replayed) < limit:
+            messages = self._client.receive_message(
+                QueueUrl=self._dlq_url,
+                MaxNumberOfMessages=min(SQS_BATCH, limit - len(replayed)),
+                VisibilityTimeout=60,
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                job = DeliveryJob.from_body(message["Body"])
+                fresh = DeliveryJob(job.event_id, job.endpoint_id, job.merchant_id, 1, now)
+                if dry_run:
+                    looked_at.append(message["ReceiptHandle"])
+                else:
+                    self.publish([fresh], now)
+                    self._client.delete_message(
+                        QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                replayed.append(fresh)
+        for handle in looked_at:
+            self._client.change_message_visibility(
+                QueueUrl=self._dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
+            )
+        return replayed

@@ -208,6 +208,9 @@ class SecretVault(Protocol):
 class DeliveryQueue(Protocol):
     def publish(self, jobs: Sequence[DeliveryJob], now: float) -> None: ...
     def dead_letter(self, job: DeliveryJob, reason: str) -> None: ...
+    def replay_dead_letters(
+        self, now: float, *, dry_run: bool, limit: int
+    ) -> list[DeliveryJob]: ...
 
 
 class WebhookSender(Protocol):

@@ -3,15 +3,23 @@ CloudFormation outputs (moto's CloudFormation, with the tables and queues of mot
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 import uuid
+from typing import Any
 
 import boto3
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.domain.webhook_events import WebhookEvent
+from core.domain.webhooks import DeliveryJob
 from core.resources import StackOutput
 from tests.conftest import REGION, AwsEnv
+from tests.integration.webhook_support import WebhookWorld, webhook_world
+from tests.support import FakeClock
 
 
 def _deploy_outputs(aws: AwsEnv, usage_plan_id: str, large_plan_id: str = "none") -> str:
@@ -127,3 +135,61 @@ def test_an_unknown_stack_is_a_clear_error(aws: AwsEnv) -> None:
 
     assert result.exit_code == 2
     assert "cannot read stack nope" in result.output
+
+
+def _webhook_stack(aws: AwsEnv, clock: FakeClock) -> tuple[str, WebhookWorld]:
+    world = webhook_world(aws, clock)
+    stack = _deploy_outputs(dataclasses.replace(aws, settings=world.services.settings), "none")
+    return stack, world
+
+
+def _queued(world: WebhookWorld) -> list[dict[str, Any]]:
+    return world.aws.queued_bodies(world.services.settings.deliveries_queue_url)
+
+
+def test_webhooks_replay_since_a_time_delivers_each_event_again(
+    aws: AwsEnv, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "core.adapters.http_webhook_sender.resolve", lambda host, port: ["93.184.215.14"]
+    )
+    stack, world = _webhook_stack(aws, clock)
+    now = int(time.time())
+    world.services.webhook_endpoint_service.register(
+        "ada", "ada", "https://shop.example.com/hooks", ("payment.accepted",)
+    )
+    for n, created in enumerate((now - 7200, now - 600, now - 60)):
+        event = WebhookEvent("payment.accepted", created, f"p-{n}", "ada", 3, {"status": "A"})
+        world.services.events.add(event, json.dumps(event.to_json()))
+    cli = ["--stack", stack, "--region", REGION, "webhooks", "replay"]
+
+    dry = CliRunner().invoke(app, [*cli, "--since", "1h", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would replay 2 deliveries" in dry.output and _queued(world) == []
+
+    done = CliRunner().invoke(app, [*cli, "--since", "1h"])
+    assert done.exit_code == 0, done.output
+    assert sorted(job["eventId"] for job in _queued(world)) == ["evt_p-1_3", "evt_p-2_3"]
+    assert all(job["replay"] and job["attempt"] == 1 for job in _queued(world))
+
+
+def test_webhooks_replay_dead_letters_moves_them_back_losslessly(
+    aws: AwsEnv, clock: FakeClock
+) -> None:
+    stack, world = _webhook_stack(aws, clock)
+    for n in range(3):
+        job = DeliveryJob(f"evt_p-{n}_2", "we_x", "ada", attempt=17, due_at=0)
+        world.services.deliveries.dead_letter(job, "3 days of 500s")
+    cli = ["--stack", stack, "--region", REGION, "webhooks", "replay", "--dead-letters"]
+
+    dry = CliRunner().invoke(app, [*cli, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would replay 3 dead-lettered deliveries" in dry.output
+    assert len(world.dead_letters()) == 3 and _queued(world) == []
+
+    done = CliRunner().invoke(app, cli)
+    assert done.exit_code == 0, done.output
+    assert world.dead_letters() == []
+    assert sorted((j["eventId"], j["attempt"]) for j in _queued(world)) == [
+        (f"evt_p-{n}_2", 1) for n in range(3)
+    ]
