@@ -3,13 +3,21 @@ where it is), replay jobs, drop stale copies, delete poison."""
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Annotated, Any
 
 import typer
 
-from cli.output import JsonOption, console, emit_json, emit_records, fail, say, when
+from cli.output import (
+    JsonOption,
+    console,
+    duration_seconds,
+    emit_json,
+    emit_records,
+    fail,
+    say,
+    when,
+)
 from cli.target import Target, target_of
 from core.adapters.sqs_dead_letters import DeadLetter, LetterAction, LetterFilter, age_seconds
 
@@ -19,8 +27,6 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-_DURATION = re.compile(r"^(\d+)([smhd]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MAX_LIMIT = 10_000
 _WAIT_STEP_SECONDS = 1.0
 
@@ -35,15 +41,6 @@ OlderThanOption = Annotated[
 ]
 
 
-def _seconds(duration: str | None) -> int | None:
-    if duration is None:
-        return None
-    match = _DURATION.match(duration.strip())
-    if not match:
-        fail(f"--older-than takes a duration such as 90s, 10m, 2h or 3d, not {duration!r}", 2)
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
 def _filter(
     message_id: str | None,
     payment_id: str | None,
@@ -56,7 +53,9 @@ def _filter(
         payment_id=payment_id,
         merchant_id=merchant,
         error_contains=error,
-        older_than_seconds=_seconds(older_than),
+        older_than_seconds=None
+        if older_than is None
+        else duration_seconds("--older-than", older_than),
     )
 
 

@@ -5,6 +5,7 @@ pipe), or JSON for scripts (`--json`)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,19 @@ errors = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 Record = Sequence[tuple[str, Any]]
 # Every command that prints records takes it.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+_DURATION = re.compile(r"^([0-9]+)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(option: str, text: str) -> int:
+    """A duration such as 90s, 10m, 2h or 3d (a bare number: seconds); a usage error
+    naming `option` otherwise."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        fail(f"{option} takes a duration such as 90s, 10m, 2h or 3d, not {text!r}", 2)
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def printable(value: Any) -> str:

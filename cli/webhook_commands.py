@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.local_state import DEV_MERCHANT_ID
-from cli.output import JsonOption, emit_json, emit_records, fail, say, when
+from cli.output import JsonOption, duration_seconds, emit_json, emit_records, fail, say, when
 from cli.target import Target, target_of
 from core.domain.errors import PaygateError
 from core.domain.webhook_events import ALL_EVENT_TYPES
@@ -168,7 +168,7 @@ def webhooks_replay(
     event_id: Annotated[str | None, typer.Option(help="This event.")] = None,
     payment_id: Annotated[str | None, typer.Option(help="Every event of this payment.")] = None,
     since: Annotated[
-        str | None, typer.Option(help="Every event since: 90m, 2h, 3d, or epoch seconds.")
+        str | None, typer.Option(help="Every event since: 90m, 2h, 3d ago, or epoch seconds.")
     ] = None,
     dead_letters: Annotated[
         bool, typer.Option(help="Every delivery in the deliveries DLQ (moved back).")
@@ -183,12 +183,19 @@ def webhooks_replay(
         fail("choose one of --event-id, --payment-id, --since, --dead-letters", 2)
     target = target_of(ctx)
     if dead_letters:
-        jobs = target.services.deliveries.replay_dead_letters(
+        moved = target.services.deliveries.replay_dead_letters(
             time.time(), dry_run=dry_run, limit=limit
         )
-        for job in jobs:
-            say(f"{'would send' if dry_run else 'sent':<10} {job.event_id} to {job.endpoint_id}")
-        say(f"{'would replay' if dry_run else 'replayed'} {len(jobs)} dead-lettered deliveries")
+        verb = "would send" if dry_run else "sent"
+        for job in moved.jobs:
+            say(f"{verb:<10} {job.event_id} to {job.endpoint_id}")
+        done = "would replay" if dry_run else "replayed"
+        say(f"{done} {len(moved.jobs)} dead-lettered deliveries")
+        if moved.unreadable:
+            say(
+                f"left {len(moved.unreadable)} message(s) in the DLQ that are not deliveries "
+                f"(message ids: {', '.join(moved.unreadable)}); see the runbook"
+            )
         return
     start = _since(since) if since else None
     plan = [
@@ -203,8 +210,8 @@ def webhooks_replay(
         say(f"{verb:<10} {each.event.event_id} ({each.event.type}) to {each.url}")
     if not dry_run:
         jobs = [
-            DeliveryJob(
-                p.event.event_id, p.endpoint_id, p.event.merchant_id, 1, due_at=now, replay=True
+            DeliveryJob.replayed(
+                p.event.event_id, p.endpoint_id, p.event.merchant_id, now, replay=True
             )
             for p in plan
         ]
@@ -212,13 +219,15 @@ def webhooks_replay(
     say(f"{'would replay' if dry_run else 'replayed'} {len(plan)} deliveries")
 
 
+# Epoch seconds have had 10 digits since 2001: a shorter number is a duration in seconds.
+EPOCH_DIGITS = 10
+
+
 def _since(text: str) -> int:
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if text.isdigit():
+    """Epoch seconds: given as such (10 digits or more), or a duration back from now."""
+    if text.strip().isdigit() and len(text.strip()) >= EPOCH_DIGITS:
         return int(text)
-    if text[:-1].isdigit() and text[-1] in units:
-        return int(time.time()) - int(text[:-1]) * units[text[-1]]
-    fail(f"--since {text!r}: use 90m, 2h, 3d or epoch seconds", 2)
+    return int(time.time()) - duration_seconds("--since", text)
 
 
 @events_app.command(

@@ -322,17 +322,15 @@ class Services:
 
     @component
     def webhook_endpoint_service(self) -> WebhookEndpoints:
-        from core.adapters.http_webhook_sender import HttpWebhookSender
         from core.use_cases.webhook_endpoints import WebhookEndpoints
 
-        checker = HttpWebhookSender(allow_loopback=bool(self.settings.webhooks_allow_loopback))
         return WebhookEndpoints(
             endpoints=self.webhook_endpoints,
             events=self.events,
             payments=self.payments,
             vault=self.webhook_secrets,
             clock=self.clock,
-            check_url=checker.safe_address,
+            check_url=self.webhook_sender.check,
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.domain.errors import (
+    EndpointBusyError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     InvalidCursorError,
@@ -93,6 +94,7 @@ HTTP_ERRORS: dict[type[PaygateError], HttpError] = {
     RouteNotFoundError: HttpError(404, "route_not_found"),
     PaymentConflictError: HttpError(409, "payment_conflict"),
     TooManyEndpointsError: HttpError(409, "too_many_endpoints"),
+    EndpointBusyError: HttpError(409, "endpoint_busy"),
     IdempotencyKeyInUseError: HttpError(409, "idempotency_key_in_use"),
     PayloadTooLargeError: HttpError(413, "payload_too_large"),
     UnsupportedMediaTypeError: HttpError(415, "unsupported_media_type"),

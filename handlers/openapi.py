@@ -82,7 +82,7 @@ _STATUS_MEANINGS = {
     401: "No, malformed, unknown or revoked API key",
     403: "The merchantId is not the caller's",
     404: "Unknown, expired or another merchant's payment",
-    409: "Conflicts with an earlier request for this payment, or for this Idempotency-Key",
+    409: "Conflicts with an earlier request for this payment or Idempotency-Key, or a limit",
     413: f"The body is over {MAX_BODY_BYTES // 1024} KiB",
     415: "The body is not application/json",
     422: "Invalid fields (`fields` names them), or an Idempotency-Key reused",

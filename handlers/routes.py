@@ -122,7 +122,7 @@ ROTATE_WEBHOOK_SECRET = Route(
     _ENDPOINTS_MODULE,
     "RotateWebhookSecret",
     _ENDPOINTS_USE_CASE,
-    (*_POST_ERRORS, 404),
+    (*_POST_ERRORS, 404, 409),
     snap_start=False,
 )
 LIST_PAYMENT_EVENTS = Route(

@@ -282,9 +282,12 @@ class Functions(Construct):
         decrypts them, each under the endpoint's encryption context."""
         route = self.for_route
         endpoints, events = storage.webhook_endpoints, storage.events
-        access.table(route[CREATE_WEBHOOK_ENDPOINT], endpoints, ["Query", "PutItem"])
+        # Adding and removing also change the merchant's count of endpoints (a transaction).
+        access.table(route[CREATE_WEBHOOK_ENDPOINT], endpoints, ["PutItem", "UpdateItem"])
         access.table(route[LIST_WEBHOOK_ENDPOINTS], endpoints, ["Query"])
-        access.table(route[DELETE_WEBHOOK_ENDPOINT], endpoints, ["DeleteItem"])
+        access.table(
+            route[DELETE_WEBHOOK_ENDPOINT], endpoints, ["GetItem", "DeleteItem", "UpdateItem"]
+        )
         access.table(route[ROTATE_WEBHOOK_SECRET], endpoints, ["GetItem", "UpdateItem"])
         for function in (route[CREATE_WEBHOOK_ENDPOINT], route[ROTATE_WEBHOOK_SECRET]):
             access.secret_key(function, storage.webhook_secret_key, "kms:Encrypt")

@@ -1,10 +1,13 @@
 """SQS batch worker for webhook deliveries: each record is one attempt due (core/use_cases/
 webhook_delivery.py); records of a batch run concurrently (each is an HTTP call of up to
 10 s). A record fails back to SQS only when paygate itself failed (a table or queue
-throttled): a merchant's endpoint failing is retried by a new, delayed message."""
+throttled) or too little of the run is left to send it: a merchant's endpoint failing is
+retried by a new, delayed message. A message that is not a delivery job goes to the DLQ
+(alarmed) on its own, never failing the records beside it."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,21 +15,30 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bootstrap import Services, with_process_services
-from core.domain.webhooks import DeliveryJob
+from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS
+from core.domain.webhooks import DeliveryJob, InvalidDeliveryJobError
 from core.observability import logger, metrics, recorder
 from workers.batches import partial_batch_response
 
 DELIVERY_CONCURRENCY = 10
+# Kept back from the run's remaining time, past a send's own deadline, to record it.
+SAFETY_MARGIN_SECONDS = 5.0
 
 
-def deliver_record(record: SQSRecord, deps: Services) -> bool:
+def deliver_record(record: SQSRecord, deps: Services, deadline: float) -> bool:
     try:
         job = DeliveryJob.from_body(record.body)
-    except (ValueError, KeyError, TypeError):
-        logger.error("not a delivery job: dropped", extra={"messageId": record.message_id})
+    except InvalidDeliveryJobError as error:
+        logger.error("not a delivery job: moved to the DLQ", extra={"messageId": record.message_id})
         recorder.count("WebhookPoisonJobs")
+        deps.deliveries.dead_letter_unreadable(record.body, str(error))
         return True
     log = {"eventId": job.event_id, "endpointId": job.endpoint_id, "attempt": job.attempt}
+    if time.monotonic() + DELIVERY_TIMEOUT_SECONDS > deadline:
+        logger.warning(
+            "too little time left in this run to send it; SQS will deliver it again", extra=log
+        )
+        return False
     try:
         outcome = deps.webhook_delivery.deliver(job)
     except Exception as error:
@@ -43,10 +55,13 @@ def deliver_record(record: SQSRecord, deps: Services) -> bool:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
+    deadline = (
+        time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
+    )
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
     workers = max(1, min(len(records), DELIVERY_CONCURRENCY))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        done = list(pool.map(lambda record: deliver_record(record, deps), records))
+        done = list(pool.map(lambda record: deliver_record(record, deps, deadline), records))
     return partial_batch_response(records, done)
 
 

@@ -17,7 +17,14 @@ from botocore.exceptions import ClientError
 
 from core.adapters.partition_keys import stable_slot
 from core.domain.webhook_events import WebhookEvent, event_id, parse_event_id
-from core.domain.webhooks import Attempt, Delivery, StoredEvent
+from core.domain.webhooks import (
+    Attempt,
+    Delivery,
+    DeliveryJob,
+    DeliveryProgress,
+    DeliveryState,
+    StoredEvent,
+)
 from core.resources import EVENTS_BY_DAY_INDEX
 
 if TYPE_CHECKING:
@@ -68,6 +75,20 @@ def _event_of(item: dict[str, Any], deliveries: tuple[Delivery, ...] = ()) -> St
         body=item["body"]["S"],
         queued=item.get("queued", {}).get("BOOL", False),
         deliveries=deliveries,
+    )
+
+
+def _progress_of(item: dict[str, Any]) -> DeliveryProgress:
+    def number(name: str) -> float | None:
+        return float(item[name]["N"]) if name in item else None
+
+    return DeliveryProgress(
+        state=item["state"]["S"],
+        chain=int(item.get("chain", {}).get("N", "0")),
+        attempt=int(item.get("lastAttempt", {}).get("N", "0")),
+        follow_up_pending=item.get("followUp", {}).get("BOOL", False),
+        next_at=number("nextAt"),
+        first_attempt_at=number("firstAt"),
     )
 
 
@@ -136,9 +157,9 @@ class DynamoEventStore:
 
     def get_for_delivery(
         self, event_id: str, endpoint_id: str
-    ) -> tuple[StoredEvent | None, str | None]:
-        """The event and the state of its delivery to one endpoint, in one query (the event
-        and its deliveries share a key prefix)."""
+    ) -> tuple[StoredEvent | None, DeliveryProgress | None]:
+        """The event and how far its delivery to one endpoint has got, in one query (the
+        event and its deliveries share a key prefix)."""
         if parse_event_id(event_id) is None:
             return None, None
         key = self._key(event_id)
@@ -153,31 +174,84 @@ class DynamoEventStore:
         delivery = next((i for i in items if i["entry"] == delivery_entry), None)
         return (
             _event_of(event) if event else None,
-            delivery["state"]["S"] if delivery else None,
+            _progress_of(delivery) if delivery else None,
         )
 
     def record_attempt(
-        self, event_id: str, endpoint_id: str, url: str, attempt: Attempt, state: str
-    ) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(event_id, endpoint_id),
-            UpdateExpression=(
-                "SET attempts = list_append(if_not_exists(attempts, :none), :one), "
-                "#s = :state, #u = :url, eventId = :event, endpointId = :endpoint, "
-                "expiresAt = if_not_exists(expiresAt, :expires)"
-            ),
-            ExpressionAttributeNames={"#s": "state", "#u": "url"},
-            ExpressionAttributeValues={
-                ":none": {"L": []},
-                ":one": {"L": [_attempt_item(attempt)]},
-                ":state": {"S": state},
-                ":url": {"S": url},
-                ":event": {"S": event_id},
-                ":endpoint": {"S": endpoint_id},
-                ":expires": {"N": str(int(attempt.at) + EVENT_RETENTION_SECONDS)},
-            },
-        )
+        self,
+        job: DeliveryJob,
+        url: str,
+        attempt: Attempt,
+        state: str,
+        *,
+        next_at: float | None = None,
+        first_attempt_at: float | None = None,
+    ) -> bool:
+        """Whether it was recorded: False if the delivery has this attempt already, or an
+        attempt of a newer chain (DeliveryJob): the job was a repeat, to end here. A
+        retrying or failed attempt is recorded with its follow-up pending (when the next
+        one is due) until `follow_up_queued`."""
+        values: dict[str, Any] = {
+            ":none": {"L": []},
+            ":one": {"L": [_attempt_item(attempt)]},
+            ":state": {"S": state},
+            ":url": {"S": url},
+            ":event": {"S": job.event_id},
+            ":endpoint": {"S": job.endpoint_id},
+            ":chain": {"N": str(job.chain)},
+            ":attempt": {"N": str(job.attempt)},
+            ":expires": {"N": str(int(attempt.at) + EVENT_RETENTION_SECONDS)},
+            ":pending": {"BOOL": state != DeliveryState.DELIVERED},
+        }
+        optional = {"nextAt": next_at, "firstAt": first_attempt_at}
+        given = {name: value for name, value in optional.items() if value is not None}
+        values |= {f":{name}": {"N": str(value)} for name, value in given.items()}
+        sets = [f"{name} = :{name}" for name in given]
+        removes = [name for name in optional if name not in given]
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(job.event_id, job.endpoint_id),
+                UpdateExpression=(
+                    "SET attempts = list_append(if_not_exists(attempts, :none), :one), "
+                    "#s = :state, #u = :url, eventId = :event, endpointId = :endpoint, "
+                    "#chain = :chain, lastAttempt = :attempt, followUp = :pending, "
+                    "expiresAt = if_not_exists(expiresAt, :expires)"
+                    + "".join(f", {each}" for each in sets)
+                    + (f" REMOVE {', '.join(removes)}" if removes else "")
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(#chain) OR #chain < :chain "
+                    "OR (#chain = :chain AND lastAttempt < :attempt)"
+                ),
+                ExpressionAttributeNames={"#s": "state", "#u": "url", "#chain": "chain"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def follow_up_queued(self, job: DeliveryJob) -> None:
+        """What follows the job's attempt is queued (unless a later attempt was recorded
+        since, which says so already)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(job.event_id, job.endpoint_id),
+                UpdateExpression="SET followUp = :no",
+                ConditionExpression="#chain = :chain AND lastAttempt = :attempt",
+                ExpressionAttributeNames={"#chain": "chain"},
+                ExpressionAttributeValues={
+                    ":no": {"BOOL": False},
+                    ":chain": {"N": str(job.chain)},
+                    ":attempt": {"N": str(job.attempt)},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def events_of(self, payment_id: str) -> list[StoredEvent]:
         """The payment's events oldest first, each with its deliveries."""

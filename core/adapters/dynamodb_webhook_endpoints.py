@@ -1,6 +1,8 @@
 """Merchants' webhook endpoints (partition key merchantId, sort key endpointId), with their
 signing secrets encrypted by KMS under the endpoint's encryption context: only the
-delivery worker may decrypt them (infra/functions.py)."""
+delivery worker may decrypt them (infra/functions.py). Beside a merchant's endpoints, an
+item counts them, changed in the same transaction as each endpoint added or removed, so
+registrations at the same moment cannot pass the limit together."""
 
 from __future__ import annotations
 
@@ -8,11 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from core.adapters.aws_errors import error_code
 from core.domain.errors import TooManyEndpointsError
-from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT, EndpointSecret, WebhookEndpoint
+from core.domain.webhooks import (
+    ENDPOINT_PREFIX,
+    MAX_ENDPOINTS_PER_MERCHANT,
+    EndpointSecret,
+    WebhookEndpoint,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
     from mypy_boto3_kms import KMSClient
 
 
@@ -73,6 +82,7 @@ def _endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
         url=item["url"]["S"],
         created_at=int(item["createdAt"]["N"]),
         event_types=tuple(t["S"] for t in item.get("eventTypes", {}).get("L", [])),
+        revision=int(item.get("revision", {}).get("N", "0")),
         secrets=tuple(
             EndpointSecret(
                 ciphertext=bytes(s["M"]["ciphertext"]["B"]),
@@ -84,6 +94,11 @@ def _endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
     )
 
 
+# The sort key of a merchant's count of endpoints (endpoint ids start with "we_").
+_COUNT = "count"
+_ENDPOINTS_ONLY = "merchantId = :m AND begins_with(endpointId, :we)"
+
+
 class DynamoEndpointStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -92,23 +107,48 @@ class DynamoEndpointStore:
     def _key(self, merchant_id: str, endpoint_id: str) -> dict[str, Any]:
         return {"merchantId": {"S": merchant_id}, "endpointId": {"S": endpoint_id}}
 
+    def _count_by(self, merchant_id: str, change: int) -> TransactWriteItemTypeDef:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(merchant_id, _COUNT),
+            "UpdateExpression": "ADD endpoints :change",
+            "ExpressionAttributeValues": {":change": {"N": str(change)}},
+        }
+        if change > 0:
+            update["ConditionExpression"] = "attribute_not_exists(endpoints) OR endpoints < :max"
+            update["ExpressionAttributeValues"][":max"] = {"N": str(MAX_ENDPOINTS_PER_MERCHANT)}
+        return {"Update": update}  # type: ignore[typeddict-item]
+
     def add(self, endpoint: WebhookEndpoint) -> None:
         """TooManyEndpointsError past MAX_ENDPOINTS_PER_MERCHANT (nothing written)."""
-        if len(self.list(endpoint.merchant_id)) >= MAX_ENDPOINTS_PER_MERCHANT:
-            raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT)
-        self._client.put_item(
-            TableName=self._table,
-            Item=self._key(endpoint.merchant_id, endpoint.endpoint_id)
-            | {
-                "url": {"S": endpoint.url},
-                "createdAt": {"N": str(endpoint.created_at)},
-                "eventTypes": {"L": [{"S": t} for t in endpoint.event_types]},
-                "secrets": _secrets_item(endpoint.secrets),
-            },
-            ConditionExpression="attribute_not_exists(endpointId)",
-        )
+        item = self._key(endpoint.merchant_id, endpoint.endpoint_id) | {
+            "url": {"S": endpoint.url},
+            "createdAt": {"N": str(endpoint.created_at)},
+            "eventTypes": {"L": [{"S": t} for t in endpoint.event_types]},
+            "secrets": _secrets_item(endpoint.secrets),
+            "revision": {"N": str(endpoint.revision)},
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    self._count_by(endpoint.merchant_id, +1),
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(endpointId)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _cancelled_by(error, 0):
+                raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT) from None
+            raise
 
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        if endpoint_id == _COUNT:
+            return None
         item = self._client.get_item(
             TableName=self._table, Key=self._key(merchant_id, endpoint_id), ConsistentRead=True
         ).get("Item")
@@ -117,28 +157,62 @@ class DynamoEndpointStore:
     def list(self, merchant_id: str) -> list[WebhookEndpoint]:
         items = self._client.query(
             TableName=self._table,
-            KeyConditionExpression="merchantId = :m",
-            ExpressionAttributeValues={":m": {"S": merchant_id}},
+            KeyConditionExpression=_ENDPOINTS_ONLY,
+            ExpressionAttributeValues={":m": {"S": merchant_id}, ":we": {"S": ENDPOINT_PREFIX}},
             ConsistentRead=True,
         ).get("Items", [])
         return sorted((_endpoint_of(i) for i in items), key=lambda e: e.created_at)
 
     def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
-        """The endpoint removed, or None if there was none."""
-        old = self._client.delete_item(
-            TableName=self._table, Key=self._key(merchant_id, endpoint_id), ReturnValues="ALL_OLD"
-        ).get("Attributes")
-        return _endpoint_of(old) if old else None
+        """The endpoint removed, or None if there was none (or another request removed it
+        first)."""
+        endpoint = self.get(merchant_id, endpoint_id)
+        if endpoint is None:
+            return None
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    self._count_by(merchant_id, -1),
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": self._key(merchant_id, endpoint_id),
+                            "ConditionExpression": "attribute_exists(endpointId)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _cancelled_by(error, 1):
+                return None
+            raise
+        return endpoint
 
-    def save_secrets(self, endpoint: WebhookEndpoint) -> None:
+    def save_secrets(self, endpoint: WebhookEndpoint) -> bool:
+        """False if the endpoint changed since it was read (its revision is not the one
+        `endpoint` was read at) or is gone: nothing written."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(endpoint.merchant_id, endpoint.endpoint_id),
-                UpdateExpression="SET secrets = :s",
-                ConditionExpression="attribute_exists(endpointId)",
-                ExpressionAttributeValues={":s": _secrets_item(endpoint.secrets)},
+                UpdateExpression="SET secrets = :s, revision = :next",
+                ConditionExpression="attribute_exists(endpointId) AND revision = :read",
+                ExpressionAttributeValues={
+                    ":s": _secrets_item(endpoint.secrets),
+                    ":read": {"N": str(endpoint.revision)},
+                    ":next": {"N": str(endpoint.revision + 1)},
+                },
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _cancelled_by(error: ClientError, index: int) -> bool:
+    """Whether a transaction was cancelled by the condition of its item `index`."""
+    if error_code(error) != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"

@@ -1,14 +1,19 @@
 """POSTs a webhook to a merchant's endpoint, safely: the host is resolved here, every
 address it resolves to is checked (core/domain/webhook_urls.py), and the connection goes
 to the checked address, so DNS cannot point a delivery into a network between the check
-and the connection (rebinding). TLS still verifies the certificate of the URL's host."""
+and the connection (rebinding). TLS still verifies the certificate of the URL's host.
+The timeout is one deadline for the whole exchange (connect, TLS, request, answer): a
+receiver that trickles its answer a byte at a time is cut off when it runs out."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +46,37 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         raw = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+        # Handshake after self.sock is set, so the deadline can cut a slow one short.
+        self.sock = self._tls.wrap_socket(
+            raw, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self.sock.do_handshake()
+
+
+class _Deadline:
+    """Shuts a connection's socket down when the time is up, whatever it is waiting for."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self._connection = connection
+        self.passed = threading.Event()
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        self.passed.set()
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # The plain socket's shutdown: a TLS socket's would tear its state down
+                # under the thread reading it.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -67,13 +102,16 @@ class HttpWebhookSender:
         parsed = check_endpoint_url(url, allow_loopback=self._allow_loopback)
         try:
             addresses = resolve(parsed.host, parsed.port)
-        except OSError:
+        except (OSError, ValueError):  # UnicodeError: a name the resolver cannot encode
             raise InvalidWebhookUrlError(f"{parsed.host} does not resolve") from None
         for address in addresses:
             reason = address_refused(address, allow_loopback=self._allow_loopback)
             if reason:
                 raise InvalidWebhookUrlError(f"{parsed.host} resolves to {reason}")
         return parsed, addresses[0]
+
+    def check(self, url: str) -> None:
+        self.safe_address(url)
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         started = time.monotonic()
@@ -85,30 +123,38 @@ class HttpWebhookSender:
             parsed, address = self.safe_address(url)
         except InvalidWebhookUrlError as error:
             return SendResult(took(), error=f"refused: {error.reason}")
+        late = SendResult(0, error=f"no answer within {self._timeout:g} s")
+        remaining = self._timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            return replace(late, milliseconds=took())
         connection: http.client.HTTPConnection
         if parsed.scheme == "https":
             connection = _PinnedHTTPSConnection(
-                address, self._tls, host=parsed.host, port=parsed.port, timeout=self._timeout
+                address, self._tls, host=parsed.host, port=parsed.port, timeout=remaining
             )
         else:
             connection = _PinnedHTTPConnection(
-                address, host=parsed.host, port=parsed.port, timeout=self._timeout
+                address, host=parsed.host, port=parsed.port, timeout=remaining
             )
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        try:
-            connection.request(
-                "POST",
-                target,
-                body=body,
-                headers=headers | {"Content-Type": "application/json", "User-Agent": USER_AGENT},
-            )
-            response = connection.getresponse()
-            response.read(64 * 1024)
-            return SendResult(took(), status=response.status)
-        except TimeoutError:
-            return SendResult(took(), error=f"no answer within {self._timeout:g} s")
-        except (OSError, http.client.HTTPException) as error:
-            return SendResult(took(), error=f"{type(error).__name__}: {error}"[:300])
-        finally:
-            connection.close()
+        with _Deadline(connection, remaining) as deadline:
+            try:
+                connection.request(
+                    "POST",
+                    target,
+                    body=body,
+                    headers=headers
+                    | {"Content-Type": "application/json", "User-Agent": USER_AGENT},
+                )
+                response = connection.getresponse()
+                response.read(64 * 1024)
+                if deadline.passed.is_set():
+                    return replace(late, milliseconds=took())
+                return SendResult(took(), status=response.status)
+            except (OSError, http.client.HTTPException) as error:
+                if deadline.passed.is_set() or isinstance(error, TimeoutError):
+                    return replace(late, milliseconds=took())
+                return SendResult(took(), error=f"{type(error).__name__}: {error}"[:300])
+            finally:
+                connection.close()

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from core.domain.webhooks import DeliveryJob
+from core.domain.webhooks import DeadLetterReplay, DeliveryJob, InvalidDeliveryJobError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -51,20 +51,25 @@ class SqsDeliveryQueue:
                 raise RuntimeError(f"SQS refused {len(response['Failed'])} deliveries")
 
     def dead_letter(self, job: DeliveryJob, reason: str) -> None:
+        self.dead_letter_unreadable(job.to_body(), reason)
+
+    def dead_letter_unreadable(self, body: str, reason: str) -> None:
         self._client.send_message(
             QueueUrl=self._dlq_url,
-            MessageBody=job.to_body(),
+            MessageBody=body,
             MessageAttributes={
                 REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1000]}
             },
         )
 
-    def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> list[DeliveryJob]:
+    def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
         """Deliveries in the DLQ back on the queue with a fresh retry budget: each sent
         first and deleted from the DLQ second, so a crash in between can only deliver one
-        twice (receivers dedupe), never lose one. The jobs (that would be) replayed; a dry
-        run leaves every message in the DLQ, visible again at once."""
+        twice (receivers dedupe), never lose one. A message that is not a delivery stays
+        in the DLQ for a person to read; a dry run leaves every message there. What is
+        left is visible again at once."""
         replayed: list[DeliveryJob] = []
+        unreadable: list[str] = []
         looked_at: list[str] = []
         while len(replayed) < limit:
             messages = self._client.receive_message(
@@ -75,8 +80,15 @@ class SqsDeliveryQueue:
             if not messages:
                 break
             for message in messages:
-                job = DeliveryJob.from_body(message["Body"])
-                fresh = DeliveryJob(job.event_id, job.endpoint_id, job.merchant_id, 1, now)
+                try:
+                    job = DeliveryJob.from_body(message["Body"])
+                except InvalidDeliveryJobError:
+                    unreadable.append(message["MessageId"])
+                    looked_at.append(message["ReceiptHandle"])
+                    continue
+                fresh = DeliveryJob.replayed(
+                    job.event_id, job.endpoint_id, job.merchant_id, now, replay=False
+                )
                 if dry_run:
                     looked_at.append(message["ReceiptHandle"])
                 else:
@@ -89,4 +101,4 @@ class SqsDeliveryQueue:
             self._client.change_message_visibility(
                 QueueUrl=self._dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
             )
-        return replayed
+        return DeadLetterReplay(tuple(replayed), tuple(unreadable))

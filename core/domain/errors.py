@@ -107,3 +107,12 @@ class UnknownEndpointError(PaygateError):
 
     def __init__(self, endpoint_id: str) -> None:
         super().__init__(f"no webhook endpoint {endpoint_id}")
+
+
+class EndpointBusyError(PaygateError):
+    """The endpoint kept changing while this request tried to change it."""
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(
+            f"webhook endpoint {endpoint_id} is being changed by other requests: try again"
+        )

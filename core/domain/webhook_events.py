@@ -31,7 +31,7 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
     if not value.startswith(EVENT_ID_PREFIX):
         return None
     payment_id, _, version = value.removeprefix(EVENT_ID_PREFIX).rpartition("_")
-    if not payment_id or not version.isdigit():
+    if not payment_id or not (version.isascii() and version.isdigit()):
         return None
     return payment_id, int(version)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
 
@@ -18,6 +19,9 @@ SIGNATURE_HEADER = "Paygate-Signature"
 EVENT_ID_HEADER = "Paygate-Event-Id"
 SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
+# ASCII only: str.isdigit() also takes "¹", and compare_digest refuses non-ASCII text.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class WebhookSignatureError(Exception):
@@ -43,21 +47,25 @@ def verify_signature(
 ) -> None:
     """Raises WebhookSignatureError unless `header` signs `payload` (the raw request body,
     as received) with one of `secrets`, at a time within `tolerance_seconds` of now (so a
-    captured delivery cannot be replayed later). Compares in constant time."""
+    captured delivery cannot be replayed later). Compares in constant time. Empty secrets
+    are ignored (an empty key is no secret); ValueError if no other is given."""
+    keys = [secret for secret in secrets if secret]
+    if not keys:
+        raise ValueError("verify_signature needs at least one non-empty secret")
     timestamp: int | None = None
     signatures: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif name == SCHEME and value:
+        elif name == SCHEME and _HEX_DIGEST.fullmatch(value):
             signatures.append(value)
     if timestamp is None or not signatures:
         raise WebhookSignatureError(f"no timestamp or no {SCHEME} signature in the header")
     age = (time.time() if now is None else now) - timestamp
     if abs(age) > tolerance_seconds:
         raise WebhookSignatureError(f"timestamp {age:+.0f} s away, more than {tolerance_seconds}")
-    for secret in secrets:
+    for secret in keys:
         expected = sign(secret, timestamp, payload)
         if any(hmac.compare_digest(expected, signature) for signature in signatures):
             return

@@ -7,6 +7,7 @@ DNS resolution, at each delivery. The local stack also allows loopback over http
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -35,8 +36,13 @@ def address_refused(address: str, *, allow_loopback: bool) -> str | None:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return f"{address!r} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one reaches the IPv4 network: judged as that.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            return address_refused(str(embedded), allow_loopback=allow_loopback)
+        if ip.is_site_local:
+            return "a site-local address"
     if ip.is_loopback:
         return None if allow_loopback else "a loopback address"
     checks = (
@@ -53,21 +59,38 @@ def address_refused(address: str, *, allow_loopback: bool) -> str | None:
 def check_endpoint_url(url: str, *, allow_loopback: bool) -> EndpointUrl:
     """The URL's parts, if paygate may deliver to it (its host's addresses are checked
     separately, once resolved)."""
-    if not url or len(url) > MAX_URL_LENGTH or any(c.isspace() for c in url):
-        raise InvalidWebhookUrlError(f"a URL of at most {MAX_URL_LENGTH} characters, no spaces")
-    parts = urlsplit(url)
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrlError(f"a URL of at most {MAX_URL_LENGTH} characters")
+    if not (url.isascii() and url.isprintable()) or " " in url:
+        raise InvalidWebhookUrlError(
+            "the URL may hold printable ASCII characters only, no spaces: percent-encode "
+            "the others, and write an international host name in its xn-- form"
+        )
+    try:
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError:
+        raise InvalidWebhookUrlError(
+            "the URL cannot be read: a [ or ] out of place, or a port that is not a number "
+            "from 1 to 65535"
+        ) from None
     schemes = ("https", "http") if allow_loopback else ("https",)
     if parts.scheme not in schemes:
         raise InvalidWebhookUrlError(f"the URL must start with {' or '.join(schemes)}://")
-    if parts.username or parts.password:
+    if parts.username is not None or parts.password is not None:
         raise InvalidWebhookUrlError("the URL must not carry a user name or password")
-    host = (parts.hostname or "").rstrip(".").lower()
+    host = (hostname or "").removesuffix(".").lower()
     if not host:
         raise InvalidWebhookUrlError("the URL has no host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise InvalidWebhookUrlError("the URL's port is not a number from 1 to 65535") from None
+    if port == 0:
+        raise InvalidWebhookUrlError("the URL's port is not a number from 1 to 65535")
+    if "[" in parts.netloc and not _is_ip(host):
+        raise InvalidWebhookUrlError("the URL's host in [ ] is not an IPv6 address")
+    if not (_is_ip(host) or _is_host_name(host)):
+        raise InvalidWebhookUrlError(
+            "the URL's host is neither an IP address nor a host name (labels of 1 to 63 "
+            "letters, digits or hyphens, separated by dots)"
+        )
     loopback_name = host == "localhost" or host.endswith(".localhost")
     if loopback_name and not allow_loopback:
         raise InvalidWebhookUrlError("the URL's host is a loopback address")
@@ -77,7 +100,18 @@ def check_endpoint_url(url: str, *, allow_loopback: bool) -> EndpointUrl:
             raise InvalidWebhookUrlError(f"the URL's host is {reason}")
     if parts.scheme == "http" and not (loopback_name or _is_loopback_ip(host)):
         raise InvalidWebhookUrlError("http is only for loopback addresses; use https")
-    return EndpointUrl(url=url, scheme=parts.scheme, host=host, port=port)
+    default_port = 443 if parts.scheme == "https" else 80
+    return EndpointUrl(url=url, scheme=parts.scheme, host=host, port=port or default_port)
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_HOST_NAME_LENGTH = 253
+
+
+def _is_host_name(host: str) -> bool:
+    return len(host) <= MAX_HOST_NAME_LENGTH and all(
+        _LABEL.match(label) for label in host.split(".")
+    )
 
 
 def _is_ip(host: str) -> bool:

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from core.domain.webhook_events import ALL_EVENT_TYPES, WebhookEvent
+from core.domain.webhook_events import ALL_EVENT_TYPES, WebhookEvent, parse_event_id
 
 # How long a rotated-out secret keeps signing, so receivers can switch over.
 ROTATION_GRACE_SECONDS = 24 * 3600
 MAX_ENDPOINTS_PER_MERCHANT = 16
+ENDPOINT_PREFIX = "we_"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class WebhookEndpoint:
     # Empty: every event type.
     event_types: tuple[str, ...] = ()
     secrets: tuple[EndpointSecret, ...] = ()
+    # Counts changes to the secrets: a rotation saves only over the revision it read.
+    revision: int = 0
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -57,9 +61,42 @@ class WebhookEndpoint:
         }
 
 
+class InvalidDeliveryJobError(ValueError):
+    """A message on the deliveries queue that is not a delivery job (poison)."""
+
+
+# A job is a small JSON object; anything much larger is not one of ours.
+MAX_JOB_BODY_CHARACTERS = 4096
+# Past any time in ms or attempt count a job holds.
+_LARGEST_NUMBER = 10**15
+
+
+def _text(raw: dict[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        raise InvalidDeliveryJobError(f"not a delivery job: {name}")
+    return value
+
+
+def _number(raw: dict[str, Any], name: str, *, whole: bool = False) -> float:
+    value = raw.get(name)
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise InvalidDeliveryJobError(f"not a delivery job: {name}")
+    # Compared before any conversion: a huge int never becomes a float (OverflowError).
+    if not (-_LARGEST_NUMBER <= value <= _LARGEST_NUMBER) or not math.isfinite(value):
+        raise InvalidDeliveryJobError(f"not a delivery job: {name}")
+    return value
+
+
 @dataclass(frozen=True)
 class DeliveryJob:
-    """One attempt to deliver an event to an endpoint, due at `due_at`."""
+    """One attempt to deliver an event to an endpoint, due at `due_at`.
+
+    Attempts follow one another in a chain: the event publisher starts chain 0, each
+    replay a newer one (its start time in ms). Only the next attempt of the newest chain is
+    recorded, so a job SQS hands over twice, or a chain a replay superseded, ends there
+    instead of forking a second series of retries."""
 
     event_id: str
     endpoint_id: str
@@ -69,6 +106,14 @@ class DeliveryJob:
     first_attempt_at: float | None = None
     # Sent on purpose again (`paygate webhooks replay`): delivered even if it was before.
     replay: bool = False
+    chain: int = 0
+
+    @classmethod
+    def replayed(
+        cls, event_id: str, endpoint_id: str, merchant_id: str, now: float, *, replay: bool
+    ) -> DeliveryJob:
+        """The first attempt of a new chain, superseding any before it."""
+        return cls(event_id, endpoint_id, merchant_id, 1, now, replay=replay, chain=int(now * 1000))
 
     def to_body(self) -> str:
         return json.dumps(
@@ -80,29 +125,68 @@ class DeliveryJob:
                 "dueAt": self.due_at,
                 "firstAttemptAt": self.first_attempt_at,
                 "replay": self.replay,
+                "chain": self.chain,
             },
             separators=(",", ":"),
         )
 
     @classmethod
     def from_body(cls, body: str) -> DeliveryJob:
-        raw = json.loads(body)
+        """InvalidDeliveryJobError for anything that is not a job, whatever the body (huge,
+        binary, nested thousands deep, numbers out of range)."""
+        if not isinstance(body, str) or len(body) > MAX_JOB_BODY_CHARACTERS:
+            raise InvalidDeliveryJobError("not a delivery job: a short JSON object")
+        try:
+            raw = json.loads(body)
+        except (ValueError, RecursionError):
+            raise InvalidDeliveryJobError("not a delivery job: not JSON") from None
+        if not isinstance(raw, dict):
+            raise InvalidDeliveryJobError("not a delivery job: not a JSON object")
+        event = _text(raw, "eventId")
+        if parse_event_id(event) is None:
+            raise InvalidDeliveryJobError("not a delivery job: eventId")
+        attempt = int(_number(raw, "attempt", whole=True))
+        chain = int(_number(raw, "chain", whole=True)) if "chain" in raw else 0
+        if attempt < 1 or chain < 0:
+            raise InvalidDeliveryJobError("not a delivery job: attempt or chain")
+        first = raw.get("firstAttemptAt")
         return cls(
-            event_id=str(raw["eventId"]),
-            endpoint_id=str(raw["endpointId"]),
-            merchant_id=str(raw["merchantId"]),
-            attempt=int(raw["attempt"]),
-            due_at=float(raw["dueAt"]),
-            first_attempt_at=(
-                float(raw["firstAttemptAt"]) if raw.get("firstAttemptAt") is not None else None
-            ),
-            replay=bool(raw.get("replay", False)),
+            event_id=event,
+            endpoint_id=_text(raw, "endpointId"),
+            merchant_id=_text(raw, "merchantId"),
+            attempt=attempt,
+            due_at=float(_number(raw, "dueAt")),
+            first_attempt_at=None if first is None else float(_number(raw, "firstAttemptAt")),
+            replay=raw.get("replay") is True,
+            chain=chain,
         )
 
     def retry_at(self, due_at: float, first_attempt_at: float) -> DeliveryJob:
         return replace(
             self, attempt=self.attempt + 1, due_at=due_at, first_attempt_at=first_attempt_at
         )
+
+
+@dataclass(frozen=True)
+class DeliveryProgress:
+    """How far the delivery of an event to one endpoint has got: its state and the last
+    attempt recorded, of which chain; and, until what follows that attempt (the next
+    attempt, or the DLQ) is confirmed queued, when the next attempt is due."""
+
+    state: str
+    chain: int
+    attempt: int
+    follow_up_pending: bool = False
+    next_at: float | None = None
+    first_attempt_at: float | None = None
+
+    def is_of(self, job: DeliveryJob) -> bool:
+        return (self.chain, self.attempt) == (job.chain, job.attempt)
+
+    def covers(self, job: DeliveryJob) -> bool:
+        """Whether the job is a repeat of an attempt recorded already, or of a chain a newer
+        one replaced."""
+        return self.chain > job.chain or (self.chain == job.chain and self.attempt >= job.attempt)
 
 
 @dataclass(frozen=True)
@@ -184,10 +268,18 @@ class EventStore(Protocol):
     def mark_queued(self, event_id: str) -> None: ...
     def get_for_delivery(
         self, event_id: str, endpoint_id: str
-    ) -> tuple[StoredEvent | None, str | None]: ...
+    ) -> tuple[StoredEvent | None, DeliveryProgress | None]: ...
     def record_attempt(
-        self, event_id: str, endpoint_id: str, url: str, attempt: Attempt, state: str
-    ) -> None: ...
+        self,
+        job: DeliveryJob,
+        url: str,
+        attempt: Attempt,
+        state: str,
+        *,
+        next_at: float | None = None,
+        first_attempt_at: float | None = None,
+    ) -> bool: ...
+    def follow_up_queued(self, job: DeliveryJob) -> None: ...
     def events_of(self, payment_id: str) -> list[StoredEvent]: ...
     def event_ids_since(self, since: int, until: int) -> Iterator[str]: ...
 
@@ -197,7 +289,7 @@ class EndpointStore(Protocol):
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
     def list(self, merchant_id: str) -> list[WebhookEndpoint]: ...
     def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
-    def save_secrets(self, endpoint: WebhookEndpoint) -> None: ...
+    def save_secrets(self, endpoint: WebhookEndpoint) -> bool: ...
 
 
 class SecretVault(Protocol):
@@ -205,13 +297,23 @@ class SecretVault(Protocol):
     def decrypt(self, ciphertext: bytes, *, merchant_id: str, endpoint_id: str) -> str: ...
 
 
+@dataclass(frozen=True)
+class DeadLetterReplay:
+    # The first attempts of the new chains (that would be) queued.
+    jobs: tuple[DeliveryJob, ...]
+    # Message ids left in the DLQ: not delivery jobs.
+    unreadable: tuple[str, ...] = ()
+
+
 class DeliveryQueue(Protocol):
     def publish(self, jobs: Sequence[DeliveryJob], now: float) -> None: ...
     def dead_letter(self, job: DeliveryJob, reason: str) -> None: ...
-    def replay_dead_letters(
-        self, now: float, *, dry_run: bool, limit: int
-    ) -> list[DeliveryJob]: ...
+    def dead_letter_unreadable(self, body: str, reason: str) -> None: ...
+    def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay: ...
 
 
 class WebhookSender(Protocol):
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult: ...
+    def check(self, url: str) -> None:
+        """InvalidWebhookUrlError unless paygate may deliver to the URL as it resolves now."""
+        ...

@@ -44,11 +44,19 @@ class WebhookDelivery:
             self.deliveries.publish([job], now)
             return "not yet due"
         endpoint = self.endpoints.get(job.merchant_id, job.endpoint_id)
-        event, state = self.events.get_for_delivery(job.event_id, job.endpoint_id)
+        event, progress = self.events.get_for_delivery(job.event_id, job.endpoint_id)
         if endpoint is None or event is None or event.merchant_id != job.merchant_id:
             self.metrics.count("WebhooksDropped")
             return "endpoint or event gone"
-        if state == DeliveryState.DELIVERED and not job.replay:
+        if progress is not None and progress.is_of(job) and progress.follow_up_pending:
+            # This job's attempt was recorded, then the run stopped before what follows it
+            # was queued: queue it now, without sending again.
+            first = progress.first_attempt_at or now
+            self._follow_up(job, progress.next_at, first, "the last is in the event history")
+            return "follow-up queued"
+        if progress is not None and progress.covers(job):
+            return self._repeat()
+        if progress is not None and progress.state == DeliveryState.DELIVERED and not job.replay:
             return "delivered already"
         secrets = [
             self.vault.decrypt(
@@ -65,19 +73,34 @@ class WebhookDelivery:
         attempt = Attempt.of(now, self.sender.send(endpoint.url, body, headers))
         self.metrics.milliseconds("WebhookLatency", attempt.milliseconds)
         if attempt.delivered:
-            state = DeliveryState.DELIVERED
-            self.events.record_attempt(job.event_id, job.endpoint_id, endpoint.url, attempt, state)
+            if not self.events.record_attempt(job, endpoint.url, attempt, DeliveryState.DELIVERED):
+                return self._repeat()
             self.metrics.count("WebhooksDelivered")
-            return state
+            return DeliveryState.DELIVERED
+        self.metrics.count("WebhookAttemptsFailed")
         first = job.first_attempt_at or now
         due = next_attempt_at(job.attempt, now, first)
         state = DeliveryState.RETRYING if due is not None else DeliveryState.FAILED
-        self.events.record_attempt(job.event_id, job.endpoint_id, endpoint.url, attempt, state)
-        self.metrics.count("WebhookAttemptsFailed")
+        # Recorded first, conditionally, so only one copy of a job SQS handed over twice
+        # goes on; its follow-up is pending until queued (a crash in between is finished
+        # by the job's next delivery, above).
+        if not self.events.record_attempt(
+            job, endpoint.url, attempt, state, next_at=due, first_attempt_at=first
+        ):
+            return self._repeat()
+        self._follow_up(job, due, first, attempt.error or f"HTTP {attempt.status}")
+        return state
+
+    def _follow_up(self, job: DeliveryJob, due: float | None, first: float, why: str) -> None:
+        """The next attempt queued, or (the budget spent) the job dead-lettered."""
         if due is None:
-            why = attempt.error or f"HTTP {attempt.status}"
             self.deliveries.dead_letter(job, f"{job.attempt} attempts, the last: {why}")
             self.metrics.count("WebhooksDeadLettered")
         else:
-            self.deliveries.publish([job.retry_at(due, first)], now)
-        return state
+            self.deliveries.publish([job.retry_at(due, first)], self.clock.now())
+        self.events.follow_up_queued(job)
+
+    def _repeat(self) -> str:
+        """Another copy of this job recorded its attempt first: this one ends here."""
+        self.metrics.count("WebhookJobRepeats")
+        return "a repeat"

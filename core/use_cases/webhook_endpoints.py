@@ -7,15 +7,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.domain.clock import Clock
-from core.domain.errors import PaymentNotFoundError, UnknownEndpointError
+from core.domain.errors import EndpointBusyError, PaymentNotFoundError, UnknownEndpointError
 from core.domain.ports import PaymentStore
 from core.domain.tenancy import ensure_caller_is
 from core.domain.webhook_events import ALL_EVENT_TYPES
 from core.domain.webhook_urls import InvalidWebhookUrlError
 from core.domain.webhooks import (
+    ENDPOINT_PREFIX,
     EndpointSecret,
     EndpointStore,
     EventStore,
@@ -25,7 +26,8 @@ from core.domain.webhooks import (
 )
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
-ENDPOINT_PREFIX = "we_"
+# Rotations of one endpoint at the same moment each save in turn, re-reading in between.
+ROTATION_TRIES = 5
 
 
 def new_secret() -> str:
@@ -46,7 +48,7 @@ class WebhookEndpoints:
     vault: SecretVault
     clock: Clock
     # Resolves and checks a URL's host (SSRF); raises InvalidWebhookUrlError.
-    check_url: Callable[[str], object]
+    check_url: Callable[[str], None]
 
     def register(
         self, caller: str, merchant_id: str, url: str, event_types: tuple[str, ...]
@@ -85,15 +87,21 @@ class WebhookEndpoints:
     def rotate(self, caller: str, merchant_id: str, endpoint_id: str) -> IssuedSecret:
         """A new secret, answered once; the old one keeps signing for the grace period."""
         ensure_caller_is(caller, merchant_id)
-        endpoint = self.endpoints.get(merchant_id, endpoint_id)
-        if endpoint is None:
-            raise UnknownEndpointError(endpoint_id)
-        now = int(self.clock.now())
-        secret = new_secret()
-        ciphertext = self.vault.encrypt(secret, merchant_id=merchant_id, endpoint_id=endpoint_id)
-        rotated = endpoint.rotated(EndpointSecret(ciphertext, now), now)
-        self.endpoints.save_secrets(rotated)
-        return IssuedSecret(rotated, secret)
+        secret, ciphertext = None, b""
+        for _ in range(ROTATION_TRIES):
+            endpoint = self.endpoints.get(merchant_id, endpoint_id)
+            if endpoint is None:
+                raise UnknownEndpointError(endpoint_id)
+            if secret is None:
+                secret = new_secret()
+                ciphertext = self.vault.encrypt(
+                    secret, merchant_id=merchant_id, endpoint_id=endpoint_id
+                )
+            now = int(self.clock.now())
+            rotated = endpoint.rotated(EndpointSecret(ciphertext, now), now)
+            if self.endpoints.save_secrets(rotated):
+                return IssuedSecret(replace(rotated, revision=rotated.revision + 1), secret)
+        raise EndpointBusyError(endpoint_id)
 
     def events_of(self, caller: str, merchant_id: str, payment_id: str) -> list[StoredEvent]:
         ensure_caller_is(caller, merchant_id)

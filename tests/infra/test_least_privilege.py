@@ -29,6 +29,13 @@ _STREAM_READS = {
 }
 # Batch calls are allowed by their single action's permission.
 _IAM_ACTION = {"SendMessageBatch": "SendMessage"}
+# A transaction is allowed by the permission of each item's own action, on its table.
+_TRANSACTION_ITEM_ACTION = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 # KMS operations that give card plaintext, directly or by re-encrypting it under a key
 # whose Decrypt the caller may use (a statement's wildcard may cover them).
 _PLAINTEXT_PATHS = ("kms:Decrypt", "kms:ReEncryptFrom")
@@ -73,6 +80,12 @@ class CallLog:
 
     def _record(self, function_id: str, model: Any, params: dict[str, Any]) -> None:
         service = model.service_model.endpoint_prefix
+        if model.name == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                ((kind, request),) = item.items()
+                action = f"{service}:{_TRANSACTION_ITEM_ACTION[kind]}"
+                self.calls[function_id].add((action, self._names[request["TableName"]], False))
+            return
         action = f"{service}:{_IAM_ACTION.get(model.name, model.name)}"
         named = [
             params.get("TableName"),

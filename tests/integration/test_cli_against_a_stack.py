@@ -180,16 +180,25 @@ def test_webhooks_replay_dead_letters_moves_them_back_losslessly(
     for n in range(3):
         job = DeliveryJob(f"evt_p-{n}_2", "we_x", "ada", attempt=17, due_at=0)
         world.services.deliveries.dead_letter(job, "3 days of 500s")
+    # A message that is no delivery (the worker moves such poison here) does not stop it
+    poison = '{"eventId":"evt_x_1","endpointId":"we_x","merchantId":"m","attempt":1e400}'
+    world.services.deliveries.dead_letter_unreadable(poison, "not a delivery job")
     cli = ["--stack", stack, "--region", REGION, "webhooks", "replay", "--dead-letters"]
 
     dry = CliRunner().invoke(app, [*cli, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would replay 3 dead-lettered deliveries" in dry.output
-    assert len(world.dead_letters()) == 3 and _queued(world) == []
+    assert "left 1 message(s) in the DLQ that are not deliveries" in dry.output
+    assert aws.queue_depth(world.services.settings.deliveries_dlq_url) == 4
+    assert _queued(world) == []
 
     done = CliRunner().invoke(app, cli)
     assert done.exit_code == 0, done.output
-    assert world.dead_letters() == []
+    assert "left 1 message(s) in the DLQ that are not deliveries" in done.output
+    (left,) = world.aws.sqs.receive_message(QueueUrl=world.services.settings.deliveries_dlq_url)[
+        "Messages"
+    ]
+    assert left["Body"] == poison
     assert sorted((j["eventId"], j["attempt"]) for j in _queued(world)) == [
         (f"evt_p-{n}_2", 1) for n in range(3)
     ]

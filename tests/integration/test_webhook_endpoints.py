@@ -4,11 +4,14 @@ input a 4xx that writes nothing; a payment's events with their deliveries."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from core.bootstrap import Services
+from core.domain.errors import TooManyEndpointsError
 from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
 from tests.integration.webhook_support import Receiver, receiving, webhook_world
@@ -28,8 +31,18 @@ def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _endpoints_stored(aws: AwsEnv) -> list[dict[str, object]]:
-    return list(aws.dynamodb.scan(TableName=aws.settings.webhook_endpoints_table)["Items"])
+def _endpoints_stored(aws: AwsEnv) -> list[dict[str, Any]]:
+    """The endpoints in the table (beside them, each merchant's count of them)."""
+    items = aws.dynamodb.scan(TableName=aws.settings.webhook_endpoints_table)["Items"]
+    return [item for item in items if item["endpointId"]["S"].startswith("we_")]
+
+
+def _counted(aws: AwsEnv, merchant_id: str = MERCHANT_A) -> int:
+    item = aws.dynamodb.get_item(
+        TableName=aws.settings.webhook_endpoints_table,
+        Key={"merchantId": {"S": merchant_id}, "endpointId": {"S": "count"}},
+    ).get("Item", {})
+    return int(item.get("endpoints", {}).get("N", "0"))
 
 
 def _register(api: ApiClient, url: str = PUBLIC_URL, **extra: object) -> ApiResponse:
@@ -58,6 +71,7 @@ def test_register_list_rotate_and_delete(api: ApiClient, aws: AwsEnv) -> None:
     again = api.call("DELETE", "/webhook-endpoints", query=query)
     assert (again.status, again.body["failCode"]) == (404, "endpoint_not_found")
     assert _endpoints_stored(aws) == []
+    assert _counted(aws) == 0
 
 
 def test_a_merchant_sees_and_changes_only_its_own(api: ApiClient, aws: AwsEnv) -> None:
@@ -83,6 +97,14 @@ def test_a_merchant_sees_and_changes_only_its_own(api: ApiClient, aws: AwsEnv) -
         ("https://internal.example.com/hooks", "192.168.0.10", "resolves to a private"),
         ("https://metadata.example.com/", "169.254.169.254", "resolves to a link-local"),
         ("https://localhost/hooks", None, "loopback"),
+        ("https://[::1", None, "cannot be read"),
+        ("https://[example.com]/hooks", None, "cannot be read"),
+        ("https://" + "a" * 64 + ".example.com/hooks", None, "host name"),
+        ("https://shop..example.com/hooks", None, "host name"),
+        ("https://.example.com/hooks", None, "host name"),
+        ("https://shop.example.com/\x00", None, "printable ASCII"),
+        ("https://sh\u00f6p.example.com/", None, "xn-- form"),
+        ("https://[2002:a00:1::]/hooks", None, "private"),
     ],
 )
 def test_urls_paygate_may_not_call_are_refused_at_registration(
@@ -132,6 +154,66 @@ def test_at_most_16_endpoints_per_merchant(api: ApiClient, aws: AwsEnv) -> None:
     refused = _register(api)
     assert (refused.status, refused.body["failCode"]) == (409, "too_many_endpoints")
     assert len(_endpoints_stored(aws)) == MAX_ENDPOINTS_PER_MERCHANT
+    # Removing one makes room for one
+    first = _endpoints_stored(aws)[0]["endpointId"]["S"]
+    api.call("DELETE", "/webhook-endpoints", query={"merchantId": MERCHANT_A, "id": first})
+    assert _register(api).status == 201
+    assert (_register(api).status, _counted(aws)) == (409, MAX_ENDPOINTS_PER_MERCHANT)
+
+
+def test_registrations_at_the_same_moment_never_pass_the_limit(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoints = services.webhook_endpoint_service
+    for _ in range(MAX_ENDPOINTS_PER_MERCHANT - 1):
+        endpoints.register(MERCHANT_A, MERCHANT_A, PUBLIC_URL, ())
+    # Eight requests pass their URL checks together, each seeing 15 endpoints, then save
+    together = threading.Barrier(8)
+    checks = endpoints.check_url
+    monkeypatch.setattr(endpoints, "check_url", lambda url: (checks(url), together.wait(5)))
+    outcomes: list[str] = []
+
+    def register() -> None:
+        try:
+            endpoints.register(MERCHANT_A, MERCHANT_A, PUBLIC_URL, ())
+            outcomes.append("registered")
+        except TooManyEndpointsError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=register) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["refused"] * 7 + ["registered"]
+    assert len(endpoints.list_of(MERCHANT_A, MERCHANT_A)) == MAX_ENDPOINTS_PER_MERCHANT
+
+
+def test_rotations_at_the_same_moment_keep_every_secret_answered(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoints = services.webhook_endpoint_service
+    endpoint = endpoints.register(MERCHANT_A, MERCHANT_A, PUBLIC_URL, ()).endpoint
+    store = services.webhook_endpoints
+    read_before_the_other_saved = store.get(MERCHANT_A, endpoint.endpoint_id)
+    first = endpoints.rotate(MERCHANT_A, MERCHANT_A, endpoint.endpoint_id)
+    # The second rotation read the endpoint before the first one saved
+    reads = iter([read_before_the_other_saved])
+    real_get = store.get
+    monkeypatch.setattr(store, "get", lambda m, e: next(reads, None) or real_get(m, e))
+    second = endpoints.rotate(MERCHANT_A, MERCHANT_A, endpoint.endpoint_id)
+
+    stored = real_get(MERCHANT_A, endpoint.endpoint_id)
+    assert stored is not None
+    signing = {
+        services.webhook_secrets.decrypt(
+            s.ciphertext, merchant_id=MERCHANT_A, endpoint_id=endpoint.endpoint_id
+        )
+        for s in stored.secrets
+        if s.in_use(services.clock.now())
+    }
+    assert {first.secret, second.secret} <= signing
 
 
 @pytest.fixture

@@ -65,3 +65,27 @@ def test_the_tolerance_is_the_receivers_to_choose() -> None:
     verify_signature(BODY, header, [SECRET], tolerance_seconds=60, now=NOW)
     with pytest.raises(WebhookSignatureError):
         verify_signature(BODY, header, [SECRET], tolerance_seconds=10, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"t={NOW},v1=\u00e9",  # compare_digest refuses non-ASCII text
+        "t=\u00b9,v1=" + "0" * 64,  # "¹".isdigit() is True; int("¹") is not
+        f"t={NOW},v1=" + "\u0660" * 64,
+        f"t={NOW},v1={'0' * 63}",
+        f"t={'9' * 5000},v1={'0' * 64}",
+    ],
+)
+def test_a_hostile_header_is_refused_as_unsigned_never_an_other_error(header: str) -> None:
+    with pytest.raises(WebhookSignatureError):
+        verify_signature(BODY, header, [SECRET], now=NOW)
+
+
+def test_an_empty_secret_verifies_nothing() -> None:
+    # e.g. secrets read as os.environ.get("OLD_SECRETS", "").split(",") == [""]
+    forged = signature_header([""], NOW, BODY)
+    with pytest.raises(WebhookSignatureError, match="no signature matches"):
+        verify_signature(BODY, forged, [SECRET, ""], now=NOW)
+    with pytest.raises(ValueError, match="non-empty secret"):
+        verify_signature(BODY, forged, [""], now=NOW)

@@ -21,6 +21,11 @@ REFUSED_ADDRESSES = {
     "0.0.0.0": "unspecified",  # noqa: S104 (an address refused, not bound)
     "100.64.0.1": "not a public address",
     "240.0.0.1": "reserved",
+    # IPv4 inside IPv6 (6to4) is judged as the IPv4 address it reaches
+    "2002:7f00:1::": "loopback",
+    "2002:a9fe:a9fe::1": "link-local",
+    "2002:c0a8:101::": "private",
+    "fec0::1": "site-local",
 }
 
 
@@ -33,7 +38,9 @@ def test_every_internal_address_class_is_refused(address: str, kind: str) -> Non
         check_endpoint_url(f"https://{host}/hooks", allow_loopback=False)
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "2002:5db8:d70e::1"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert address_refused(address, allow_loopback=False) is None
 
@@ -49,8 +56,25 @@ def test_public_addresses_are_allowed(address: str) -> None:
         ("https:///hooks", "no host"),
         ("https://example.com:99999/hooks", "port"),
         ("https://exa mple.com/", "no spaces"),
-        ("", "no spaces"),
+        ("", "at most 2048"),
         ("https://example.com/" + "a" * 2100, "at most 2048"),
+        ("https://[::1", "cannot be read"),
+        ("https://[example.com]/hooks", "cannot be read"),
+        ("https://[v1.x]/hooks", "not an IPv6 address"),
+        ("https://" + "a" * 64 + ".example.com/hooks", "host name"),
+        ("https://shop..example.com/hooks", "host name"),
+        ("https://.example.com/hooks", "host name"),
+        ("https://-shop.example.com/hooks", "host name"),
+        ("https://shop_1.example.com/hooks", "host name"),
+        ("https://" + "a." * 127 + "com/", "host name"),
+        ("https://example.com:0/hooks", "port"),
+        # Characters no request line can carry: such an endpoint could never be delivered to
+        ("https://example.com/\x00", "printable ASCII"),
+        ("https://example.com/a\tb", "printable ASCII"),
+        ("https://example.com/\x7f", "printable ASCII"),
+        ("https://shöp.example.com/", "xn-- form"),
+        ("https://example.com/caf\u00e9", "percent-encode"),
+        ("https://example.com/\ud800", "printable ASCII"),
     ],
 )
 def test_a_deployed_stack_refuses_urls_it_may_not_call(url: str, why: str) -> None:
