@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from core.adapters.aws_errors import is_condition_failure
 from core.adapters.partition_keys import stable_slot
+from core.adapters.write_tokens import WRITE_TOKEN, new_write_token, refused_item_written_by
 from core.domain.webhook_events import WebhookEvent, event_id, parse_event_id
 from core.domain.webhooks import (
     Attempt,
@@ -191,7 +193,9 @@ class DynamoEventStore:
         attempt of a newer chain (DeliveryJob): the job was a repeat, to end here. A
         retrying or failed attempt is recorded with its follow-up pending (when the next
         one is due) until `follow_up_queued`."""
+        token = new_write_token()
         values: dict[str, Any] = {
+            ":token": {"S": token},
             ":none": {"L": []},
             ":one": {"L": [_attempt_item(attempt)]},
             ":state": {"S": state},
@@ -216,7 +220,7 @@ class DynamoEventStore:
                     "SET attempts = list_append(if_not_exists(attempts, :none), :one), "
                     "#s = :state, #u = :url, eventId = :event, endpointId = :endpoint, "
                     "#chain = :chain, lastAttempt = :attempt, followUp = :pending, "
-                    "expiresAt = if_not_exists(expiresAt, :expires)"
+                    "#token = :token, expiresAt = if_not_exists(expiresAt, :expires)"
                     + "".join(f", {each}" for each in sets)
                     + (f" REMOVE {', '.join(removes)}" if removes else "")
                 ),
@@ -224,12 +228,19 @@ class DynamoEventStore:
                     "attribute_not_exists(#chain) OR #chain < :chain "
                     "OR (#chain = :chain AND lastAttempt < :attempt)"
                 ),
-                ExpressionAttributeNames={"#s": "state", "#u": "url", "#chain": "chain"},
+                ExpressionAttributeNames={
+                    "#s": "state",
+                    "#u": "url",
+                    "#chain": "chain",
+                    "#token": WRITE_TOKEN,
+                },
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+            if is_condition_failure(error):
+                # Refused: a copy's write, unless it is this one's, its answer lost.
+                return refused_item_written_by(error, token)
             raise
         return True
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +28,12 @@ from core.adapters.partition_keys import (
     listing_bounds,
     listing_key,
     merchant_bucket,
+)
+from core.adapters.write_tokens import (
+    WRITE_TOKEN,
+    new_write_token,
+    refused_item_written_by,
+    written_by,
 )
 from core.domain.errors import (
     ConcurrentUpdateError,
@@ -59,7 +64,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY = PAYMENTS_TABLE.partition_key.name
-_WRITE_TOKEN = "writeToken"  # noqa: S105 (an attribute name, not a secret)
 _CARD_CIPHERTEXT = "cardCiphertext"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -226,10 +230,6 @@ def payment_from_stream_image(image: dict[str, Any]) -> Payment:
     return payment_from_item({k: v for k, v in image.items() if k != _CARD_CIPHERTEXT})
 
 
-def _written_by(item: dict[str, Any] | None, token: str) -> bool:
-    return bool(item) and item.get(_WRITE_TOKEN, {}).get("S") == token  # type: ignore[union-attr]
-
-
 _BUCKET = BY_MERCHANT_INDEX.partition_key.name
 
 
@@ -339,7 +339,7 @@ class DynamoPaymentStore:
         """Created -> Processing in ONE conditional update: the payment must belong to the
         merchant, be Created, unexpired and unchanged since creation. Removes the TTL
         attribute so a paid payment can never be deleted by TTL."""
-        token = uuid.uuid4().hex
+        token = new_write_token()
         # Submitted within its TTL of creation, so this is before its settle time (the
         # settings make sure of it).
         look_at = now + self._policy.reconcile_after_seconds
@@ -379,7 +379,7 @@ class DynamoPaymentStore:
                     "#status": "status",
                     "#in_flight": IN_FLIGHT_ATTRIBUTE,
                     "#reconcile_at": RECONCILE_AT_ATTRIBUTE,
-                    "#token": _WRITE_TOKEN,
+                    "#token": WRITE_TOKEN,
                 },
                 ExpressionAttributeValues=_serialize(values),
                 ReturnValues="ALL_NEW",
@@ -389,7 +389,7 @@ class DynamoPaymentStore:
             if not is_condition_failure(error):
                 raise
             old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
-            if old and _written_by(old, token):
+            if old and written_by(old, token):
                 # Our update applied; its answer was lost and the retry found it done.
                 return payment_from_item(old)
             raise TransitionRejectedError(payment_from_item(old) if old else None) from None
@@ -403,11 +403,11 @@ class DynamoPaymentStore:
         """
         if after.version != before.version + 1:
             raise ValueError("a state change raises the version by exactly one")
-        token = uuid.uuid4().hex
+        token = new_write_token()
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=self._item(after) | {_WRITE_TOKEN: {"S": token}},
+                Item=self._item(after) | {WRITE_TOKEN: {"S": token}},
                 ConditionExpression="version = :expected",
                 ExpressionAttributeValues=_serialize({":expected": before.version}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -415,7 +415,7 @@ class DynamoPaymentStore:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
-            if _written_by(error.response.get("Item"), token):  # type: ignore[arg-type]
+            if refused_item_written_by(error, token):
                 return
             raise ConcurrentUpdateError(after.payment_id) from None
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core.adapters.aws_errors import error_code
+from core.adapters.aws_errors import error_code, is_condition_failure
+from core.adapters.write_tokens import WRITE_TOKEN, new_write_token, refused_item_written_by
 from core.domain.errors import TooManyEndpointsError
 from core.domain.webhooks import (
     ENDPOINT_PREFIX,
@@ -144,6 +145,11 @@ class DynamoEndpointStore:
         except ClientError as error:
             if _cancelled_by(error, 0):
                 raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT) from None
+            if _cancelled_by(error, 1):
+                # The new endpoint's (random) id is there already: only this add can have
+                # put it, its answer lost (DynamoDB's request token makes that retry
+                # succeed; this covers a store without one).
+                return
             raise
 
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
@@ -191,21 +197,25 @@ class DynamoEndpointStore:
     def save_secrets(self, endpoint: WebhookEndpoint) -> bool:
         """False if the endpoint changed since it was read (its revision is not the one
         `endpoint` was read at) or is gone: nothing written."""
+        token = new_write_token()
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(endpoint.merchant_id, endpoint.endpoint_id),
-                UpdateExpression="SET secrets = :s, revision = :next",
+                UpdateExpression="SET secrets = :s, revision = :next, #token = :token",
                 ConditionExpression="attribute_exists(endpointId) AND revision = :read",
+                ExpressionAttributeNames={"#token": WRITE_TOKEN},
                 ExpressionAttributeValues={
                     ":s": _secrets_item(endpoint.secrets),
                     ":read": {"N": str(endpoint.revision)},
                     ":next": {"N": str(endpoint.revision + 1)},
+                    ":token": {"S": token},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
+            if is_condition_failure(error):
+                return refused_item_written_by(error, token)
             raise
         return True
 

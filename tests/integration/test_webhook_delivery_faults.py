@@ -14,7 +14,7 @@ from core.bootstrap import Services
 from core.domain.webhook_retry import RETRY_FOR_SECONDS
 from core.domain.webhooks import DeliveryJob, StoredEvent
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
-from tests.faults import SimulatedCrash, crash_after
+from tests.faults import SimulatedCrash, crash_after, lose_response
 from tests.integration.webhook_support import Receiver, WebhookWorld, receiving, webhook_world
 from tests.integration.worker_support import event_source, submit
 from tests.support import FakeClock, lambda_context
@@ -226,3 +226,31 @@ def test_a_job_the_run_has_no_time_left_to_send_goes_back_to_the_queue_unsent(
         assert receiver.received == []
         webhook_delivery.handle(batch, lambda_context(remaining_seconds=60), world.services)
         assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize("operation", ["UpdateItem", "SendMessageBatch"])
+def test_a_lost_answer_to_recording_or_queueing_neither_strands_nor_forks_the_delivery(
+    world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services, operation: str
+) -> None:
+    for receiver in receiving(500, 200):
+        payment_id = _accepted_event_queued(world, api, aws, services, receiver)
+        client = (
+            world.services.clients.dynamodb
+            if operation == "UpdateItem"
+            else world.services.clients.sqs
+        )
+        # Applied, its answer lost, then made again by botocore's retry
+        with lose_response(client, operation) as fault:
+            world.deliver_due()
+        assert fault.fired == 1
+
+        assert [job["attempt"] for job in _queued_jobs(world)] == (
+            [2] if operation == "UpdateItem" else [2, 2]
+        )
+        world.clock.advance(120)
+        world.run()
+
+        (delivery,) = _accepted_event(world, payment_id).deliveries
+        assert delivery.state == "delivered"
+        assert [a.status for a in delivery.attempts] == [500, 200]
+        assert _queued_jobs(world) == []

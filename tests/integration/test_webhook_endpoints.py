@@ -14,6 +14,7 @@ from core.bootstrap import Services
 from core.domain.errors import TooManyEndpointsError
 from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
+from tests.faults import lose_response
 from tests.integration.webhook_support import Receiver, receiving, webhook_world
 from tests.integration.worker_support import event_source, submit
 from tests.support import ApiResponse, FakeClock
@@ -270,3 +271,24 @@ def test_get_payment_says_when_it_changed_how_many_tries_and_the_last_error_in_f
     final = api.get_payment(payment_id).body
     assert final["status"] == "Accepted" and "lastError" not in final
     assert final["attempts"] == 1  # the bank's answer (the failure notes are cleared)
+
+
+@pytest.mark.parametrize("operation", ["TransactWriteItems", "UpdateItem"])
+def test_a_lost_answer_to_registering_or_rotating_is_no_error_and_no_double(
+    api: ApiClient, aws: AwsEnv, services: Services, operation: str
+) -> None:
+    created = _register(api) if operation == "UpdateItem" else None
+    # Applied, its answer lost, then made again by botocore's retry
+    with lose_response(services.clients.dynamodb, operation) as fault:
+        if created is None:
+            answer = _register(api)
+        else:
+            query = {"merchantId": MERCHANT_A, "id": created.body["id"]}
+            answer = api.post("/rotate-webhook-secret", query)
+
+    assert fault.fired == 1
+    assert answer.status in (200, 201), answer.body
+    (stored,) = _endpoints_stored(aws)
+    assert _counted(aws) == 1
+    # A rotation keeps the new secret and the old one (retiring), nothing twice
+    assert len(stored["secrets"]["L"]) == (1 if created is None else 2)
