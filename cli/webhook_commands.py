@@ -191,6 +191,9 @@ def webhooks_replay(
             say(f"{verb:<10} {job.event_id} to {job.endpoint_id}")
         done = "would replay" if dry_run else "replayed"
         say(f"{done} {len(moved.jobs)} dead-lettered deliveries")
+        if moved.duplicates:
+            dropped = "would delete" if dry_run else "deleted"
+            say(f"{dropped} {moved.duplicates} second letter(s) for a delivery replayed above")
         if moved.unreadable:
             say(
                 f"left {len(moved.unreadable)} message(s) in the DLQ that are not deliveries "

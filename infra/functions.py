@@ -282,8 +282,11 @@ class Functions(Construct):
         decrypts them, each under the endpoint's encryption context."""
         route = self.for_route
         endpoints, events = storage.webhook_endpoints, storage.events
-        # Adding and removing also change the merchant's count of endpoints (a transaction).
-        access.table(route[CREATE_WEBHOOK_ENDPOINT], endpoints, ["PutItem", "UpdateItem"])
+        # Adding and removing also change the merchant's count of endpoints (a transaction);
+        # adding reads the count, and starts it from the endpoints there if there is none.
+        access.table(
+            route[CREATE_WEBHOOK_ENDPOINT], endpoints, ["GetItem", "Query", "PutItem", "UpdateItem"]
+        )
         access.table(route[LIST_WEBHOOK_ENDPOINTS], endpoints, ["Query"])
         access.table(
             route[DELETE_WEBHOOK_ENDPOINT], endpoints, ["GetItem", "DeleteItem", "UpdateItem"]

@@ -29,10 +29,7 @@ def deliver_record(record: SQSRecord, deps: Services, deadline: float) -> bool:
     try:
         job = DeliveryJob.from_body(record.body)
     except InvalidDeliveryJobError as error:
-        logger.error("not a delivery job: moved to the DLQ", extra={"messageId": record.message_id})
-        recorder.count("WebhookPoisonJobs")
-        deps.deliveries.dead_letter_unreadable(record.body, str(error))
-        return True
+        return _set_aside(record, deps, str(error))
     log = {"eventId": job.event_id, "endpointId": job.endpoint_id, "attempt": job.attempt}
     if time.monotonic() + DELIVERY_TIMEOUT_SECONDS > deadline:
         logger.warning(
@@ -49,6 +46,22 @@ def deliver_record(record: SQSRecord, deps: Services, deadline: float) -> bool:
         )
         return False
     logger.info("webhook delivery", extra=log | {"outcome": outcome})
+    return True
+
+
+def _set_aside(record: SQSRecord, deps: Services, reason: str) -> bool:
+    """Poison to the DLQ, alone: False (back to the queue) only if that move failed."""
+    log = {"messageId": record.message_id}
+    recorder.count("WebhookPoisonJobs")
+    try:
+        deps.deliveries.dead_letter_unreadable(record.body, reason)
+    except Exception as error:
+        logger.warning(
+            "not a delivery job, and the DLQ refused it; SQS will deliver it again",
+            extra=log | {"errorType": type(error).__name__},
+        )
+        return False
+    logger.error("not a delivery job: moved to the DLQ", extra=log)
     return True
 
 

@@ -22,7 +22,11 @@ from core.domain.webhooks import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        DeleteTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
     from mypy_boto3_kms import KMSClient
 
 
@@ -108,17 +112,40 @@ class DynamoEndpointStore:
     def _key(self, merchant_id: str, endpoint_id: str) -> dict[str, Any]:
         return {"merchantId": {"S": merchant_id}, "endpointId": {"S": endpoint_id}}
 
-    def _count_by(self, merchant_id: str, change: int) -> TransactWriteItemTypeDef:
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": self._key(merchant_id, _COUNT),
-            "UpdateExpression": "ADD endpoints :change",
-            "ExpressionAttributeValues": {":change": {"N": str(change)}},
+    def _counted(self, merchant_id: str) -> int | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(merchant_id, _COUNT), ConsistentRead=True
+        ).get("Item")
+        return int(item["endpoints"]["N"]) if item and "endpoints" in item else None
+
+    def _count_write(self, merchant_id: str, counted: int | None) -> TransactWriteItemTypeDef:
+        """One more endpoint on the count, which must still be below the limit; or, with no
+        count yet (a merchant's first endpoint, or endpoints from before counts), the
+        count started from the endpoints there, if no other request started it first."""
+        key = self._key(merchant_id, _COUNT)
+        if counted is None:
+            started = len(self.list(merchant_id)) + 1
+            if started > MAX_ENDPOINTS_PER_MERCHANT:
+                raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT)
+            return {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": key | {"endpoints": {"N": str(started)}},
+                    "ConditionExpression": "attribute_not_exists(endpointId)",
+                }
+            }
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": key,
+                "UpdateExpression": "ADD endpoints :one",
+                "ConditionExpression": "endpoints < :max",
+                "ExpressionAttributeValues": {
+                    ":one": {"N": "1"},
+                    ":max": {"N": str(MAX_ENDPOINTS_PER_MERCHANT)},
+                },
+            }
         }
-        if change > 0:
-            update["ConditionExpression"] = "attribute_not_exists(endpoints) OR endpoints < :max"
-            update["ExpressionAttributeValues"][":max"] = {"N": str(MAX_ENDPOINTS_PER_MERCHANT)}
-        return {"Update": update}  # type: ignore[typeddict-item]
 
     def add(self, endpoint: WebhookEndpoint) -> None:
         """TooManyEndpointsError past MAX_ENDPOINTS_PER_MERCHANT (nothing written)."""
@@ -129,28 +156,32 @@ class DynamoEndpointStore:
             "secrets": _secrets_item(endpoint.secrets),
             "revision": {"N": str(endpoint.revision)},
         }
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    self._count_by(endpoint.merchant_id, +1),
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(endpointId)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if _cancelled_by(error, 0):
-                raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT) from None
-            if _cancelled_by(error, 1):
-                # The new endpoint's (random) id is there already: only this add can have
-                # put it, its answer lost (DynamoDB's request token makes that retry
-                # succeed; this covers a store without one).
+        put: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(endpointId)",
+            }
+        }
+        # Twice at most: a request that found no count may find another started it.
+        for _ in range(2):
+            counted = self._counted(endpoint.merchant_id)
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[self._count_write(endpoint.merchant_id, counted), put]
+                )
                 return
-            raise
+            except ClientError as error:
+                if _cancelled_by(error, 1):
+                    # The new endpoint's (random) id is there already: only this add can
+                    # have put it, its answer lost (DynamoDB's request token makes that
+                    # retry succeed; this covers a store without one).
+                    return
+                if not _cancelled_by(error, 0):
+                    raise
+                if counted is not None:
+                    break
+        raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT)
 
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         if endpoint_id == _COUNT:
@@ -175,23 +206,32 @@ class DynamoEndpointStore:
         endpoint = self.get(merchant_id, endpoint_id)
         if endpoint is None:
             return None
+        delete: DeleteTypeDef = {
+            "TableName": self._table,
+            "Key": self._key(merchant_id, endpoint_id),
+            "ConditionExpression": "attribute_exists(endpointId)",
+        }
+        lower: UpdateTypeDef = {
+            "TableName": self._table,
+            "Key": self._key(merchant_id, _COUNT),
+            "UpdateExpression": "ADD endpoints :minus",
+            "ConditionExpression": "endpoints > :zero",
+            "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+        }
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    self._count_by(merchant_id, -1),
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": self._key(merchant_id, endpoint_id),
-                            "ConditionExpression": "attribute_exists(endpointId)",
-                        }
-                    },
-                ]
-            )
+            self._client.transact_write_items(TransactItems=[{"Update": lower}, {"Delete": delete}])
         except ClientError as error:
             if _cancelled_by(error, 1):
                 return None
-            raise
+            if not _cancelled_by(error, 0):
+                raise
+            # No count to lower (endpoints from before counts): the next add counts them.
+            try:
+                self._client.delete_item(**delete)
+            except ClientError as failure:
+                if is_condition_failure(failure):
+                    return None
+                raise
         return endpoint
 
     def save_secrets(self, endpoint: WebhookEndpoint) -> bool:
@@ -203,7 +243,13 @@ class DynamoEndpointStore:
                 TableName=self._table,
                 Key=self._key(endpoint.merchant_id, endpoint.endpoint_id),
                 UpdateExpression="SET secrets = :s, revision = :next, #token = :token",
-                ConditionExpression="attribute_exists(endpointId) AND revision = :read",
+                ConditionExpression=(
+                    "attribute_exists(endpointId) AND revision = :read"
+                    if endpoint.revision
+                    # Endpoints from before revisions have none: read as 0.
+                    else "attribute_exists(endpointId) AND "
+                    "(attribute_not_exists(revision) OR revision = :read)"
+                ),
                 ExpressionAttributeNames={"#token": WRITE_TOKEN},
                 ExpressionAttributeValues={
                     ":s": _secrets_item(endpoint.secrets),

@@ -84,6 +84,27 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def _resolve_within(host: str, port: int, seconds: float) -> list[str]:
+    """`resolve`, or TimeoutError after `seconds`: a resolver cannot be interrupted, so it
+    runs in a thread of its own, left to finish (daemon) if it is late."""
+    outcome: list[list[str] | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(resolve(host, port))
+        except BaseException as error:  # raised again in the caller's thread
+            outcome.append(error)
+
+    resolver = threading.Thread(target=run, name=f"resolve {host}", daemon=True)
+    resolver.start()
+    resolver.join(seconds)
+    if not outcome:
+        raise TimeoutError(f"{host} did not resolve within {seconds:g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
 class HttpWebhookSender:
     def __init__(
         self,
@@ -98,10 +119,13 @@ class HttpWebhookSender:
 
     def safe_address(self, url: str) -> tuple[EndpointUrl, str]:
         """The URL's parts and the address to connect to; InvalidWebhookUrlError if the URL,
-        or any address its host resolves to, may not be called."""
+        or any address its host resolves to, may not be called; TimeoutError if its host
+        does not resolve within the timeout."""
         parsed = check_endpoint_url(url, allow_loopback=self._allow_loopback)
         try:
-            addresses = resolve(parsed.host, parsed.port)
+            addresses = _resolve_within(parsed.host, parsed.port, self._timeout)
+        except TimeoutError:  # an OSError too, but no answer in time is not a refusal
+            raise
         except (OSError, ValueError):  # UnicodeError: a name the resolver cannot encode
             raise InvalidWebhookUrlError(f"{parsed.host} does not resolve") from None
         for address in addresses:
@@ -111,7 +135,12 @@ class HttpWebhookSender:
         return parsed, addresses[0]
 
     def check(self, url: str) -> None:
-        self.safe_address(url)
+        try:
+            self.safe_address(url)
+        except TimeoutError:
+            raise InvalidWebhookUrlError(
+                f"the URL's host did not resolve within {self._timeout:g} s"
+            ) from None
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         started = time.monotonic()
@@ -119,11 +148,13 @@ class HttpWebhookSender:
         def took() -> int:
             return round((time.monotonic() - started) * 1000)
 
+        late = SendResult(0, error=f"no answer within {self._timeout:g} s")
         try:
             parsed, address = self.safe_address(url)
         except InvalidWebhookUrlError as error:
             return SendResult(took(), error=f"refused: {error.reason}")
-        late = SendResult(0, error=f"no answer within {self._timeout:g} s")
+        except TimeoutError:
+            return replace(late, milliseconds=took())
         remaining = self._timeout - (time.monotonic() - started)
         if remaining <= 0:
             return replace(late, milliseconds=took())

@@ -65,12 +65,15 @@ class SqsDeliveryQueue:
     def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
         """Deliveries in the DLQ back on the queue with a fresh retry budget: each sent
         first and deleted from the DLQ second, so a crash in between can only deliver one
-        twice (receivers dedupe), never lose one. A message that is not a delivery stays
-        in the DLQ for a person to read; a dry run leaves every message there. What is
-        left is visible again at once."""
+        twice (receivers dedupe), never lose one. A second letter for the same delivery (a
+        run that died after dead-lettering it) is deleted, not replayed again. A message
+        that is not a delivery stays in the DLQ for a person to read; a dry run leaves
+        every message there. What is left is visible again at once."""
         replayed: list[DeliveryJob] = []
         unreadable: list[str] = []
         looked_at: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        duplicates = 0
         while len(replayed) < limit:
             messages = self._client.receive_message(
                 QueueUrl=self._dlq_url,
@@ -86,6 +89,16 @@ class SqsDeliveryQueue:
                     unreadable.append(message["MessageId"])
                     looked_at.append(message["ReceiptHandle"])
                     continue
+                if (job.event_id, job.endpoint_id) in seen:
+                    duplicates += 1
+                    if dry_run:
+                        looked_at.append(message["ReceiptHandle"])
+                    else:
+                        self._client.delete_message(
+                            QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"]
+                        )
+                    continue
+                seen.add((job.event_id, job.endpoint_id))
                 fresh = DeliveryJob.replayed(
                     job.event_id, job.endpoint_id, job.merchant_id, now, replay=False
                 )
@@ -101,4 +114,4 @@ class SqsDeliveryQueue:
             self._client.change_message_visibility(
                 QueueUrl=self._dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
             )
-        return DeadLetterReplay(tuple(replayed), tuple(unreadable))
+        return DeadLetterReplay(tuple(replayed), tuple(unreadable), duplicates)

@@ -40,7 +40,7 @@ def signature_header(secrets: Sequence[str], timestamp: int, payload: bytes) -> 
 
 def verify_signature(
     payload: bytes,
-    header: str,
+    header: str | None,
     secrets: list[str],
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
@@ -49,9 +49,13 @@ def verify_signature(
     as received) with one of `secrets`, at a time within `tolerance_seconds` of now (so a
     captured delivery cannot be replayed later). Compares in constant time. Empty secrets
     are ignored (an empty key is no secret); ValueError if no other is given."""
+    if isinstance(secrets, str | bytes):
+        raise TypeError("secrets is a list of secrets, not one secret: [secret]")
     keys = [secret for secret in secrets if secret]
     if not keys:
         raise ValueError("verify_signature needs at least one non-empty secret")
+    if not isinstance(header, str):  # e.g. headers.get() of a request without one
+        raise WebhookSignatureError("no Paygate-Signature header")
     timestamp: int | None = None
     signatures: list[str] = []
     for part in header.split(","):

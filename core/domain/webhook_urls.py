@@ -84,6 +84,8 @@ def check_endpoint_url(url: str, *, allow_loopback: bool) -> EndpointUrl:
         raise InvalidWebhookUrlError("the URL has no host")
     if port == 0:
         raise InvalidWebhookUrlError("the URL's port is not a number from 1 to 65535")
+    if "%" in host:
+        raise InvalidWebhookUrlError("the URL's host may not name a network interface (%)")
     if "[" in parts.netloc and not _is_ip(host):
         raise InvalidWebhookUrlError("the URL's host in [ ] is not an IPv6 address")
     if not (_is_ip(host) or _is_host_name(host)):

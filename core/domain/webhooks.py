@@ -303,6 +303,8 @@ class DeadLetterReplay:
     jobs: tuple[DeliveryJob, ...]
     # Message ids left in the DLQ: not delivery jobs.
     unreadable: tuple[str, ...] = ()
+    # Second letters for a delivery already replayed by this run: deleted (or would be).
+    duplicates: int = 0
 
 
 class DeliveryQueue(Protocol):

@@ -14,7 +14,7 @@ from core.bootstrap import Services
 from core.domain.webhook_retry import RETRY_FOR_SECONDS
 from core.domain.webhooks import DeliveryJob, StoredEvent
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
-from tests.faults import SimulatedCrash, crash_after, lose_response
+from tests.faults import SimulatedCrash, crash_after, lose_response, throttle
 from tests.integration.webhook_support import Receiver, WebhookWorld, receiving, webhook_world
 from tests.integration.worker_support import event_source, submit
 from tests.support import FakeClock, lambda_context
@@ -254,3 +254,45 @@ def test_a_lost_answer_to_recording_or_queueing_neither_strands_nor_forks_the_de
         assert delivery.state == "delivered"
         assert [a.status for a in delivery.attempts] == [500, 200]
         assert _queued_jobs(world) == []
+
+
+def test_poison_the_dlq_refuses_goes_back_alone_and_the_job_beside_it_is_delivered(
+    world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    for receiver in receiving(200):
+        _accepted_event_queued(world, api, aws, services, receiver)
+        batch = _receive_one(world)
+        batch["Records"].append(dict(batch["Records"][0], messageId="poison-1", body=POISON))
+
+        with throttle(world.services.clients.sqs, "SendMessage") as fault:
+            answer = webhook_delivery.handle(batch, lambda_context(), world.services)
+
+        assert fault.fired >= 1
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
+        assert len(receiver.received) == 1
+
+
+def test_a_run_that_dies_after_dead_lettering_makes_a_second_letter_the_replay_drops(
+    world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    for receiver in receiving(500):
+        _accepted_event_queued(world, api, aws, services, receiver)
+        batch = _receive_one(world)
+        (record,) = batch["Records"]
+        last = json.loads(record["body"]) | {
+            "attempt": 14,
+            "firstAttemptAt": world.clock.now() - RETRY_FOR_SECONDS,  # the budget spent
+        }
+        record["body"] = json.dumps(last)
+        with crash_after(world.services.clients.sqs, "SendMessage"), pytest.raises(SimulatedCrash):
+            webhook_delivery.handle(batch, lambda_context(), world.services)
+        webhook_delivery.handle(batch, lambda_context(), world.services)  # SQS, again
+        assert len(receiver.received) == 1 and len(world.dead_letters()) == 2
+
+        moved = world.services.deliveries.replay_dead_letters(
+            world.clock.now(), dry_run=False, limit=10
+        )
+
+        assert (len(moved.jobs), moved.duplicates) == (1, 1)
+        assert world.dead_letters() == []
+        assert [job["attempt"] for job in _queued_jobs(world)] == [1]

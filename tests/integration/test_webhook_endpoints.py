@@ -292,3 +292,45 @@ def test_a_lost_answer_to_registering_or_rotating_is_no_error_and_no_double(
     assert _counted(aws) == 1
     # A rotation keeps the new secret and the old one (retiring), nothing twice
     assert len(stored["secrets"]["L"]) == (1 if created is None else 2)
+
+
+def _as_stored_before_counts_and_revisions(aws: AwsEnv) -> None:
+    """The merchant's endpoints as the first webhooks release stored them: no count item,
+    no revision on an endpoint."""
+    table = aws.settings.webhook_endpoints_table
+    aws.dynamodb.delete_item(
+        TableName=table, Key={"merchantId": {"S": MERCHANT_A}, "endpointId": {"S": "count"}}
+    )
+    for item in _endpoints_stored(aws):
+        aws.dynamodb.update_item(
+            TableName=table,
+            Key={"merchantId": item["merchantId"], "endpointId": item["endpointId"]},
+            UpdateExpression="REMOVE revision",
+        )
+
+
+def test_endpoints_from_before_counts_still_count_and_rotate(api: ApiClient, aws: AwsEnv) -> None:
+    for _ in range(MAX_ENDPOINTS_PER_MERCHANT):
+        assert _register(api).status == 201
+    _as_stored_before_counts_and_revisions(aws)
+
+    assert _register(api).status == 409
+    first = _endpoints_stored(aws)[0]["endpointId"]["S"]
+    query = {"merchantId": MERCHANT_A, "id": first}
+    assert api.post("/rotate-webhook-secret", query).status == 200
+    assert api.call("DELETE", "/webhook-endpoints", query=query).status == 200
+    assert _register(api).status == 201
+    assert (_register(api).status, _counted(aws)) == (409, MAX_ENDPOINTS_PER_MERCHANT)
+
+
+def test_removing_endpoints_from_before_counts_never_takes_the_count_below_zero(
+    api: ApiClient, aws: AwsEnv
+) -> None:
+    endpoint_id = _register(api).body["id"]
+    _as_stored_before_counts_and_revisions(aws)
+
+    query = {"merchantId": MERCHANT_A, "id": endpoint_id}
+    assert api.call("DELETE", "/webhook-endpoints", query=query).status == 200
+
+    assert (_counted(aws), _endpoints_stored(aws)) == (0, [])
+    assert _register(api).status == 201 and _counted(aws) == 1

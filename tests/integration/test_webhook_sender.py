@@ -171,3 +171,21 @@ def test_a_tls_handshake_that_never_finishes_is_cut_off_at_the_deadline(
 
     assert (result.status, result.error) == (None, f"no answer within {TIMEOUT_SECONDS:g} s")
     assert not server.answered_in_full.is_set()
+
+
+def test_a_host_whose_name_servers_answer_late_is_cut_off_at_the_deadline(
+    sender: HttpWebhookSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer_in_time = threading.Event()  # never set: the name servers answer after the test
+
+    def slow_resolve(host: str, port: int) -> list[str]:
+        answer_in_time.wait(4)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr("core.adapters.http_webhook_sender.resolve", slow_resolve)
+    server = _serving(_ok)
+
+    result = sender.send(f"http://localhost:{server.port}/hooks", b"{}", {})
+
+    assert (result.status, result.error) == (None, f"no answer within {TIMEOUT_SECONDS:g} s")
+    assert not server.answered_in_full.is_set()

@@ -89,3 +89,16 @@ def test_an_empty_secret_verifies_nothing() -> None:
         verify_signature(BODY, forged, [SECRET, ""], now=NOW)
     with pytest.raises(ValueError, match="non-empty secret"):
         verify_signature(BODY, forged, [""], now=NOW)
+
+
+def test_one_secret_handed_in_alone_is_a_mistake_not_a_list_of_one_letter_keys() -> None:
+    # verify_signature(body, header, os.environ["PAYGATE_SECRET"]): "w" would be a key
+    forged = signature_header(["w"], NOW, BODY)
+    with pytest.raises(TypeError, match="list of secrets"):
+        verify_signature(BODY, forged, SECRET, now=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("header", [None, b"t=1,v1=00"], ids=["missing", "bytes"])
+def test_a_header_that_is_not_text_is_unsigned(header: object) -> None:
+    with pytest.raises(WebhookSignatureError):
+        verify_signature(BODY, header, [SECRET], now=NOW)  # type: ignore[arg-type]

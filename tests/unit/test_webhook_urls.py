@@ -61,6 +61,8 @@ def test_public_addresses_are_allowed(address: str) -> None:
         ("https://[::1", "cannot be read"),
         ("https://[example.com]/hooks", "cannot be read"),
         ("https://[v1.x]/hooks", "not an IPv6 address"),
+        # A zone names an interface of the sender's host; no certificate carries it
+        ("https://[2606:4700::1%251]/hooks", "network interface"),
         ("https://" + "a" * 64 + ".example.com/hooks", "host name"),
         ("https://shop..example.com/hooks", "host name"),
         ("https://.example.com/hooks", "host name"),
