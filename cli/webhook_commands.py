@@ -201,9 +201,10 @@ def webhooks_replay(
             )
         return
     start = _since(since) if since else None
+    selected = _selected(target, event_id, payment_id, start)
     plan = [
         Replay(event, endpoint.endpoint_id, endpoint.url)
-        for event in _selected(target, event_id, payment_id, start)
+        for event in selected
         for endpoint in target.services.webhook_endpoints.list(event.merchant_id)
         if endpoint.wants(event.type)
     ]
@@ -220,6 +221,10 @@ def webhooks_replay(
         ]
         target.services.deliveries.publish(jobs, now)
     say(f"{'would replay' if dry_run else 'replayed'} {len(plan)} deliveries")
+    if not selected:
+        say("no events matched (an unknown event or payment id, or none in that time)")
+    elif not plan:
+        say(f"{len(selected)} event(s) matched, but no endpoint of their merchant wants them")
 
 
 # Epoch seconds have had 10 digits since 2001: a shorter number is a duration in seconds.

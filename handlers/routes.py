@@ -113,7 +113,7 @@ DELETE_WEBHOOK_ENDPOINT = Route(
     _ENDPOINTS_MODULE,
     "DeleteWebhookEndpoint",
     _ENDPOINTS_USE_CASE,
-    (*_GET_ERRORS, 404),
+    (*_GET_ERRORS, 404, 409),
     snap_start=False,
 )
 ROTATE_WEBHOOK_SECRET = Route(

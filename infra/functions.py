@@ -289,7 +289,9 @@ class Functions(Construct):
         )
         access.table(route[LIST_WEBHOOK_ENDPOINTS], endpoints, ["Query"])
         access.table(
-            route[DELETE_WEBHOOK_ENDPOINT], endpoints, ["GetItem", "DeleteItem", "UpdateItem"]
+            route[DELETE_WEBHOOK_ENDPOINT],
+            endpoints,
+            ["GetItem", "Query", "DeleteItem", "UpdateItem", "PutItem"],
         )
         access.table(route[ROTATE_WEBHOOK_SECRET], endpoints, ["GetItem", "UpdateItem"])
         for function in (route[CREATE_WEBHOOK_ENDPOINT], route[ROTATE_WEBHOOK_SECRET]):

@@ -6,13 +6,15 @@ registrations at the same moment cannot pass the limit together."""
 
 from __future__ import annotations
 
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from core.adapters.aws_errors import error_code, is_condition_failure
 from core.adapters.write_tokens import WRITE_TOKEN, new_write_token, refused_item_written_by
-from core.domain.errors import TooManyEndpointsError
+from core.domain.errors import EndpointBusyError, TooManyEndpointsError
 from core.domain.webhooks import (
     ENDPOINT_PREFIX,
     MAX_ENDPOINTS_PER_MERCHANT,
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
         DeleteTypeDef,
         TransactWriteItemTypeDef,
-        UpdateTypeDef,
     )
     from mypy_boto3_kms import KMSClient
 
@@ -99,6 +100,8 @@ def _endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
     )
 
 
+# Transactions cancelled only by a conflict with another on the same count item.
+TRANSACTION_TRIES = 4
 # The sort key of a merchant's count of endpoints (endpoint ids start with "we_").
 _COUNT = "count"
 _ENDPOINTS_ONLY = "merchantId = :m AND begins_with(endpointId, :we)"
@@ -167,8 +170,8 @@ class DynamoEndpointStore:
         for _ in range(2):
             counted = self._counted(endpoint.merchant_id)
             try:
-                self._client.transact_write_items(
-                    TransactItems=[self._count_write(endpoint.merchant_id, counted), put]
+                self._transact(
+                    [self._count_write(endpoint.merchant_id, counted), put], endpoint.merchant_id
                 )
                 return
             except ClientError as error:
@@ -182,6 +185,20 @@ class DynamoEndpointStore:
                 if counted is not None:
                     break
         raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT)
+
+    def _transact(self, items: list[TransactWriteItemTypeDef], merchant_id: str) -> None:
+        """The transaction, tried again while DynamoDB cancels it only for meeting another
+        on the count item at the same moment (botocore does not retry that); then
+        EndpointBusyError."""
+        for attempt in range(TRANSACTION_TRIES):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                if not _conflicted(error):
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
+        raise EndpointBusyError(f"the webhook endpoints of {merchant_id}")
 
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         if endpoint_id == _COUNT:
@@ -211,28 +228,36 @@ class DynamoEndpointStore:
             "Key": self._key(merchant_id, endpoint_id),
             "ConditionExpression": "attribute_exists(endpointId)",
         }
-        lower: UpdateTypeDef = {
-            "TableName": self._table,
-            "Key": self._key(merchant_id, _COUNT),
-            "UpdateExpression": "ADD endpoints :minus",
-            "ConditionExpression": "endpoints > :zero",
-            "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+        lower: TransactWriteItemTypeDef = {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._key(merchant_id, _COUNT),
+                "UpdateExpression": "ADD endpoints :minus",
+                "ConditionExpression": "endpoints > :zero",
+                "ExpressionAttributeValues": {":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+            }
         }
-        try:
-            self._client.transact_write_items(TransactItems=[{"Update": lower}, {"Delete": delete}])
-        except ClientError as error:
-            if _cancelled_by(error, 1):
-                return None
-            if not _cancelled_by(error, 0):
-                raise
-            # No count to lower (endpoints from before counts): the next add counts them.
+        # With no count to lower (endpoints from before counts), it is started from the
+        # endpoints left; if another request started it first, that one is lowered.
+        for count_write in (lower, None, lower):
+            if count_write is None:
+                left = len(self.list(merchant_id)) - 1
+                count_write = {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": self._key(merchant_id, _COUNT) | {"endpoints": {"N": str(left)}},
+                        "ConditionExpression": "attribute_not_exists(endpointId)",
+                    }
+                }
             try:
-                self._client.delete_item(**delete)
-            except ClientError as failure:
-                if is_condition_failure(failure):
+                self._transact([count_write, {"Delete": delete}], merchant_id)
+                return endpoint
+            except ClientError as error:
+                if _cancelled_by(error, 1):
                     return None
-                raise
-        return endpoint
+                if not _cancelled_by(error, 0):
+                    raise
+        raise EndpointBusyError(f"webhook endpoint {endpoint_id}")
 
     def save_secrets(self, endpoint: WebhookEndpoint) -> bool:
         """False if the endpoint changed since it was read (its revision is not the one
@@ -264,6 +289,13 @@ class DynamoEndpointStore:
                 return refused_item_written_by(error, token)
             raise
         return True
+
+
+def _conflicted(error: ClientError) -> bool:
+    if error_code(error) != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def _cancelled_by(error: ClientError, index: int) -> bool:

@@ -128,6 +128,8 @@ class HttpWebhookSender:
             raise
         except (OSError, ValueError):  # UnicodeError: a name the resolver cannot encode
             raise InvalidWebhookUrlError(f"{parsed.host} does not resolve") from None
+        if not addresses:
+            raise InvalidWebhookUrlError(f"{parsed.host} does not resolve")
         for address in addresses:
             reason = address_refused(address, allow_loopback=self._allow_loopback)
             if reason:

@@ -110,9 +110,7 @@ class UnknownEndpointError(PaygateError):
 
 
 class EndpointBusyError(PaygateError):
-    """The endpoint kept changing while this request tried to change it."""
+    """Webhook endpoints kept changing while this request tried to change them."""
 
-    def __init__(self, endpoint_id: str) -> None:
-        super().__init__(
-            f"webhook endpoint {endpoint_id} is being changed by other requests: try again"
-        )
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is being changed by other requests: try again")

@@ -101,7 +101,7 @@ class WebhookEndpoints:
             rotated = endpoint.rotated(EndpointSecret(ciphertext, now), now)
             if self.endpoints.save_secrets(rotated):
                 return IssuedSecret(replace(rotated, revision=rotated.revision + 1), secret)
-        raise EndpointBusyError(endpoint_id)
+        raise EndpointBusyError(f"webhook endpoint {endpoint_id}")
 
     def events_of(self, caller: str, merchant_id: str, payment_id: str) -> list[StoredEvent]:
         ensure_caller_is(caller, merchant_id)

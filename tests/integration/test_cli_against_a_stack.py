@@ -172,6 +172,16 @@ def test_webhooks_replay_since_a_time_delivers_each_event_again(
     assert sorted(job["eventId"] for job in _queued(world)) == ["evt_p-1_3", "evt_p-2_3"]
     assert all(job["replay"] and job["attempt"] == 1 for job in _queued(world))
 
+    # Nothing to replay says why
+    unknown = CliRunner().invoke(app, [*cli, "--event-id", "evt_nope_1", "--dry-run"])
+    assert "no events matched" in unknown.output
+    unwanted = CliRunner().invoke(app, [*cli, "--payment-id", "p-0", "--dry-run"])
+    assert "1 event(s) matched, but no endpoint" not in unwanted.output  # ada's wants it
+    for endpoint in world.services.webhook_endpoints.list("ada"):
+        world.services.webhook_endpoints.remove("ada", endpoint.endpoint_id)
+    unwanted = CliRunner().invoke(app, [*cli, "--payment-id", "p-0", "--dry-run"])
+    assert "1 event(s) matched, but no endpoint of their merchant wants them" in unwanted.output
+
 
 def test_webhooks_replay_dead_letters_moves_them_back_losslessly(
     aws: AwsEnv, clock: FakeClock

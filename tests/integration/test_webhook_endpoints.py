@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from core.bootstrap import Services
 from core.domain.errors import TooManyEndpointsError
@@ -334,3 +335,63 @@ def test_removing_endpoints_from_before_counts_never_takes_the_count_below_zero(
 
     assert (_counted(aws), _endpoints_stored(aws)) == (0, [])
     assert _register(api).status == 201 and _counted(aws) == 1
+
+
+def _conflicting(client: Any, times: int) -> Any:
+    """DynamoDB's answer to a transaction that met another on the same item at the same
+    moment (moto runs transactions one at a time, so it is injected), `times` times."""
+    left = [times]
+
+    def conflict(**_: Any) -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            answer: Any = {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            }
+            raise ClientError(answer, "TransactWriteItems")
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", conflict)
+    return conflict
+
+
+@pytest.mark.parametrize(("conflicts", "status"), [(2, 201), (10, 409)])
+def test_a_registration_that_meets_another_at_the_same_moment_is_retried_never_a_500(
+    api: ApiClient, aws: AwsEnv, services: Services, conflicts: int, status: int
+) -> None:
+    client = services.clients.dynamodb
+    hook = _conflicting(client, conflicts)
+    try:
+        answer = _register(api)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
+
+    assert answer.status == status, answer.body
+    assert len(_endpoints_stored(aws)) == _counted(aws) == (1 if status == 201 else 0)
+    if status == 409:
+        assert answer.body["failCode"] == "endpoint_busy"
+
+
+def test_a_removal_racing_a_registration_before_counts_keeps_the_count_true(
+    api: ApiClient, aws: AwsEnv, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint_id = _register(api).body["id"]
+    _register(api)
+    _as_stored_before_counts_and_revisions(aws)
+    store = services.webhook_endpoints
+    real_list = store.list
+    raced: list[int] = []
+
+    def list_then_a_registration(merchant_id: str) -> list[Any]:
+        listed = real_list(merchant_id)
+        if not raced:  # the removal counts what is left; a registration starts the count
+            raced.append(0)
+            raced[0] = _register(api).status
+        return listed
+
+    monkeypatch.setattr(store, "list", list_then_a_registration)
+    query = {"merchantId": MERCHANT_A, "id": endpoint_id}
+    assert api.call("DELETE", "/webhook-endpoints", query=query).status == 200
+
+    assert raced == [201]
+    assert _counted(aws) == len(_endpoints_stored(aws)) == 2

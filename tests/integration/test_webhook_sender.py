@@ -189,3 +189,11 @@ def test_a_host_whose_name_servers_answer_late_is_cut_off_at_the_deadline(
 
     assert (result.status, result.error) == (None, f"no answer within {TIMEOUT_SECONDS:g} s")
     assert not server.answered_in_full.is_set()
+
+
+def test_a_name_that_resolves_to_no_address_is_refused(
+    sender: HttpWebhookSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.adapters.http_webhook_sender.resolve", lambda host, port: [])
+    result = sender.send("http://localhost:9/hooks", b"{}", {})
+    assert (result.status, result.error) == (None, "refused: localhost does not resolve")
