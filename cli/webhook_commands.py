@@ -14,7 +14,7 @@ from cli.local_state import DEV_MERCHANT_ID
 from cli.output import JsonOption, duration_seconds, emit_json, emit_records, fail, say, when
 from cli.target import Target, target_of
 from core.domain.errors import PaygateError
-from core.domain.webhook_events import ALL_EVENT_TYPES
+from core.domain.webhook_events import ALL_EVENT_TYPES, EVENT_RETENTION_SECONDS
 from core.domain.webhooks import DeliveryJob, StoredEvent
 
 webhooks_app = typer.Typer(
@@ -72,6 +72,8 @@ def webhooks_add(
     """Register an endpoint; prints its signing secret, shown this once."""
     target = target_of(ctx)
     merchant = merchant_of(target, merchant_id)
+    if target.merchants().get_merchant(merchant) is None:
+        fail(f"no merchant {merchant} (see `paygate merchants list`)")
     types = tuple(t.strip() for t in (events or "").split(",") if t.strip())
     try:
         issued = target.services.webhook_endpoint_service.register(merchant, merchant, url, types)
@@ -125,7 +127,8 @@ def webhooks_rotate(
     endpoint_id: Annotated[str, typer.Argument(help="The endpoint's id.")],
     merchant_id: MerchantOption = None,
 ) -> None:
-    """A new signing secret (shown once); the old one keeps signing for 24 hours."""
+    """A new signing secret (shown once); the old one keeps signing for 24 hours (at most 3
+    sign at once: a fourth rotation within the day retires the oldest)."""
     target = target_of(ctx)
     merchant = merchant_of(target, merchant_id)
     try:
@@ -146,10 +149,10 @@ def _selected(
     target: Target, event_id: str | None, payment_id: str | None, since: int | None
 ) -> list[StoredEvent]:
     events = target.services.events
-    if event_id:
+    if event_id is not None:
         found = events.get(event_id)
         return [found] if found else []
-    if payment_id:
+    if payment_id is not None:
         return events.events_of(payment_id)
     assert since is not None
     chosen = (events.get(each) for each in events.event_ids_since(since, int(time.time())))
@@ -181,6 +184,8 @@ def webhooks_replay(
     chosen = sum(x is not None for x in (event_id, payment_id, since)) + dead_letters
     if chosen != 1:
         fail("choose one of --event-id, --payment-id, --since, --dead-letters", 2)
+    _given("--event-id", event_id)
+    _given("--payment-id", payment_id)
     target = target_of(ctx)
     if dead_letters:
         moved = target.services.deliveries.replay_dead_letters(
@@ -227,15 +232,30 @@ def webhooks_replay(
         say(f"{len(selected)} event(s) matched, but no endpoint of their merchant wants them")
 
 
+def _given(option: str, value: str | None) -> None:
+    """A usage error for an id option given empty (`--payment-id ""`)."""
+    if value is not None and not value.strip():
+        fail(f"{option} needs an id", 2)
+
+
 # Epoch seconds have had 10 digits since 2001: a shorter number is a duration in seconds.
 EPOCH_DIGITS = 10
 
 
 def _since(text: str) -> int:
-    """Epoch seconds: given as such (10 digits or more), or a duration back from now."""
+    """Epoch seconds: given as such (10 digits or more), or a duration back from now; a
+    usage error for a time in the future or before the oldest event kept."""
+    now = int(time.time())
     if text.strip().isdigit() and len(text.strip()) >= EPOCH_DIGITS:
-        return int(text)
-    return int(time.time()) - duration_seconds("--since", text)
+        start = int(text)
+    else:
+        start = now - duration_seconds("--since", text)
+    if start > now:
+        fail(f"--since {text} is in the future", 2)
+    if start < now - EVENT_RETENTION_SECONDS:
+        days = EVENT_RETENTION_SECONDS // (24 * 3600)
+        fail(f"--since reaches back {days} days at most: events are kept that long", 2)
+    return start
 
 
 @events_app.command(
@@ -249,6 +269,7 @@ def events_list(
     as_json: JsonOption = False,
 ) -> None:
     """The payment's events oldest first, each delivery's state and attempts."""
+    _given("--payment-id", payment_id)
     events = target_of(ctx).services.events.events_of(payment_id)
     documents = [event.to_json() for event in events]
     if as_json:

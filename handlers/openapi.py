@@ -247,7 +247,8 @@ OPERATIONS = (
         "rotateWebhookSecret",
         "A new signing secret for an endpoint (shown once)",
         "The previous secret keeps signing for 24 hours: each delivery then carries one v1 "
-        "signature per secret, so switch your receiver over within the day.",
+        "signature per secret, so switch your receiver over within the day. At most 3 "
+        "secrets sign at once: a fourth rotation within the day retires the oldest at once.",
         200,
         WebhookEndpointView,
         _ENDPOINT_EXAMPLE | {"secret": "whsec_" + "y" * 43},

@@ -18,7 +18,12 @@ from botocore.exceptions import ClientError
 from core.adapters.aws_errors import is_condition_failure
 from core.adapters.partition_keys import stable_slot
 from core.adapters.write_tokens import WRITE_TOKEN, new_write_token, refused_item_written_by
-from core.domain.webhook_events import WebhookEvent, event_id, parse_event_id
+from core.domain.webhook_events import (
+    EVENT_RETENTION_SECONDS,
+    WebhookEvent,
+    event_id,
+    parse_event_id,
+)
 from core.domain.webhooks import (
     Attempt,
     Delivery,
@@ -32,8 +37,6 @@ from core.resources import EVENTS_BY_DAY_INDEX
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# Events and their deliveries are kept this long (a merchant's history, replays).
-EVENT_RETENTION_SECONDS = 90 * 24 * 3600
 DAY_SHARDS = 16
 _DAY_SECONDS = 24 * 3600
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS
+from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS, REGISTRATION_RESOLVE_SECONDS
 from core.domain.webhook_urls import (
     EndpointUrl,
     InvalidWebhookUrlError,
@@ -111,19 +111,21 @@ class HttpWebhookSender:
         *,
         allow_loopback: bool,
         timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
+        check_timeout_seconds: float = REGISTRATION_RESOLVE_SECONDS,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._allow_loopback = allow_loopback
         self._timeout = timeout_seconds
+        self._check_timeout = check_timeout_seconds
         self._tls = tls or ssl.create_default_context()
 
-    def safe_address(self, url: str) -> tuple[EndpointUrl, str]:
+    def safe_address(self, url: str, resolve_seconds: float) -> tuple[EndpointUrl, str]:
         """The URL's parts and the address to connect to; InvalidWebhookUrlError if the URL,
         or any address its host resolves to, may not be called; TimeoutError if its host
-        does not resolve within the timeout."""
+        does not resolve within `resolve_seconds`."""
         parsed = check_endpoint_url(url, allow_loopback=self._allow_loopback)
         try:
-            addresses = _resolve_within(parsed.host, parsed.port, self._timeout)
+            addresses = _resolve_within(parsed.host, parsed.port, resolve_seconds)
         except TimeoutError:  # an OSError too, but no answer in time is not a refusal
             raise
         except (OSError, ValueError):  # UnicodeError: a name the resolver cannot encode
@@ -137,11 +139,13 @@ class HttpWebhookSender:
         return parsed, addresses[0]
 
     def check(self, url: str) -> None:
+        """At registration: a host that does not resolve within the shorter check budget is
+        refused (422), so the route answers within its function's timeout."""
         try:
-            self.safe_address(url)
+            self.safe_address(url, self._check_timeout)
         except TimeoutError:
             raise InvalidWebhookUrlError(
-                f"the URL's host did not resolve within {self._timeout:g} s"
+                f"the URL's host did not resolve within {self._check_timeout:g} s"
             ) from None
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
@@ -152,7 +156,7 @@ class HttpWebhookSender:
 
         late = SendResult(0, error=f"no answer within {self._timeout:g} s")
         try:
-            parsed, address = self.safe_address(url)
+            parsed, address = self.safe_address(url, self._timeout)
         except InvalidWebhookUrlError as error:
             return SendResult(took(), error=f"refused: {error.reason}")
         except TimeoutError:

@@ -11,6 +11,8 @@ from typing import Any
 from core.domain.payment import PaymentStatus
 
 EVENT_ID_PREFIX = "evt_"
+# Events and their deliveries are kept this long (a merchant's history, replays).
+EVENT_RETENTION_SECONDS = 90 * 24 * 3600
 EVENT_TYPES: Mapping[PaymentStatus, str] = {
     PaymentStatus.PROCESSING: "payment.processing",
     PaymentStatus.PENDING: "payment.pending",

@@ -11,6 +11,9 @@ MAX_WAIT_SECONDS = 6 * 3600
 RETRY_FOR_SECONDS = 3 * 24 * 3600
 # A 2xx within this long is delivered; anything else, or nothing, is retried.
 DELIVERY_TIMEOUT_SECONDS = 10
+# How long registering an endpoint waits for its host to resolve: the route's function has
+# 10 s in all (infra/functions.py) and still encrypts the secret and writes after it.
+REGISTRATION_RESOLVE_SECONDS = 3
 
 
 def next_attempt_at(

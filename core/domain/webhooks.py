@@ -13,6 +13,10 @@ from core.domain.webhook_events import ALL_EVENT_TYPES, WebhookEvent, parse_even
 
 # How long a rotated-out secret keeps signing, so receivers can switch over.
 ROTATION_GRACE_SECONDS = 24 * 3600
+# Secrets signing at once: the newest and the two before it still in their grace period. A
+# rotation past that retires the oldest at once, so the endpoint's item and every
+# delivery's signature header stay small however often a merchant rotates.
+MAX_SIGNING_SECRETS = 3
 MAX_ENDPOINTS_PER_MERCHANT = 16
 ENDPOINT_PREFIX = "we_"
 
@@ -44,12 +48,14 @@ class WebhookEndpoint:
         return not self.event_types or event_type in self.event_types
 
     def rotated(self, new: EndpointSecret, now: int) -> WebhookEndpoint:
+        """`new` signs from now on; the secrets before it sign on for the grace period, at
+        most MAX_SIGNING_SECRETS in all, the newest kept."""
         kept = tuple(
             replace(s, retires_at=s.retires_at or now + ROTATION_GRACE_SECONDS)
-            for s in self.secrets
+            for s in sorted(self.secrets, key=lambda s: s.created_at, reverse=True)
             if s.in_use(now)
         )
-        return replace(self, secrets=(new, *kept))
+        return replace(self, secrets=(new, *kept[: MAX_SIGNING_SECRETS - 1]))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Annotations, Match, Template
 
+from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
 from core.resources import (
     JOBS_DLQ,
     JOBS_QUEUE,
@@ -22,7 +23,7 @@ from core.resources import (
     StackOutput,
 )
 from core.settings import SettingsError
-from handlers.routes import ROUTES
+from handlers.routes import CREATE_WEBHOOK_ENDPOINT, ROUTES
 from infra.account import ACCOUNT_STACK
 from infra.app import build_app
 from infra.nag import ACCOUNT_WIDE, STACK_WIDE, WITHOUT_WAF
@@ -615,6 +616,20 @@ def test_the_api_serves_each_route_of_the_registry_with_its_own_function(
         served.add((properties["HttpMethod"], paths[properties["ResourceId"]["Ref"]], *invoked))
 
     assert served == {(r.method, r.name, r.lambda_handler) for r in ROUTES}
+
+
+def test_registering_an_endpoint_waits_for_dns_well_within_its_functions_timeout(
+    synth: Synthesized,
+) -> None:
+    """After the host resolves, the route still encrypts the secret (KMS) and writes (a
+    DynamoDB transaction, retried): a slow name server must cost a 422, never a timeout."""
+    route = CREATE_WEBHOOK_ENDPOINT
+    (timeout,) = [
+        function["Properties"]["Timeout"]
+        for function in synth.resources("AWS::Lambda::Function").values()
+        if function["Properties"]["Description"].endswith(f": {route.method} {route.path}")
+    ]
+    assert timeout - REGISTRATION_RESOLVE_SECONDS >= 5
 
 
 def test_the_merchant_index_projects_only_what_listing_shows(synth: Synthesized) -> None:

@@ -147,12 +147,18 @@ def _queued(world: WebhookWorld) -> list[dict[str, Any]]:
     return world.aws.queued_bodies(world.services.settings.deliveries_queue_url)
 
 
-def test_webhooks_replay_since_a_time_delivers_each_event_again(
-    aws: AwsEnv, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every host resolves to a public address (no DNS in tests)."""
     monkeypatch.setattr(
         "core.adapters.http_webhook_sender.resolve", lambda host, port: ["93.184.215.14"]
     )
+
+
+@pytest.mark.usefixtures("public_dns")
+def test_webhooks_replay_since_a_time_delivers_each_event_again(
+    aws: AwsEnv, clock: FakeClock
+) -> None:
     stack, world = _webhook_stack(aws, clock)
     now = int(time.time())
     world.services.webhook_endpoint_service.register(
@@ -212,3 +218,43 @@ def test_webhooks_replay_dead_letters_moves_them_back_losslessly(
     assert sorted((j["eventId"], j["attempt"]) for j in _queued(world)) == [
         (f"evt_p-{n}_2", 1) for n in range(3)
     ]
+
+
+@pytest.mark.usefixtures("public_dns")
+def test_webhooks_add_only_for_a_merchant_that_exists(aws: AwsEnv, clock: FakeClock) -> None:
+    stack, world = _webhook_stack(aws, clock)
+    add = ["--stack", stack, "--region", REGION, "webhooks", "add", "https://shop.example.com/h"]
+
+    unknown = CliRunner().invoke(app, [*add, "--merchant-id", "nobody"])
+    assert unknown.exit_code == 1
+    assert "no merchant nobody" in unknown.output
+    assert world.services.webhook_endpoints.list("nobody") == []
+
+    world.services.merchants.create_merchant("ada", "Ada", created_at=0, actor="test")
+    known = CliRunner().invoke(app, [*add, "--merchant-id", "ada"])
+    assert known.exit_code == 0, known.output
+    assert len(world.services.webhook_endpoints.list("ada")) == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["webhooks", "replay", "--since", "99999999999d"], "reaches back 90 days at most"),
+        (["webhooks", "replay", "--since", "91d"], "reaches back 90 days at most"),
+        (["webhooks", "replay", "--since", "99999999999999"], "is in the future"),
+        (["webhooks", "replay", "--since", "soon"], "takes a duration"),
+        (["webhooks", "replay", "--payment-id", ""], "--payment-id needs an id"),
+        (["webhooks", "replay", "--event-id", " "], "--event-id needs an id"),
+        (["events", "list", "--payment-id", ""], "--payment-id needs an id"),
+    ],
+)
+def test_unusable_replay_and_history_options_are_usage_errors_not_tracebacks(
+    aws: AwsEnv, clock: FakeClock, command: list[str], says: str
+) -> None:
+    stack, world = _webhook_stack(aws, clock)
+
+    result = CliRunner().invoke(app, ["--stack", stack, "--region", REGION, *command])
+
+    assert (result.exit_code, result.exception.__class__) == (2, SystemExit), result.output
+    assert says in result.output
+    assert _queued(world) == []

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from core.bootstrap import Services
 from core.domain.errors import TooManyEndpointsError
+from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
 from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
 from tests.faults import lose_response
@@ -125,6 +126,28 @@ def test_urls_paygate_may_not_call_are_refused_at_registration(
     assert why in answer.body["failReason"]
     assert answer.body["fields"][0]["field"] == "url"
     assert _endpoints_stored(aws) == []
+
+
+def test_a_host_that_resolves_too_slowly_is_refused_within_the_routes_time(
+    api: ApiClient, aws: AwsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name servers answer after the route's function would have timed out (a 5xx on
+    AWS): registration stops waiting at its own, shorter budget and refuses the URL."""
+    never = threading.Event()
+
+    def name_servers_answer_late(host: str, port: int) -> list[str]:
+        never.wait(REGISTRATION_RESOLVE_SECONDS + 2)
+        return ["93.184.215.14"]
+
+    monkeypatch.setattr(SENDER, name_servers_answer_late)
+    answer = _register(api)
+
+    assert (answer.status, answer.body["failCode"]) == (422, "invalid_webhook_url")
+    assert answer.body["failReason"].endswith(
+        f"did not resolve within {REGISTRATION_RESOLVE_SECONDS:g} s"
+    )
+    assert _endpoints_stored(aws) == []
+    never.set()
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from core.bootstrap import Services
 from core.domain.errors import ConcurrentUpdateError
 from core.domain.payment import BankOutcome, PaymentStatus
 from core.domain.webhook_retry import RETRY_FOR_SECONDS
-from core.domain.webhook_signature import verify_signature
+from core.domain.webhook_signature import WebhookSignatureError, verify_signature
+from core.domain.webhooks import MAX_SIGNING_SECRETS
 from core.use_cases.webhook_endpoints import IssuedSecret
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
 from tests.faults import crash_after
@@ -271,6 +272,31 @@ def test_during_a_secret_rotation_both_secrets_sign(
     assert header.count("v1=") == 2
     for secret in (old.secret, new.secret):
         verify_signature(request.body, header, [secret], now=world.clock.now())
+
+
+def test_rotating_again_and_again_signs_with_the_newest_three_secrets_only(
+    world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services, receiver: Receiver
+) -> None:
+    """However often a merchant rotates within the grace period, the endpoint's item and the
+    signature header stay small: the oldest secret in grace stops signing at once."""
+    first = register(world, receiver.url, "payment.accepted")
+    endpoint_id = first.endpoint.endpoint_id
+    secrets = [first.secret] + [
+        world.services.webhook_endpoint_service.rotate(MERCHANT_A, MERCHANT_A, endpoint_id).secret
+        for _ in range(40)
+    ]
+    stored = world.services.webhook_endpoints.get(MERCHANT_A, endpoint_id)
+    assert stored is not None and len(stored.secrets) == MAX_SIGNING_SECRETS
+    _one_accepted_payment(world, api, aws, services)
+    world.run()
+
+    (request,) = receiver.received
+    header = request.headers["Paygate-Signature"]
+    assert header.count("v1=") == MAX_SIGNING_SECRETS
+    for secret in secrets[-MAX_SIGNING_SECRETS:]:
+        verify_signature(request.body, header, [secret], now=world.clock.now())
+    with pytest.raises(WebhookSignatureError):
+        verify_signature(request.body, header, [secrets[-4]], now=world.clock.now())
 
 
 def test_no_card_data_in_events_deliveries_the_dlq_or_logs(
