@@ -22,7 +22,7 @@ Record = Sequence[tuple[str, Any]]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-_DURATION = re.compile(r"^([0-9]+)([smhd]?)$")
+_DURATION = re.compile(r"^([0-9]{1,12})([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

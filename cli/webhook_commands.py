@@ -15,7 +15,7 @@ from cli.output import JsonOption, duration_seconds, emit_json, emit_records, fa
 from cli.target import Target, target_of
 from core.domain.errors import PaygateError
 from core.domain.webhook_events import ALL_EVENT_TYPES, EVENT_RETENTION_SECONDS
-from core.domain.webhooks import DeliveryJob, StoredEvent
+from core.domain.webhooks import DeliveryJob, StoredEvent, WebhookEndpoint
 
 webhooks_app = typer.Typer(
     help="Webhook endpoints: register, list, rotate, remove; replay events to them.",
@@ -112,6 +112,7 @@ def webhooks_remove(
     merchant_id: MerchantOption = None,
 ) -> None:
     """Remove an endpoint: nothing more is delivered to it."""
+    _endpoint_id(endpoint_id)
     target = target_of(ctx)
     merchant = merchant_of(target, merchant_id)
     if target.services.webhook_endpoints.remove(merchant, endpoint_id) is None:
@@ -129,6 +130,7 @@ def webhooks_rotate(
 ) -> None:
     """A new signing secret (shown once); the old one keeps signing for 24 hours (at most 3
     sign at once: a fourth rotation within the day retires the oldest)."""
+    _endpoint_id(endpoint_id)
     target = target_of(ctx)
     merchant = merchant_of(target, merchant_id)
     try:
@@ -205,7 +207,7 @@ def webhooks_replay(
                 f"(message ids: {', '.join(moved.unreadable)}); see the runbook"
             )
         return
-    start = _since(since) if since else None
+    start = _since(since) if since is not None else None
     selected = _selected(target, event_id, payment_id, start)
     plan = [
         Replay(event, endpoint.endpoint_id, endpoint.url)
@@ -232,6 +234,12 @@ def webhooks_replay(
         say(f"{len(selected)} event(s) matched, but no endpoint of their merchant wants them")
 
 
+def _endpoint_id(value: str) -> str:
+    if not WebhookEndpoint.is_id(value):
+        fail(f"{value[:40]!r} is not an endpoint id (we_ and 20 hex digits)", 2)
+    return value
+
+
 def _given(option: str, value: str | None) -> None:
     """A usage error for an id option given empty (`--payment-id ""`)."""
     if value is not None and not value.strip():
@@ -246,8 +254,11 @@ def _since(text: str) -> int:
     """Epoch seconds: given as such (10 digits or more), or a duration back from now; a
     usage error for a time in the future or before the oldest event kept."""
     now = int(time.time())
-    if text.strip().isdigit() and len(text.strip()) >= EPOCH_DIGITS:
-        start = int(text)
+    digits = text.strip()
+    if len(digits) > EPOCH_DIGITS + 5 and digits.isascii() and digits.isdigit():
+        fail(f"--since {digits[:20]}... is in the future", 2)
+    if len(digits) >= EPOCH_DIGITS and digits.isascii() and digits.isdigit():
+        start = int(digits)
     else:
         start = now - duration_seconds("--since", text)
     if start > now:

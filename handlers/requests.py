@@ -37,6 +37,7 @@ from core.domain.text_rules import (
 )
 from core.domain.webhook_events import ALL_EVENT_TYPES
 from core.domain.webhook_urls import MAX_URL_LENGTH
+from core.domain.webhooks import ENDPOINT_ID
 from core.use_cases.payment_listing import ListPayments
 
 MIN_AMOUNT = 1
@@ -310,7 +311,7 @@ EventType = Literal[
 ]
 _ENDPOINT_ID_FIELD = Field(
     description="The endpoint's id, from POST or GET /webhook-endpoints",
-    pattern=r"^we_[0-9a-f]{20}$",
+    pattern=f"^{ENDPOINT_ID.pattern}$",
     examples=["we_0123456789abcdef0123"],
 )
 

@@ -33,7 +33,9 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
     if not value.startswith(EVENT_ID_PREFIX):
         return None
     payment_id, _, version = value.removeprefix(EVENT_ID_PREFIX).rpartition("_")
-    if not payment_id or not (version.isascii() and version.isdigit()):
+    # A version is a payment's count of writes: far below 15 digits (and int() refuses
+    # thousands of them).
+    if not payment_id or not (version.isascii() and version.isdigit() and len(version) <= 15):
         return None
     return payment_id, int(version)
 

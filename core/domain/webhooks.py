@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ ROTATION_GRACE_SECONDS = 24 * 3600
 MAX_SIGNING_SECRETS = 3
 MAX_ENDPOINTS_PER_MERCHANT = 16
 ENDPOINT_PREFIX = "we_"
+ENDPOINT_ID = re.compile(r"we_[0-9a-f]{20}")
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,26 @@ class WebhookEndpoint:
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
 
+    def signing_secrets(self, now: float) -> tuple[EndpointSecret, ...]:
+        """The secrets that sign now: those in use, newest first, at most
+        MAX_SIGNING_SECRETS (an endpoint stored with more, before the cap, signs with its
+        newest too)."""
+        newest_first = sorted(self.secrets, key=lambda s: s.created_at, reverse=True)
+        return tuple(s for s in newest_first if s.in_use(now))[:MAX_SIGNING_SECRETS]
+
     def rotated(self, new: EndpointSecret, now: int) -> WebhookEndpoint:
-        """`new` signs from now on; the secrets before it sign on for the grace period, at
-        most MAX_SIGNING_SECRETS in all, the newest kept."""
+        """`new` signs from now on; the newest secrets before it sign on for the grace
+        period, MAX_SIGNING_SECRETS in all."""
         kept = tuple(
             replace(s, retires_at=s.retires_at or now + ROTATION_GRACE_SECONDS)
-            for s in sorted(self.secrets, key=lambda s: s.created_at, reverse=True)
-            if s.in_use(now)
+            for s in self.signing_secrets(now)
         )
         return replace(self, secrets=(new, *kept[: MAX_SIGNING_SECRETS - 1]))
+
+    @staticmethod
+    def is_id(value: str) -> bool:
+        """Whether `value` has the form of an endpoint id (we_ and 20 hex digits)."""
+        return ENDPOINT_ID.fullmatch(value) is not None
 
     def to_json(self) -> dict[str, Any]:
         return {

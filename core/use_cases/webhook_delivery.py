@@ -62,8 +62,7 @@ class WebhookDelivery:
             self.vault.decrypt(
                 secret.ciphertext, merchant_id=job.merchant_id, endpoint_id=job.endpoint_id
             )
-            for secret in endpoint.secrets
-            if secret.in_use(now)
+            for secret in endpoint.signing_secrets(now)
         ]
         body = event.body.encode()
         headers = {

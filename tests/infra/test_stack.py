@@ -621,8 +621,9 @@ def test_the_api_serves_each_route_of_the_registry_with_its_own_function(
 def test_registering_an_endpoint_waits_for_dns_well_within_its_functions_timeout(
     synth: Synthesized,
 ) -> None:
-    """After the host resolves, the route still encrypts the secret (KMS) and writes (a
-    DynamoDB transaction, retried): a slow name server must cost a 422, never a timeout."""
+    """A name server is the merchant's to make slow: registration stops waiting for it with
+    at least one AWS read timeout (5 s, core/bootstrap.py) left for encrypting the secret
+    and writing, so a slow name server costs a 422, never a timeout."""
     route = CREATE_WEBHOOK_ENDPOINT
     (timeout,) = [
         function["Properties"]["Timeout"]

@@ -246,9 +246,15 @@ def test_webhooks_add_only_for_a_merchant_that_exists(aws: AwsEnv, clock: FakeCl
         (["webhooks", "replay", "--payment-id", ""], "--payment-id needs an id"),
         (["webhooks", "replay", "--event-id", " "], "--event-id needs an id"),
         (["events", "list", "--payment-id", ""], "--payment-id needs an id"),
+        (["webhooks", "replay", "--since", ""], "takes a duration"),
+        (["webhooks", "replay", "--since", "\u00b9\u00b2" * 5], "takes a duration"),
+        (["webhooks", "replay", "--since", "9" * 5000], "is in the future"),
+        (["webhooks", "replay", "--since", "9" * 5000 + "d"], "takes a duration"),
+        (["webhooks", "remove", "", "--merchant-id", "ada"], "is not an endpoint id"),
+        (["webhooks", "rotate", "we_x", "--merchant-id", "ada"], "is not an endpoint id"),
     ],
 )
-def test_unusable_replay_and_history_options_are_usage_errors_not_tracebacks(
+def test_unusable_options_are_usage_errors_not_tracebacks(
     aws: AwsEnv, clock: FakeClock, command: list[str], says: str
 ) -> None:
     stack, world = _webhook_stack(aws, clock)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,8 +17,8 @@ from core.domain.errors import ConcurrentUpdateError
 from core.domain.payment import BankOutcome, PaymentStatus
 from core.domain.webhook_retry import RETRY_FOR_SECONDS
 from core.domain.webhook_signature import WebhookSignatureError, verify_signature
-from core.domain.webhooks import MAX_SIGNING_SECRETS
-from core.use_cases.webhook_endpoints import IssuedSecret
+from core.domain.webhooks import MAX_SIGNING_SECRETS, ROTATION_GRACE_SECONDS, EndpointSecret
+from core.use_cases.webhook_endpoints import IssuedSecret, new_secret
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
 from tests.faults import crash_after
 from tests.integration.webhook_support import Receiver, WebhookWorld, receiving, webhook_world
@@ -274,6 +275,22 @@ def test_during_a_secret_rotation_both_secrets_sign(
         verify_signature(request.body, header, [secret], now=world.clock.now())
 
 
+def _signed_by_the_newest_only(
+    world: WebhookWorld, receiver: Receiver, oldest_first: list[str]
+) -> None:
+    """The one delivery carries a signature by each of the newest MAX_SIGNING_SECRETS
+    secrets, and none by the one before them."""
+    (request,) = receiver.received
+    header = request.headers["Paygate-Signature"]
+    assert header.count("v1=") == MAX_SIGNING_SECRETS
+    for secret in oldest_first[-MAX_SIGNING_SECRETS:]:
+        verify_signature(request.body, header, [secret], now=world.clock.now())
+    with pytest.raises(WebhookSignatureError):
+        verify_signature(
+            request.body, header, [oldest_first[-MAX_SIGNING_SECRETS - 1]], now=world.clock.now()
+        )
+
+
 def test_rotating_again_and_again_signs_with_the_newest_three_secrets_only(
     world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services, receiver: Receiver
 ) -> None:
@@ -290,13 +307,36 @@ def test_rotating_again_and_again_signs_with_the_newest_three_secrets_only(
     _one_accepted_payment(world, api, aws, services)
     world.run()
 
-    (request,) = receiver.received
-    header = request.headers["Paygate-Signature"]
-    assert header.count("v1=") == MAX_SIGNING_SECRETS
-    for secret in secrets[-MAX_SIGNING_SECRETS:]:
-        verify_signature(request.body, header, [secret], now=world.clock.now())
-    with pytest.raises(WebhookSignatureError):
-        verify_signature(request.body, header, [secrets[-4]], now=world.clock.now())
+    _signed_by_the_newest_only(world, receiver, secrets)
+
+
+def test_an_endpoint_stored_with_many_secrets_before_the_cap_signs_with_the_newest_three(
+    world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services, receiver: Receiver
+) -> None:
+    """An item that rotations before the cap left holding 50 secrets in grace: delivery
+    signs with its newest three, and the next rotation trims the item."""
+    endpoint_id = register(world, receiver.url, "payment.accepted").endpoint.endpoint_id
+    store, vault = world.services.webhook_endpoints, world.services.webhook_secrets
+    endpoint = store.get(MERCHANT_A, endpoint_id)
+    assert endpoint is not None
+    now = int(world.clock.now())
+    oldest_first = [new_secret() for _ in range(50)]
+    stored = [
+        EndpointSecret(
+            vault.encrypt(secret, merchant_id=MERCHANT_A, endpoint_id=endpoint_id),
+            now - 50 + n,
+            None if n == 49 else now + ROTATION_GRACE_SECONDS - 50 + n,
+        )
+        for n, secret in enumerate(oldest_first)
+    ]
+    assert store.save_secrets(replace(endpoint, secrets=tuple(reversed(stored))))
+    _one_accepted_payment(world, api, aws, services)
+    world.run()
+
+    _signed_by_the_newest_only(world, receiver, oldest_first)
+    world.services.webhook_endpoint_service.rotate(MERCHANT_A, MERCHANT_A, endpoint_id)
+    trimmed = store.get(MERCHANT_A, endpoint_id)
+    assert trimmed is not None and len(trimmed.secrets) == MAX_SIGNING_SECRETS
 
 
 def test_no_card_data_in_events_deliveries_the_dlq_or_logs(

@@ -41,7 +41,15 @@ def test_a_status_reached_is_an_event_and_nothing_else_is(
 def test_the_event_id_is_the_payment_and_version_and_reads_back() -> None:
     assert event_id(PAYMENT, 3) == f"evt_{PAYMENT}_3"
     assert parse_event_id(event_id(PAYMENT, 3)) == (PAYMENT, 3)
-    for bad in ("evt_", f"evt_{PAYMENT}", f"evt_{PAYMENT}_x", "pay_1_2", ""):
+    huge = "9" * 5000  # more digits than int() reads
+    for bad in (
+        "evt_",
+        f"evt_{PAYMENT}",
+        f"evt_{PAYMENT}_x",
+        f"evt_{PAYMENT}_{huge}",
+        "pay_1_2",
+        "",
+    ):
         assert parse_event_id(bad) is None
 
 
