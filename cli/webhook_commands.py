@@ -234,10 +234,10 @@ def webhooks_replay(
         say(f"{len(selected)} event(s) matched, but no endpoint of their merchant wants them")
 
 
-def _endpoint_id(value: str) -> str:
+def _endpoint_id(value: str) -> None:
+    """A usage error for what is not an endpoint id (the API refuses it as 422 too)."""
     if not WebhookEndpoint.is_id(value):
         fail(f"{value[:40]!r} is not an endpoint id (we_ and 20 hex digits)", 2)
-    return value
 
 
 def _given(option: str, value: str | None) -> None:
@@ -247,7 +247,9 @@ def _given(option: str, value: str | None) -> None:
 
 
 # Epoch seconds have had 10 digits since 2001: a shorter number is a duration in seconds.
+# More than 15 is millions of years ahead (and int() refuses thousands of them).
 EPOCH_DIGITS = 10
+MAX_EPOCH_DIGITS = 15
 
 
 def _since(text: str) -> int:
@@ -255,9 +257,9 @@ def _since(text: str) -> int:
     usage error for a time in the future or before the oldest event kept."""
     now = int(time.time())
     digits = text.strip()
-    if len(digits) > EPOCH_DIGITS + 5 and digits.isascii() and digits.isdigit():
-        fail(f"--since {digits[:20]}... is in the future", 2)
     if len(digits) >= EPOCH_DIGITS and digits.isascii() and digits.isdigit():
+        if len(digits) > MAX_EPOCH_DIGITS:
+            fail(f"--since {digits[:20]}... is in the future", 2)
         start = int(digits)
     else:
         start = now - duration_seconds("--since", text)

@@ -111,12 +111,10 @@ class HttpWebhookSender:
         *,
         allow_loopback: bool,
         timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
-        check_timeout_seconds: float = REGISTRATION_RESOLVE_SECONDS,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._allow_loopback = allow_loopback
         self._timeout = timeout_seconds
-        self._check_timeout = check_timeout_seconds
         self._tls = tls or ssl.create_default_context()
 
     def safe_address(self, url: str, resolve_seconds: float) -> tuple[EndpointUrl, str]:
@@ -142,10 +140,10 @@ class HttpWebhookSender:
         """At registration: a host that does not resolve within the shorter check budget is
         refused (422), so the route answers within its function's timeout."""
         try:
-            self.safe_address(url, self._check_timeout)
+            self.safe_address(url, REGISTRATION_RESOLVE_SECONDS)
         except TimeoutError:
             raise InvalidWebhookUrlError(
-                f"the URL's host did not resolve within {self._check_timeout:g} s"
+                f"the URL's host did not resolve within {REGISTRATION_RESOLVE_SECONDS:g} s"
             ) from None
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:

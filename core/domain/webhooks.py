@@ -20,7 +20,7 @@ ROTATION_GRACE_SECONDS = 24 * 3600
 MAX_SIGNING_SECRETS = 3
 MAX_ENDPOINTS_PER_MERCHANT = 16
 ENDPOINT_PREFIX = "we_"
-ENDPOINT_ID = re.compile(r"we_[0-9a-f]{20}")
+ENDPOINT_ID = re.compile(ENDPOINT_PREFIX + "[0-9a-f]{20}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from cli.emulator import AwsEmulator
 from cli.local_state import LOCAL_CREDENTIALS
 from cli.provisioning import provision
 from tests.conftest import FAST_BANK, REGION, AwsEnv
+from tests.integration.webhook_support import PUBLIC_ADDRESS, RESOLVER
 
 
 @pytest.fixture(scope="session")
@@ -51,4 +52,12 @@ def emulated_aws(emulator_endpoint: str) -> AwsEnv:
         sqs=sqs,
         kms=kms,
         session=session,
+    )
+
+
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every host name resolves to a public address (no DNS in tests); 127.0.0.1 is itself."""
+    monkeypatch.setattr(
+        RESOLVER, lambda host, port: [host] if host == "127.0.0.1" else [PUBLIC_ADDRESS]
     )

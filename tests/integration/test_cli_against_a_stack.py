@@ -147,14 +147,6 @@ def _queued(world: WebhookWorld) -> list[dict[str, Any]]:
     return world.aws.queued_bodies(world.services.settings.deliveries_queue_url)
 
 
-@pytest.fixture
-def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every host resolves to a public address (no DNS in tests)."""
-    monkeypatch.setattr(
-        "core.adapters.http_webhook_sender.resolve", lambda host, port: ["93.184.215.14"]
-    )
-
-
 @pytest.mark.usefixtures("public_dns")
 def test_webhooks_replay_since_a_time_delivers_each_event_again(
     aws: AwsEnv, clock: FakeClock

@@ -17,21 +17,14 @@ from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
 from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
 from tests.faults import lose_response
-from tests.integration.webhook_support import Receiver, receiving, webhook_world
+from tests.integration.webhook_support import RESOLVER, Receiver, receiving, webhook_world
 from tests.integration.worker_support import event_source, submit
 from tests.support import ApiResponse, FakeClock
 
 MERCHANT_B = "merchant-b"
 PUBLIC_URL = "https://shop.example.com/paygate/hooks"
-SENDER = "core.adapters.http_webhook_sender.resolve"
-
-
-@pytest.fixture(autouse=True)
-def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """shop.example.com resolves to a public address (no DNS in tests)."""
-    monkeypatch.setattr(
-        SENDER, lambda host, port: [host] if host == "127.0.0.1" else ["93.184.215.14"]
-    )
+SENDER = RESOLVER
+pytestmark = pytest.mark.usefixtures("public_dns")
 
 
 def _endpoints_stored(aws: AwsEnv) -> list[dict[str, Any]]:

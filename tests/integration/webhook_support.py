@@ -23,6 +23,11 @@ from tests.conftest import AwsEnv
 from tests.support import FakeClock
 from workers import event_publisher, webhook_delivery
 
+# What the sender resolves host names with (tests answer for the name servers).
+RESOLVER = "core.adapters.http_webhook_sender.resolve"
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
 # The sender's timeout in these tests (10 s in production): a receiver slower than this
 # has not answered.
 TEST_TIMEOUT_SECONDS = 0.5
