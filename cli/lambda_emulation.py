@@ -5,13 +5,18 @@ delete what succeeded, leave reported failures for redelivery and so the DLQ).""
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.observability import logger
+from core.resources import PAYMENTS_STREAM_SOURCE, StreamSourceSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -142,10 +147,22 @@ class SqsEventSource:
         raise RuntimeError(f"the queue was not drained in {max_polls} polls")
 
 
+@dataclass
+class _StreamBatch:
+    """Records of one shard handed to the function together, and how often it was retried."""
+
+    records: list[dict[str, Any]]
+    retries: int = 0
+
+
 class DynamoStreamEventSource:
-    """What Lambda's event source mapping does for a DynamoDB stream: read each shard in
-    order, invoke with a batch of records, and on a reported failure read again from the
-    failed record (it and everything after it are retried; nothing is skipped)."""
+    """What Lambda's event source mapping does for a DynamoDB stream (`source`, the deployed
+    mapping's settings): read each shard in order and invoke with a batch of its records.
+    A record reported failed, and everything after it, is handed over again (the records
+    before it are done); a batch that fails as a whole is split in two until the failing
+    record is alone, which is then retried `retry_attempts` times. If it still fails, a
+    note of where it is goes to `on_failure` (Lambda's invocation record for a stream, never
+    the record itself) and the shard moves on."""
 
     def __init__(
         self,
@@ -154,18 +171,23 @@ class DynamoStreamEventSource:
         handler: Handler,
         *,
         function_name: str = "paygate-event-publisher",
-        batch_size: int = 100,
+        source: StreamSourceSpec = PAYMENTS_STREAM_SOURCE,
+        on_failure: Callable[[dict[str, Any]], None] | None = None,
         from_now: bool = False,
     ) -> None:
         """`from_now`: only what is written from now on (Lambda's LATEST starting position;
-        tests sharing one table use it); otherwise from the oldest record (TRIM_HORIZON)."""
+        tests sharing one table use it); otherwise from the oldest record (TRIM_HORIZON).
+        Without `on_failure`, what is given up on is dropped, as Lambda does without one."""
         self._streams = streams
         self._arn = stream_arn
         self._handler = handler
         self._function_name = function_name
-        self._batch_size = batch_size
+        self._source = source
+        self._on_failure = on_failure
         # Where each shard is read next: an iterator, or None once the shard is closed.
         self._iterators: dict[str, str | None] = {}
+        # Records read from each shard that are still to be handed over, oldest first.
+        self._pending: dict[str, list[_StreamBatch]] = {}
         self._refresh_shards("LATEST" if from_now else "TRIM_HORIZON")
 
     def _refresh_shards(self, position: str = "TRIM_HORIZON") -> None:
@@ -177,39 +199,129 @@ class DynamoStreamEventSource:
                     ShardId=shard["ShardId"],
                     ShardIteratorType=position,  # type: ignore[arg-type]
                 )["ShardIterator"]
+                self._pending[shard["ShardId"]] = []
 
     def poll_once(self) -> PollReport:
+        """One invocation per shard with records: those left from a failure first."""
         self._refresh_shards()
         received = failed = 0
-        for shard_id, iterator in list(self._iterators.items()):
-            if iterator is None:
+        for shard_id in list(self._iterators):
+            batch = self._next_batch(shard_id)
+            if batch is None:
                 continue
-            page = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
-            records: list[dict[str, Any]] = [dict(r) for r in page.get("Records", [])]
-            self._iterators[shard_id] = page.get("NextShardIterator")
-            if not records:
-                continue
-            received += len(records)
-            try:
-                response = self._handler({"Records": records}, lambda_context(self._function_name))
-                failures = response.get("batchItemFailures", [])
-            except Exception:
-                failures = [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
-            if failures:
+            received += len(batch.records)
+            if not self._invoke(shard_id, batch):
                 failed += 1
-                self._iterators[shard_id] = self._streams.get_shard_iterator(
-                    StreamArn=self._arn,
-                    ShardId=shard_id,
-                    ShardIteratorType="AT_SEQUENCE_NUMBER",
-                    SequenceNumber=failures[0]["itemIdentifier"],
-                )["ShardIterator"]
         return PollReport(received, failed)
+
+    def _next_batch(self, shard_id: str) -> _StreamBatch | None:
+        pending = self._pending[shard_id]
+        if pending:
+            return pending.pop(0)
+        iterator = self._iterators[shard_id]
+        if iterator is None:
+            return None
+        page = self._streams.get_records(ShardIterator=iterator, Limit=self._source.batch_size)
+        self._iterators[shard_id] = page.get("NextShardIterator")
+        records = [dict(r) for r in page.get("Records", [])]
+        return _StreamBatch(records) if records else None
+
+    def _invoke(self, shard_id: str, batch: _StreamBatch) -> bool:
+        """Hand `batch` over; on a failure, queue what is to be retried. True if it succeeded."""
+        context = lambda_context(self._function_name)
+        try:
+            response = self._handler({"Records": batch.records}, context)
+            failures = response.get("batchItemFailures", [])
+            function_error = None
+        except Exception:
+            failures, function_error = [{}], "Unhandled"
+        if not failures:
+            return True
+        numbers = [record["dynamodb"]["SequenceNumber"] for record in batch.records]
+        reported = failures[0].get("itemIdentifier")
+        left = batch.records[numbers.index(reported) :] if reported in numbers else batch.records
+        retry: list[_StreamBatch]
+        if len(left) < len(batch.records):
+            retry = [_StreamBatch(left)]  # the records before the failed one are done
+        elif self._source.bisect_batch_on_error and len(left) > 1:
+            half = len(left) // 2
+            retry = [_StreamBatch(left[:half]), _StreamBatch(left[half:])]
+        elif batch.retries < self._source.retry_attempts:
+            retry = [_StreamBatch(left, batch.retries + 1)]
+        else:
+            retry = []
+            self._give_up(shard_id, batch, context, function_error)
+        self._pending[shard_id][:0] = retry
+        return False
+
+    def _give_up(
+        self,
+        shard_id: str,
+        batch: _StreamBatch,
+        context: LambdaContext,
+        function_error: str | None,
+    ) -> None:
+        first, last = batch.records[0]["dynamodb"], batch.records[-1]["dynamodb"]
+        logger.error(
+            "stream records failed on every retry; their position goes to the on-failure "
+            "destination and the shard moves on",
+            extra={
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "batchSize": len(batch.records),
+            },
+        )
+        if self._on_failure is None:
+            return
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if function_error:
+            response["functionError"] = function_error
+        self._on_failure(
+            {
+                "requestContext": {
+                    "requestId": context.aws_request_id,
+                    "functionArn": context.invoked_function_arn,
+                    "condition": "RetryAttemptsExhausted",
+                    "approximateInvokeCount": batch.retries + 1,
+                },
+                "responseContext": response,
+                "version": "1.0",
+                "timestamp": _iso(datetime.now(UTC)),
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id,
+                    "startSequenceNumber": first["SequenceNumber"],
+                    "endSequenceNumber": last["SequenceNumber"],
+                    "approximateArrivalOfFirstRecord": _arrival(first),
+                    "approximateArrivalOfLastRecord": _arrival(last),
+                    "batchSize": len(batch.records),
+                    "streamArn": self._arn,
+                },
+            }
+        )
 
     def drain(self, max_polls: int = 100) -> int:
         for polls in range(max_polls):
             if self.poll_once().received == 0:
                 return polls
         raise RuntimeError(f"the stream was not drained in {max_polls} polls")
+
+
+def sqs_destination(sqs: SQSClient, queue_url: str) -> Callable[[dict[str, Any]], None]:
+    """An on-failure destination that is an SQS queue (the invocation record as JSON)."""
+
+    def send(record: dict[str, Any]) -> None:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+
+    return send
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _arrival(change: dict[str, Any]) -> str | None:
+    created = change.get("ApproximateCreationDateTime")
+    return _iso(created) if isinstance(created, datetime) else None
 
 
 @dataclass(frozen=True)

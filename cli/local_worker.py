@@ -17,11 +17,17 @@ from cli.lambda_emulation import (
     PollReport,
     SqsEventSource,
     lambda_context,
+    sqs_destination,
 )
 from cli.local_logging import use_terminal_logs
 from core.bootstrap import Services, services
 from core.observability import logger
-from core.resources import DELIVERY_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
+from core.resources import (
+    DEFAULT_PREFIX,
+    DELIVERY_TIMEOUT_SECONDS,
+    PAYMENTS_STREAM_SOURCE,
+    WORKER_TIMEOUT_SECONDS,
+)
 from workers import event_publisher, payment_worker, reconciler, webhook_delivery
 
 # A failed job is offered again after this long (Lambda would wait for the visibility
@@ -59,6 +65,7 @@ def main() -> None:
         deps.clients.streams,
         stream_arn,
         lambda event, context: dict(event_publisher.handle(event, context, deps)),
+        on_failure=sqs_destination(deps.clients.sqs, _stream_failures_url(deps)),
     )
     deliveries = SqsEventSource(
         deps.clients.sqs,
@@ -76,6 +83,12 @@ def main() -> None:
     webhooks.start()
     _poll(stop, (source,), deps.settings.reconcile_every_seconds, deps)
     webhooks.join(timeout=DELIVERY_TIMEOUT_SECONDS)
+
+
+def _stream_failures_url(deps: Services) -> str:
+    """The on-failure queue of the payments stream (provisioned with the local stack's)."""
+    name = PAYMENTS_STREAM_SOURCE.on_failure.physical_name(DEFAULT_PREFIX)
+    return deps.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
 
 class _Source(Protocol):

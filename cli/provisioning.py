@@ -24,6 +24,7 @@ from core.resources import (
     MAX_RECEIVE_COUNT,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
+    STREAM_FAILURES_QUEUE,
     WEBHOOK_ENDPOINTS_TABLE,
     WEBHOOK_SECRET_KEY_ALIAS,
     EnvVar,
@@ -102,13 +103,7 @@ def create_queues(
     client: SQSClient, prefix: str, queue: QueueSpec = JOBS_QUEUE, dlq: QueueSpec = JOBS_DLQ
 ) -> tuple[str, str]:
     """A queue and its DLQ with the redrive policy; returns (queue url, dlq url)."""
-    dlq_url = client.create_queue(
-        QueueName=dlq.physical_name(prefix),
-        Attributes={
-            "MessageRetentionPeriod": str(dlq.retention_seconds),
-            "VisibilityTimeout": str(dlq.visibility_timeout_seconds),
-        },
-    )["QueueUrl"]
+    dlq_url = create_queue(client, dlq, prefix)
     dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
@@ -123,6 +118,17 @@ def create_queues(
         },
     )["QueueUrl"]
     return queue_url, dlq_url
+
+
+def create_queue(client: SQSClient, spec: QueueSpec, prefix: str) -> str:
+    """A queue with no DLQ (it is one: where a service leaves what it could not deliver)."""
+    return client.create_queue(
+        QueueName=spec.physical_name(prefix),
+        Attributes={
+            "MessageRetentionPeriod": str(spec.retention_seconds),
+            "VisibilityTimeout": str(spec.visibility_timeout_seconds),
+        },
+    )["QueueUrl"]
 
 
 def create_card_key(client: KMSClient, prefix: str) -> str:
@@ -161,6 +167,7 @@ def provision(
     deliveries_url, deliveries_dlq_url = create_queues(
         sqs, prefix, DELIVERIES_QUEUE, DELIVERIES_DLQ
     )
+    create_queue(sqs, STREAM_FAILURES_QUEUE, prefix)
     key_id = create_card_key(kms, prefix)
     env = {
         EnvVar.PAYMENTS_TABLE: PAYMENTS_TABLE.physical_name(prefix),

@@ -50,6 +50,7 @@ class EnvVar(StrEnum):
     RESOLVE_AFTER_SECONDS = "PAYGATE_RESOLVE_AFTER_SECONDS"
     RECONCILE_EVERY_SECONDS = "PAYGATE_RECONCILE_EVERY_SECONDS"
     WORKER_CONCURRENCY = "PAYGATE_WORKER_CONCURRENCY"
+    WORKER_INSTANCES = "PAYGATE_WORKER_INSTANCES"
     IN_FLIGHT_SHARDS = "PAYGATE_IN_FLIGHT_SHARDS"
     MERCHANT_BUCKETS = "PAYGATE_MERCHANT_BUCKETS"
     RECONCILE_CONCURRENCY = "PAYGATE_RECONCILE_CONCURRENCY"
@@ -266,6 +267,37 @@ DELIVERIES_DLQ = QueueSpec(
     logical_name="webhook-deliveries-dlq",
     visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
     retention_seconds=14 * 24 * 3600,
+)
+
+
+# Where the event source of the payments stream sends what it gave up on: not the records,
+# a note of where they are (shard and sequence numbers), alarmed.
+STREAM_FAILURES_QUEUE = QueueSpec(
+    logical_name="event-stream-failures",
+    visibility_timeout_seconds=30,
+    retention_seconds=14 * 24 * 3600,
+)
+
+
+@dataclass(frozen=True)
+class StreamSourceSpec:
+    """How Lambda reads a table's stream into a function (its event source mapping): the CDK
+    stack configures it from here and the local stack's emulator does the same."""
+
+    batch_size: int
+    # A failing batch is split in two until the failing record is alone (free of charge).
+    bisect_batch_on_error: bool
+    # Then it is retried this many times, and if it still fails, its position is sent to
+    # `on_failure` and the shard moves on.
+    retry_attempts: int
+    on_failure: QueueSpec
+
+
+PAYMENTS_STREAM_SOURCE = StreamSourceSpec(
+    batch_size=100,
+    bisect_batch_on_error=True,
+    retry_attempts=5,
+    on_failure=STREAM_FAILURES_QUEUE,
 )
 
 

@@ -12,6 +12,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from core.domain.webhook_events import EVENT_TYPES
+from core.resources import PAYMENTS_STREAM_SOURCE
 from core.settings import default_of
 from infra.functions import Functions
 from infra.messaging import Messaging
@@ -19,8 +20,6 @@ from infra.scaling import Scaling
 from infra.storage import Storage
 
 BATCHING_WINDOW = Duration.seconds(1)
-STREAM_BATCH_SIZE = 100
-STREAM_RETRY_ATTEMPTS = 5
 # Each record is one HTTP call of up to 10 s; the worker sends a batch's at once.
 DELIVERY_BATCH_SIZE = 10
 # The settings' default, so the settle-ahead the reconciler uses is its real period.
@@ -91,9 +90,9 @@ class Processing(Construct):
             sources.DynamoEventSource(
                 storage.payments,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=STREAM_BATCH_SIZE,
-                bisect_batch_on_error=True,
-                retry_attempts=STREAM_RETRY_ATTEMPTS,
+                batch_size=PAYMENTS_STREAM_SOURCE.batch_size,
+                bisect_batch_on_error=PAYMENTS_STREAM_SOURCE.bisect_batch_on_error,
+                retry_attempts=PAYMENTS_STREAM_SOURCE.retry_attempts,
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(self.stream_failures),
                 filters=[

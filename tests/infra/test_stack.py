@@ -18,6 +18,7 @@ from core.resources import (
     JOBS_DLQ,
     JOBS_QUEUE,
     MAX_RECEIVE_COUNT,
+    PAYMENTS_STREAM_SOURCE,
     WORKER_TIMEOUT_SECONDS,
     EnvVar,
     StackOutput,
@@ -644,3 +645,19 @@ def test_the_merchant_index_projects_only_what_listing_shows(synth: Synthesized)
     listed = set(projections["byMerchantBucket"]["NonKeyAttributes"])
     assert {"status", "amount", "cardLastFour", "failCode"} <= listed
     assert not listed & {"cardCiphertext", "writeToken", "lastError", "reconcileAt", "inFlight"}
+
+
+def test_the_payments_stream_source_is_the_one_the_local_stack_emulates(
+    synth: Synthesized,
+) -> None:
+    # The emulator (cli/lambda_emulation.py) reads the same settings: core/resources.py
+    failures = {"Fn::GetAtt": [synth.logical_id(synth.stack.processing.stream_failures), "Arn"]}
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": PAYMENTS_STREAM_SOURCE.batch_size,
+            "BisectBatchOnFunctionError": PAYMENTS_STREAM_SOURCE.bisect_batch_on_error,
+            "MaximumRetryAttempts": PAYMENTS_STREAM_SOURCE.retry_attempts,
+            "DestinationConfig": {"OnFailure": {"Destination": failures}},
+        },
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from cli.lambda_emulation import DynamoStreamEventSource, SqsEventSource
+from cli.lambda_emulation import DynamoStreamEventSource, Handler, SqsEventSource
 from cli.provisioning import create_queues
 from core.adapters.http_webhook_sender import HttpWebhookSender
 from core.adapters.sqs_deliveries import SqsDeliveryQueue
@@ -132,12 +132,6 @@ def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
             ),
         },
     )
-    # moto answers only the regional endpoint, not the account-based one botocore picks
-    # for a stream ARN's account.
-    streams = aws.session.client(
-        "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
-    )
-    arn = aws.dynamodb.describe_table(TableName=settings.payments_table)["Table"]["LatestStreamArn"]
     batches: list[dict[str, Any]] = []
     # Who runs each Lambda (the world's services, unless a test hands in others).
     runners = {"publisher": services, "deliverer": services}
@@ -146,7 +140,7 @@ def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
         batches.append(event)
         return dict(event_publisher.handle(event, context, runners["publisher"]))
 
-    stream = DynamoStreamEventSource(streams, arn, publish, from_now=True)
+    stream = payments_stream(aws, publish)
     deliveries = SqsEventSource(
         aws.sqs,
         queue_url,
@@ -155,6 +149,19 @@ def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
     world = WebhookWorld(aws, services, clock, stream, deliveries, batches)
     world.runners = runners
     return world
+
+
+def payments_stream(aws: AwsEnv, handler: Handler, **options: Any) -> DynamoStreamEventSource:
+    """The payments table's stream as Lambda's event source reads it, from now on."""
+    # moto answers only the regional endpoint, not the account-based one botocore picks
+    # for a stream ARN's account.
+    streams = aws.session.client(
+        "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
+    )
+    table = aws.dynamodb.describe_table(TableName=aws.settings.payments_table)["Table"]
+    return DynamoStreamEventSource(
+        streams, table["LatestStreamArn"], handler, from_now=True, **options
+    )
 
 
 def receiving(*statuses: int, delay: float = 0.0) -> Iterator[Receiver]:
