@@ -9,7 +9,7 @@ import mimetypes
 from collections.abc import Callable
 from pathlib import Path
 
-from handlers.openapi import openapi_document, with_live_examples
+from handlers.openapi import LiveExample, openapi_document, with_live_examples
 
 DOCS_PATH = "/docs"
 SPEC_PATH = "/openapi.json"
@@ -48,17 +48,15 @@ def _assets_dir() -> Path:
 
 
 def docs_resource(
-    path: str, base_url: str, live_example: Callable[[], tuple[str, str]] | None = None
+    path: str, base_url: str, live_example: Callable[[], LiveExample] | None = None
 ) -> tuple[str, bytes] | None:
     """(content type, body) for a documentation path, or None if it is not one.
-    `live_example` gives a payment id and its merchant for the examples, so that "Try it
-    out" works as is."""
+    `live_example` gives live ids for the examples, so that "Try it out" works as is."""
     if path == SPEC_PATH:
         document = openapi_document(server_url=base_url)
         if live_example is None:
             return "application/json", json.dumps(document, indent=2).encode()
-        payment_id, merchant_id = live_example()
-        return "application/json", with_live_examples(document, payment_id, merchant_id).encode()
+        return "application/json", with_live_examples(document, live_example()).encode()
     if path in (DOCS_PATH, DOCS_PATH + "/"):
         return "text/html; charset=utf-8", _PAGE.encode()
     if path.startswith(_ASSETS_PREFIX):

@@ -27,6 +27,7 @@ from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import authorizer, gateway_responses
 from handlers.gateway_responses import GatewayResponse
 from handlers.headers import REQUEST_ID_HEADER
+from handlers.openapi import LiveExample
 from handlers.routes import route_of
 
 ApiHandler = Callable[..., dict[str, Any]]
@@ -73,13 +74,20 @@ class LocalApiGateway:
         self._keys_changed = keys_changed
         self._keys_seen = self._keys_stamp()
 
-    def live_example(self) -> tuple[str, str]:
-        """A fresh payment of the development merchant, for the docs page's examples."""
+    def live_example(self) -> LiveExample:
+        """A fresh payment of the development merchant, and its newest webhook endpoint, for
+        the docs page's examples."""
         with self._invoke_lock:
             payment = self._services.payment_service.create_payment(
                 DEV_MERCHANT_ID, DEV_MERCHANT_ID
             )
-        return payment.payment_id, DEV_MERCHANT_ID
+            endpoints = self._services.webhook_endpoint_service.list_of(
+                DEV_MERCHANT_ID, DEV_MERCHANT_ID
+            )
+        newest = max(endpoints, key=lambda endpoint: endpoint.created_at, default=None)
+        return LiveExample(
+            payment.payment_id, DEV_MERCHANT_ID, newest.endpoint_id if newest else None
+        )
 
     def _keys_stamp(self) -> int:
         try:

@@ -74,6 +74,8 @@ from handlers.views import (
 TITLE = "paygate merchant API"
 VERSION = "1.0.0"
 LOCAL_SERVER = f"http://127.0.0.1:{LOCAL_API_PORT}"
+# A receiver on the developer's machine: the local stack takes loopback URLs over http.
+LOCAL_WEBHOOK_URL = "http://127.0.0.1:3000/paygate/webhooks"
 _REF = "#/components/schemas/{model}"
 EXAMPLE_CREATED_AT = 1795747675
 
@@ -310,7 +312,7 @@ def _description() -> str:
         "InsufficientFunds, or Failed (not processed within 24 hours; never charged)\n\n"
         "**Authentication**: `Authorization: Bearer <API key>`. On the local stack the "
         "key is printed by `make run` (and kept in `.paygate/local.json`); ops issue keys "
-        "with `paygate merchants create`. Use *Authorize* above with it.\n\n"
+        "with `paygate merchants create`. Use *Authorize* below with it.\n\n"
         "Amounts are integers in the currency's minor units. On the simulated bank the "
         "amount chooses the answer:\n\n| amount | result |\n| --- | --- |\n"
         f"{amounts}\n\n"
@@ -501,13 +503,27 @@ def openapi_document(server_url: str = LOCAL_SERVER) -> dict[str, Any]:
     }
 
 
-def with_live_examples(document: dict[str, Any], payment_id: str, merchant_id: str) -> str:
-    """The document with a live payment id and merchant in its examples (the local stack's
-    docs page, so "Try it out" works as is)."""
+@dataclass(frozen=True)
+class LiveExample:
+    """What the local stack's docs page puts into the examples so "Try it out" works as is:
+    a payment just created, its merchant, and one of that merchant's webhook endpoints if it
+    has one (none is created for the page: register one, then reload the page)."""
+
+    payment_id: str
+    merchant_id: str
+    endpoint_id: str | None = None
+
+
+def with_live_examples(document: dict[str, Any], live: LiveExample) -> str:
+    """The document with live ids in its examples, and a webhook URL the local stack
+    accepts (loopback over http; the example's host resolves nowhere)."""
     text = json.dumps(document, indent=2)
-    return text.replace(EXAMPLE_PAYMENT_ID, payment_id).replace(
-        f'"{EXAMPLE_MERCHANT_ID}"', f'"{merchant_id}"'
-    )
+    text = text.replace(EXAMPLE_PAYMENT_ID, live.payment_id)
+    text = text.replace(f'"{EXAMPLE_MERCHANT_ID}"', f'"{live.merchant_id}"')
+    text = text.replace(_ENDPOINT_EXAMPLE["url"], LOCAL_WEBHOOK_URL)
+    if live.endpoint_id:
+        text = text.replace(_ENDPOINT_EXAMPLE["id"], live.endpoint_id)
+    return text
 
 
 def render(document: dict[str, Any]) -> str:
