@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -49,7 +50,21 @@ class LocalLambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
+# The emulated function the current thread (or task) works for. Lambda gives each function
+# a process of its own; here several share one, and powertools' logger keeps one set of keys
+# for all its threads, so the local logs name each line's function from here instead.
+_running: ContextVar[str | None] = ContextVar("paygate_emulated_function", default=None)
+
+
+def running_function() -> str | None:
+    """The function the last invocation started in this thread was for, if any."""
+    return _running.get()
+
+
 def lambda_context(function_name: str, timeout_seconds: float = 30.0) -> LambdaContext:
+    """The context of one invocation of `function_name`, which from now on this thread
+    works for (every emulated invocation starts with this)."""
+    _running.set(function_name)
     return cast(LambdaContext, LocalLambdaContext(function_name, timeout_seconds))
 
 
