@@ -4,7 +4,8 @@ it with `verify_signature` (standard library only: copy this file into a receive
     Paygate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 
 While a secret is being rotated, a delivery carries one v1 per secret in use, so a
-receiver holding either the old or the new secret accepts it.
+receiver holding either the old or the new secret accepts it. The HMAC key is the whole
+secret as shown, `whsec_` prefix included, as its UTF-8 bytes: pass it as text or as bytes.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ class WebhookSignatureError(Exception):
     """The delivery is not from paygate, was altered, or is too old or too new to trust."""
 
 
-def sign(secret: str, timestamp: int, payload: bytes) -> str:
+def _key(secret: str | bytes) -> bytes:
+    return secret if isinstance(secret, bytes) else secret.encode()
+
+
+def sign(secret: str | bytes, timestamp: int, payload: bytes) -> str:
     signed = str(timestamp).encode() + b"." + payload
-    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.new(_key(secret), signed, hashlib.sha256).hexdigest()
 
 
 def signature_header(secrets: Sequence[str], timestamp: int, payload: bytes) -> str:
@@ -40,20 +45,24 @@ def signature_header(secrets: Sequence[str], timestamp: int, payload: bytes) -> 
 
 def verify_signature(
     payload: bytes,
-    header: str | None,
-    secrets: list[str],
+    header: str | bytes | None,
+    secrets: Sequence[str | bytes],
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
 ) -> None:
     """Raises WebhookSignatureError unless `header` signs `payload` (the raw request body,
     as received) with one of `secrets`, at a time within `tolerance_seconds` of now (so a
-    captured delivery cannot be replayed later). Compares in constant time. Empty secrets
-    are ignored (an empty key is no secret); ValueError if no other is given."""
+    captured delivery cannot be replayed later). Compares in constant time. Each secret is
+    text or bytes (its UTF-8 encoding), `whsec_` prefix included; the header too may be
+    either. Empty secrets are ignored (an empty key is no secret); ValueError if no other is
+    given."""
     if isinstance(secrets, str | bytes):
         raise TypeError("secrets is a list of secrets, not one secret: [secret]")
     keys = [secret for secret in secrets if secret]
     if not keys:
         raise ValueError("verify_signature needs at least one non-empty secret")
+    if isinstance(header, bytes):
+        header = header.decode("ascii", errors="replace")
     if not isinstance(header, str):  # e.g. headers.get() of a request without one
         raise WebhookSignatureError("no Paygate-Signature header")
     timestamp: int | None = None

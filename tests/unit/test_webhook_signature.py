@@ -95,10 +95,28 @@ def test_one_secret_handed_in_alone_is_a_mistake_not_a_list_of_one_letter_keys()
     # verify_signature(body, header, os.environ["PAYGATE_SECRET"]): "w" would be a key
     forged = signature_header(["w"], NOW, BODY)
     with pytest.raises(TypeError, match="list of secrets"):
-        verify_signature(BODY, forged, SECRET, now=NOW)  # type: ignore[arg-type]
+        verify_signature(BODY, forged, SECRET, now=NOW)
 
 
 @pytest.mark.parametrize("header", [None, b"t=1,v1=00"], ids=["missing", "bytes"])
 def test_a_header_that_is_not_text_is_unsigned(header: object) -> None:
     with pytest.raises(WebhookSignatureError):
         verify_signature(BODY, header, [SECRET], now=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("secrets", "header_as"),
+    [([SECRET.encode()], str), ([SECRET], bytes), ([b"", SECRET.encode()], bytes)],
+    ids=["bytes secret", "bytes header", "bytes throughout"],
+)
+def test_secrets_and_the_header_may_be_bytes_as_frameworks_hand_them(
+    secrets: list[str | bytes], header_as: type
+) -> None:
+    # GIVEN the whole secret, whsec_ prefix included, as a receiver may hold it
+    header = signature_header([SECRET], NOW, BODY)
+    sent = header.encode() if header_as is bytes else header
+
+    # THEN it verifies, and the prefix is part of the key: the bare secret is another key
+    verify_signature(BODY, sent, secrets, now=NOW)
+    with pytest.raises(WebhookSignatureError, match="no signature matches"):
+        verify_signature(BODY, header, [SECRET.removeprefix("whsec_").encode()], now=NOW)
