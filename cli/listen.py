@@ -6,6 +6,7 @@ headers as received) when asked, and removes the endpoint when it stops."""
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ from core.domain.webhook_signature import (
 
 LISTEN_PATH = "/paygate-listen"
 FORWARD_TIMEOUT_SECONDS = 10
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -61,6 +63,7 @@ class Listener:
     ) -> None:
         self.secret = ""
         self.received = 0
+        # Set when it is to stop: its `count` of events received, or a stop signal.
         self.done = threading.Event()
         listener = self
 
@@ -95,6 +98,13 @@ class Listener:
         return f"http://127.0.0.1:{self.server.server_address[1]}{LISTEN_PATH}"
 
     def serve(self) -> None:
+        """Receive in a thread of its own. From now on a stop signal (Ctrl-C, a kill, a closed
+        terminal) sets `done` as the last of `count` events does, so whoever waits on it
+        removes the endpoint: a listener that just died would leave deliveries retrying
+        against a closed port for days."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, lambda *_: self.done.set())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

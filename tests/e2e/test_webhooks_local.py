@@ -5,9 +5,12 @@ status they reach. The CLI's webhooks and events commands on the same stack."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_local_stack import pay, wait_final
@@ -86,3 +89,22 @@ def test_events_list_shows_a_payments_deliveries_and_replay_delivers_again(
         line.split("[")[-1].rstrip("]") for line in out.splitlines() if "payment.accepted" in line
     ]
     assert len(ids) == 2 and len(set(ids)) == 1
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_listen_killed_or_hung_up_on_removes_its_endpoint(
+    stack: RunningStack, stop: signal.Signals
+) -> None:
+    # GIVEN a listener, its endpoint registered
+    listening = _listen(stack)
+    [endpoint] = json.loads(stack.cli("webhooks", "list", "--json"))
+    assert "/paygate-listen" in endpoint["url"]
+
+    # WHEN it is killed (SIGTERM) or its terminal closes (SIGHUP)
+    listening.send_signal(stop)
+    out, err = listening.communicate(timeout=60)
+
+    # THEN it stops as after Ctrl-C: its endpoint is gone, nothing is left retrying
+    assert listening.returncode == 0, err
+    assert "stopped after 0 events" in out
+    assert json.loads(stack.cli("webhooks", "list", "--json")) == []
