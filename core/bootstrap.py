@@ -176,9 +176,16 @@ class Services:
 
     @component
     def idempotency(self) -> IdempotencyStore:
+        from core.adapters.derived_digests import DerivedKeyDigests
         from core.adapters.dynamodb_idempotency import IdempotencyStore
+        from core.adapters.kms_mac import KmsMac
 
-        return IdempotencyStore(self.clients.dynamodb, self.settings.idempotency_table, self.clock)
+        digests = DerivedKeyDigests(
+            KmsMac(self.clients.kms, self.settings.idempotency_digest_key_id), "Idempotency-Key"
+        )
+        return IdempotencyStore(
+            self.clients.dynamodb, self.settings.idempotency_table, self.clock, digests
+        )
 
     @component
     def bank_controls(self) -> BankControlPanel:

@@ -30,6 +30,7 @@ class EnvVar(StrEnum):
     CARD_KEY_ID = "PAYGATE_CARD_KEY_ID"
     CARD_DIGEST_KEY_ID = "PAYGATE_CARD_DIGEST_KEY_ID"
     CURSOR_KEY_ID = "PAYGATE_CURSOR_KEY_ID"
+    IDEMPOTENCY_DIGEST_KEY_ID = "PAYGATE_IDEMPOTENCY_DIGEST_KEY_ID"
     EVENTS_TABLE = "PAYGATE_EVENTS_TABLE"
     WEBHOOK_ENDPOINTS_TABLE = "PAYGATE_WEBHOOK_ENDPOINTS_TABLE"
     DELIVERIES_QUEUE_URL = "PAYGATE_DELIVERIES_QUEUE_URL"
@@ -68,6 +69,7 @@ RESOURCE_ENV_VARS = frozenset(
         EnvVar.CARD_KEY_ID,
         EnvVar.CARD_DIGEST_KEY_ID,
         EnvVar.CURSOR_KEY_ID,
+        EnvVar.IDEMPOTENCY_DIGEST_KEY_ID,
         EnvVar.EVENTS_TABLE,
         EnvVar.WEBHOOK_ENDPOINTS_TABLE,
         EnvVar.DELIVERIES_QUEUE_URL,
@@ -315,6 +317,7 @@ class StackOutput(StrEnum):
     CARD_KEY_ID = "CardKeyId"
     CARD_DIGEST_KEY_ID = "CardDigestKeyId"
     CURSOR_KEY_ID = "CursorKeyId"
+    IDEMPOTENCY_DIGEST_KEY_ID = "IdempotencyDigestKeyId"
     USAGE_PLAN_ID = "UsagePlanId"
     LARGE_USAGE_PLAN_ID = "LargeUsagePlanId"
     ALARM_TOPIC_ARN = "AlarmTopicArn"
@@ -333,6 +336,7 @@ CARD_KEY_ALIAS = "card-data"
 # signature of list cursors. Their key material never leaves KMS.
 CARD_DIGEST_KEY_ALIAS = "card-digest"
 CURSOR_KEY_ALIAS = "list-cursors"
+IDEMPOTENCY_DIGEST_KEY_ALIAS = "idempotency-key-digest"
 WEBHOOK_SECRET_KEY_ALIAS = "webhook-secrets"  # noqa: S105 (a key alias)
 DEFAULT_PREFIX = "paygate"
 

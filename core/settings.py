@@ -43,6 +43,7 @@ class Settings:
     card_key_id: str = _setting(EnvVar.CARD_KEY_ID)
     card_digest_key_id: str = _setting(EnvVar.CARD_DIGEST_KEY_ID)
     cursor_key_id: str = _setting(EnvVar.CURSOR_KEY_ID)
+    idempotency_digest_key_id: str = _setting(EnvVar.IDEMPOTENCY_DIGEST_KEY_ID)
     events_table: str = _setting(EnvVar.EVENTS_TABLE)
     webhook_endpoints_table: str = _setting(EnvVar.WEBHOOK_ENDPOINTS_TABLE)
     deliveries_queue_url: str = _setting(EnvVar.DELIVERIES_QUEUE_URL)

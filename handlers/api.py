@@ -138,7 +138,8 @@ def _fields_of(error: PaygateError) -> tuple[FieldIssue, ...]:
 
 
 def check_key(key: str) -> str:
-    """An Idempotency-Key as it may be kept: printable ASCII, bounded, no card number."""
+    """An Idempotency-Key as it may be sent: printable ASCII, bounded. Anything else goes:
+    the key is kept and logged only as its keyed digest (core/adapters/derived_digests.py)."""
     if (
         not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH
         or not key.isascii()
@@ -147,9 +148,6 @@ def check_key(key: str) -> str:
         raise IdempotencyKeyInvalidError(
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters"
         )
-    if contains_card_number(key):
-        # The key is stored as sent: it must never hold card data.
-        raise IdempotencyKeyInvalidError("Idempotency-Key must not contain a card number")
     return key
 
 

@@ -200,6 +200,7 @@ def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling)
         EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
         EnvVar.CARD_DIGEST_KEY_ID: storage.card_digest_key.key_arn,
         EnvVar.CURSOR_KEY_ID: storage.cursor_key.key_arn,
+        EnvVar.IDEMPOTENCY_DIGEST_KEY_ID: storage.idempotency_digest_key.key_arn,
         EnvVar.EVENTS_TABLE: storage.events.table_name,
         EnvVar.WEBHOOK_ENDPOINTS_TABLE: storage.webhook_endpoints.table_name,
         EnvVar.DELIVERIES_QUEUE_URL: messaging.deliveries.queue_url,
@@ -258,6 +259,8 @@ class Functions(Construct):
         access.table(self.make_payment, storage.payments, ["GetItem", "UpdateItem"])
         for function in (self.create_payment, self.make_payment):
             access.table(function, storage.idempotency, idempotency)
+            # The Idempotency-Key is kept as its keyed digest: the key is derived once an instance.
+            access.mac_key(function, storage.idempotency_digest_key, "kms:GenerateMac")
         access.table(self.get_payment, storage.payments, ["GetItem"])
         access.table(self.list_payments, storage.payments, ["Query"], indexes=True)
         access.table(self.worker, storage.payments, payment_writes)

@@ -110,6 +110,7 @@ class PaygateStack(Stack):
             StackOutput.CARD_KEY_ID: self.storage.card_key.key_arn,
             StackOutput.CARD_DIGEST_KEY_ID: self.storage.card_digest_key.key_arn,
             StackOutput.CURSOR_KEY_ID: self.storage.cursor_key.key_arn,
+            StackOutput.IDEMPOTENCY_DIGEST_KEY_ID: self.storage.idempotency_digest_key.key_arn,
             StackOutput.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
             StackOutput.USAGE_PLAN_ID: self.api.usage_plan.usage_plan_id,
             StackOutput.LARGE_USAGE_PLAN_ID: self.api.large_usage_plan.usage_plan_id,

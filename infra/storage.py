@@ -14,6 +14,7 @@ from core.resources import (
     CARD_DIGEST_KEY_ALIAS,
     CURSOR_KEY_ALIAS,
     EVENTS_TABLE,
+    IDEMPOTENCY_DIGEST_KEY_ALIAS,
     IDEMPOTENCY_TABLE,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
@@ -83,6 +84,12 @@ class Storage(Construct):
         )
         self.cursor_key = self._mac_key(
             "CursorKey", prefix, CURSOR_KEY_ALIAS, "signature of list-payments cursors"
+        )
+        self.idempotency_digest_key = self._mac_key(
+            "IdempotencyDigestKey",
+            prefix,
+            IDEMPOTENCY_DIGEST_KEY_ALIAS,
+            "digest under which Idempotency-Keys are kept",
         )
         self.payments = self._table("Payments", PAYMENTS_TABLE)
         self.merchants = self._table("Merchants", MERCHANTS_TABLE)

@@ -8,6 +8,9 @@ after a failure (5xx, or a crash) a retry takes over the first request's claim, 
 first request did is found again and never done twice (create-payment never creates a
 second payment for one key).
 
+The key itself is never kept: only its keyed digest (core/adapters/derived_digests.py), so a
+merchant may send any key it likes, card-like digits included, and nothing at rest holds it.
+
 Written here rather than with powertools' idempotency utility because its persistence
 layer reads the wall clock itself (so the 24-hour expiry cannot be tested with an injected
 clock) and it has no notion of a merchant scope or of the 409/422 distinction we answer.
@@ -23,6 +26,7 @@ from botocore.exceptions import ClientError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from core.adapters.aws_errors import is_condition_failure, is_transient
+from core.adapters.derived_digests import DerivedKeyDigests
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from core.resources import IDEMPOTENCY_TABLE
@@ -55,14 +59,17 @@ class Claim:
 
 
 class IdempotencyStore:
-    def __init__(self, client: DynamoDBClient, table_name: str, clock: Clock) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, clock: Clock, digests: DerivedKeyDigests
+    ) -> None:
         self._client = client
         self._table = table_name
         self._clock = clock
+        self._digests = digests
 
-    @staticmethod
-    def _scope(merchant_id: str, route: str, key: str) -> dict[str, Any]:
-        return {_KEY: {"S": f"{merchant_id}#{route}#{key}"}}
+    def _scope(self, merchant_id: str, route: str, key: str) -> dict[str, Any]:
+        scope = f"{merchant_id}#{route}"
+        return {_KEY: {"S": f"{scope}#{self._digests.digest(f'{scope}#{key}')}"}}
 
     def begin(self, merchant_id: str, route: str, key: str, request: str) -> StoredAnswer | Claim:
         """Claim the key for this request: a Claim means go ahead, answer, then `complete`;

@@ -33,10 +33,13 @@ class KmsMac:
         """The MAC of `message`, as unpadded base64url text."""
         if len(message) > MAX_MESSAGE_BYTES:
             raise ValueError(f"a MAC message is at most {MAX_MESSAGE_BYTES} bytes")
-        response = self._client.generate_mac(
+        return _text(self.raw(message))
+
+    def raw(self, message: bytes) -> bytes:
+        """The MAC of `message` as the bytes KMS gives: key material for a derived key."""
+        return self._client.generate_mac(
             KeyId=self._key_id, Message=message, MacAlgorithm=MAC_ALGORITHM
-        )
-        return _text(response["Mac"])
+        )["Mac"]
 
     def verify(self, message: bytes, mac: str) -> bool:
         """Whether `mac` (as `sign` gives it) is this key's MAC of `message`."""

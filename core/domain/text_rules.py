@@ -4,14 +4,16 @@ Refused: lone surrogates (not Unicode at all: they cannot be stored), C0 and C1 
 characters, bidirectional controls (they make text display as something else than it is),
 line and paragraph separators, and text made only of invisible characters. Also refused
 anywhere in free text: a card number, which would otherwise be stored and shown in the
-clear (PCI DSS 3.4.1): a Luhn-valid run of 13 to 19 digits of any script (superscript,
-circled, full-width, with combining marks or keycaps), the digits separated by anything
-but letters (spaces, punctuation, symbols, brackets, quotes, up to a few in a row), and
-invisible characters skipped. Thirteen, not the 12 digits cardNumber accepts: 12-digit
-cards are all but gone, while a 12-digit phone number in an address is common (a tenth of
-them pass Luhn). A UUID in its canonical form (8-4-4-4-12 hex digits, as merchants send
-idempotency keys and references) is not read as digits: about 0.7% of random UUIDs hold a
-Luhn-valid run of 13 digits across their hyphens, yet no card number is written that way.
+clear (PCI DSS 3.4.1). It is recognised as card-data scanners do: a whole run of digits of
+any script (superscript, circled, full-width, with combining marks or keycaps), the digits
+separated by anything but letters (spaces, punctuation, symbols, brackets, quotes, up to a
+few in a row) and invisible characters skipped, that a card brand issues (core/domain/
+card_brands.py: an IIN prefix in its ranges, a length it issues) and that passes Luhn. Never
+a window cut out of a longer run: a nanosecond timestamp, an invoice reference or a
+tracking number holds Luhn-valid stretches of 13 to 19 digits by chance, and none is a
+card. At least 13 digits: 12-digit cards are all but gone, while 12-digit phone numbers
+are common. A UUID (8-4-4-4-12 hex digits, or 32 without the hyphens, as merchants send
+references) is not read as digits: no card number is written that way.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from core.domain.cards import MAX_PAN_DIGITS, passes_luhn
+from core.domain.card_brands import is_card_number
 
 MIN_PAN_DIGITS_IN_TEXT = 13
-_CANONICAL_UUID = re.compile(
-    r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
+_UUID = re.compile(
+    r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-?[0-9A-Fa-f]{4}){3}-?[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
 )
 # An identifier a merchant sends or is known by (merchantId): letters, digits, - and _.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
@@ -32,6 +34,9 @@ MAX_IDENTIFIER_LENGTH = 64
 # Between the digits of a card number people write anything but letters ("4242 4242",
 # "4242 -- 4242", "(4242) 4242", "4242|4242"); this many such characters in a row at most.
 _MAX_SEPARATOR_RUN = 5
+# Nobody writes a card number across a comma or semicolon (of any script): they end a run,
+# so "4242 4242 4242 4242, 12 Main Street" is read as the card it holds.
+_CLAUSE_BREAKS = frozenset(",;\uff0c\uff1b\u060c\u3001")
 # Read past inside a run of digits: combining marks (keycaps, underlines), invisible
 # format characters, and letters that render as nothing.
 _SKIPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
@@ -69,16 +74,16 @@ def _is_invisible(character: str) -> bool:
 
 
 def contains_card_number(text: str) -> bool:
-    """Whether any run of 13 to 19 digits in `text` passes the Luhn check: a card number
-    typed in the wrong field."""
-    text = _CANONICAL_UUID.sub("uuid", text)
+    """Whether a whole run of digits in `text` is a card number: one typed in the wrong
+    field."""
+    text = _UUID.sub("uuid", text)
     return any(
-        _has_luhn_window(run) for run in _digit_runs(text) if len(run) >= MIN_PAN_DIGITS_IN_TEXT
+        len(run) >= MIN_PAN_DIGITS_IN_TEXT and is_card_number(run) for run in _digit_runs(text)
     )
 
 
 def _digit_runs(text: str) -> list[str]:
-    """Runs of digits, joined across short runs of anything but letters."""
+    """Runs of digits, joined across short runs of anything but letters and clause breaks."""
     runs: list[str] = []
     digits: list[str] = []
     separators = 0
@@ -90,19 +95,15 @@ def _digit_runs(text: str) -> list[str]:
             separators = 0
         elif category in _SKIPPED_CATEGORIES or character in _BLANK_LETTERS:
             continue
-        elif not category.startswith("L") and digits and separators < _MAX_SEPARATOR_RUN:
+        elif (
+            not category.startswith("L")
+            and character not in _CLAUSE_BREAKS
+            and digits
+            and separators < _MAX_SEPARATOR_RUN
+        ):
             separators += 1
         else:
             runs.append("".join(digits))
             digits, separators = [], 0
     runs.append("".join(digits))
     return runs
-
-
-def _has_luhn_window(run: str) -> bool:
-    """A card number may be glued to other digits: every window of a possible length."""
-    for length in range(MIN_PAN_DIGITS_IN_TEXT, min(MAX_PAN_DIGITS, len(run)) + 1):
-        for start in range(len(run) - length + 1):
-            if passes_luhn(run[start : start + length]):
-                return True
-    return False

@@ -36,6 +36,7 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str, large_plan_id: str = "none"
         StackOutput.IDEMPOTENCY_TABLE: settings.idempotency_table,
         StackOutput.CARD_KEY_ID: settings.card_key_id,
         StackOutput.CARD_DIGEST_KEY_ID: settings.card_digest_key_id,
+        StackOutput.IDEMPOTENCY_DIGEST_KEY_ID: settings.idempotency_digest_key_id,
         StackOutput.CURSOR_KEY_ID: settings.cursor_key_id,
         StackOutput.USAGE_PLAN_ID: usage_plan_id,
         StackOutput.LARGE_USAGE_PLAN_ID: large_plan_id,
@@ -101,11 +102,12 @@ def test_a_merchant_goes_on_the_plan_it_is_given_and_can_be_moved(aws: AwsEnv) -
     assert plan_keys(large) == {f"{stack}-big-shop"}
     assert plan_keys(standard) == {f"{stack}-small-shop"}
 
-    # WHEN the small one grows and is moved
-    moved = runner.invoke(app, [*cli, "set-plan", "small-shop", "large"])
+    # WHEN the small one grows and is moved (by a script)
+    moved = runner.invoke(app, [*cli, "set-plan", "small-shop", "large", "--json"])
 
     # THEN its key is on the large plan and no longer on the standard one
     assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout) == {"merchantId": "small-shop", "plan": "large"}
     assert plan_keys(large) == {f"{stack}-big-shop", f"{stack}-small-shop"}
     assert plan_keys(standard) == set()
     unknown = runner.invoke(app, [*cli, "set-plan", "nobody", "large"])
