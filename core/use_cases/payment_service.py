@@ -11,10 +11,8 @@ from core.domain.errors import (
     ConcurrentUpdateError,
     PaymentConflictError,
     PaymentExistsError,
-    PaymentNotFoundError,
     QueueUnavailableError,
     TransitionRejectedError,
-    UnreadablePaymentError,
 )
 from core.domain.jobs import PaymentJob
 from core.domain.payment import CREATED_VERSION, Payment, PaymentStatus
@@ -23,13 +21,10 @@ from core.domain.ports import CardVault, JobPublisher, PaymentStore
 from core.domain.submission import SubmitCard
 from core.domain.tenancy import ensure_caller_is
 from core.observability import logger
+from core.use_cases.visible_payments import payment_not_found, visible_payment
 
 # Payment ids derived from an Idempotency-Key's claim live in a namespace of their own.
 _CLAIMED_PAYMENT_IDS = uuid.UUID("6f1c2d4e-8a3b-5c7d-9e0f-a1b2c3d4e5f6")
-
-
-def _not_found(payment_id: str) -> PaymentNotFoundError:
-    return PaymentNotFoundError(f"payment {payment_id} was not found")
 
 
 class PaymentService:
@@ -134,10 +129,10 @@ class PaymentService:
 
     def _answer_repeat(self, current: Payment | None, command: SubmitCard, now: int) -> Payment:
         if current is None or not current.visible_to(command.merchant_id, now):
-            raise _not_found(command.payment_id)
+            raise payment_not_found(command.payment_id)
         if current.status is PaymentStatus.CREATED:
             # Still Created yet the update was refused: it expired between our checks.
-            raise _not_found(command.payment_id)
+            raise payment_not_found(command.payment_id)
         if current.details is None or current.details.request_digest != command.digest:
             raise PaymentConflictError(
                 f"payment {command.payment_id} was already submitted with different details"
@@ -145,16 +140,9 @@ class PaymentService:
         return current
 
     def get_payment(self, caller: str, merchant_id: str, payment_id: str) -> Payment:
-        ensure_caller_is(caller, merchant_id)
-        try:
-            payment = self._payments.get(payment_id)
-        except UnreadablePaymentError as error:
-            # Its owner cannot be told: it is nobody's to see. The alarm is on.
-            logger.error("unreadable payment asked for", extra={"error": str(error)})
-            raise _not_found(payment_id) from None
-        if payment is None or not payment.visible_to(caller, epoch_seconds(self._clock)):
-            raise _not_found(payment_id)
-        return payment
+        return visible_payment(
+            self._payments, caller, merchant_id, payment_id, epoch_seconds(self._clock)
+        )
 
     def poll_after_seconds(self, payment: Payment) -> int | None:
         """When the merchant polling this payment may find it changed (get-payment's

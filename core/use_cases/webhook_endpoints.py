@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from core.domain.clock import Clock
-from core.domain.errors import EndpointBusyError, PaymentNotFoundError, UnknownEndpointError
+from core.domain.clock import Clock, epoch_seconds
+from core.domain.errors import EndpointBusyError, UnknownEndpointError
 from core.domain.ports import PaymentStore
 from core.domain.tenancy import ensure_caller_is
 from core.domain.webhook_events import ALL_EVENT_TYPES
@@ -24,6 +24,7 @@ from core.domain.webhooks import (
     StoredEvent,
     WebhookEndpoint,
 )
+from core.use_cases.visible_payments import visible_payment
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 # Rotations of one endpoint at the same moment each save in turn, re-reading in between.
@@ -104,8 +105,6 @@ class WebhookEndpoints:
         raise EndpointBusyError(f"webhook endpoint {endpoint_id}")
 
     def events_of(self, caller: str, merchant_id: str, payment_id: str) -> list[StoredEvent]:
-        ensure_caller_is(caller, merchant_id)
-        payment = self.payments.get(payment_id)
-        if payment is None or payment.merchant_id != merchant_id:
-            raise PaymentNotFoundError(f"payment {payment_id} was not found")
+        now = epoch_seconds(self.clock)
+        visible_payment(self.payments, caller, merchant_id, payment_id, now)
         return self.events.events_of(payment_id)

@@ -95,11 +95,13 @@ def test_an_unreadable_item_is_isolated_and_answers_404_not_500(
     report = reconcile(services)
     read = api.get_payment(damaged)
     listing = api.get("/list-payments", {"merchantId": "merchant-a"})
+    history = api.get("/payment-events", {"merchantId": "merchant-a", "paymentId": damaged})
 
     # THEN the damaged one is an error of its own; the healthy one moves on; no 5xx
     assert (report["errors"], report["requeued"]) == (1, 1)
     assert [job["paymentId"] for job in aws.queued_bodies()] == [healthy]
-    assert read.status == 404
+    assert read.status == history.status == 404
+    assert history.body["failCode"] == read.body["failCode"]
     assert listing.status == 200
     assert [p["paymentId"] for p in listing.body["payments"]] == [healthy]
 
