@@ -66,13 +66,18 @@ def _hooked(client: Any, event: str, handler: Any, countdown: _Countdown) -> Ite
 
 @contextmanager
 def throttle(
-    client: Any, operation: str, times: int = 1, code: str = "ThrottlingException"
+    client: Any,
+    operation: str,
+    times: int = 1,
+    code: str = "ThrottlingException",
+    table: str | None = None,
 ) -> Iterator[_Countdown]:
+    """`table`: only the calls on this DynamoDB table (the others go through)."""
     countdown = _Countdown(times)
-    event = f"before-call.{_service_id(client)}.{operation}"
+    event = f"provide-client-params.{_service_id(client)}.{operation}"
 
-    def fail(**_: Any) -> None:
-        if countdown.take():
+    def fail(params: dict[str, Any], **_: Any) -> None:
+        if (table is None or params.get("TableName") == table) and countdown.take():
             response: Any = {
                 "Error": {"Code": code, "Message": "Rate exceeded"},
                 "ResponseMetadata": {"HTTPStatusCode": 400},

@@ -139,9 +139,24 @@ class PaymentProcessor:
         try:
             outcome = self._ask_bank(payment, deadline, log)
         except Exception as error:
-            self._payments.note_failure(payment, self.reason_of(error), epoch_seconds(self._clock))
+            self._note_failure(payment, self.reason_of(error), log)
             raise
-        return self._record(payment, outcome, job, log)
+        try:
+            return self._record(payment, outcome, job, log)
+        except Exception as error:
+            # The bank answered (a replay asks it again by the same key, and gets the same
+            # answer); what failed is writing it down, and the DLQ must say so.
+            reason = f"the bank's answer ({outcome.status.value}) was not recorded: "
+            self._note_failure(payment, reason + self.reason_of(error), log)
+            raise
+
+    def _note_failure(self, payment: Payment, reason: str, log: dict[str, str]) -> None:
+        """Best effort: the note may fail as the write before it did; the job's own error
+        is what goes on."""
+        try:
+            self._payments.note_failure(payment, reason, epoch_seconds(self._clock))
+        except Exception as error:
+            logger.warning("failure not noted", extra=log | {"reason": self.reason_of(error)})
 
     def resolve(self, payment: Payment, job: PaymentJob, *, deadline: float) -> ProcessedJob:
         """Settle an in-flight payment at its bound: the bank's outcome, or Failed once the

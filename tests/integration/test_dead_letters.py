@@ -204,3 +204,24 @@ def test_a_body_that_may_hold_a_card_is_withheld_and_a_job_is_replayed_as_we_wri
     assert "4242" not in "".join(letter.body_preview for letter in letters)
     assert report.replayed == []
     assert aws.queue_depth() == 0
+
+
+def test_a_job_whose_status_write_failed_says_so_in_the_dead_letter_queue(
+    api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    # GIVEN a payment the bank accepts, whose status write DynamoDB throttles
+    payment_id = submit(api, 1250)
+    job = aws.queued_bodies()[0]
+    payments = aws.settings.payments_table
+    with throttle(services.clients.dynamodb, "PutItem", table=payments):
+        # WHEN the worker takes the job, and it ends in the DLQ
+        assert event_source(aws, services).poll_once().failed == 1
+    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
+    aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=json.dumps(job))
+
+    # THEN the letter gives the real cause: the bank answered, recording it failed
+    (letter,) = dead_letters(aws, services).list()
+    assert letter.payment_id == payment_id
+    assert letter.last_error == (
+        "the bank's answer (Accepted) was not recorded: PutItem failed: ThrottlingException"
+    )
