@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cli.output import console
-from cli.target import target_of
+from cli.output import say, show
+from cli.target import Target, target_of
+from core.adapters.simulated_bank import BankControls
 
 bank_app = typer.Typer(
     help="Switches of the simulated bank (every process sees a change within a second).",
@@ -22,28 +23,44 @@ class Switch(StrEnum):
     OFF = "off"
 
 
-@bank_app.command("status", epilog="Examples:\n\n\b\n  paygate bank status\n")
+def _switches(target: Target) -> None:
+    """The switches as they stand now (after any change): the result of every command."""
+    controls: BankControls = target.services.bank_controls.read()
+    show(
+        {
+            "outage": controls.outage,
+            "timeouts": controls.timeouts,
+            "latencyMs": controls.latency_ms,
+        },
+        lambda: say(
+            f"bank outage {'on' if controls.outage else 'off'}, "
+            f"timeouts {'on' if controls.timeouts else 'off'}, latency {controls.latency_ms} ms"
+        ),
+    )
+
+
+@bank_app.command(
+    "status", epilog="Examples:\n\n\b\n  paygate bank status\n  paygate bank status --json\n"
+)
 def bank_status(ctx: typer.Context) -> None:
     """Show the switches: outage, time-outs of amount 504, latency."""
-    controls = target_of(ctx).services.bank_controls.read()
-    console.print(
-        f"bank outage {'on' if controls.outage else 'off'}, "
-        f"timeouts {'on' if controls.timeouts else 'off'}, latency {controls.latency_ms} ms"
-    )
+    _switches(target_of(ctx))
 
 
 @bank_app.command("outage", epilog="Examples:\n\n\b\n  paygate bank outage on\n")
 def bank_outage(ctx: typer.Context, state: Annotated[Switch, typer.Argument()]) -> None:
     """Make every bank call fail (on) or answer again (off)."""
-    target_of(ctx).services.bank_controls.set_outage(state is Switch.ON)
-    console.print(f"bank outage {state.value}")
+    target = target_of(ctx)
+    target.services.bank_controls.set_outage(state is Switch.ON)
+    _switches(target)
 
 
 @bank_app.command("timeouts", epilog="Examples:\n\n\b\n  paygate bank timeouts off\n")
 def bank_timeouts(ctx: typer.Context, state: Annotated[Switch, typer.Argument()]) -> None:
     """Amount 504 times out (on, the default) or is accepted (off)."""
-    target_of(ctx).services.bank_controls.set_timeouts(state is Switch.ON)
-    console.print(f"bank timeouts {state.value}")
+    target = target_of(ctx)
+    target.services.bank_controls.set_timeouts(state is Switch.ON)
+    _switches(target)
 
 
 @bank_app.command("latency", epilog="Examples:\n\n\b\n  paygate bank latency 200\n")
@@ -52,5 +69,6 @@ def bank_latency(
     milliseconds: Annotated[int, typer.Argument(min=0, max=60_000)],
 ) -> None:
     """Make every bank call take this long."""
-    target_of(ctx).services.bank_controls.set_latency(milliseconds)
-    console.print(f"bank latency {milliseconds} ms")
+    target = target_of(ctx)
+    target.services.bank_controls.set_latency(milliseconds)
+    _switches(target)

@@ -8,18 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import (
-    JsonOption,
-    console,
-    duration_seconds,
-    emit_json,
-    emit_records,
-    fail,
-    say,
-    when,
-)
+from cli.output import duration_seconds, emit_records, fail, say, show, warn, when
 from cli.target import Target, target_of
-from core.adapters.sqs_dead_letters import DeadLetter, LetterAction, LetterFilter, age_seconds
+from core.adapters.simulated_bank import TIMEOUT_AMOUNT, BankControls
+from core.adapters.sqs_dead_letters import (
+    DeadLetter,
+    LetterAction,
+    LetterFilter,
+    LetterReport,
+    age_seconds,
+)
+from core.domain.payment import PaymentStatus
 
 dlq_app = typer.Typer(
     help="The dead-letter queue: inspect, replay, delete (nothing is ever lost: replay sends "
@@ -78,8 +77,7 @@ def letter_document(letter: DeadLetter, now_ms: int) -> dict[str, Any]:
         "kind": letter.kind.value,
         "paymentStatus": letter.payment_status,
         "reason": letter.last_error,
-        "receivesWhenDeadLettered": letter.original_receives,
-        "receivesNow": letter.receive_count,
+        "receivesWhenDeadLettered": letter.receives_when_dead_lettered,
         "sentAt": _when_ms(letter.sent_at_ms),
         "ageSeconds": age_seconds(letter, now_ms),
         "failures": failure.count if failure else None,
@@ -92,10 +90,9 @@ def letter_document(letter: DeadLetter, now_ms: int) -> dict[str, Any]:
 def _letter_record(letter: DeadLetter, now_ms: int) -> list[tuple[str, Any]]:
     failure = letter.failure
     receives = (
-        f"{letter.original_receives} when dead-lettered ({letter.receive_count} now: each "
-        "look adds one)"
-        if letter.original_receives
-        else f"{letter.receive_count} (each look adds one)"
+        f"{letter.receives_when_dead_lettered}, then SQS moved it here"
+        if letter.receives_when_dead_lettered
+        else "unknown (the jobs queue's redrive policy is unreadable, or names another DLQ)"
     )
     payment = letter.payment_id and (
         f"{letter.payment_id}  ({letter.merchant_id or 'unknown merchant'}, "
@@ -136,7 +133,6 @@ def dlq_list(
     limit: Annotated[
         int, typer.Option(min=1, max=_MAX_LIMIT, help="Show at most this many.")
     ] = 100,
-    as_json: JsonOption = False,
 ) -> None:
     """What is in the DLQ and why: each message with its payment, the reason and history of
     its failures, its age and body. Messages stay where they are."""
@@ -144,12 +140,12 @@ def dlq_list(
     only = _filter(message_id, payment_id, merchant, error, older_than)
     letters = target.dead_letters.list(limit, only)
     now_ms = _now_ms(target)
-    if as_json:
-        emit_json([letter_document(letter, now_ms) for letter in letters])
-        return
-    emit_records(
-        f"dead letters ({target.name}): {len(letters)}",
-        [_letter_record(letter, now_ms) for letter in letters],
+    show(
+        [letter_document(letter, now_ms) for letter in letters],
+        lambda: emit_records(
+            f"dead letters ({target.name}): {len(letters)}",
+            [_letter_record(letter, now_ms) for letter in letters],
+        ),
     )
 
 
@@ -159,7 +155,6 @@ def dlq_list(
 def dlq_show(
     ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(help="The message id, from `dlq list`.")],
-    as_json: JsonOption = False,
 ) -> None:
     """One message of the DLQ, in full."""
     target = target_of(ctx)
@@ -167,10 +162,10 @@ def dlq_show(
     if letter is None:
         fail(f"no message {message_id} in the DLQ")
     now_ms = _now_ms(target)
-    if as_json:
-        emit_json(letter_document(letter, now_ms))
-    else:
-        emit_records(f"dead letter {message_id}", [_letter_record(letter, now_ms)])
+    show(
+        letter_document(letter, now_ms),
+        lambda: emit_records(f"dead letter {message_id}", [_letter_record(letter, now_ms)]),
+    )
 
 
 def _say(letter: DeadLetter, action: LetterAction, dry_run: bool) -> None:
@@ -181,7 +176,24 @@ def _say(letter: DeadLetter, action: LetterAction, dry_run: bool) -> None:
     )
 
 
-def _wait_for_outcomes(target: Target, payment_ids: list[str], seconds: float) -> None:
+def _report_document(report: LetterReport, dry_run: bool) -> dict[str, Any]:
+    return {
+        "dryRun": dry_run,
+        "letters": [
+            {
+                "messageId": letter.message_id,
+                "paymentId": letter.payment_id,
+                "kind": letter.kind.value,
+                "reason": letter.last_error,
+                "action": action.value,
+            }
+            for letter, action in report.done
+        ],
+        "left": report.left,
+    }
+
+
+def _wait_for_outcomes(target: Target, payment_ids: list[str], seconds: float) -> dict[str, str]:
     """Each replayed payment's status once final, or as it stands when the wait is over."""
     deadline = time.monotonic() + seconds
     pending = list(dict.fromkeys(payment_ids))
@@ -194,16 +206,41 @@ def _wait_for_outcomes(target: Target, payment_ids: list[str], seconds: float) -
                 pending.remove(payment_id)
         if pending:
             time.sleep(_WAIT_STEP_SECONDS)
-    for payment_id, status in statuses.items():
-        still = " (still in flight)" if payment_id in pending else ""
-        say(f"outcome  {payment_id}  {status}{still}")
+    return statuses
+
+
+def _in_flight(statuses: dict[str, str]) -> list[str]:
+    return [
+        payment_id
+        for payment_id, status in statuses.items()
+        if status != "gone" and not PaymentStatus(status).is_final
+    ]
+
+
+def bank_warnings(controls: BankControls, replayed: list[DeadLetter]) -> list[str]:
+    """Why the simulated bank will fail replayed payments again, switch by switch."""
+    found = []
+    if controls.outage:
+        found.append(
+            "the bank outage is on: every replayed payment fails again "
+            "(`paygate bank outage off`, then replay what returns to the DLQ)"
+        )
+    timing_out = [
+        letter for letter in replayed if letter.amount and controls.times_out(letter.amount)
+    ]
+    if timing_out:
+        found.append(
+            f"bank timeouts are on: {len(timing_out)} replayed payment(s) of amount "
+            f"{TIMEOUT_AMOUNT} time out again (`paygate bank timeouts off`)"
+        )
+    return found
 
 
 @dlq_app.command(
     "replay",
     epilog="Examples:\n\n\b\n  paygate dlq replay --dry-run\n  paygate dlq replay\n"
     "  paygate dlq replay --payment-id 27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1 --wait 30\n"
-    '  paygate dlq replay --error "did not answer" --older-than 1h\n',
+    '  paygate dlq replay --error "did not answer" --older-than 1h --json\n',
 )
 def dlq_replay(
     ctx: typer.Context,
@@ -218,12 +255,18 @@ def dlq_replay(
     dry_run: Annotated[bool, typer.Option(help="Say what would be done; move nothing.")] = False,
     wait: Annotated[
         float,
-        typer.Option(min=0, max=3600, help="Then wait up to this many seconds for outcomes."),
+        typer.Option(
+            min=0,
+            max=3600,
+            help="Then wait up to this many seconds for outcomes; exit 1 if a replayed "
+            "payment is still in flight at the end.",
+        ),
     ] = 0,
 ) -> None:
     """Send jobs back to the jobs queue (send first, then delete: none is lost). Copies of
     payments already final are dropped; poison (no payment job) is never replayed: see
-    `dlq delete`. Prints what it did to each message, then the counts."""
+    `dlq delete`. Prints what it did to each message, then the counts; warns when a bank
+    switch would fail the replayed payments again."""
     target = target_of(ctx)
     report = target.dead_letters.replay(
         only=_filter(message_id, payment_id, merchant, error, older_than),
@@ -232,22 +275,43 @@ def dlq_replay(
         on_letter=lambda letter, action: _say(letter, action, dry_run),
     )
     prefix = "would have " if dry_run else ""
-    console.print(
+    say(
         f"{prefix}replayed {len(report.replayed)}, {prefix}dropped "
         f"{len(report.dropped_stale)} stale; {report.left} left in the DLQ"
-        + ("; nothing moved" if dry_run else ""),
-        markup=False,
+        + ("; nothing moved" if dry_run else "")
     )
+    statuses: dict[str, str] = {}
     if wait and not dry_run and report.replayed:
-        _wait_for_outcomes(
+        statuses = _wait_for_outcomes(
             target, [letter.payment_id for letter in report.replayed if letter.payment_id], wait
         )
+    in_flight = _in_flight(statuses)
+    for each, status in statuses.items():
+        say(f"outcome  {each}  {status}" + (" (still in flight)" if each in in_flight else ""))
+    # Read last: what matters is whether a switch is still on once the wait is over.
+    warnings = (
+        bank_warnings(target.services.bank_controls.read(), report.replayed)
+        if report.replayed
+        else []
+    )
+    for warning in warnings:
+        warn(warning)
+    document = _report_document(report, dry_run) | {
+        "replayed": len(report.replayed),
+        "dropped": len(report.dropped_stale),
+        "outcomes": statuses,
+        "stillInFlight": in_flight,
+        "warnings": warnings,
+    }
+    show(document)
+    if in_flight:
+        fail(f"{len(in_flight)} replayed payment(s) still in flight after {wait:g} s")
 
 
 @dlq_app.command(
     "delete",
     epilog="Examples:\n\n\b\n  paygate dlq delete --dry-run\n  paygate dlq delete\n"
-    "  paygate dlq delete --message-id 5c0e4b2a-9d7f-4b9e-8f5a-1234567890ab\n",
+    "  paygate dlq delete --message-id 5c0e4b2a-9d7f-4b9e-8f5a-1234567890ab --json\n",
 )
 def dlq_delete(
     ctx: typer.Context,
@@ -276,6 +340,5 @@ def dlq_delete(
         on_letter=lambda letter, action: _say(letter, action, dry_run),
     )
     prefix = "would have " if dry_run else ""
-    console.print(
-        f"{prefix}deleted {len(report.deleted)}; {report.left} left in the DLQ", markup=False
-    )
+    say(f"{prefix}deleted {len(report.deleted)}; {report.left} left in the DLQ")
+    show(_report_document(report, dry_run) | {"deleted": len(report.deleted)})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,7 +24,7 @@ from cli.local_stack import (
 )
 from cli.local_state import default_state_file
 from cli.merchant_commands import merchants_app
-from cli.output import CurrentStderr, JsonOption, console, emit_json, emit_records, fail, say
+from cli.output import CurrentStderr, EveryCommandTakesJson, emit_records, fail, say, show
 from cli.payment_commands import payments_app
 from cli.smoke import DEFAULT_DLQ_WAIT_SECONDS, DEFAULT_SETTLE_SECONDS, Check, SmokeRun, smoke_key
 from cli.target import TargetChoice, target_of
@@ -34,7 +34,13 @@ from core.observability import logger
 from core.resources import LOCAL_API_PORT
 from core.settings import SettingsError
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+app = typer.Typer(
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    cls=EveryCommandTakesJson,
+)
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(payments_app, name="payments")
 app.add_typer(dlq_app, name="dlq")
@@ -109,26 +115,17 @@ def local(
 
     def announce(info: LocalStackInfo) -> None:
         for note in stack.notes:
-            console.print(note, markup=False)
-        emit_records(
-            "paygate is running (Ctrl-C to stop; a restart wipes the data, the key stays)",
-            [
-                [
-                    ("API", info.url),
-                    ("docs", info.url + "/docs"),
-                    ("API key", info.api_key),
-                    ("merchant", info.merchant_id),
-                    ("AWS", f"{info.aws_endpoint_url} (moto)"),
-                    ("state", f"{options.state_file} (for scripts and the paygate CLI)"),
-                ]
-            ],
-        )
-        console.print("\nTry it (one line, paste as is):", markup=False)
-        console.print(
-            f"curl -s -X POST {info.url}/create-payment -H 'Authorization: Bearer "
-            f"{info.api_key}' -H 'Content-Type: application/json' "
-            f'-d \'{{"merchantId": "{info.merchant_id}"}}\'\n',
-            markup=False,
+            say(note)
+        show(
+            {
+                "apiUrl": info.url,
+                "docsUrl": info.url + "/docs",
+                "apiKey": info.api_key,
+                "merchantId": info.merchant_id,
+                "awsEndpointUrl": info.aws_endpoint_url,
+                "stateFile": str(options.state_file),
+            },
+            lambda: _announce(info, options.state_file),
         )
 
     try:
@@ -137,8 +134,32 @@ def local(
         fail(str(error))
     except SettingsError as error:
         fail(f"{error} (check the PAYGATE_* variables in your environment)", 2)
-    console.print("paygate stopped.")
+    say("paygate stopped.")
     raise typer.Exit(code)
+
+
+def _announce(info: LocalStackInfo, state_file: Path) -> None:
+    emit_records(
+        "paygate is running (Ctrl-C to stop; a restart wipes the data, the key stays)",
+        [
+            [
+                ("API", info.url),
+                ("docs", info.url + "/docs"),
+                ("API key", info.api_key),
+                ("merchant", info.merchant_id),
+                ("AWS", f"{info.aws_endpoint_url} (moto)"),
+                ("state", f"{state_file} (for scripts and the paygate CLI)"),
+            ]
+        ],
+    )
+    say("")
+    say("Try it (one line, paste as is):")
+    say(
+        f"curl -s -X POST {info.url}/create-payment -H 'Authorization: Bearer "
+        f"{info.api_key}' -H 'Content-Type: application/json' "
+        f'-d \'{{"merchantId": "{info.merchant_id}"}}\''
+    )
+    say("")
 
 
 @app.command(epilog="Examples:\n\n\b\n  paygate status\n  paygate status --json\n")
@@ -147,7 +168,6 @@ def status(
     max_items: Annotated[
         int, typer.Option(min=1, max=10_000_000, help="Count at most this many payments.")
     ] = 10_000,
-    as_json: JsonOption = False,
 ) -> None:
     """Queue depths, the DLQ's depth, and payments by status."""
     target = target_of(ctx)
@@ -167,19 +187,21 @@ def status(
         "paymentsCounted": sum(counts.values()),
         "countStoppedAt": max_items if truncated else None,
     }
-    if as_json:
-        emit_json(document)
-        return
+    show(document, lambda: _status_records(target.name, document, max_items))
+
+
+def _status_records(name: str, document: dict[str, Any], max_items: int) -> None:
+    jobs, counts = document["jobs"], document["payments"]
     rows = [
-        ("jobs waiting", jobs.visible),
-        ("jobs being processed", jobs.in_flight),
-        ("jobs delayed (re-checks)", jobs.delayed),
-        ("dead letters", dead.total),
-        *((f"payments {name}", count) for name, count in sorted(counts.items())),
+        ("jobs waiting", jobs["waiting"]),
+        ("jobs being processed", jobs["beingProcessed"]),
+        ("jobs delayed (re-checks)", jobs["delayed"]),
+        ("dead letters", document["deadLetters"]),
+        *((f"payments {status}", count) for status, count in counts.items()),
     ]
-    emit_records(f"paygate status ({target.name})", [rows])
-    if truncated:
-        console.print(f"(payments counted from the first {max_items}; see the dashboard)")
+    emit_records(f"paygate status ({name})", [rows])
+    if document["countStoppedAt"]:
+        say(f"(payments counted from the first {max_items}; see the dashboard)")
 
 
 @app.command(
@@ -225,7 +247,10 @@ def listen(
     finally:
         service.remove(merchant, merchant, issued.endpoint.endpoint_id)
         listener.close()
-    say(f"stopped after {listener.received} events")
+    show(
+        {"merchantId": merchant, "url": listener.url, "received": listener.received},
+        lambda: say(f"stopped after {listener.received} events"),
+    )
 
 
 @app.command(
@@ -244,7 +269,6 @@ def smoke(
     settle: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for each payment's final status.")
     ] = DEFAULT_SETTLE_SECONDS,
-    as_json: JsonOption = False,
 ) -> None:
     """Run the end-to-end scenarios against the stack as a merchant would: create; make
     for amounts 1250, 1, 2, 24 and 503 and see each end as the bank answers; get (card
@@ -253,26 +277,25 @@ def smoke(
     if not target.api_url:
         fail(f"the stack {target.name} has no ApiUrl output", 2)
 
-    def show(check: Check) -> None:
-        if not as_json:
-            mark = "ok  " if check.passed else "FAIL"
-            say(f"{mark} {check.name} ({check.seconds} s): {check.detail}")
+    def tell(check: Check) -> None:
+        mark = "ok  " if check.passed else "FAIL"
+        say(f"{mark} {check.name} ({check.seconds} s): {check.detail}")
 
-    run = SmokeRun(target, settle_seconds=settle, on_check=show)
+    run = SmokeRun(target, settle_seconds=settle, on_check=tell)
     with smoke_key(target) as api_key:
         run.api_key = api_key
         run.run(None if skip_dlq else dlq_wait)
-    if as_json:
-        emit_json(
-            {
-                "target": target.name,
-                "passed": run.passed,
-                "checks": [check.__dict__ for check in run.checks],
-            }
-        )
-    else:
-        passed = sum(check.passed for check in run.checks)
-        say(f"smoke {'passed' if run.passed else 'FAILED'}: {passed} of {len(run.checks)} checks")
+    passed = sum(check.passed for check in run.checks)
+    show(
+        {
+            "target": target.name,
+            "passed": run.passed,
+            "checks": [check.__dict__ for check in run.checks],
+        },
+        lambda: say(
+            f"smoke {'passed' if run.passed else 'FAILED'}: {passed} of {len(run.checks)} checks"
+        ),
+    )
     raise typer.Exit(0 if run.passed else 1)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cli.output import JsonOption, emit_json, emit_records, fail, say, when
+from cli.output import emit_records, fail, say, show, when
 from cli.target import Target, target_of
 from cli.usage_plans import Plan, issue_usage_key, move_usage_key
 from core.adapters.dynamodb_merchants import IssuedKey, MerchantRecord, check_merchant
@@ -30,25 +30,23 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "merchant"
 
 
-def _show_key(issued: IssuedKey, as_json: bool) -> None:
-    if as_json:
-        emit_json(
-            {
-                "merchantId": issued.merchant.merchant_id,
-                "keyId": issued.key_id,
-                "apiKey": issued.api_key,
-            }
-        )
-        return
-    emit_records(
-        "Keep the API key now: it cannot be shown again.",
-        [
+def _show_key(issued: IssuedKey) -> None:
+    show(
+        {
+            "merchantId": issued.merchant.merchant_id,
+            "keyId": issued.key_id,
+            "apiKey": issued.api_key,
+        },
+        lambda: emit_records(
+            "Keep the API key now: it cannot be shown again.",
             [
-                ("merchant", issued.merchant.merchant_id),
-                ("key id", issued.key_id),
-                ("API key", issued.api_key),
-            ]
-        ],
+                [
+                    ("merchant", issued.merchant.merchant_id),
+                    ("key id", issued.key_id),
+                    ("API key", issued.api_key),
+                ]
+            ],
+        ),
     )
 
 
@@ -79,7 +77,6 @@ def merchants_create(
             "merchants with the most traffic; see the README's sizing)."
         ),
     ] = Plan.STANDARD,
-    as_json: JsonOption = False,
 ) -> None:
     """Register a new merchant and issue its first API key. An id that exists is refused
     (nothing is issued): use `merchants add-key ID` for another key of a merchant."""
@@ -93,7 +90,7 @@ def merchants_create(
         issued = register_merchant(target, merchant_id, name, plan)
     except MerchantExistsError:
         _refuse_existing(merchant_id)
-    _show_key(issued, as_json)
+    _show_key(issued)
 
 
 def register_merchant(target: Target, merchant_id: str, name: str, plan: Plan) -> IssuedKey:
@@ -123,7 +120,6 @@ def register_merchant(target: Target, merchant_id: str, name: str, plan: Plan) -
 def merchants_add_key(
     ctx: typer.Context,
     merchant_id: Annotated[str, typer.Argument(help="An existing merchant's id.")],
-    as_json: JsonOption = False,
 ) -> None:
     """Issue another API key for an existing merchant (to rotate: add-key, switch the
     merchant over, revoke the old key)."""
@@ -134,7 +130,7 @@ def merchants_add_key(
         )
     except UnknownMerchantError:
         fail(f"no merchant {merchant_id} (see `paygate merchants list`)")
-    _show_key(issued, as_json)
+    _show_key(issued)
 
 
 @merchants_app.command(
@@ -155,7 +151,10 @@ def merchants_set_plan(
         fail(f"no merchant {merchant_id} (see `paygate merchants list`)")
     if not move_usage_key(target.session, _usage_key_name(target, merchant_id), plans, plan):
         fail(f"merchant {merchant_id} has no usage key on {target.name}")
-    say(f"merchant {merchant_id} is on the {plan} usage plan")
+    show(
+        {"merchantId": merchant_id, "plan": plan.value},
+        lambda: say(f"merchant {merchant_id} is on the {plan} usage plan"),
+    )
 
 
 def _plan_ids(target: Target) -> dict[Plan, str]:
@@ -185,7 +184,12 @@ def merchants_revoke(
     except (UnknownMerchantError, UnknownKeyError) as error:
         fail(f"{error} (see `paygate merchants list`)")
     target.note_keys_changed()
-    say(f"revoked {key_id} of {merchant_id}" if revoked else f"{key_id} was revoked already")
+    show(
+        {"merchantId": merchant_id, "keyId": key_id, "revokedNow": revoked},
+        lambda: say(
+            f"revoked {key_id} of {merchant_id}" if revoked else f"{key_id} was revoked already"
+        ),
+    )
 
 
 def _merchant_json(record: MerchantRecord) -> dict[str, Any]:
@@ -207,17 +211,13 @@ def _merchant_json(record: MerchantRecord) -> dict[str, Any]:
 @merchants_app.command(
     "list", epilog="Examples:\n\n\b\n  paygate merchants list\n  paygate merchants list --json\n"
 )
-def merchants_list(
-    ctx: typer.Context,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (with the audit trail).")
-    ] = False,
-) -> None:
-    """Every merchant with its keys, active and revoked."""
+def merchants_list(ctx: typer.Context) -> None:
+    """Every merchant with its keys, active and revoked (with --json, its audit trail too)."""
     records = target_of(ctx).merchants().list_merchants()
-    if as_json:
-        emit_json([_merchant_json(record) for record in records])
-        return
+    show([_merchant_json(record) for record in records], lambda: _list_records(records))
+
+
+def _list_records(records: list[MerchantRecord]) -> None:
     emit_records(
         f"merchants: {len(records)}",
         [

@@ -1,6 +1,7 @@
 """How the paygate command prints: records of `label  value` lines that are never cut
 short (an id copied from the output is the whole id, on a terminal of any width or in a
-pipe), or JSON for scripts (`--json`)."""
+pipe), or, with `--json` (which every command takes), one JSON document on stdout for
+scripts, everything else on stderr."""
 
 from __future__ import annotations
 
@@ -8,18 +9,90 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, NoReturn
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from functools import cache
+from typing import Annotated, Any, NoReturn, TextIO, cast
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+from typer.main import get_command
 
-console = Console(soft_wrap=True, highlight=False, emoji=False)
+_json_wanted: ContextVar[bool] = ContextVar("paygate_json", default=False)
+
+
+def json_wanted() -> bool:
+    """Whether the command running was given --json."""
+    return _json_wanted.get()
+
+
+def _want_json(ctx: typer.Context, value: bool) -> None:
+    if value:
+        token = _json_wanted.set(True)
+        ctx.call_on_close(lambda: _json_wanted.reset(token))
+
+
+def _json_flag(
+    json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            callback=_want_json,
+            expose_value=False,
+            help="Print the result as one JSON document (anything else goes to stderr).",
+        ),
+    ] = False,
+) -> None:
+    """Only here to build the --json option the typer way (never run)."""
+
+
+@cache
+def _json_option() -> Any:
+    flag = typer.Typer()
+    flag.command()(_json_flag)
+    return next(param for param in get_command(flag).params if param.name == "json")
+
+
+def _take_json(command: Any) -> None:
+    if isinstance(command, TyperGroup):
+        for each in command.commands.values():
+            _take_json(each)
+    else:
+        command.params.append(_json_option())
+
+
+class EveryCommandTakesJson(TyperGroup):
+    """The root group: it gives each command under it the one --json flag, so that no
+    command can be added without it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            _take_json(command)
+
+
+class _HumanStream:
+    """Where lines for people go: stdout, or stderr when stdout carries the JSON document
+    (and whatever sys.stdout and sys.stderr are then: a test runner swaps them)."""
+
+    def _stream(self) -> TextIO:
+        return sys.stderr if json_wanted() else sys.stdout
+
+    def write(self, text: str) -> int:
+        return self._stream().write(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+
+console = Console(file=cast(TextIO, _HumanStream()), soft_wrap=True, highlight=False, emoji=False)
 errors = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 Record = Sequence[tuple[str, Any]]
-# Every command that prints records takes it.
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 _DURATION = re.compile(r"^([0-9]{1,12})([smhd]?)$")
@@ -65,6 +138,20 @@ def say(line: Any) -> None:
 
 def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def show(document: Any, human: Callable[[], None] | None = None) -> None:
+    """A command's result: `document` as JSON with --json, else as `human` prints it (no
+    `human`: the command said it in lines already, which --json sends to stderr)."""
+    if json_wanted():
+        emit_json(document)
+    elif human is not None:
+        human()
+
+
+def warn(message: str) -> None:
+    """A line on stderr that a person (or a script's log) must see, in either mode."""
+    errors.print(f"warning: {printable(message)}", style="yellow", markup=False)
 
 
 def emit_records(title: str, records: Iterable[Record]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import JsonOption, emit_json, emit_records, fail, when
+from cli.output import emit_records, fail, show, when
 from cli.target import target_of
 from core.domain.clock import epoch_seconds
 from core.domain.errors import UnreadablePaymentError
@@ -63,7 +63,6 @@ def _record(document: dict[str, Any]) -> list[tuple[str, Any]]:
 def payments_get(
     ctx: typer.Context,
     payment_id: Annotated[str, typer.Argument(help="The payment's id.")],
-    as_json: JsonOption = False,
 ) -> None:
     """One payment, whichever merchant's."""
     try:
@@ -73,10 +72,7 @@ def payments_get(
     if payment is None:
         fail(f"no payment {payment_id}")
     document = payment_document(payment)
-    if as_json:
-        emit_json(document)
-    else:
-        emit_records(f"payment {payment_id}", [_record(document)])
+    show(document, lambda: emit_records(f"payment {payment_id}", [_record(document)]))
 
 
 @payments_app.command(
@@ -96,7 +92,6 @@ def payments_list(
         typer.Option("--in-flight", help="Every payment in flight, least recently moved first."),
     ] = False,
     limit: Annotated[int, typer.Option(min=1, max=_LIST_LIMIT, help="At most this many.")] = 20,
-    as_json: JsonOption = False,
 ) -> None:
     """A merchant's payments (--merchant), or the payments in flight (--in-flight)."""
     if (merchant is None) == (not in_flight):
@@ -131,8 +126,10 @@ def payments_list(
                 break
         payments = payments[:limit]
     documents = [payment_document(payment) for payment in payments]
-    if as_json:
-        emit_json(documents)
-    else:
-        whose = f"of {merchant}" if merchant else "in flight"
-        emit_records(f"payments {whose}: {len(documents)}", [_record(d) for d in documents])
+    whose = f"of {merchant}" if merchant else "in flight"
+    show(
+        documents,
+        lambda: emit_records(
+            f"payments {whose}: {len(documents)}", [_record(d) for d in documents]
+        ),
+    )

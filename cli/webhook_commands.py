@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.local_state import DEV_MERCHANT_ID
-from cli.output import JsonOption, duration_seconds, emit_json, emit_records, fail, say, when
+from cli.output import duration_seconds, emit_records, fail, say, show, when
 from cli.target import Target, target_of
 from core.domain.errors import PaygateError
 from core.domain.webhook_events import ALL_EVENT_TYPES, EVENT_RETENTION_SECONDS
@@ -67,7 +67,6 @@ def webhooks_add(
             help=f"Comma-separated event types (default: all: {', '.join(ALL_EVENT_TYPES)})."
         ),
     ] = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Register an endpoint; prints its signing secret, shown this once."""
     target = target_of(ctx)
@@ -80,26 +79,25 @@ def webhooks_add(
     except PaygateError as error:
         fail(error.reason, 2)
     document = issued.endpoint.to_json() | {"secret": issued.secret}
-    if as_json:
-        emit_json(document)
-        return
-    emit_records("webhook endpoint registered", [_endpoint_record(document)])
-    say(f"signing secret (shown once): {issued.secret}")
+
+    def human() -> None:
+        emit_records("webhook endpoint registered", [_endpoint_record(document)])
+        say(f"signing secret (shown once): {issued.secret}")
+
+    show(document, human)
 
 
 @webhooks_app.command("list", epilog="Examples:\n\n\b\n  paygate webhooks list\n")
-def webhooks_list(
-    ctx: typer.Context, merchant_id: MerchantOption = None, as_json: JsonOption = False
-) -> None:
+def webhooks_list(ctx: typer.Context, merchant_id: MerchantOption = None) -> None:
     """The merchant's endpoints (never their secrets)."""
     target = target_of(ctx)
     merchant = merchant_of(target, merchant_id)
     endpoints = [e.to_json() for e in target.services.webhook_endpoints.list(merchant)]
-    if as_json:
-        emit_json(endpoints)
-        return
-    emit_records(
-        f"webhook endpoints of {merchant}: {len(endpoints)}", map(_endpoint_record, endpoints)
+    show(
+        endpoints,
+        lambda: emit_records(
+            f"webhook endpoints of {merchant}: {len(endpoints)}", map(_endpoint_record, endpoints)
+        ),
     )
 
 
@@ -117,7 +115,7 @@ def webhooks_remove(
     merchant = merchant_of(target, merchant_id)
     if target.services.webhook_endpoints.remove(merchant, endpoint_id) is None:
         fail(f"no webhook endpoint {endpoint_id} of {merchant}")
-    say(f"removed {endpoint_id}")
+    show({"id": endpoint_id, "removed": True}, lambda: say(f"removed {endpoint_id}"))
 
 
 @webhooks_app.command(
@@ -137,7 +135,10 @@ def webhooks_rotate(
         issued = target.services.webhook_endpoint_service.rotate(merchant, merchant, endpoint_id)
     except PaygateError as error:
         fail(error.reason)
-    say(f"new signing secret of {endpoint_id} (shown once): {issued.secret}")
+    show(
+        issued.endpoint.to_json() | {"secret": issued.secret},
+        lambda: say(f"new signing secret of {endpoint_id} (shown once): {issued.secret}"),
+    )
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,16 @@ def webhooks_replay(
                 f"left {len(moved.unreadable)} message(s) in the DLQ that are not deliveries "
                 f"(message ids: {', '.join(moved.unreadable)}); see the runbook"
             )
+        deliveries = [{"eventId": j.event_id, "endpointId": j.endpoint_id} for j in moved.jobs]
+        show(
+            {
+                "dryRun": dry_run,
+                "deliveries": deliveries,
+                "replayed": len(deliveries),
+                "secondLettersDeleted": moved.duplicates,
+                "notDeliveries": list(moved.unreadable),
+            },
+        )
         return
     start = _since(since) if since is not None else None
     selected = _selected(target, event_id, payment_id, start)
@@ -232,6 +243,22 @@ def webhooks_replay(
         say("no events matched (an unknown event or payment id, or none in that time)")
     elif not plan:
         say(f"{len(selected)} event(s) matched, but no endpoint of their merchant wants them")
+    show(
+        {
+            "dryRun": dry_run,
+            "eventsMatched": len(selected),
+            "deliveries": [
+                {
+                    "eventId": p.event.event_id,
+                    "type": p.event.type,
+                    "endpointId": p.endpoint_id,
+                    "url": p.url,
+                }
+                for p in plan
+            ],
+            "replayed": len(plan),
+        }
+    )
 
 
 def _endpoint_id(value: str) -> None:
@@ -279,15 +306,15 @@ def _since(text: str) -> int:
 def events_list(
     ctx: typer.Context,
     payment_id: Annotated[str, typer.Option(help="The payment.")],
-    as_json: JsonOption = False,
 ) -> None:
     """The payment's events oldest first, each delivery's state and attempts."""
     _given("--payment-id", payment_id)
     events = target_of(ctx).services.events.events_of(payment_id)
     documents = [event.to_json() for event in events]
-    if as_json:
-        emit_json(documents)
-        return
+    show(documents, lambda: _event_records(payment_id, documents))
+
+
+def _event_records(payment_id: str, documents: list[dict[str, Any]]) -> None:
     records = []
     for event in documents:
         record: list[tuple[str, Any]] = [

@@ -65,6 +65,9 @@ class BankControls:
     # Off: amount 504 answers (Accepted) instead of timing out, to demo DLQ replay.
     timeouts: bool = True
 
+    def times_out(self, amount: int) -> bool:
+        return self.timeouts and amount == TIMEOUT_AMOUNT
+
 
 class BankControlPanel:
     """The simulator's switches, kept in DynamoDB so every process sees them; a process
@@ -194,7 +197,7 @@ class SimulatedBank:
     @_bank_errors
     def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
         controls = self._answer_like_a_bank()
-        if request.amount == TIMEOUT_AMOUNT and controls.timeouts:
+        if controls.times_out(request.amount):
             self._sleep(self._timeout)
             raise BankTimeoutError(f"the bank did not answer within {self._timeout}s")
         entry = self._count_call(idempotency_key)

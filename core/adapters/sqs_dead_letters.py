@@ -11,18 +11,27 @@ when it fails. Each letter is one of:
 - poison: not a payment job, or a job of no payment or of one not in flight (it could
   never move it): never replayed, only deleted.
 A letter is shown with its payment's failure history (first and last failure, the reason,
-how often, and the receive count SQS gave up at), and its body: a job never holds card
+how often), the receive count SQS gave up at, and its body: a job never holds card
 data (it names a payment), and a poison body is shown with any run of digits long enough
 to be a card number blanked out.
+
+The receive count SQS gave up at is the jobs queue's maxReceiveCount: SQS moves a message
+to the DLQ once it has been received that many times, and nothing else sends to this DLQ.
+It is read from the jobs queue's redrive policy, never from the letter: the letter's own
+ApproximateReceiveCount travels with it into the DLQ (on SQS as on moto) and then grows by
+one at every look (every list, show, replay or delete receives it), so it would say how
+often ops looked, not how often the worker tried.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -62,21 +71,17 @@ class DeadLetter:
     message_id: str
     payment_id: str | None
     kind: LetterKind
-    # What SQS counts now: every look at the DLQ raises it.
-    receive_count: int
+    # How often the jobs queue delivered it before SQS moved it here (None: unknown).
+    receives_when_dead_lettered: int | None
     sent_at_ms: int
     last_error: str
     body: str
     receipt_handle: str
     payment_status: str | None = None
     merchant_id: str | None = None
+    amount: int | None = None
     failure: FailureNotes | None = None
     job: PaymentJob | None = None
-
-    @property
-    def original_receives(self) -> int | None:
-        """The receive count at which SQS gave up on it (recorded by the worker)."""
-        return self.failure.dead_letter_receives if self.failure else None
 
     @property
     def body_preview(self) -> str:
@@ -186,6 +191,28 @@ class DeadLetterQueue:
     def depth(self) -> QueueDepth:
         return queue_depth(self._sqs, self._dlq_url)
 
+    @cached_property
+    def _receives_before_dead_lettering(self) -> int | None:
+        """The jobs queue's maxReceiveCount if it sends its dead letters here; None if it
+        does not, or if its redrive policy cannot be read."""
+        try:
+            jobs = self._sqs.get_queue_attributes(
+                QueueUrl=self._jobs_url, AttributeNames=["RedrivePolicy"]
+            ).get("Attributes", {})
+            here = self._sqs.get_queue_attributes(
+                QueueUrl=self._dlq_url, AttributeNames=["QueueArn"]
+            ).get("Attributes", {})
+            redrive = json.loads(jobs.get("RedrivePolicy") or "{}")
+            if redrive.get("deadLetterTargetArn") != here.get("QueueArn"):
+                return None
+            return int(redrive["maxReceiveCount"])
+        except (ClientError, BotoCoreError, ValueError, KeyError, TypeError) as error:
+            logger.warning(
+                "the jobs queue's redrive policy could not be read",
+                extra={"reason": describe(error)},
+            )
+            return None
+
     @contextmanager
     def _holding(self, limit: int) -> Iterator[_Held]:
         """Receive up to `limit` letters, described; whatever the caller does not delete is
@@ -245,13 +272,14 @@ class DeadLetterQueue:
             message_id=message["MessageId"],
             payment_id=job.payment_id if job else None,
             kind=kind,
-            receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
+            receives_when_dead_lettered=self._receives_before_dead_lettering,
             sent_at_ms=int(attributes.get("SentTimestamp", "0")),
             last_error=reason,
             body=body,
             receipt_handle=message["ReceiptHandle"],
             payment_status=payment.status.value if payment else None,
             merchant_id=payment.merchant_id if payment else None,
+            amount=payment.details.amount if payment and payment.details else None,
             failure=payment.failure if payment else None,
             job=job,
         )
