@@ -84,8 +84,9 @@ def test_every_encryption_key_rotates_and_the_mac_keys_are_hmac(synth: Synthesiz
     encryption_keys = {name: key for name, key in keys.items() if name not in mac_keys}
     assert len(encryption_keys) >= 4
     assert all(key["EnableKeyRotation"] is True for key in encryption_keys.values())
-    # KMS cannot rotate HMAC keys; these two are the card digest and the cursor signature.
-    assert sorted(key["KeySpec"] for key in mac_keys.values()) == ["HMAC_256", "HMAC_256"]
+    # KMS cannot rotate HMAC keys; these are the card digest, the cursor signature and the
+    # Idempotency-Key digest.
+    assert sorted(key["KeySpec"] for key in mac_keys.values()) == ["HMAC_256"] * 3
 
 
 def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
