@@ -262,8 +262,9 @@ OPERATIONS = (
         "listPaymentEvents",
         "A payment's events, oldest first, with every delivery attempt",
         "What the payment went through (each status it reached) and what paygate did to tell "
-        "you: each endpoint's state (retrying, delivered, failed) and attempts (time, HTTP "
-        "status or error, milliseconds).",
+        "you: each endpoint's state (retrying, delivered, failed after 3 days, or ended with "
+        "a reason, such as the endpoint being removed) and attempts (time, HTTP status or "
+        "error, milliseconds).",
         200,
         PaymentEvents,
         {"events": [_EVENT_EXAMPLE]},

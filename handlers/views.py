@@ -179,7 +179,7 @@ class PaymentEvents(_View):
     events: list[dict[str, Any]] = Field(
         description="Each event as delivered (id, type, created, paymentId, merchantId, "
         "version, data) plus deliveries: endpointId, url, state (retrying, delivered, "
-        "failed) and attempts (at, ms, status or error)"
+        "failed, or ended with a reason) and attempts (at, ms, status or error)"
     )
 
 

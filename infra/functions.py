@@ -301,6 +301,8 @@ class Functions(Construct):
             access.secret_key(function, storage.webhook_secret_key, "kms:Encrypt")
         access.table(route[LIST_PAYMENT_EVENTS], storage.payments, ["GetItem"])
         access.table(route[LIST_PAYMENT_EVENTS], events, ["Query"])
+        # Which endpoints are still there: a delivery to a removed one is shown as ended.
+        access.table(route[LIST_PAYMENT_EVENTS], endpoints, ["Query"])
         access.table(self.event_publisher, events, ["PutItem", "GetItem", "UpdateItem"])
         access.table(self.event_publisher, endpoints, ["Query"])
         access.send_jobs(self.event_publisher, messaging.deliveries)

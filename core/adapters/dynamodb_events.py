@@ -103,6 +103,7 @@ def _delivery_of(item: dict[str, Any]) -> Delivery:
         url=item["url"]["S"],
         state=item["state"]["S"],
         attempts=tuple(_attempt_of(a) for a in item.get("attempts", {}).get("L", [])),
+        reason=item.get("reason", {}).get("S"),
     )
 
 
@@ -246,6 +247,28 @@ class DynamoEventStore:
                 return refused_item_written_by(error, token)
             raise
         return True
+
+    def end_delivery(self, job: DeliveryJob, reason: str) -> None:
+        """The delivery is never tried again (its endpoint is gone): ended, with why. Only
+        a delivery still retrying in this job's chain or an older one."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(job.event_id, job.endpoint_id),
+                UpdateExpression="SET #s = :ended, reason = :reason, followUp = :no REMOVE nextAt",
+                ConditionExpression="#s = :retrying AND #chain <= :chain",
+                ExpressionAttributeNames={"#s": "state", "#chain": "chain"},
+                ExpressionAttributeValues={
+                    ":ended": {"S": DeliveryState.ENDED},
+                    ":retrying": {"S": DeliveryState.RETRYING},
+                    ":reason": {"S": reason},
+                    ":no": {"BOOL": False},
+                    ":chain": {"N": str(job.chain)},
+                },
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
 
     def follow_up_queued(self, job: DeliveryJob) -> None:
         """What follows the job's attempt is queued (unless a later attempt was recorded

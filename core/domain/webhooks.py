@@ -245,6 +245,11 @@ class DeliveryState:
     RETRYING = "retrying"
     DELIVERED = "delivered"
     FAILED = "failed"
+    # Never tried again, for a reason other than the retry budget (`Delivery.reason`).
+    ENDED = "ended"
+
+
+ENDPOINT_REMOVED = "the endpoint was removed"
 
 
 @dataclass(frozen=True)
@@ -253,14 +258,23 @@ class Delivery:
     url: str
     state: str
     attempts: tuple[Attempt, ...] = ()
+    reason: str | None = None
+
+    def ended_unless_live(self, live_endpoint_ids: set[str]) -> Delivery:
+        """As the merchant should see it: a delivery still retrying to an endpoint that
+        was removed is ended, whether or not its next job has come by to record it."""
+        if self.state != DeliveryState.RETRYING or self.endpoint_id in live_endpoint_ids:
+            return self
+        return replace(self, state=DeliveryState.ENDED, reason=ENDPOINT_REMOVED)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        answer = {
             "endpointId": self.endpoint_id,
             "url": self.url,
             "state": self.state,
             "attempts": [attempt.to_json() for attempt in self.attempts],
         }
+        return answer | ({"reason": self.reason} if self.reason else {})
 
 
 @dataclass(frozen=True)
@@ -298,6 +312,7 @@ class EventStore(Protocol):
         next_at: float | None = None,
         first_attempt_at: float | None = None,
     ) -> bool: ...
+    def end_delivery(self, job: DeliveryJob, reason: str) -> None: ...
     def follow_up_queued(self, job: DeliveryJob) -> None: ...
     def events_of(self, payment_id: str) -> list[StoredEvent]: ...
     def event_ids_since(self, since: int, until: int) -> Iterator[str]: ...

@@ -13,6 +13,7 @@ from core.domain.ports import Metrics
 from core.domain.webhook_retry import next_attempt_at
 from core.domain.webhook_signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 from core.domain.webhooks import (
+    ENDPOINT_REMOVED,
     Attempt,
     DeliveryJob,
     DeliveryQueue,
@@ -46,6 +47,8 @@ class WebhookDelivery:
         endpoint = self.endpoints.get(job.merchant_id, job.endpoint_id)
         event, progress = self.events.get_for_delivery(job.event_id, job.endpoint_id)
         if endpoint is None or event is None or event.merchant_id != job.merchant_id:
+            if endpoint is None and progress is not None:
+                self.events.end_delivery(job, ENDPOINT_REMOVED)
             self.metrics.count("WebhooksDropped")
             return "endpoint or event gone"
         if progress is not None and progress.is_of(job) and progress.follow_up_pending:

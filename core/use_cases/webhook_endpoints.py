@@ -107,4 +107,11 @@ class WebhookEndpoints:
     def events_of(self, caller: str, merchant_id: str, payment_id: str) -> list[StoredEvent]:
         now = epoch_seconds(self.clock)
         visible_payment(self.payments, caller, merchant_id, payment_id, now)
-        return self.events.events_of(payment_id)
+        events = self.events.events_of(payment_id)
+        if not any(event.deliveries for event in events):
+            return events
+        live = {endpoint.endpoint_id for endpoint in self.endpoints.list(merchant_id)}
+        return [
+            replace(event, deliveries=tuple(d.ended_unless_live(live) for d in event.deliveries))
+            for event in events
+        ]

@@ -182,6 +182,33 @@ def test_a_500_then_a_2xx_is_delivered_on_the_retry(
         assert len({json.loads(r.body)["id"] for r in receiver.received}) == 1
 
 
+def test_a_delivery_to_a_removed_endpoint_is_shown_ended_with_why_and_recorded_so(
+    world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    for receiver in receiving(500, 200):
+        # GIVEN a delivery retrying after a 500
+        endpoint = register(world, receiver.url, "payment.accepted").endpoint
+        payment_id = _one_accepted_payment(world, api, aws, services)
+        world.run()
+        history = world.services.webhook_endpoint_service
+
+        # WHEN the merchant removes the endpoint
+        history.remove(MERCHANT_A, MERCHANT_A, endpoint.endpoint_id)
+
+        # THEN /payment-events shows it ended at once, with the reason
+        (event,) = history.events_of(MERCHANT_A, MERCHANT_A, payment_id)[1:]
+        (shown,) = event.to_json()["deliveries"]
+        assert (shown["state"], shown["reason"]) == ("ended", "the endpoint was removed")
+
+        # AND once its next attempt comes due, it is recorded so and nothing is sent
+        world.clock.advance(120)
+        world.run()
+        (stored,) = world.services.events.events_of(payment_id)[1].deliveries
+        assert (stored.state, stored.reason) == ("ended", "the endpoint was removed")
+        assert [r.status for r in stored.attempts] == [500]
+        assert len(receiver.received) == 1
+
+
 def test_a_receiver_that_times_out_or_refuses_connections_is_retried(
     world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services
 ) -> None:
