@@ -75,6 +75,10 @@ class Settings:
     # once voided) and no card data kept past it. Longer than the reconcile threshold.
     resolve_after_seconds: int = _setting(EnvVar.RESOLVE_AFTER_SECONDS, 24 * 3600, above=0)
     worker_concurrency: int = _setting(EnvVar.WORKER_CONCURRENCY, 10, minimum=1, maximum=64)
+    # Worker instances taking jobs at once at most (the event source's maximum concurrency;
+    # one for the local stack's worker): how fast a backlog drains at the slowest, which
+    # tells the reconciler how long a job can wait in the queue without being lost.
+    worker_instances: int = _setting(EnvVar.WORKER_INSTANCES, 1, minimum=1, maximum=1000)
     # Stalled payments the reconciler looks at (and notes) at once: each look is a few
     # DynamoDB requests of milliseconds, so a page of 100 takes tens of ms, not a second.
     reconcile_concurrency: int = _setting(EnvVar.RECONCILE_CONCURRENCY, 16, minimum=1, maximum=64)

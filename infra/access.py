@@ -71,6 +71,11 @@ def send_jobs(function: lambda_.Function, queue: sqs.Queue) -> None:
     _key_through(function, queue.encryption_master_key, "sqs", _QUEUE_KEY_ACTIONS)
 
 
+def read_queue_depth(function: lambda_.Function, queue: sqs.Queue) -> None:
+    """GetQueueAttributes: how many messages the queue holds (no message itself)."""
+    _allow(function, ["sqs:GetQueueAttributes"], [queue.queue_arn])
+
+
 def card_key(function: lambda_.Function, key: kms.Key, action: str) -> None:
     """kms:Encrypt or kms:Decrypt on the card key, only with a payment's encryption
     context (paymentId and merchantId, and nothing else)."""

@@ -278,6 +278,8 @@ class Functions(Construct):
         access.card_key(self.worker, storage.card_key, "kms:Decrypt")
         for function in (self.make_payment, self.worker, self.reconciler):
             access.send_jobs(function, messaging.jobs)
+        # The reconciler never queues a job again while it may still wait in the backlog.
+        access.read_queue_depth(self.reconciler, messaging.jobs)
         self._grant_webhooks(storage, messaging)
 
     def _grant_webhooks(self, storage: Storage, messaging: Messaging) -> None:

@@ -99,6 +99,7 @@ class Scaling:
     def environment(self) -> dict[str, str]:
         return {
             EnvVar.WORKER_CONCURRENCY: str(self.worker_concurrency),
+            EnvVar.WORKER_INSTANCES: str(self.worker_instances),
             EnvVar.IN_FLIGHT_SHARDS: str(self.in_flight_shards),
             EnvVar.MERCHANT_BUCKETS: str(self.merchant_buckets),
         }

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.domain.cards import CardSecret
@@ -30,7 +30,7 @@ from core.domain.payment import (
     PaymentDetails,
     PaymentStatus,
 )
-from core.domain.ports import AuthorizationRequest, PaymentPage, StalledPayment
+from core.domain.ports import AuthorizationRequest, PaymentPage, QueueDepth, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
 
 PAGE_ITEMS = 100
@@ -166,7 +166,11 @@ class InMemoryPaymentStore:
             stored,
             reconcile_at=self._policy.look_at(now, payment.created_at),
             reconcile_count=payment.reconcile_count + 1,
+            reconciled_at=now,
         )
+
+    def note_waiting(self, payment: Payment, look_at: int) -> None:
+        self._update(self._at_version(payment, in_flight=True), reconcile_at=look_at)
 
     def erase_card(self, payment: Payment) -> None:
         self._update(self._at_version(payment, in_flight=False), card_ciphertext=None)
@@ -314,6 +318,9 @@ class InMemoryJobQueue:
         taken, self.published = self.published, []
         return taken
 
+    def depth(self) -> QueueDepth:
+        return QueueDepth(visible=len(self.published), in_flight=0, delayed=0)
+
 
 class FakeBank:
     """Bank that answers `answers[amount]` (Accepted otherwise), once per idempotency key;
@@ -386,3 +393,74 @@ class CountingMetrics:
 
     def milliseconds(self, name: str, value: float) -> None:
         self.timings.setdefault(name, []).append(value)
+
+
+@dataclass
+class _Message:
+    job: PaymentJob
+    visible_at: float
+    receives: int = 0
+
+
+class VirtualSqsQueue:
+    """JobPublisher that behaves as an SQS standard queue on a virtual clock: a message is
+    received when visible (oldest first), a failed receive leaves it invisible for the
+    visibility timeout, and the receive that reaches `max_receives` without a delete moves
+    it to the dead letters. `sent` counts every job ever published."""
+
+    def __init__(
+        self, now: Callable[[], float], *, visibility_seconds: float, max_receives: int
+    ) -> None:
+        self._now = now
+        self._visibility = visibility_seconds
+        self._max_receives = max_receives
+        self._messages: dict[int, _Message] = {}
+        self._next_id = 0
+        self.sent = 0
+        self.dead_letters: list[PaymentJob] = []
+
+    def publish(self, job: PaymentJob, *, delay_seconds: int = 0) -> None:
+        self.sent += 1
+        self._messages[self._next_id] = _Message(job, self._now() + delay_seconds)
+        self._next_id += 1
+
+    def publish_many(self, jobs: Sequence[PaymentJob]) -> list[PaymentJob]:
+        for job in jobs:
+            self.publish(job)
+        return []
+
+    def receive(self, most: int) -> list[tuple[int, PaymentJob, int]]:
+        """Up to `most` visible messages (id, job, receive count), now invisible."""
+        now = self._now()
+        taken = [
+            (handle, message)
+            for handle, message in sorted(self._messages.items())
+            if message.visible_at <= now
+        ][:most]
+        for _, message in taken:
+            message.receives += 1
+            message.visible_at = now + self._visibility
+        return [(handle, message.job, message.receives) for handle, message in taken]
+
+    def delete(self, handle: int) -> None:
+        self._messages.pop(handle, None)
+
+    def fail(self, handle: int) -> None:
+        """The receive failed: visible again after its visibility timeout, or dead."""
+        message = self._messages[handle]
+        if message.receives >= self._max_receives:
+            self.dead_letters.append(self._messages.pop(handle).job)
+
+    def depth(self) -> QueueDepth:
+        now = self._now()
+        visible = sum(m.visible_at <= now and m.receives == 0 for m in self._messages.values())
+        redelivered = sum(m.visible_at <= now and m.receives > 0 for m in self._messages.values())
+        hidden = [m for m in self._messages.values() if m.visible_at > now]
+        return QueueDepth(
+            visible=visible + redelivered,
+            in_flight=sum(m.receives > 0 for m in hidden),
+            delayed=sum(m.receives == 0 for m in hidden),
+        )
+
+    def __len__(self) -> int:
+        return len(self._messages)

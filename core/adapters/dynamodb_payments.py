@@ -123,6 +123,7 @@ def payment_to_item(
         "failReason": payment.fail_reason,
         _CARD_CIPHERTEXT: payment.card_ciphertext,
         "enqueueFailed": payment.enqueue_failed or None,
+        "reconciledAt": payment.reconciled_at,
     }
     values |= {key: value for key, value in optional.items() if value is not None}
     if payment.details is not None:
@@ -215,6 +216,7 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
             fail_reason=values.get("failReason"),
             bank_checks=int(values.get("bankChecks", 0)),
             reconcile_count=int(values.get("reconcileCount", 0)),
+            reconciled_at=int(values["reconciledAt"]) if "reconciledAt" in values else None,
             failure=_failure_from(values),
             enqueue_failed=bool(values.get("enqueueFailed", False)),
         )
@@ -489,12 +491,20 @@ class DynamoPaymentStore:
         answer changes nothing more."""
         self._update_unchanged(
             payment,
-            "SET #reconcile_at = :look_at, reconcileCount = :count",
+            "SET #reconcile_at = :look_at, reconcileCount = :count, reconciledAt = :now",
             {
                 ":look_at": self._policy.look_at(now, payment.created_at),
                 ":count": payment.reconcile_count + 1,
+                ":now": now,
             },
             in_flight=True,
+        )
+
+    def note_waiting(self, payment: Payment, look_at: int) -> None:
+        """Its job is still on its way (seen lately, or in the queue's backlog): the
+        reconciler looks at it again at `look_at`, counting nothing."""
+        self._update_unchanged(
+            payment, "SET #reconcile_at = :look_at", {":look_at": look_at}, in_flight=True
         )
 
     def erase_card(self, payment: Payment) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,6 +16,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from core.domain.errors import QueueUnavailableError
 from core.domain.jobs import PaymentJob
+from core.domain.ports import QueueDepth as QueueDepth  # re-exported: the DLQ tools read it here
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -26,17 +26,6 @@ MAX_DELAY_SECONDS = 900
 SEND_ATTEMPTS = 3
 SQS_BATCH = 10
 BATCH_SENDERS = 10
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    visible: int
-    in_flight: int
-    delayed: int
-
-    @property
-    def total(self) -> int:
-        return self.visible + self.in_flight + self.delayed
 
 
 def queue_depth(client: SQSClient, queue_url: str) -> QueueDepth:

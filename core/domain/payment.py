@@ -119,6 +119,8 @@ class Payment:
     fail_reason: str | None = None
     bank_checks: int = 0
     reconcile_count: int = 0
+    # When the reconciler last looked at it (queued its job again, or reported it stuck).
+    reconciled_at: int | None = None
     failure: FailureNotes | None = None
     # make-payment recorded it but could not queue its job: a repeated request queues it.
     enqueue_failed: bool = False
@@ -149,6 +151,7 @@ class Payment:
             card_ciphertext=None,
             bank_checks=self.bank_checks + 1,
             reconcile_count=0,
+            reconciled_at=None,
             failure=None,
             enqueue_failed=False,
         )

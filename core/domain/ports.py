@@ -102,8 +102,13 @@ class PaymentStore(Protocol):
     def note_enqueued(self, payment: Payment) -> None: ...
 
     def touch_progress(self, payment: Payment, now: int) -> None:
-        """The reconciler looked at it: not due again for a while (ConcurrentUpdateError
-        if it moved on)."""
+        """The reconciler looked at it (re-queued or reported it) at `now`: not due again
+        for a while (ConcurrentUpdateError if it moved on)."""
+        ...
+
+    def note_waiting(self, payment: Payment, look_at: int) -> None:
+        """Its job is on its way: the reconciler looks at it again at `look_at`, counting
+        nothing (ConcurrentUpdateError if it moved on)."""
         ...
 
     def erase_card(self, payment: Payment) -> None: ...
@@ -143,6 +148,19 @@ class CardVault(Protocol):
     def decrypt(self, ciphertext: bytes, *, payment_id: str, merchant_id: str) -> CardSecret: ...
 
 
+@dataclass(frozen=True)
+class QueueDepth:
+    """A queue's approximate message counts (SQS GetQueueAttributes)."""
+
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
 class JobPublisher(Protocol):
     def publish(self, job: PaymentJob, *, delay_seconds: int = 0) -> None:
         """Queue a job (retrying); QueueUnavailableError if it cannot."""
@@ -151,6 +169,10 @@ class JobPublisher(Protocol):
     def publish_many(self, jobs: Sequence[PaymentJob]) -> list[PaymentJob]:
         """Queue many jobs in as few requests as the queue allows (retrying the ones that
         failed); the jobs that could not be queued."""
+        ...
+
+    def depth(self) -> QueueDepth:
+        """The queue's approximate message counts (how big its backlog is)."""
         ...
 
 

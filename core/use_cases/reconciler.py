@@ -6,7 +6,10 @@ that expired in the DLQ. For each stalled payment, oldest first:
 - past its resolution bound: settle it with the bank now (its outcome, or Failed once the
   bank voided it); if the bank cannot be asked, erase its card anyway;
 - re-queued too often already (its jobs are in the DLQ): report it stuck;
-- otherwise: queue its job again.
+- its job seen lately, or possibly still waiting in the queue's backlog (ReconcilePolicy):
+  look at it again once the job would be lost, queueing nothing. A backlog (a bank outage,
+  a slow bank) is never fed duplicates, which would only make it longer;
+- otherwise (its job is lost): queue its job again.
 Each one it looks at leaves the stalled window (its progress time moves on), so a run pages
 through every stalled payment, stuck ones never hide the others, and a run that runs out of
 time leaves the rest to the next. One payment's failure is counted and never stops the run.
@@ -15,6 +18,7 @@ It reads the sparse in-flight index, never the whole table.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +44,8 @@ STOP_BEFORE_SECONDS = 5.0
 class ReconcileReport:
     stalled: int = 0
     requeued: int = 0
+    # Their jobs still on their way (seen lately, or in the backlog): looked at later.
+    waiting: int = 0
     stuck: int = 0
     resolved: int = 0
     errors: int = 0
@@ -50,6 +56,7 @@ class ReconcileReport:
         return {
             "stalled": self.stalled,
             "requeued": self.requeued,
+            "waiting": self.waiting,
             "stuck": self.stuck,
             "resolved": self.resolved,
             "errors": self.errors,
@@ -60,10 +67,35 @@ class ReconcileReport:
 class _Action(Enum):
     NOTHING = "nothing"  # final or gone meanwhile
     QUEUE = "queue"
+    WAIT = "wait"
     STUCK = "stuck"
     RESOLVED = "resolved"
     ERROR = "error"
     OUT_OF_TIME = "out of time"
+
+
+class _Backlog:
+    """The jobs queue's depth, read once per run and only if a payment's job could be lost
+    (one GetQueueAttributes). Unreadable, it counts as empty: a lost job is then queued
+    again, at worst beside one that was waiting."""
+
+    def __init__(self, jobs: JobPublisher) -> None:
+        self._jobs = jobs
+        self._lock = threading.Lock()
+        self._depth: int | None = None
+
+    def depth(self) -> int:
+        with self._lock:
+            if self._depth is None:
+                try:
+                    self._depth = self._jobs.depth().total
+                except Exception as error:
+                    logger.warning(
+                        "the jobs queue's depth could not be read; taken as empty",
+                        extra={"errorType": type(error).__name__},
+                    )
+                    self._depth = 0
+            return self._depth
 
 
 @dataclass(frozen=True)
@@ -71,6 +103,7 @@ class _Run:
     now: int
     report: ReconcileReport
     seconds_left: Callable[[], float]
+    backlog: _Backlog
 
 
 class Reconciler:
@@ -95,7 +128,9 @@ class Reconciler:
     def run(self, *, seconds_left: Callable[[], float]) -> ReconcileReport:
         """One pass over the stalled payments, a page at a time, until done or until
         `seconds_left()` (the run's remaining time) falls under STOP_BEFORE_SECONDS."""
-        run = _Run(epoch_seconds(self._clock), ReconcileReport(), seconds_left)
+        run = _Run(
+            epoch_seconds(self._clock), ReconcileReport(), seconds_left, _Backlog(self._jobs)
+        )
         with ThreadPoolExecutor(max_workers=self._settings.reconcile_concurrency) as pool:
             for page in self._payments.stalled_pages(run.now):
                 if seconds_left() < STOP_BEFORE_SECONDS:
@@ -124,6 +159,7 @@ class Reconciler:
             report.complete &= action is not _Action.OUT_OF_TIME
             report.stuck += action is _Action.STUCK
             report.resolved += action is _Action.RESOLVED
+            report.waiting += action is _Action.WAIT
             report.errors += action is _Action.ERROR
         to_queue = [payment for action, payment in looked if payment and action is _Action.QUEUE]
         if not to_queue:
@@ -167,9 +203,26 @@ class Reconciler:
             logger.error("payment stuck in flight; see the DLQ", extra=_log_of(payment))
             self._note_looked_at(payment, run.now)
             return _Action.STUCK, payment
+        if self._on_its_way(payment, run):
+            return _Action.WAIT, payment
         # Queued first (with the page's others), then its progress noted: a failure in
         # between only queues twice, which the worker absorbs; the other order could lose it.
         return _Action.QUEUE, payment
+
+    def _on_its_way(self, payment: Payment, run: _Run) -> bool:
+        """True if its job may still come (seen lately, or in the backlog): it is then
+        looked at again once it would be lost, or at its settle time if that is sooner."""
+        lost_from = self._policy.lost_from(payment, backlog=0)
+        if run.now >= lost_from:
+            lost_from = self._policy.lost_from(payment, run.backlog.depth())
+            if run.now >= lost_from:
+                return False
+        look_at = min(lost_from, self._policy.settle_from(payment.created_at))
+        try:
+            self._payments.note_waiting(payment, look_at)
+        except ConcurrentUpdateError:
+            logger.info("payment moved on while being reconciled", extra=_log_of(payment))
+        return True
 
     def _settle(self, payment: Payment, job: PaymentJob, seconds_left: Callable[[], float]) -> None:
         deadline = time.monotonic() + max(0.0, seconds_left() - STOP_BEFORE_SECONDS)

@@ -23,7 +23,10 @@ from tests.fakes import (
 )
 
 POLICY = ReconcilePolicy(
-    reconcile_after_seconds=1200, resolve_after_seconds=86400, every_seconds=300
+    reconcile_after_seconds=1200,
+    resolve_after_seconds=86400,
+    every_seconds=300,
+    drain_jobs_per_second=100.0,
 )
 # More than one of each, so every in-flight listing merges shards and every merchant
 # listing merges buckets.

@@ -169,6 +169,28 @@ def test_a_look_by_the_reconciler_moves_the_payment_on_and_counts(store: Any) ->
         store.touch_progress(processing, due)
 
 
+def test_a_payment_left_waiting_is_looked_at_again_later_counting_nothing(store: Any) -> None:
+    payment = created()
+    store.add(payment)
+    processing = submit(store, payment)
+    due = NOW + 5 + POLICY.reconcile_after_seconds
+    store.touch_progress(processing, due)
+    looked_at = store.get(payment.payment_id)
+    assert looked_at.reconciled_at == due
+
+    store.note_waiting(looked_at, due + 7)
+
+    assert stalled_ids(store, due + 6) == []
+    assert stalled_ids(store, due + 7) == [payment.payment_id]
+    waiting = store.get(payment.payment_id)
+    assert (waiting.reconcile_count, waiting.reconciled_at) == (1, due)
+    accepted = waiting.with_outcome(BankOutcome(PaymentStatus.ACCEPTED), due + 8)
+    store.save_transition(waiting, accepted)
+    assert store.get(payment.payment_id).reconciled_at is None
+    with pytest.raises(ConcurrentUpdateError):
+        store.note_waiting(waiting, due + 9)
+
+
 def test_failures_are_noted_without_a_state_change_and_never_on_a_payment_that_moved_on(
     store: Any,
 ) -> None:

@@ -3,6 +3,7 @@ stuck, and none keeps card data past its resolution bound."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from core.adapters.sqs_jobs import SEND_ATTEMPTS, SQS_BATCH
 from core.bootstrap import Services
 from core.domain.cards import CardSecret
+from core.domain.jobs import PaymentJob
 from core.domain.payment import Payment, PaymentStatus
 from core.domain.ports import AuthorizationRequest
 from core.domain.reconcile_policy import ReconcilePolicy
@@ -293,3 +295,30 @@ def test_a_payment_looked_at_just_before_its_bound_is_still_settled_before_it(
     assert settled_at is not None and settled_at <= bound
     item = aws.raw_item(payment_id)
     assert item["status"] == {"S": "Failed"} and "cardCiphertext" not in item
+
+
+def test_a_lost_job_behind_a_backlog_is_queued_again_once_the_backlog_would_have_drained(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a payment whose job was lost (make-payment died before the enqueue, or it was
+    # deleted), with 300 other jobs waiting in the queue (a bank outage's backlog)
+    (payment_id,) = stalled(api, aws, clock)
+    backlog = 300
+    for start in range(0, backlog, SQS_BATCH):
+        aws.sqs.send_message_batch(
+            QueueUrl=aws.settings.jobs_queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": PaymentJob(str(uuid.uuid4()), "load").to_body()}
+                for n in range(start, start + SQS_BATCH)
+            ],
+        )
+
+    # WHEN the reconciler runs past the threshold, and again once the backlog would drain
+    waiting = reconcile(services)
+    clock.advance(ReconcilePolicy.of(aws.settings).backlog_wait_seconds(backlog))
+    lost = reconcile(services)
+
+    # THEN it first waits (the job could be in the backlog), then queues it again
+    assert (waiting["waiting"], waiting["requeued"]) == (1, 0)
+    assert (lost["waiting"], lost["requeued"]) == (0, 1)
+    assert [job["paymentId"] for job in aws.queued_bodies()].count(payment_id) == 1

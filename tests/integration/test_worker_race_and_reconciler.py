@@ -99,10 +99,13 @@ def test_the_reconciler_gives_up_after_its_attempts_and_reads_no_table_scan(
     )
 
     # WHEN the reconciler runs again and again, each time after the threshold
-    reports = []
+    reports, requeued = [], []
     for _ in range(aws.settings.reconcile_max_attempts + 2):
         clock.advance(aws.settings.reconcile_after_seconds + 1)
         reports.append(reconciler.handle({}, lambda_context(), services))
+        # Each job fails until SQS moves it to the DLQ: none is left in the queue.
+        requeued += [body["paymentId"] for body in aws.queued_bodies()]
+        aws.discard_jobs()
 
     # THEN it re-queued it up to its limit, then reported it stuck (it is in the DLQ by then)
     # each time it saw it, for the PaymentsStuck alarm
@@ -110,7 +113,7 @@ def test_the_reconciler_gives_up_after_its_attempts_and_reads_no_table_scan(
     assert [r["requeued"] for r in reports] == [1] * attempts + [0, 0]
     assert [r["stuck"] for r in reports] == [0] * attempts + [1, 1]
     assert emitted_metrics(capsys.readouterr().out)["PaymentsStuck"] == 2
-    assert aws.queue_depth() == attempts
+    assert requeued == [payment_id] * attempts
     assert "Scan" not in operations
     assert "Query" in operations
     assert aws.raw_item(payment_id)["status"] == {"S": "Processing"}

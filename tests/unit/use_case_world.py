@@ -9,6 +9,7 @@ from core.adapters.list_cursors import SignedCursors
 from core.bootstrap import AwsClients, Services
 from core.domain.cards import CardSecret
 from core.domain.payment import Payment
+from core.domain.ports import JobPublisher
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.domain.submission import RequestDigests, SubmitCard
 from core.settings import Settings
@@ -59,6 +60,8 @@ class World:
     vault: InMemoryCardVault = field(default_factory=InMemoryCardVault)
     metrics: CountingMetrics = field(default_factory=CountingMetrics)
     store_class: type[InMemoryPaymentStore] = InMemoryPaymentStore
+    # A queue of another kind (a VirtualSqsQueue) in place of `jobs`.
+    queue: JobPublisher | None = None
 
     def __post_init__(self) -> None:
         self.store = self.store_class(ReconcilePolicy.of(self.settings))
@@ -72,7 +75,7 @@ class World:
             overrides={
                 "payments": self.store,
                 "vault": self.vault,
-                "jobs": self.jobs,
+                "jobs": self.jobs if self.queue is None else self.queue,
                 "bank": self.bank,
                 "metrics": self.metrics,
                 "request_digests": self.digests,
