@@ -265,6 +265,8 @@ def test_the_worker_takes_batches_reports_partial_failures_and_is_capped(
     worker = _only(synth.resources("AWS::Lambda::Function"), "Worker")
     environment = worker["Environment"]["Variables"]
     assert environment["PAYGATE_WORKER_CONCURRENCY"] == "10"
+    # The reconciler reads it: how fast a backlog drains at the slowest.
+    assert environment["PAYGATE_WORKER_INSTANCES"] == "700"
     assert environment["PAYGATE_IN_FLIGHT_SHARDS"] == "64"
     assert environment["PAYGATE_MERCHANT_BUCKETS"] == "32"
 
@@ -286,6 +288,7 @@ def test_the_worker_and_the_indexes_scale_from_cdk_context(tmp_path: Path) -> No
     for function in template.find_resources("AWS::Lambda::Function").values():
         environment = function["Properties"]["Environment"]["Variables"]
         assert environment["PAYGATE_WORKER_CONCURRENCY"] == "20"
+        assert environment["PAYGATE_WORKER_INSTANCES"] == "15"
         assert environment["PAYGATE_IN_FLIGHT_SHARDS"] == "128"
         assert environment["PAYGATE_MERCHANT_BUCKETS"] == "64"
 
