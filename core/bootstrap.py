@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from core.adapters.dynamodb_idempotency import IdempotencyStore
     from core.adapters.dynamodb_merchants import MerchantStore
+    from core.adapters.kms_sealed_answers import KmsSealedAnswers
     from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
     from core.adapters.sqs_jobs import SqsJobQueue
     from core.domain.ports import Bank, CardVault, CursorSealer, Metrics, PaymentStore
@@ -286,6 +287,12 @@ class Services:
         from core.adapters.dynamodb_webhook_endpoints import KmsSecretVault
 
         return KmsSecretVault(self.clients.kms, self.settings.webhook_secret_key_id)
+
+    @component
+    def sealed_answers(self) -> KmsSealedAnswers:
+        from core.adapters.kms_sealed_answers import KmsSealedAnswers
+
+        return KmsSealedAnswers(self.clients.kms, self.settings.webhook_secret_key_id)
 
     @component
     def deliveries(self) -> DeliveryQueue:

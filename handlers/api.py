@@ -158,21 +158,26 @@ def answer_idempotently(
     merchant_id: str,
     request_fingerprint: str,
     answer: Callable[[Claim | None], Response[str]],
+    sealed: bool = False,
 ) -> Response[str]:
     """Honour an `Idempotency-Key` header: replay the first answer for the same request.
-    `answer` gets the key's claim (None without a key) to derive its work from."""
+    `answer` gets the key's claim (None without a key) to derive its work from. `sealed`:
+    the answer shows a secret, so it is kept encrypted (core/adapters/kms_sealed_answers.py)."""
     key = _single_header(app, IDEMPOTENCY_HEADER)
     if key is None:
         return answer(None)
-    store = services_of(app).idempotency
+    services = services_of(app)
+    store = services.idempotency
     check_key(key)
     held = store.begin(merchant_id, route, key, request_fingerprint)
+    scope = {"merchant_id": merchant_id, "route": route}
     if isinstance(held, StoredAnswer):
         metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
+        body = services.sealed_answers.open(held.body, **scope) if sealed else held.body
         return Response(
             status_code=held.status,
             content_type=content_types.APPLICATION_JSON,
-            body=held.body,
+            body=body,
             headers={REPLAYED_HEADER: "true"},
         )
     try:
@@ -184,9 +189,9 @@ def answer_idempotently(
         _give_back(store, merchant_id, route, key, refused=False)
         raise
     try:
-        store.complete(
-            merchant_id, route, key, StoredAnswer(response.status_code, str(response.body))
-        )
+        body = str(response.body)
+        kept = services.sealed_answers.seal(body, **scope) if sealed else body
+        store.complete(merchant_id, route, key, StoredAnswer(response.status_code, kept))
     except Exception as error:
         # The answer is true and stands; a retry takes over the claim and answers the same.
         logger.error("idempotency record not completed", extra={"errorType": type(error).__name__})

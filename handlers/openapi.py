@@ -217,12 +217,14 @@ OPERATIONS = (
         "Register a webhook endpoint: paygate POSTs each payment event to it",
         "Answers the endpoint with its signing secret, shown this once: keep it to verify "
         "the Paygate-Signature of each delivery. https only, to a public address. At most "
-        "16 endpoints per merchant.",
+        "16 endpoints per merchant. A retry with the same Idempotency-Key answers the same "
+        "endpoint and secret (kept encrypted for the replay) and adds no second endpoint.",
         201,
         WebhookEndpointView,
         _ENDPOINT_EXAMPLE | {"secret": "whsec_" + "x" * 43},
         body=CreateWebhookEndpointRequest,
         body_example={"merchantId": EXAMPLE_MERCHANT_ID, "url": _ENDPOINT_EXAMPLE["url"]},
+        idempotent=True,
     ),
     Operation(
         LIST_WEBHOOK_ENDPOINTS,
@@ -250,12 +252,14 @@ OPERATIONS = (
         "A new signing secret for an endpoint (shown once)",
         "The previous secret keeps signing for 24 hours: each delivery then carries one v1 "
         "signature per secret, so switch your receiver over within the day. At most 3 "
-        "secrets sign at once: a fourth rotation within the day retires the oldest at once.",
+        "secrets sign at once: a fourth rotation within the day retires the oldest at once. "
+        "A retry with the same Idempotency-Key answers the same secret and rotates once.",
         200,
         WebhookEndpointView,
         _ENDPOINT_EXAMPLE | {"secret": "whsec_" + "y" * 43},
         body=RotateWebhookSecretRequest,
         body_example={"merchantId": EXAMPLE_MERCHANT_ID, "id": _ENDPOINT_EXAMPLE["id"]},
+        idempotent=True,
     ),
     Operation(
         LIST_PAYMENT_EVENTS,

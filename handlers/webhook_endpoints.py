@@ -1,7 +1,7 @@
 """A merchant's webhook endpoints and its payments' event history:
 
 - POST /webhook-endpoints {merchantId, url, eventTypes?}: 201, the endpoint and its
-  signing secret (shown this once);
+  signing secret (shown this once, and to a replay of the same Idempotency-Key);
 - GET /webhook-endpoints?merchantId=: the endpoints (never a secret);
 - DELETE /webhook-endpoints?merchantId=&id=: 200, the endpoint it removed;
 - POST /rotate-webhook-secret {merchantId, id}: a new secret (shown once); the previous one
@@ -15,9 +15,16 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel
+
+from core.adapters.dynamodb_idempotency import Claim
 from core.bootstrap import with_process_services
+from core.domain.fingerprints import fingerprint
+from core.domain.tenancy import ensure_caller_is
 from core.observability import metrics
 from handlers.api import (
+    answer_idempotently,
     api_entry_point,
     build_resolver,
     caller_merchant_id,
@@ -45,18 +52,37 @@ from handlers.views import PaymentEvents, WebhookEndpointList, WebhookEndpointVi
 app = build_resolver()
 
 
+def _fingerprint(request: BaseModel) -> str:
+    return fingerprint(request.model_dump(mode="json", by_alias=True))
+
+
 @app.serve(CREATE_WEBHOOK_ENDPOINT)
 def create_webhook_endpoint() -> Any:
     request = parse_json_body(app, CreateWebhookEndpointRequest)
-    issued = services_of(app).webhook_endpoint_service.register(
-        caller_merchant_id(app),
-        request.merchant_id,
-        request.url,
-        tuple(request.event_types or ()),
+    caller = caller_merchant_id(app)
+    # Refused before the Idempotency-Key is claimed: a refusal holds no key.
+    ensure_caller_is(caller, request.merchant_id)
+
+    def answer(claim: Claim | None) -> Response[str]:
+        issued = services_of(app).webhook_endpoint_service.register(
+            caller,
+            request.merchant_id,
+            request.url,
+            tuple(request.event_types or ()),
+            claim_id=claim.claim_id if claim else None,
+        )
+        metrics.add_metric(name="WebhookEndpointsCreated", unit="Count", value=1)
+        view = WebhookEndpointView.of(issued.endpoint, issued.secret)
+        return json_response(HTTPStatus.CREATED, view.to_json())
+
+    return answer_idempotently(
+        app,
+        route="webhook-endpoints",
+        merchant_id=caller,
+        request_fingerprint=_fingerprint(request),
+        answer=answer,
+        sealed=True,
     )
-    metrics.add_metric(name="WebhookEndpointsCreated", unit="Count", value=1)
-    view = WebhookEndpointView.of(issued.endpoint, issued.secret)
-    return json_response(HTTPStatus.CREATED, view.to_json())
 
 
 @app.serve(LIST_WEBHOOK_ENDPOINTS)
@@ -81,11 +107,24 @@ def delete_webhook_endpoint() -> Any:
 @app.serve(ROTATE_WEBHOOK_SECRET)
 def rotate_webhook_secret() -> Any:
     request = parse_json_body(app, RotateWebhookSecretRequest)
-    issued = services_of(app).webhook_endpoint_service.rotate(
-        caller_merchant_id(app), request.merchant_id, request.id
+    caller = caller_merchant_id(app)
+    ensure_caller_is(caller, request.merchant_id)
+
+    def answer(_: Claim | None) -> Response[str]:
+        issued = services_of(app).webhook_endpoint_service.rotate(
+            caller, request.merchant_id, request.id
+        )
+        view = WebhookEndpointView.of(issued.endpoint, issued.secret)
+        return json_response(HTTPStatus.OK, view.to_json())
+
+    return answer_idempotently(
+        app,
+        route="rotate-webhook-secret",
+        merchant_id=caller,
+        request_fingerprint=_fingerprint(request),
+        answer=answer,
+        sealed=True,
     )
-    view = WebhookEndpointView.of(issued.endpoint, issued.secret)
-    return json_response(HTTPStatus.OK, view.to_json())
 
 
 @app.serve(LIST_PAYMENT_EVENTS)

@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 
 from core.adapters.dynamodb_webhook_endpoints import secret_context
 from core.adapters.kms_card_vault import encryption_context
+from core.adapters.kms_sealed_answers import answer_context
 
 # DynamoDB's use of a table's key on the caller's behalf (Developer Guide, "Key policy"
 # for encryption at rest), without ReEncrypt or CreateGrant, which no request needs.
@@ -28,6 +29,7 @@ _TABLE_KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms
 _QUEUE_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 _CARD_CONTEXT_KEYS = sorted(encryption_context("p", "m"))
 _SECRET_CONTEXT_KEYS = sorted(secret_context("m", "e"))
+_SEALED_ANSWER_CONTEXT_KEYS = sorted(answer_context("m", "r"))
 
 
 def _allow(
@@ -93,6 +95,18 @@ def secret_key(function: lambda_.Function, key: kms.Key, action: str) -> None:
     """kms:Encrypt or kms:Decrypt on the webhook secret key, only with an endpoint's
     encryption context (merchantId and endpointId, and nothing else)."""
     _allow(function, [action], [key.key_arn], _exact_context(_SECRET_CONTEXT_KEYS))
+
+
+def sealed_answers(function: lambda_.Function, key: kms.Key) -> None:
+    """kms:Encrypt and kms:Decrypt on the webhook secret key, only with a kept answer's
+    encryption context (merchantId and sealedAnswerOf): an endpoint's secret, encrypted
+    under another context, stays out of reach."""
+    _allow(
+        function,
+        ["kms:Encrypt", "kms:Decrypt"],
+        [key.key_arn],
+        _exact_context(_SEALED_ANSWER_CONTEXT_KEYS),
+    )
 
 
 def mac_key(function: lambda_.Function, key: kms.Key, *actions: str) -> None:

@@ -253,14 +253,11 @@ class Functions(Construct):
     def _grant(self, storage: Storage, messaging: Messaging) -> None:
         """Exactly the calls each function's code makes (infra/access.py)."""
         payment_writes = ["GetItem", "PutItem", "UpdateItem"]
-        idempotency = ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
         access.table(self.authorizer, storage.merchants, ["GetItem"])
         access.table(self.create_payment, storage.payments, ["GetItem", "PutItem"])
         access.table(self.make_payment, storage.payments, ["GetItem", "UpdateItem"])
         for function in (self.create_payment, self.make_payment):
-            access.table(function, storage.idempotency, idempotency)
-            # The Idempotency-Key is kept as its keyed digest: the key is derived once an instance.
-            access.mac_key(function, storage.idempotency_digest_key, "kms:GenerateMac")
+            self._grant_idempotency(function, storage)
         access.table(self.get_payment, storage.payments, ["GetItem"])
         access.table(self.list_payments, storage.payments, ["Query"], indexes=True)
         access.table(self.worker, storage.payments, payment_writes)
@@ -282,6 +279,14 @@ class Functions(Construct):
         access.read_queue_depth(self.reconciler, messaging.jobs)
         self._grant_webhooks(storage, messaging)
 
+    @staticmethod
+    def _grant_idempotency(function: lambda_.Function, storage: Storage) -> None:
+        access.table(
+            function, storage.idempotency, ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
+        )
+        # The Idempotency-Key is kept as its keyed digest: the key is derived once an instance.
+        access.mac_key(function, storage.idempotency_digest_key, "kms:GenerateMac")
+
     def _grant_webhooks(self, storage: Storage, messaging: Messaging) -> None:
         """Webhooks: the endpoints API encrypts signing secrets and only the delivery worker
         decrypts them, each under the endpoint's encryption context."""
@@ -301,6 +306,9 @@ class Functions(Construct):
         access.table(route[ROTATE_WEBHOOK_SECRET], endpoints, ["GetItem", "UpdateItem"])
         for function in (route[CREATE_WEBHOOK_ENDPOINT], route[ROTATE_WEBHOOK_SECRET]):
             access.secret_key(function, storage.webhook_secret_key, "kms:Encrypt")
+            # Idempotency-Key: answers showing a secret are kept sealed (their own context).
+            self._grant_idempotency(function, storage)
+            access.sealed_answers(function, storage.webhook_secret_key)
         access.table(route[LIST_PAYMENT_EVENTS], storage.payments, ["GetItem"])
         access.table(route[LIST_PAYMENT_EVENTS], events, ["Query"])
         # Which endpoints are still there: a delivery to a removed one is shown as ended.

@@ -4,6 +4,7 @@ events with their deliveries. Only the caller's own."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -52,17 +53,36 @@ class WebhookEndpoints:
     check_url: Callable[[str], None]
 
     def register(
-        self, caller: str, merchant_id: str, url: str, event_types: tuple[str, ...]
+        self,
+        caller: str,
+        merchant_id: str,
+        url: str,
+        event_types: tuple[str, ...],
+        *,
+        claim_id: str | None = None,
     ) -> IssuedSecret:
+        """`claim_id`: the Idempotency-Key's claim, from which the endpoint's id is derived,
+        so a retry after a crash finds the endpoint the first try added, not a second one."""
         ensure_caller_is(caller, merchant_id)
         unknown = sorted(set(event_types) - set(ALL_EVENT_TYPES))
         if unknown:
             raise InvalidWebhookUrlError(f"unknown event types: {', '.join(unknown)}")
         self.check_url(url)
         now = int(self.clock.now())
-        endpoint_id = ENDPOINT_PREFIX + uuid.uuid4().hex[:20]
+        endpoint_id = (
+            ENDPOINT_PREFIX
+            + (hashlib.sha256(claim_id.encode()).hexdigest() if claim_id else uuid.uuid4().hex)[:20]
+        )
         secret = new_secret()
         ciphertext = self.vault.encrypt(secret, merchant_id=merchant_id, endpoint_id=endpoint_id)
+        left = self.endpoints.get(merchant_id, endpoint_id) if claim_id else None
+        if left is not None:
+            # A try holding the same key added it and died before anyone saw its secret:
+            # that secret is replaced, not kept signing.
+            renewed = replace(left, secrets=(EndpointSecret(ciphertext, now),))
+            if not self.endpoints.save_secrets(renewed):
+                raise EndpointBusyError(f"webhook endpoint {endpoint_id}")
+            return IssuedSecret(replace(renewed, revision=renewed.revision + 1), secret)
         endpoint = WebhookEndpoint(
             endpoint_id=endpoint_id,
             merchant_id=merchant_id,

@@ -179,19 +179,26 @@ def _run_every_webhook_path(
     world: WebhookWorld,
     url: str,
 ) -> None:
-    created = api("CreateWebhookEndpoint").post(
-        "/webhook-endpoints", {"merchantId": MERCHANT_A, "url": url}
-    )
-    assert created.status == 201, created.body
+    # Each with an Idempotency-Key, sent twice: the answer is kept sealed and replayed.
+    for _ in range(2):
+        created = api("CreateWebhookEndpoint").post(
+            "/webhook-endpoints",
+            {"merchantId": MERCHANT_A, "url": url},
+            headers={"Idempotency-Key": "endpoint-1"},
+        )
+        assert created.status == 201, created.body
     endpoint_id = created.body["id"]
     assert (
         api("ListWebhookEndpoints").get("/webhook-endpoints", {"merchantId": MERCHANT_A}).status
         == 200
     )
-    rotated = api("RotateWebhookSecret").post(
-        "/rotate-webhook-secret", {"merchantId": MERCHANT_A, "id": endpoint_id}
-    )
-    assert rotated.status == 200, rotated.body
+    for _ in range(2):
+        rotated = api("RotateWebhookSecret").post(
+            "/rotate-webhook-secret",
+            {"merchantId": MERCHANT_A, "id": endpoint_id},
+            headers={"Idempotency-Key": "rotation-1"},
+        )
+        assert rotated.status == 200, rotated.body
     # The publisher reads the payments written above from the stream
     world.runners["publisher"] = log.services("EventPublisher", aws, clock)
     world.stream.drain()
@@ -327,7 +334,7 @@ def test_no_role_but_the_workers_can_get_card_plaintext_by_any_kms_path(
 
 def test_only_the_delivery_worker_can_decrypt_webhook_secrets(synth: Synthesized) -> None:
     secret_key = synth.logical_id(synth.stack.storage.webhook_secret_key)
-    decrypting, encrypting = set(), set()
+    decrypting, encrypting, opening_answers = set(), set(), set()
     for resource in synth.resources("AWS::IAM::Policy").values():
         roles = {role["Ref"] for role in resource["Properties"]["Roles"]}
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
@@ -338,17 +345,28 @@ def test_only_the_delivery_worker_can_decrypt_webhook_secrets(synth: Synthesized
                 continue
             actions = as_list(statement["Action"])
             if any(fnmatch.fnmatch(p, a) for a in actions for p in _PLAINTEXT_PATHS):
-                decrypting |= roles
+                context_keys = statement["Condition"]["ForAllValues:StringEquals"]
+                # Only with every key of one context present, and no other key: an
+                # endpoint's secret, or an answer kept sealed for an Idempotency-Key replay.
+                if context_keys["kms:EncryptionContextKeys"] == ["endpointId", "merchantId"]:
+                    decrypting |= roles
+                else:
+                    assert context_keys["kms:EncryptionContextKeys"] == [
+                        "merchantId",
+                        "sealedAnswerOf",
+                    ]
+                    opening_answers |= roles
+                keys = context_keys["kms:EncryptionContextKeys"]
                 assert statement["Condition"]["Null"] == {
-                    "kms:EncryptionContext:endpointId": "false",
-                    "kms:EncryptionContext:merchantId": "false",
+                    f"kms:EncryptionContext:{key}": "false" for key in keys
                 }
             if "kms:Encrypt" in actions:
                 encrypting |= roles
     functions = synth.stack.functions
     routes = {route.construct_id: fn for route, fn in functions.for_route.items()}
-    assert decrypting == {_role_id(synth, functions.webhook_delivery)}
-    assert encrypting == {
+    issuing = {
         _role_id(synth, routes["CreateWebhookEndpoint"]),
         _role_id(synth, routes["RotateWebhookSecret"]),
     }
+    assert decrypting == {_role_id(synth, functions.webhook_delivery)}
+    assert encrypting == opening_answers == issuing

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from core.adapters.dynamodb_idempotency import IN_PROGRESS_SECONDS
 from core.bootstrap import Services
 from core.domain.errors import TooManyEndpointsError
 from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
 from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
-from tests.faults import lose_response
+from tests.faults import SimulatedCrash, crash_after, lose_response
 from tests.integration.webhook_support import RESOLVER, Receiver, receiving, webhook_world
 from tests.integration.worker_support import event_source, submit
 from tests.support import ApiResponse, FakeClock
@@ -411,3 +412,76 @@ def test_a_removal_racing_a_registration_before_counts_keeps_the_count_true(
 
     assert raced == [201]
     assert _counted(aws) == len(_endpoints_stored(aws)) == 2
+
+
+def _register_with_key(api: ApiClient, key: str, url: str = PUBLIC_URL) -> ApiResponse:
+    return api.post(
+        "/webhook-endpoints",
+        {"merchantId": MERCHANT_A, "url": url},
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+
+
+def test_a_retried_registration_with_its_idempotency_key_makes_one_endpoint(
+    api: ApiClient, aws: AwsEnv
+) -> None:
+    # GIVEN a registration whose answer the merchant did not get
+    first = _register_with_key(api, "register-shop-hooks")
+
+    # WHEN it is sent again with the same key, and once with the key but another URL
+    again = _register_with_key(api, "register-shop-hooks")
+    other = _register_with_key(api, "register-shop-hooks", "https://shop.example.com/other")
+
+    # THEN one endpoint, the same answer (its secret included), and a reuse is refused
+    assert first.status == again.status == 201
+    assert again.body == first.body
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (other.status, other.body["failCode"]) == (422, "idempotency_key_reused")
+    assert len(_endpoints_stored(aws)) == 1 and _counted(aws) == 1
+    # The kept answer holds the secret only sealed
+    kept = aws.dynamodb.scan(TableName=aws.settings.idempotency_table)["Items"]
+    assert first.body["secret"] not in repr(kept)
+
+
+def test_a_registration_that_died_after_adding_is_finished_by_its_retry(
+    api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a registration that added its endpoint, then died before answering
+    with (
+        crash_after(services.clients.dynamodb, "TransactWriteItems"),
+        pytest.raises(SimulatedCrash),
+    ):
+        _register_with_key(api, "register-once")
+    assert len(_endpoints_stored(aws)) == 1
+
+    # WHEN the merchant retries with the same key once the first try's lock has run out
+    clock.advance(IN_PROGRESS_SECONDS + 1)
+    retried = _register_with_key(api, "register-once")
+
+    # THEN the same endpoint is answered, with a secret that signs its deliveries
+    assert retried.status == 201, retried.body
+    (stored,) = _endpoints_stored(aws)
+    assert retried.body["id"] == stored["endpointId"]["S"]
+    assert _counted(aws) == 1
+    endpoint = services.webhook_endpoints.get(MERCHANT_A, retried.body["id"])
+    assert endpoint is not None and len(endpoint.secrets) == 1
+    signing = services.webhook_secrets.decrypt(
+        endpoint.secrets[0].ciphertext, merchant_id=MERCHANT_A, endpoint_id=endpoint.endpoint_id
+    )
+    assert signing == retried.body["secret"]
+
+
+def test_a_retried_rotation_with_its_idempotency_key_rotates_once(
+    api: ApiClient, aws: AwsEnv, services: Services
+) -> None:
+    endpoint_id = _register(api).body["id"]
+    rotate = {"merchantId": MERCHANT_A, "id": endpoint_id}
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "rotate-after-leak"}
+
+    first = api.post("/rotate-webhook-secret", rotate, headers=headers)
+    again = api.post("/rotate-webhook-secret", rotate, headers=headers)
+
+    assert first.status == again.status == 200
+    assert again.body["secret"] == first.body["secret"]
+    endpoint = services.webhook_endpoints.get(MERCHANT_A, endpoint_id)
+    assert endpoint is not None and len(endpoint.secrets) == 2  # the old one, in grace

@@ -1,0 +1,40 @@
+"""Answers kept for an Idempotency-Key replay that show a secret once (a webhook endpoint's
+signing secret): kept encrypted under the webhook secret key, bound to the merchant and the
+route by the encryption context. The functions that seal them may open only what carries
+that context (infra/access.py), never an endpoint's secret, which is what only the delivery
+worker may decrypt."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+
+_SEALED = "sealed:v1:"
+
+
+def answer_context(merchant_id: str, route: str) -> dict[str, str]:
+    return {"merchantId": merchant_id, "sealedAnswerOf": route}
+
+
+class KmsSealedAnswers:
+    def __init__(self, client: KMSClient, key_id: str) -> None:
+        self._client = client
+        self._key_id = key_id
+
+    def seal(self, body: str, *, merchant_id: str, route: str) -> str:
+        ciphertext = self._client.encrypt(
+            KeyId=self._key_id,
+            Plaintext=body.encode(),
+            EncryptionContext=answer_context(merchant_id, route),
+        )["CiphertextBlob"]
+        return _SEALED + base64.b64encode(ciphertext).decode()
+
+    def open(self, sealed: str, *, merchant_id: str, route: str) -> str:
+        return self._client.decrypt(
+            CiphertextBlob=base64.b64decode(sealed.removeprefix(_SEALED)),
+            KeyId=self._key_id,
+            EncryptionContext=answer_context(merchant_id, route),
+        )["Plaintext"].decode()
