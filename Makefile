@@ -30,7 +30,7 @@ $(INSTALLED): pyproject.toml $(DEV_LOCK)
 
 # The local stack only needs the CLI extras: about half the size and time of everything.
 $(RUNNABLE): pyproject.toml $(RUN_LOCK)
-	@echo "Installing paygate and its local stack into $(VENV) (the first time takes about half a minute)..."
+	@echo "Installing paygate and its local stack into $(VENV) (the first time takes about a minute)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(LOCKED_INSTALL) --progress-bar on -r $(RUN_LOCK)
 	$(SELF_INSTALL)

@@ -2,7 +2,7 @@
 the date it was read), paygate's use of it per payment (measured by the partition-heat run:
 DynamoDB units per key, KMS and SQS requests, invocation times), and the payment rate at
 which it is reached. The table names the binding limit, with AWS's default quotas and with
-the quotas the README asks a deployment to raise.
+the quotas docs/sizing.md asks a deployment to raise.
 
 Rates are payments per second. A payment here is the issue's mix: create, make (with an
 Idempotency-Key), the worker to final (5% through Pending), two get-payment polls.
@@ -41,7 +41,7 @@ LAMBDA_ACCOUNT_CONCURRENCY = 1000
 API_ACCOUNT_RPS = 10_000
 KMS_SYMMETRIC_RPS_US_EAST_1 = 100_000
 SQS_IN_FLIGHT = 120_000
-# What the README asks a deployment to raise to, for 5,000 payments/s with headroom.
+# What docs/sizing.md asks a deployment to raise to, for 5,000 payments/s with headroom.
 RAISED_LAMBDA_CONCURRENCY = 3000
 RAISED_API_ACCOUNT_RPS = 30_000
 BANK_LATENCIES = (0.2, 1.0, 3.0)

@@ -53,7 +53,7 @@ def _model(model: dict[str, Any]) -> list[str]:
         f"For {model['rate']:,} payments/s of the mix above, the bank answering in "
         f"{model['bank_latency_seconds']:g} s. Each limit, paygate's use of it per payment "
         "(from section 6 and its invocation times), and the payment rate that reaches it; "
-        "'raised' is the quota the README asks a deployment to request.",
+        "'raised' is the quota docs/sizing.md asks a deployment to request.",
         "",
         "| limit | quota | per payment | ceiling | quota raised | ceiling raised "
         f"| % at {model['rate']:,}/s | source |",

@@ -74,7 +74,7 @@ def merchants_create(
         Plan,
         typer.Option(
             help="Its usage plan on AWS: standard (50 requests/s) or large (for the "
-            "merchants with the most traffic; see the README's sizing)."
+            "merchants with the most traffic; see docs/sizing.md)."
         ),
     ] = Plan.STANDARD,
 ) -> None:

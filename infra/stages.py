@@ -121,8 +121,8 @@ class Stage:
         missing = [key for key in profile.required if not text(key)]
         if missing:
             raise SettingsError(
-                f"a {name} stack must set {', '.join(missing)} (-c name=value): "
-                f"see the README's deploy section"
+                f"a {name} stack must set {', '.join(missing)} (-c name=value), "
+                "as docs/deploy.md shows"
             )
         account = text(ACCOUNT) or environ.get("CDK_DEFAULT_ACCOUNT", "")
         region = text(REGION) or environ.get("CDK_DEFAULT_REGION", "")
