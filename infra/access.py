@@ -2,16 +2,16 @@
 grant helper (they give Scan, streams, ReEncrypt and more than any function uses).
 
 Keys that protect data at rest (the tables', the queues') may only be used through the
-service that stores the data (kms:ViaService): no function can call KMS with them itself,
-so none can re-encrypt card ciphertext under them and decrypt it. The card key is used
-only with a payment's encryption context: make-payment may encrypt, the worker decrypt.
+service that stores the data (kms:ViaService, infra/keys.py ServiceKey), CDK's generated
+grants included. The card key is used only with a payment's encryption context, by its
+key policy: make-payment may encrypt, the worker decrypt, and no one else, whatever their
+IAM policy says (infra/keys.py AdministeredKey).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from core.adapters.dynamodb_webhook_endpoints import secret_context
 from core.adapters.kms_card_vault import encryption_context
 from core.adapters.kms_sealed_answers import answer_context
+from infra.keys import AdministeredKey, ServiceKey
 
 # DynamoDB's use of a table's key on the caller's behalf (Developer Guide, "Key policy"
 # for encryption at rest), without ReEncrypt or CreateGrant, which no request needs.
@@ -43,16 +44,13 @@ def _allow(
     )
 
 
-def _key_through(
-    function: lambda_.Function, key: kms.IKey | None, service: str, actions: Sequence[str]
-) -> None:
-    """`actions` on a data-at-rest key, only when `service` uses it on the caller's behalf."""
-    if key is not None:
-        region = Stack.of(function).region
-        via: dict[str, dict[str, object]] = {
-            "StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
-        }
-        _allow(function, actions, [key.key_arn], via)
+def _key_through(function: lambda_.Function, key: kms.IKey | None, actions: Sequence[str]) -> None:
+    """`actions` on a data-at-rest key, only when its service uses it on the caller's behalf."""
+    if key is None:
+        return
+    if not isinstance(key, ServiceKey):
+        raise TypeError(f"{key.node.path}: a key for data at rest is a ServiceKey")
+    key.grant(function, *actions)
 
 
 def table(
@@ -65,12 +63,12 @@ def table(
     """`actions` (e.g. "GetItem") on `table` (and its indexes), its key through DynamoDB."""
     resources = [table.table_arn] + ([f"{table.table_arn}/index/*"] if indexes else [])
     _allow(function, [f"dynamodb:{action}" for action in actions], resources)
-    _key_through(function, table.encryption_key, "dynamodb", _TABLE_KEY_ACTIONS)
+    _key_through(function, table.encryption_key, _TABLE_KEY_ACTIONS)
 
 
 def send_jobs(function: lambda_.Function, queue: sqs.Queue) -> None:
     _allow(function, ["sqs:SendMessage"], [queue.queue_arn])
-    _key_through(function, queue.encryption_master_key, "sqs", _QUEUE_KEY_ACTIONS)
+    _key_through(function, queue.encryption_master_key, _QUEUE_KEY_ACTIONS)
 
 
 def read_queue_depth(function: lambda_.Function, queue: sqs.Queue) -> None:
@@ -78,10 +76,15 @@ def read_queue_depth(function: lambda_.Function, queue: sqs.Queue) -> None:
     _allow(function, ["sqs:GetQueueAttributes"], [queue.queue_arn])
 
 
-def card_key(function: lambda_.Function, key: kms.Key, action: str) -> None:
+def card_key(function: lambda_.Function, key: AdministeredKey, action: str) -> None:
     """kms:Encrypt or kms:Decrypt on the card key, only with a payment's encryption
-    context (paymentId and merchantId, and nothing else)."""
-    _allow(function, [action], [key.key_arn], _exact_context(_CARD_CONTEXT_KEYS))
+    context (paymentId and merchantId, and nothing else): allowed by the key policy, and
+    named in the role's policy too, so the role shows all it may do."""
+    context = _exact_context(_CARD_CONTEXT_KEYS)
+    if function.role is None:
+        raise TypeError(f"{function.node.path} has no role")
+    key.allow_use(function.role, action, context)
+    _allow(function, [action], [key.key_arn], context)
 
 
 def _exact_context(names: list[str]) -> dict[str, dict[str, object]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -15,6 +14,7 @@ from core.resources import (
     MAX_RECEIVE_COUNT,
     QueueSpec,
 )
+from infra.keys import ServiceKey
 from infra.stages import StageProfile
 
 
@@ -26,11 +26,11 @@ class Messaging(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._removal = stage.data_removal
-        self.queue_key = kms.Key(
+        self.queue_key = ServiceKey(
             self,
             "QueueKey",
+            service="sqs",
             description=f"{prefix}: payment job queues",
-            enable_key_rotation=True,
             removal_policy=stage.data_removal,
         )
         self.jobs, self.dead_letters = self._with_dlq("Jobs", JOBS_QUEUE, JOBS_DLQ)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,6 +25,7 @@ from core.resources import (
     card_key_alias,
     key_alias,
 )
+from infra.keys import AdministeredKey, ServiceKey
 from infra.stages import StageProfile
 
 _TYPES = {
@@ -48,23 +49,21 @@ class Storage(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
-        self.table_key = kms.Key(
+        self.table_key = ServiceKey(
             self,
             "TableKey",
+            service="dynamodb",
             description=f"{prefix}: DynamoDB tables at rest",
-            enable_key_rotation=True,
             removal_policy=stage.data_removal,
         )
         # Card data gets a key of its own: only make-payment may encrypt with it and only
-        # the worker may decrypt (see functions.py).
-        self.card_key = kms.Key(
+        # the worker may decrypt, by its key policy (see functions.py).
+        self.card_key = AdministeredKey(
             self,
             "CardKey",
             description=f"{prefix}: card data (PAN and CVV) while a payment is in flight",
             alias=card_key_alias(prefix),
-            enable_key_rotation=True,
             removal_policy=stage.data_removal,
-            pending_window=Duration.days(30),
         )
         self.logs_key = self._logs_key(prefix)
         # Merchants' webhook signing secrets: the endpoints API encrypts, only the delivery

@@ -298,38 +298,167 @@ def test_every_call_each_function_makes_is_allowed_by_its_role_and_no_more_table
         assert granted <= used, function_id
 
 
-def test_no_role_but_the_workers_can_get_card_plaintext_by_any_kms_path(
-    synth: Synthesized,
+_ACCOUNT = "account"
+# What no one may do with the card key, the account included: each leads to card plaintext
+# (re-encrypting it under a key one can read, granting oneself Decrypt) or makes data keys.
+_CARD_KEY_FORBIDDEN = (
+    "kms:ReEncryptFrom",
+    "kms:CreateGrant",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+)
+# What the account keeps on the card key: managing it, never using it.
+_ADMINISTRATION = (
+    "kms:DescribeKey",
+    "kms:PutKeyPolicy",
+    "kms:GetKeyPolicy",
+    "kms:EnableKeyRotation",
+    "kms:CreateAlias",
+    "kms:TagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+)
+_USE = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey")
+
+
+def _allows(statement: dict[str, Any], action: str) -> bool:
+    actions = as_list(statement["Action"])
+    return statement["Effect"] == "Allow" and any(fnmatch.fnmatch(action, a) for a in actions)
+
+
+def _iam_statements_by_role(synth: Synthesized) -> dict[str, list[dict[str, Any]]]:
+    """Every role of the template, with the statements of its policies, inline or attached."""
+    roles: dict[str, list[dict[str, Any]]] = {
+        role_id: [
+            statement
+            for policy in role["Properties"].get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        for role_id, role in synth.resources("AWS::IAM::Role").items()
+    }
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for role in policy["Properties"]["Roles"]:
+            roles[role["Ref"]].extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return roles
+
+
+def _principals(statement: dict[str, Any]) -> set[str]:
+    """The roles a key policy statement names by ARN, or the account (its root)."""
+    named = set()
+    for principal in as_list(statement["Principal"].get("AWS", [])):
+        if ":root" in repr(principal):
+            named.add(_ACCOUNT)
+        else:
+            named.add(principal["Fn::GetAtt"][0])
+    return named
+
+
+def _may_use(synth: Synthesized, key: Any, action: str) -> set[str]:
+    """The roles KMS lets call `action` on `key`: those its key policy names, and, only where
+    the key policy allows the account (its root) `action`, those whose IAM policies allow it.
+    Conditions are left out: a role that may under some condition counts."""
+    key_id = synth.logical_id(key)
+    key_policy = synth.resources("AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"]
+    allowing = [s for s in key_policy["Statement"] if _allows(s, action)]
+    named = {principal for s in allowing for principal in _principals(s)}
+    if _ACCOUNT not in named:
+        return named
+    return (named - {_ACCOUNT}) | {
+        role_id
+        for role_id, statements in _iam_statements_by_role(synth).items()
+        if any(
+            _allows(s, action)
+            and (f"'{key_id}'" in repr(s["Resource"]) or "*" in as_list(s["Resource"]))
+            for s in statements
+        )
+    }
+
+
+def _principals_allowed(synth: Synthesized, key: Any, action: str) -> set[str]:
+    key_policy = synth.resources("AWS::KMS::Key")[synth.logical_id(key)]["Properties"]
+    return {
+        p
+        for s in key_policy["KeyPolicy"]["Statement"]
+        if _allows(s, action)
+        for p in _principals(s)
+    }
+
+
+def test_only_the_worker_can_get_card_plaintext_and_the_account_only_administers_the_key(
+    synth_each: Synthesized,
 ) -> None:
-    card_key = synth.logical_id(synth.stack.storage.card_key)
-    can_read = set()
-    for resource in synth.resources("AWS::IAM::Policy").values():
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+    # GIVEN the card key's policy and every role's IAM policies, as KMS evaluates them
+    synth = synth_each
+    card_key, functions = synth.stack.storage.card_key, synth.stack.functions
+
+    # THEN the worker alone may decrypt, make-payment alone encrypt, and no one, the account
+    # included, may re-encrypt card ciphertext, grant Decrypt or make data keys with it
+    assert _may_use(synth, card_key, "kms:Decrypt") == {_role_id(synth, functions.worker)}
+    assert _may_use(synth, card_key, "kms:Encrypt") == {_role_id(synth, functions.make_payment)}
+    for action in _CARD_KEY_FORBIDDEN:
+        assert _may_use(synth, card_key, action) == set(), action
+    # AND the account keeps the key's administration, through IAM, and none of its use
+    for action in _ADMINISTRATION:
+        assert _ACCOUNT in _principals_allowed(synth, card_key, action), action
+    for action in _USE:
+        assert _ACCOUNT not in _principals_allowed(synth, card_key, action), action
+    # AND each use only with a payment's encryption context
+    key_policy = synth.resources("AWS::KMS::Key")[synth.logical_id(card_key)]["Properties"]
+    uses = [s for s in key_policy["KeyPolicy"]["Statement"] if _ACCOUNT not in _principals(s)]
+    assert len(uses) == 2
+    for statement in uses:
+        assert statement["Condition"]["Null"] == {
+            "kms:EncryptionContext:merchantId": "false",
+            "kms:EncryptionContext:paymentId": "false",
+        }
+        assert statement["Condition"]["ForAllValues:StringEquals"] == {
+            "kms:EncryptionContextKeys": ["merchantId", "paymentId"]
+        }
+
+
+def test_no_role_may_reencrypt_nor_decrypt_with_every_key(synth_each: Synthesized) -> None:
+    # GIVEN every role's IAM policies
+    for role_id, statements in _iam_statements_by_role(synth_each).items():
+        for statement in statements:
             actions = as_list(statement["Action"])
-            reaches_card_key = (
-                f"'{card_key}'" in repr(statement["Resource"]) or statement["Resource"] == "*"
-            )
-            grants_plaintext = any(
-                fnmatch.fnmatch(path, action) for action in actions for path in _PLAINTEXT_PATHS
-            )
-            if statement["Effect"] == "Allow" and reaches_card_key and grants_plaintext:
-                can_read |= {role["Ref"] for role in resource["Properties"]["Roles"]}
-        # ReEncrypt* on any key lets a caller move card ciphertext under a key it can read
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
-            actions = as_list(statement["Action"])
-            assert not any(action.startswith("kms:ReEncrypt") for action in actions)
-    worker = _role_id(synth, synth.stack.functions.worker)
-    assert can_read == {worker}
-    # AND only with a payment's encryption context
-    decrypt = [
-        statement
-        for resource in synth.resources("AWS::IAM::Policy").values()
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-        if f"'{card_key}'" in repr(statement["Resource"]) and statement["Action"] == "kms:Decrypt"
+            # THEN none may re-encrypt (move ciphertext under a key it can read)
+            assert not any(str(a).startswith("kms:Re") for a in actions), role_id
+            # AND none may decrypt with any key ("*"): each names the keys it uses
+            if _allows(statement, "kms:Decrypt"):
+                assert "*" not in as_list(statement["Resource"]), role_id
+
+
+def test_every_grant_on_a_table_or_queue_key_is_only_through_its_service(
+    synth_each: Synthesized,
+) -> None:
+    # GIVEN the keys of the tables and the queues, and the statements naming them (CDK's
+    # generated grants included: the event sources' on the stream and the queues)
+    synth = synth_each
+    functions = synth.stack.functions
+    fed_by = [
+        (synth.stack.storage.table_key, [functions.event_publisher]),
+        (synth.stack.messaging.queue_key, [functions.worker, functions.webhook_delivery]),
     ]
-    assert [s["Condition"]["Null"] for s in decrypt] == [
-        {"kms:EncryptionContext:merchantId": "false", "kms:EncryptionContext:paymentId": "false"}
-    ]
+    roles = _iam_statements_by_role(synth)
+    for key, fed in fed_by:
+        key_id = synth.logical_id(key)
+        granted = {
+            role_id: [s for s in statements if f"'{key_id}'" in repr(s["Resource"])]
+            for role_id, statements in roles.items()
+        }
+        # THEN each only when the key's own service uses it on the role's behalf
+        for role_id, statements in granted.items():
+            for statement in statements:
+                assert statement["Condition"] == {
+                    "StringEquals": {"kms:ViaService": synth.stack.resolve(key.endpoint)}
+                }, (role_id, statement)
+        # AND the functions fed from them can still read what they are fed
+        readers = {
+            role_id
+            for role_id, statements in granted.items()
+            if any(_allows(statement, "kms:Decrypt") for statement in statements)
+        }
+        assert {_role_id(synth, function) for function in fed} <= readers
 
 
 def test_only_the_delivery_worker_can_decrypt_webhook_secrets(synth: Synthesized) -> None:
