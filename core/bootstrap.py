@@ -88,6 +88,15 @@ class AwsClients:
     def kms(self) -> KMSClient:
         return self._session.client("kms", **self._options)
 
+    @cached_property
+    def lambda_(self) -> Any:
+        """The rollout check's (workers/rollout_check.py): it runs a new version once."""
+        return self._session.client("lambda", **self._options)
+
+    @cached_property
+    def codedeploy(self) -> Any:
+        return self._session.client("codedeploy", **self._options)
+
     def built(self) -> list[str]:
         """The clients created so far: what building an entry point's components cost."""
         kinds = (

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from core.resources import METRICS_NAMESPACE, SERVICE
+from core.resources import (
+    EXECUTED_VERSION_DIMENSION,
+    FUNCTION_NAME_DIMENSION,
+    METRICS_NAMESPACE,
+    OWN_FAILURES_METRIC,
+    SERVICE,
+)
 
 # The one key of the correlation id in every log line (powertools' own, which the API's
 # lines carry): the API Gateway request id, which the job carries to the worker.
@@ -18,6 +25,12 @@ logger = Logger(service=SERVICE)
 # Gateway's access log on AWS; the local gateway writes the same lines here.
 access_logger = Logger(service=SERVICE, child=True)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+
+# Set by the Lambda runtime; what runs elsewhere (tests, the local stack) is "local".
+_THIS_VERSION = {
+    FUNCTION_NAME_DIMENSION: os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+    EXECUTED_VERSION_DIMENSION: os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "local"),
+}
 
 
 class MetricsRecorder:
@@ -30,6 +43,26 @@ class MetricsRecorder:
     def count(self, name: str, value: float = 1) -> None:
         with self._lock:
             self._sink.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def count_failure(self, name: str, *, own: bool) -> None:
+        """A failure counted as `name`; and, if `own`, as one of this version's own."""
+        self.count(name)
+        if own:
+            self.count_own_failure()
+
+    def count_own_failure(self) -> None:
+        """Written at once with its own dimensions (not the invocation's metric set)."""
+        with (
+            self._lock,
+            single_metric(
+                name=OWN_FAILURES_METRIC,
+                unit=MetricUnit.Count,
+                value=1,
+                namespace=METRICS_NAMESPACE,
+                default_dimensions=_THIS_VERSION,
+            ),
+        ):
+            pass
 
     def milliseconds(self, name: str, value: float) -> None:
         with self._lock:

@@ -55,6 +55,8 @@ class EnvVar(StrEnum):
     IN_FLIGHT_SHARDS = "PAYGATE_IN_FLIGHT_SHARDS"
     MERCHANT_BUCKETS = "PAYGATE_MERCHANT_BUCKETS"
     RECONCILE_CONCURRENCY = "PAYGATE_RECONCILE_CONCURRENCY"
+    # The new version a rollout check runs (workers/rollout_check.py): its hook alone.
+    ROLLOUT_CHECK_TARGET = "PAYGATE_ROLLOUT_CHECK_TARGET"
 
 
 # The settings that name resources (not tunables): what provisioning or a stack provides.
@@ -91,6 +93,12 @@ class KeyAttribute:
 # stack sets them on every function and alarms on them.
 SERVICE = "paygate"
 METRICS_NAMESPACE = "Paygate"
+# Failures of a function's own making (not a passing AWS fault, not the bank's, not a bad
+# message's), per function and executed version, under the names Lambda gives its own
+# metrics these dimensions: what rolls a canary of a new version back (infra/monitoring.py).
+OWN_FAILURES_METRIC = "OwnFailures"
+FUNCTION_NAME_DIMENSION = "FunctionName"
+EXECUTED_VERSION_DIMENSION = "ExecutedVersion"
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ class Settings:
     # Stalled payments the reconciler looks at (and notes) at once: each look is a few
     # DynamoDB requests of milliseconds, so a page of 100 takes tens of ms, not a second.
     reconcile_concurrency: int = _setting(EnvVar.RECONCILE_CONCURRENCY, 16, minimum=1, maximum=64)
+    # The reconciler's new version a rollout check runs (set for that hook alone).
+    rollout_check_target: str | None = _setting(EnvVar.ROLLOUT_CHECK_TARGET, None)
     # Partitions the in-flight index's writes spread over (each takes about 1,000 writes/s).
     # 64: a payment makes about 2.1 in-flight index writes (bench/RESULTS.md), so at 5,000
     # payments/s each shard takes ~165 writes/s, a sixth of its limit. Raise it freely; never

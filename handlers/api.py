@@ -24,7 +24,7 @@ from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY
 from core.bootstrap import Services
 from core.domain.errors import PaygateError
 from core.domain.text_rules import contains_card_number
-from core.observability import logger, metrics
+from core.observability import logger, metrics, recorder
 from handlers.headers import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,
@@ -126,6 +126,7 @@ def build_resolver() -> RouteResolver:
         # Only the type is logged: a message could quote input it was built from.
         logger.error("unexpected error", extra={"errorType": type(error).__name__})
         metrics.add_metric(name="RequestsFailed", unit="Count", value=1)
+        recorder.count_own_failure()
         return error_response(InternalError("an internal error occurred"))
 
     return app

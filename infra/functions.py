@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -87,6 +88,16 @@ RECONCILER = FunctionSpec(
 )
 
 
+# CodeDeploy's hook before a new reconciler version takes the schedule (infra/rollouts.py):
+# it may wait out a scheduled run holding the reconciler's concurrency, then runs one.
+RECONCILER_ROLLOUT_CHECK = FunctionSpec(
+    "ReconcilerRolloutCheck",
+    "workers.rollout_check.lambda_handler",
+    "runs a new reconciler version once before it takes the schedule",
+    timeout_seconds=RECONCILE_RUN_SECONDS * 2 + 60,
+)
+
+
 EVENT_PUBLISHER = FunctionSpec(
     "EventPublisher",
     "workers.event_publisher.lambda_handler",
@@ -144,7 +155,10 @@ class LambdaFactory:
             version=function.current_version,
         )
 
-    def build(self, spec: FunctionSpec) -> lambda_.Function:
+    def build(
+        self, spec: FunctionSpec, environment: Mapping[str, str] | None = None
+    ) -> lambda_.Function:
+        """`environment`: settings of this function's own, beside the shared ones."""
         log_group = self.log_group(f"{spec.construct_id}Logs")
         # A role of its own instead of AWSLambdaBasicExecutionRole (logs on "*"): a function
         # may write only its own log group, which exists before it runs.
@@ -184,7 +198,8 @@ class LambdaFactory:
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            }
+            | {str(name): value for name, value in (environment or {}).items()},
         )
 
 
@@ -325,6 +340,17 @@ class Functions(Construct):
     @property
     def api_functions(self) -> list[lambda_.Function]:
         return [*self.for_route.values(), self.authorizer]
+
+    @property
+    def counting_own_failures(self) -> list[lambda_.Function]:
+        """The functions that catch their failures and count their own per version
+        (core/observability.py): their Lambda Errors alone would never show a broken one."""
+        return [
+            *self.for_route.values(),
+            self.worker,
+            self.event_publisher,
+            self.webhook_delivery,
+        ]
 
     @property
     def all(self) -> list[lambda_.Function]:

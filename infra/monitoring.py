@@ -17,9 +17,15 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from core.domain.payment import PaymentStatus
-from core.resources import METRICS_NAMESPACE, SERVICE
+from core.resources import (
+    EXECUTED_VERSION_DIMENSION,
+    FUNCTION_NAME_DIMENSION,
+    METRICS_NAMESPACE,
+    OWN_FAILURES_METRIC,
+    SERVICE,
+)
 from infra.api import Api
-from infra.functions import Functions
+from infra.functions import LIVE_ALIAS, Functions
 from infra.messaging import Messaging
 
 OLDEST_JOB_SECONDS = 300
@@ -34,6 +40,11 @@ API_P99_MILLISECONDS = 2000
 ITERATOR_AGE_MS = 5 * 60 * 1000
 # Services that publish to the alarm topic.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+# A canary of a new version (infra/rollouts.py) is judged minute by minute: a version whose
+# own failures reach this share of its invocations, from this many in a minute, goes back.
+ROLLBACK_PERIOD = Duration.minutes(1)
+ROLLBACK_FAILURE_PERCENT = 5
+ROLLBACK_MIN_FAILURES = 2
 
 
 def _throttle_events(tables: list[dynamodb.Table]) -> cloudwatch.MathExpression:
@@ -222,15 +233,64 @@ class Monitoring(Construct):
     def rollback_alarms(
         self, function: lambda_.Function, functions: Functions
     ) -> list[cloudwatch.IAlarm]:
-        """What rolls a new version of `function` back: its own errors, and what its
-        callers see (the API's 5xx and p99 for the API's functions, failed payment jobs
-        for the worker)."""
-        names = [f"{function.node.id}Errors"]
-        if function in functions.api_functions:
-            names += ["Api5xxErrors", "ApiLatencyP99"]
-        if function is functions.worker:
-            names += ["WorkerRecordsFailed"]
-        return [self.by_name[name] for name in names]
+        """What rolls a new version of `function` back, each watching that version alone
+        (Lambda's ExecutedVersion dimension) over 1-minute periods, so a canary of 10% for
+        5 minutes can trip it: its invocations failing as a whole; and, for each function
+        that catches its failures (the API's 500s, the workers' failed records), its own
+        failures as a share of its invocations (core/observability.py: not the bank's, a
+        merchant's endpoint's, a bad message's or a passing AWS fault's, so the API's
+        by-design 503s never roll back a release)."""
+        name = function.function_name
+        version = function.current_version.version
+        own_dimensions = {FUNCTION_NAME_DIMENSION: name, EXECUTED_VERSION_DIMENSION: version}
+        lambda_dimensions = own_dimensions | {"Resource": f"{name}:{LIVE_ALIAS}"}
+
+        def lambda_metric(metric_name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=metric_name,
+                dimensions_map=lambda_dimensions,
+                statistic="Sum",
+                period=ROLLBACK_PERIOD,
+            )
+
+        construct_id = function.node.id
+        alarms = [
+            self._alarm(
+                f"{construct_id}NewVersionErrors",
+                f"A new version of {construct_id} failed invocations as a whole: the "
+                "deployment rolls back",
+                lambda_metric("Errors"),
+                threshold=1,
+            )
+        ]
+        if function in functions.counting_own_failures:
+            own = cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=OWN_FAILURES_METRIC,
+                dimensions_map=own_dimensions,
+                statistic="Sum",
+                period=ROLLBACK_PERIOD,
+            )
+            share = cloudwatch.MathExpression(
+                expression=(
+                    f"IF(FILL(own, 0) >= {ROLLBACK_MIN_FAILURES}, "
+                    "100 * FILL(own, 0) / FILL(invocations, 1), 0)"
+                ),
+                using_metrics={"own": own, "invocations": lambda_metric("Invocations")},
+                period=ROLLBACK_PERIOD,
+            )
+            alarms.append(
+                self._alarm(
+                    f"{construct_id}NewVersionOwnFailures",
+                    f"A new version of {construct_id} fails on its own (not the bank, an "
+                    f"endpoint or a passing AWS fault) in {ROLLBACK_FAILURE_PERCENT}% or more "
+                    "of its invocations: the deployment rolls back",
+                    share,
+                    threshold=ROLLBACK_FAILURE_PERCENT,
+                )
+            )
+        return list(alarms)
 
     def _topic(self, prefix: str, removal: RemovalPolicy) -> sns.Topic:
         """The topic every alarm and the budget notify. Its policy must allow the services

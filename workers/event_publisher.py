@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.adapters.aws_errors import is_own_failure
 from core.adapters.dynamodb_payments import payment_from_stream_image
 from core.bootstrap import Services, with_process_services
 from core.domain.payment import PaymentStatus
@@ -53,7 +54,7 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
             if made is not None:
                 deps.event_publisher.publish(made)
         except Exception as error:
-            recorder.count("EventPublishFailures")
+            recorder.count_failure("EventPublishFailures", own=is_own_failure(error))
             logger.warning(
                 "stream record failed; it and the records after it are retried",
                 extra={"sequenceNumber": sequence, "errorType": type(error).__name__},

@@ -12,7 +12,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.adapters.aws_errors import is_own_failure
 from core.bootstrap import Services, with_process_services
+from core.domain.errors import BankUnavailableError, UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from core.observability import CORRELATION_KEY, logger, metrics, recorder
 from core.resources import MAX_RECEIVE_COUNT
@@ -36,7 +38,8 @@ def process_record(record: SQSRecord, processor: PaymentProcessor, deadline: flo
         processor.process(job, deadline=deadline)
     except Exception as error:
         log["reason"] = processor.reason_of(error)
-        recorder.count("RecordsFailed")
+        foreign = (BankUnavailableError, PoisonJobError, UnreadablePaymentError)
+        recorder.count_failure("RecordsFailed", own=is_own_failure(error, *foreign))
         if receives >= MAX_RECEIVE_COUNT:
             logger.error("record failed on its last delivery; SQS moves it to the DLQ", extra=log)
             recorder.count("RecordsDeadLettered")

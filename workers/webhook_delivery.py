@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.adapters.aws_errors import is_own_failure
 from core.bootstrap import Services, with_process_services
 from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS
 from core.domain.webhooks import DeliveryJob, InvalidDeliveryJobError
@@ -39,7 +40,7 @@ def deliver_record(record: SQSRecord, deps: Services, deadline: float) -> bool:
     try:
         outcome = deps.webhook_delivery.deliver(job)
     except Exception as error:
-        recorder.count("WebhookRecordsFailed")
+        recorder.count_failure("WebhookRecordsFailed", own=is_own_failure(error))
         logger.warning(
             "delivery record failed; SQS will deliver it again",
             extra=log | {"errorType": type(error).__name__},
