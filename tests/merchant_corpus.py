@@ -16,9 +16,11 @@ _EPOCHS = (1_577_836_800, 1_893_456_000)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _NANOID = string.ascii_letters + string.digits + "_-"
 # The first group of Amazon order numbers, by marketplace (.com, .co.uk, .de, .fr, .jp, ...).
-_AMAZON_MARKETPLACES: tuple[str, ...] = ("111", "112", "113", "114", "026", "028", "171", "202", "203", "204")
-_AMAZON_MARKETPLACES += ("249", "250", "302", "303", "304", "305", "306", "402", "403", "404")
-_AMAZON_MARKETPLACES += ("405", "406", "407", "408", "701", "702", "D01")
+_AMAZON_MARKETPLACES = (
+    *("111", "112", "113", "114", "026", "028", "171", "202", "203", "204"),
+    *("249", "250", "302", "303", "304", "305", "306", "402", "403", "404"),
+    *("405", "406", "407", "408", "701", "702", "D01"),
+)
 
 
 def _epoch(rng: random.Random) -> int:
