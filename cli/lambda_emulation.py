@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +96,9 @@ class PollReport:
 
 
 class SqsEventSource:
+    """With `max_concurrency` above 1, as Lambda's maximum concurrency: a poll hands its
+    batch to an instance of its own and returns at once, while one is free."""
+
     def __init__(
         self,
         sqs: SQSClient,
@@ -105,6 +110,7 @@ class SqsEventSource:
         batch_size: int = SQS_MAX_BATCH,
         retry_after_seconds: int = 0,
         region: str = "us-east-1",
+        max_concurrency: int = 1,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -117,14 +123,50 @@ class SqsEventSource:
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+        self._free = threading.BoundedSemaphore(max_concurrency)
+        self._instances = (
+            ThreadPoolExecutor(max_concurrency, thread_name_prefix=function_name)
+            if max_concurrency > 1
+            else None
+        )
 
     def poll_once(self, wait_seconds: int = 0) -> PollReport:
-        messages = self._sqs.receive_message(
+        """Receive a batch and invoke the handler with it; with instances of its own, only
+        while one is free, and without waiting for it (failures then count as none)."""
+        if self._instances is None:
+            return self._invoke(self._receive(wait_seconds))
+        if not self._free.acquire(blocking=False):
+            return PollReport(0, 0)
+        try:
+            messages = self._receive(wait_seconds)
+        except BaseException:
+            self._free.release()
+            raise
+        if not messages:
+            self._free.release()
+            return PollReport(0, 0)
+        self._instances.submit(self._invoke_and_free, messages)
+        return PollReport(len(messages), 0)
+
+    def _invoke_and_free(self, messages: list[MessageTypeDef]) -> None:
+        try:
+            self._invoke(messages)
+        except Exception as error:
+            logger.error("event source error", extra={"errorType": type(error).__name__})
+        finally:
+            self._free.release()
+
+    def _receive(self, wait_seconds: int) -> list[MessageTypeDef]:
+        return self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
+
+    def _invoke(self, messages: list[MessageTypeDef]) -> PollReport:
+        """What Lambda does with a batch: invoke, delete what succeeded, make the rest
+        visible again after `retry_after_seconds`."""
         if not messages:
             return PollReport(0, 0)
         event = sqs_lambda_event(messages, self._queue_arn, self._region)

@@ -24,8 +24,10 @@ from core.bootstrap import Services, services
 from core.observability import logger
 from core.resources import (
     DEFAULT_PREFIX,
+    DELIVERIES_SOURCE,
     DELIVERY_TIMEOUT_SECONDS,
     PAYMENTS_STREAM_SOURCE,
+    SLOW_DELIVERIES_SOURCE,
     WORKER_TIMEOUT_SECONDS,
 )
 from workers import event_publisher, payment_worker, reconciler, webhook_delivery
@@ -34,6 +36,8 @@ from workers import event_publisher, payment_worker, reconciler, webhook_deliver
 # timeout); after maxReceiveCount offers SQS moves it to the DLQ.
 RETRY_AFTER_SECONDS = 2
 IDLE_WAIT_SECONDS = 0.2
+# A laptop's share of an event source's instances (threads of this process).
+LOCAL_MAX_INSTANCES = 4
 
 
 def main() -> None:
@@ -67,18 +71,28 @@ def main() -> None:
         lambda event, context: dict(event_publisher.handle(event, context, deps)),
         on_failure=sqs_destination(deps.clients.sqs, _stream_failures_url(deps)),
     )
-    deliveries = SqsEventSource(
-        deps.clients.sqs,
-        deps.settings.deliveries_queue_url,
-        lambda event, context: dict(webhook_delivery.handle(event, context, deps)),
-        function_name="paygate-webhook-delivery",
-        timeout_seconds=DELIVERY_TIMEOUT_SECONDS,
-        retry_after_seconds=RETRY_AFTER_SECONDS,
-        region=deps.settings.aws_region,
+    # The two lanes of webhook deliveries, each with instances of its own as in Lambda, so
+    # slow endpoints hold up only the slow lane's.
+    lanes = tuple(
+        SqsEventSource(
+            deps.clients.sqs,
+            url,
+            lambda event, context: dict(webhook_delivery.handle(event, context, deps)),
+            function_name="paygate-webhook-delivery",
+            timeout_seconds=DELIVERY_TIMEOUT_SECONDS,
+            batch_size=spec.batch_size,
+            retry_after_seconds=RETRY_AFTER_SECONDS,
+            region=deps.settings.aws_region,
+            max_concurrency=min(spec.max_concurrency, LOCAL_MAX_INSTANCES),
+        )
+        for url, spec in (
+            (deps.settings.deliveries_queue_url, DELIVERIES_SOURCE),
+            (deps.settings.slow_deliveries_queue_url, SLOW_DELIVERIES_SOURCE),
+        )
     )
     # Webhooks in a loop of their own: a receiver taking its 10 s never holds up payments.
     webhooks = threading.Thread(
-        target=_poll, args=(stop, (events, deliveries), None, deps), daemon=True
+        target=_poll, args=(stop, (events, *lanes), None, deps), daemon=True
     )
     webhooks.start()
     _poll(stop, (source,), deps.settings.reconcile_every_seconds, deps)

@@ -25,6 +25,7 @@ from core.resources import (
     MAX_RECEIVE_COUNT,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
+    SLOW_DELIVERIES_QUEUE,
     STREAM_FAILURES_QUEUE,
     WEBHOOK_ENDPOINTS_TABLE,
     WEBHOOK_SECRET_KEY_ALIAS,
@@ -105,10 +106,15 @@ def create_queues(
 ) -> tuple[str, str]:
     """A queue and its DLQ with the redrive policy; returns (queue url, dlq url)."""
     dlq_url = create_queue(client, dlq, prefix)
+    return create_redriven_queue(client, prefix, queue, dlq_url), dlq_url
+
+
+def create_redriven_queue(client: SQSClient, prefix: str, queue: QueueSpec, dlq_url: str) -> str:
+    """A queue whose messages go to the DLQ at `dlq_url` after MAX_RECEIVE_COUNT receives."""
     dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    queue_url = client.create_queue(
+    return client.create_queue(
         QueueName=queue.physical_name(prefix),
         Attributes={
             "MessageRetentionPeriod": str(queue.retention_seconds),
@@ -118,7 +124,6 @@ def create_queues(
             ),
         },
     )["QueueUrl"]
-    return queue_url, dlq_url
 
 
 def create_queue(client: SQSClient, spec: QueueSpec, prefix: str) -> str:
@@ -168,6 +173,9 @@ def provision(
     deliveries_url, deliveries_dlq_url = create_queues(
         sqs, prefix, DELIVERIES_QUEUE, DELIVERIES_DLQ
     )
+    slow_deliveries_url = create_redriven_queue(
+        sqs, prefix, SLOW_DELIVERIES_QUEUE, deliveries_dlq_url
+    )
     create_queue(sqs, STREAM_FAILURES_QUEUE, prefix)
     key_id = create_card_key(kms, prefix)
     env = {
@@ -185,6 +193,7 @@ def provision(
         EnvVar.WEBHOOK_ENDPOINTS_TABLE: WEBHOOK_ENDPOINTS_TABLE.physical_name(prefix),
         EnvVar.DELIVERIES_QUEUE_URL: deliveries_url,
         EnvVar.DELIVERIES_DLQ_URL: deliveries_dlq_url,
+        EnvVar.SLOW_DELIVERIES_QUEUE_URL: slow_deliveries_url,
         EnvVar.WEBHOOK_SECRET_KEY_ID: create_encryption_key(
             kms, key_alias(prefix, WEBHOOK_SECRET_KEY_ALIAS), f"{prefix} webhook secrets"
         ),

@@ -308,7 +308,10 @@ class Services:
         from core.adapters.sqs_deliveries import SqsDeliveryQueue
 
         return SqsDeliveryQueue(
-            self.clients.sqs, self.settings.deliveries_queue_url, self.settings.deliveries_dlq_url
+            self.clients.sqs,
+            self.settings.deliveries_queue_url,
+            self.settings.deliveries_dlq_url,
+            self.settings.slow_deliveries_queue_url,
         )
 
     @component

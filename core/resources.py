@@ -35,6 +35,7 @@ class EnvVar(StrEnum):
     WEBHOOK_ENDPOINTS_TABLE = "PAYGATE_WEBHOOK_ENDPOINTS_TABLE"
     DELIVERIES_QUEUE_URL = "PAYGATE_DELIVERIES_QUEUE_URL"
     DELIVERIES_DLQ_URL = "PAYGATE_DELIVERIES_DLQ_URL"
+    SLOW_DELIVERIES_QUEUE_URL = "PAYGATE_SLOW_DELIVERIES_QUEUE_URL"
     WEBHOOK_SECRET_KEY_ID = "PAYGATE_WEBHOOK_SECRET_KEY_ID"  # noqa: S105 (a variable name)
     WEBHOOKS_ALLOW_LOOPBACK = "PAYGATE_WEBHOOKS_ALLOW_LOOPBACK"
     AWS_REGION = "AWS_REGION"
@@ -76,6 +77,7 @@ RESOURCE_ENV_VARS = frozenset(
         EnvVar.WEBHOOK_ENDPOINTS_TABLE,
         EnvVar.DELIVERIES_QUEUE_URL,
         EnvVar.DELIVERIES_DLQ_URL,
+        EnvVar.SLOW_DELIVERIES_QUEUE_URL,
         EnvVar.WEBHOOK_SECRET_KEY_ID,
         EnvVar.AWS_REGION,
         EnvVar.AWS_ENDPOINT_URL,
@@ -278,6 +280,31 @@ DELIVERIES_DLQ = QueueSpec(
     visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
     retention_seconds=14 * 24 * 3600,
 )
+# The slow lane (core/use_cases/webhook_delivery.py): deliveries to endpoints that did not
+# answer within the fast lane's time, with the same DLQ.
+SLOW_DELIVERIES_QUEUE = QueueSpec(
+    logical_name="webhook-deliveries-slow",
+    visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
+    retention_seconds=4 * 24 * 3600,
+)
+
+
+@dataclass(frozen=True)
+class QueueSourceSpec:
+    """How Lambda feeds a queue to a function (its event source mapping): records per
+    invocation, and at most how many invocations at once (Lambda allows 2 to 1,000). The
+    CDK stack and the local stack's emulator both read it."""
+
+    batch_size: int
+    max_concurrency: int
+
+
+# Each record is one HTTP call; the delivery worker sends a batch's at once. The fast lane
+# answers in at most FAST_LANE_SECONDS per record, so its instances turn over quickly; the
+# slow lane, where each may take the whole time-out, gets few, so however many slow
+# endpoints there are they hold at most these.
+DELIVERIES_SOURCE = QueueSourceSpec(batch_size=10, max_concurrency=20)
+SLOW_DELIVERIES_SOURCE = QueueSourceSpec(batch_size=10, max_concurrency=2)
 
 
 # Where the event source of the payments stream sends what it gave up on: not the records,
@@ -333,6 +360,7 @@ class StackOutput(StrEnum):
     WEBHOOK_ENDPOINTS_TABLE = "WebhookEndpointsTableName"
     DELIVERIES_QUEUE_URL = "DeliveriesQueueUrl"
     DELIVERIES_DLQ_URL = "DeliveriesDeadLetterQueueUrl"
+    SLOW_DELIVERIES_QUEUE_URL = "SlowDeliveriesQueueUrl"
     WEBHOOK_SECRET_KEY_ID = "WebhookSecretKeyId"  # noqa: S105 (an output name)
 
 

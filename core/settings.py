@@ -48,6 +48,7 @@ class Settings:
     webhook_endpoints_table: str = _setting(EnvVar.WEBHOOK_ENDPOINTS_TABLE)
     deliveries_queue_url: str = _setting(EnvVar.DELIVERIES_QUEUE_URL)
     deliveries_dlq_url: str = _setting(EnvVar.DELIVERIES_DLQ_URL)
+    slow_deliveries_queue_url: str = _setting(EnvVar.SLOW_DELIVERIES_QUEUE_URL)
     webhook_secret_key_id: str = _setting(EnvVar.WEBHOOK_SECRET_KEY_ID)
     # Webhooks to loopback addresses over http: the local stack's `paygate listen` only.
     webhooks_allow_loopback: int = _setting(EnvVar.WEBHOOKS_ALLOW_LOOPBACK, 0, minimum=0, maximum=1)

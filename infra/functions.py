@@ -134,6 +134,7 @@ class LambdaFactory:
         self._environment = environment
         self._logs_key = logs_key
         self._stage = stage
+        self.built: list[lambda_.Function] = []
 
     def log_group(self, construct_id: str, name: str | None = None) -> logs.LogGroup:
         """`name` only where a service writes to a group by a name of its own choosing."""
@@ -174,7 +175,7 @@ class LambdaFactory:
                 resources=[log_group.log_group_arn],
             )
         )
-        return lambda_.Function(
+        function = lambda_.Function(
             self._scope,
             spec.construct_id,
             role=role,
@@ -201,6 +202,8 @@ class LambdaFactory:
             }
             | {str(name): value for name, value in (environment or {}).items()},
         )
+        self.built.append(function)
+        return function
 
 
 def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling) -> dict[str, str]:
@@ -220,6 +223,7 @@ def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling)
         EnvVar.WEBHOOK_ENDPOINTS_TABLE: storage.webhook_endpoints.table_name,
         EnvVar.DELIVERIES_QUEUE_URL: messaging.deliveries.queue_url,
         EnvVar.DELIVERIES_DLQ_URL: messaging.delivery_dead_letters.queue_url,
+        EnvVar.SLOW_DELIVERIES_QUEUE_URL: messaging.slow_deliveries.queue_url,
         EnvVar.WEBHOOK_SECRET_KEY_ID: storage.webhook_secret_key.key_arn,
         EnvVar.PAYMENT_TTL_SECONDS: str(default_of("payment_ttl_seconds")),
         **scaling.environment(),
@@ -332,9 +336,11 @@ class Functions(Construct):
         access.table(self.event_publisher, endpoints, ["Query"])
         access.send_jobs(self.event_publisher, messaging.deliveries)
         access.table(self.webhook_delivery, events, ["Query", "UpdateItem"])
-        access.table(self.webhook_delivery, endpoints, ["GetItem"])
+        # Marks an endpoint slow, or no longer (UpdateItem): the lane its deliveries take.
+        access.table(self.webhook_delivery, endpoints, ["GetItem", "UpdateItem"])
         access.secret_key(self.webhook_delivery, storage.webhook_secret_key, "kms:Decrypt")
         access.send_jobs(self.webhook_delivery, messaging.deliveries)
+        access.send_jobs(self.webhook_delivery, messaging.slow_deliveries)
         access.send_jobs(self.webhook_delivery, messaging.delivery_dead_letters)
 
     @property

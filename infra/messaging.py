@@ -12,6 +12,7 @@ from core.resources import (
     JOBS_DLQ,
     JOBS_QUEUE,
     MAX_RECEIVE_COUNT,
+    SLOW_DELIVERIES_QUEUE,
     QueueSpec,
 )
 from infra.keys import ServiceKey
@@ -37,6 +38,10 @@ class Messaging(Construct):
         self.deliveries, self.delivery_dead_letters = self._with_dlq(
             "Deliveries", DELIVERIES_QUEUE, DELIVERIES_DLQ
         )
+        # The slow lane of deliveries, with the same DLQ.
+        self.slow_deliveries = self._queue(
+            "SlowDeliveriesQueue", SLOW_DELIVERIES_QUEUE, self.delivery_dead_letters
+        )
 
     def _with_dlq(self, name: str, spec: QueueSpec, dlq: QueueSpec) -> tuple[sqs.Queue, sqs.Queue]:
         # Kept like the stage's other data (prod): a teardown never loses a dead letter.
@@ -50,9 +55,12 @@ class Messaging(Construct):
             visibility_timeout=Duration.seconds(dlq.visibility_timeout_seconds),
             removal_policy=self._removal,
         )
-        queue = sqs.Queue(
+        return self._queue(f"{name}Queue", spec, dead_letters), dead_letters
+
+    def _queue(self, construct_id: str, spec: QueueSpec, dead_letters: sqs.Queue) -> sqs.Queue:
+        return sqs.Queue(
             self,
-            f"{name}Queue",
+            construct_id,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.queue_key,
             enforce_ssl=True,
@@ -63,4 +71,3 @@ class Messaging(Construct):
             ),
             removal_policy=self._removal,
         )
-        return queue, dead_letters

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -28,7 +30,11 @@ from infra.api import Api
 from infra.functions import LIVE_ALIAS, Functions
 from infra.messaging import Messaging
 
+T = TypeVar("T")
+
 OLDEST_JOB_SECONDS = 300
+# Delivery jobs wait in their queues on purpose, up to SQS's longest delay, until due.
+SQS_MAX_DELAY_SECONDS = 900
 FIVE_MINUTES = Duration.minutes(5)
 # The reconciler looks at a stuck payment once per reconcile threshold (20 min) plus its
 # schedule (5 min): a window that long always holds a count while any payment is stuck.
@@ -47,17 +53,18 @@ ROLLBACK_FAILURE_PERCENT = 5
 ROLLBACK_MIN_FAILURES = 2
 
 
-def _throttle_events(tables: list[dynamodb.Table]) -> cloudwatch.MathExpression:
+def _throttle_events(table: dynamodb.Table) -> cloudwatch.MathExpression:
     metrics = {
-        f"{kind[0].lower()}{n}": table.metric(
-            f"{kind}ThrottleEvents", period=FIVE_MINUTES, statistic="Sum"
-        )
-        for n, table in enumerate(tables)
+        kind.lower(): table.metric(f"{kind}ThrottleEvents", period=FIVE_MINUTES, statistic="Sum")
         for kind in ("Read", "Write")
     }
     return cloudwatch.MathExpression(
         expression="+".join(metrics), using_metrics=metrics, period=FIVE_MINUTES
     )
+
+
+def _all_in(stack: Stack, kind: type[T]) -> list[T]:
+    return [construct for construct in stack.node.find_all() if isinstance(construct, kind)]
 
 
 def _paygate_metric(
@@ -82,7 +89,6 @@ class Monitoring(Construct):
         api: Api,
         functions: Functions,
         messaging: Messaging,
-        tables: list[dynamodb.Table],
         schedule_failures: sqs.Queue,
         stream_failures: sqs.Queue,
         monthly_budget_usd: int,
@@ -149,12 +155,6 @@ class Monitoring(Construct):
                 f"The API's p99 latency is over {API_P99_MILLISECONDS} ms",
                 api.rest_api.metric_latency(period=FIVE_MINUTES, statistic="p99"),
                 threshold=API_P99_MILLISECONDS,
-            ),
-            self._alarm(
-                "DynamoDbThrottles",
-                "DynamoDB throttled reads or writes of paygate's tables",
-                _throttle_events(tables),
-                threshold=1,
             ),
             self._alarm(
                 "ReconcilerScheduleFailed",
@@ -227,8 +227,67 @@ class Monitoring(Construct):
             ),
         ]
         self.by_name = {alarm.node.id: alarm for alarm in self.alarms}
+        # The queues the alarms above watch by name; cover_the_rest watches the others.
+        self._watched_queues = [
+            messaging.dead_letters,
+            messaging.jobs,
+            schedule_failures,
+            messaging.delivery_dead_letters,
+            stream_failures,
+        ]
         self.dashboard = self._dashboard(prefix, api, functions, messaging)
         self.budget = self._budget(prefix, monthly_budget_usd)
+
+    def cover_the_rest(self, stack: Stack, functions: Functions) -> None:
+        """Alarms derived from the constructs, so none is left out: every queue no alarm
+        above watches (one fed to a worker: its oldest message; one holding failures: not
+        empty), every table (its throttled reads and writes) and every function the factory
+        built (its errors). Called once the stack holds all of them."""
+        watched = {id(queue) for queue in self._watched_queues}
+        for queue in _all_in(stack, sqs.Queue):
+            if id(queue) in watched:
+                continue
+            if queue.dead_letter_queue is not None:
+                self._add(
+                    f"{queue.node.id}OldestMessageAge",
+                    f"A message of {queue.node.id} has waited over "
+                    f"{OLDEST_JOB_SECONDS}s past its delay: its worker is behind",
+                    queue.metric_approximate_age_of_oldest_message(
+                        period=Duration.minutes(1), statistic="Maximum"
+                    ),
+                    threshold=OLDEST_JOB_SECONDS + SQS_MAX_DELAY_SECONDS,
+                )
+            else:
+                self._add(
+                    f"{queue.node.id}NotEmpty",
+                    f"{queue.node.id} holds failed messages",
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=FIVE_MINUTES, statistic="Maximum"
+                    ),
+                    threshold=1,
+                )
+        for table in _all_in(stack, dynamodb.Table):
+            self._add(
+                f"{table.node.id}TableThrottles",
+                f"DynamoDB throttled reads or writes of the {table.node.id} table",
+                _throttle_events(table),
+                threshold=1,
+            )
+        for function in functions.factory.built:
+            if f"{function.node.id}Errors" not in self.by_name:
+                self._add(
+                    f"{function.node.id}Errors",
+                    f"{function.node.id} invocations failed as a whole",
+                    function.metric_errors(period=FIVE_MINUTES),
+                    threshold=1,
+                )
+
+    def _add(
+        self, name: str, description: str, metric: cloudwatch.IMetric, *, threshold: float
+    ) -> None:
+        alarm = self._alarm(name, description, metric, threshold=threshold)
+        self.alarms.append(alarm)
+        self.by_name[name] = alarm
 
     def rollback_alarms(
         self, function: lambda_.Function, functions: Functions
@@ -414,14 +473,16 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title="Webhooks: delivered, failed attempts, dead-lettered",
+                title="Webhooks: delivered, failed attempts, dead-lettered, slow lane",
                 left=[
                     _paygate_metric("WebhooksDelivered"),
                     _paygate_metric("WebhookAttemptsFailed"),
                     _paygate_metric("WebhooksDeadLettered"),
+                    _paygate_metric("WebhooksToSlowLane"),
                 ],
                 right=[
                     messaging.deliveries.metric_approximate_number_of_messages_visible(),
+                    messaging.slow_deliveries.metric_approximate_number_of_messages_visible(),
                     messaging.delivery_dead_letters.metric_approximate_number_of_messages_visible(),
                 ],
                 width=12,

@@ -12,7 +12,11 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from core.domain.webhook_events import EVENT_TYPES
-from core.resources import PAYMENTS_STREAM_SOURCE
+from core.resources import (
+    DELIVERIES_SOURCE,
+    PAYMENTS_STREAM_SOURCE,
+    SLOW_DELIVERIES_SOURCE,
+)
 from core.settings import default_of
 from infra.functions import Functions
 from infra.messaging import Messaging
@@ -20,8 +24,6 @@ from infra.scaling import Scaling
 from infra.storage import Storage
 
 BATCHING_WINDOW = Duration.seconds(1)
-# Each record is one HTTP call of up to 10 s; the worker sends a batch's at once.
-DELIVERY_BATCH_SIZE = 10
 # The settings' default, so the settle-ahead the reconciler uses is its real period.
 RECONCILE_EVERY = Duration.seconds(default_of("reconcile_every_seconds"))
 
@@ -105,14 +107,21 @@ class Processing(Construct):
                 ],
             )
         )
-        functions.live[functions.webhook_delivery].add_event_source(
-            sources.SqsEventSource(
-                messaging.deliveries,
-                batch_size=DELIVERY_BATCH_SIZE,
-                max_batching_window=BATCHING_WINDOW,
-                report_batch_item_failures=True,
+        # Deliveries in two lanes, each with its own maximum of instances, so endpoints that
+        # are slow to answer hold up only the slow lane's (core/use_cases/webhook_delivery.py).
+        for queue, lane in (
+            (messaging.deliveries, DELIVERIES_SOURCE),
+            (messaging.slow_deliveries, SLOW_DELIVERIES_SOURCE),
+        ):
+            functions.live[functions.webhook_delivery].add_event_source(
+                sources.SqsEventSource(
+                    queue,
+                    batch_size=lane.batch_size,
+                    max_batching_window=BATCHING_WINDOW,
+                    report_batch_item_failures=True,
+                    max_concurrency=lane.max_concurrency,
+                )
             )
-        )
 
     def _failure_queue(self, construct_id: str) -> sqs.Queue:
         """A queue where a service leaves what it could not deliver, alarmed."""

@@ -84,7 +84,6 @@ class PaygateStack(Stack):
             api=self.api,
             functions=self.functions,
             messaging=self.messaging,
-            tables=[self.storage.payments, self.storage.merchants, self.storage.idempotency],
             schedule_failures=self.processing.schedule_failures,
             stream_failures=self.processing.stream_failures,
             monthly_budget_usd=context_whole(
@@ -98,6 +97,8 @@ class PaygateStack(Stack):
             if stage.profile.gradual_rollout
             else None
         )
+        # Last: every queue, table and function is there to be covered.
+        self.monitoring.cover_the_rest(self, self.functions)
         outputs = {
             StackOutput.API_URL: self.api.rest_api.url,
             StackOutput.JOBS_QUEUE_URL: self.messaging.jobs.queue_url,
@@ -118,6 +119,7 @@ class PaygateStack(Stack):
             StackOutput.WEBHOOK_ENDPOINTS_TABLE: self.storage.webhook_endpoints.table_name,
             StackOutput.DELIVERIES_QUEUE_URL: self.messaging.deliveries.queue_url,
             StackOutput.DELIVERIES_DLQ_URL: self.messaging.delivery_dead_letters.queue_url,
+            StackOutput.SLOW_DELIVERIES_QUEUE_URL: self.messaging.slow_deliveries.queue_url,
             StackOutput.WEBHOOK_SECRET_KEY_ID: self.storage.webhook_secret_key.key_arn,
         }
         for name, value in outputs.items():

@@ -89,6 +89,7 @@ def _endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
         created_at=int(item["createdAt"]["N"]),
         event_types=tuple(t["S"] for t in item.get("eventTypes", {}).get("L", [])),
         revision=int(item.get("revision", {}).get("N", "0")),
+        slow_until=float(item.get("slowUntil", {}).get("N", "0")),
         secrets=tuple(
             EndpointSecret(
                 ciphertext=bytes(s["M"]["ciphertext"]["B"]),
@@ -207,6 +208,20 @@ class DynamoEndpointStore:
             TableName=self._table, Key=self._key(merchant_id, endpoint_id), ConsistentRead=True
         ).get("Item")
         return _endpoint_of(item) if item else None
+
+    def mark_slow(self, merchant_id: str, endpoint_id: str, until: float) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(merchant_id, endpoint_id),
+                UpdateExpression="SET slowUntil = :until",
+                # Never brings a removed endpoint back.
+                ConditionExpression="attribute_exists(endpointId)",
+                ExpressionAttributeValues={":until": {"N": str(int(until))}},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
 
     def list(self, merchant_id: str) -> list[WebhookEndpoint]:
         items = self._client.query(

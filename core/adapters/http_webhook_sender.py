@@ -3,7 +3,9 @@ address it resolves to is checked (core/domain/webhook_urls.py), and the connect
 to the checked address, so DNS cannot point a delivery into a network between the check
 and the connection (rebinding). TLS still verifies the certificate of the URL's host.
 The timeout is one deadline for the whole exchange (connect, TLS, request, answer): a
-receiver that trickles its answer a byte at a time is cut off when it runs out."""
+receiver that trickles its answer a byte at a time is cut off when it runs out. It is the
+fast lane's, or in the slow lane the whole DELIVERY_TIMEOUT_SECONDS; a connection has a
+shorter time of its own."""
 
 from __future__ import annotations
 
@@ -17,7 +19,12 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS, REGISTRATION_RESOLVE_SECONDS
+from core.domain.webhook_retry import (
+    CONNECT_TIMEOUT_SECONDS,
+    DELIVERY_TIMEOUT_SECONDS,
+    FAST_LANE_SECONDS,
+    REGISTRATION_RESOLVE_SECONDS,
+)
 from core.domain.webhook_urls import (
     EndpointUrl,
     InvalidWebhookUrlError,
@@ -29,13 +36,22 @@ from core.domain.webhooks import SendResult
 USER_AGENT = "paygate-webhooks/1"
 
 
+def _connect(address: str, port: int, timeout: float | None) -> socket.socket:
+    """Connected within CONNECT_TIMEOUT_SECONDS (or `timeout`, if shorter); the socket then
+    waits up to `timeout` for each read."""
+    seconds = CONNECT_TIMEOUT_SECONDS if timeout is None else min(timeout, CONNECT_TIMEOUT_SECONDS)
+    sock = socket.create_connection((address, port), seconds)
+    sock.settimeout(timeout)
+    return sock
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, address: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._address, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -45,7 +61,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._tls = context
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = _connect(self._address, self.port, self.timeout)
         # Handshake after self.sock is set, so the deadline can cut a slow one short.
         self.sock = self._tls.wrap_socket(
             raw, server_hostname=self.host, do_handshake_on_connect=False
@@ -111,10 +127,12 @@ class HttpWebhookSender:
         *,
         allow_loopback: bool,
         timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
+        fast_lane_seconds: float = FAST_LANE_SECONDS,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._allow_loopback = allow_loopback
         self._timeout = timeout_seconds
+        self._fast_lane = min(fast_lane_seconds, timeout_seconds)
         self._tls = tls or ssl.create_default_context()
 
     def safe_address(self, url: str, resolve_seconds: float) -> tuple[EndpointUrl, str]:
@@ -146,20 +164,23 @@ class HttpWebhookSender:
                 f"the URL's host did not resolve within {REGISTRATION_RESOLVE_SECONDS:g} s"
             ) from None
 
-    def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+    def send(
+        self, url: str, body: bytes, headers: dict[str, str], *, slow_lane: bool = False
+    ) -> SendResult:
         started = time.monotonic()
+        budget = self._timeout if slow_lane else self._fast_lane
 
         def took() -> int:
             return round((time.monotonic() - started) * 1000)
 
-        late = SendResult(0, error=f"no answer within {self._timeout:g} s")
+        late = SendResult(0, error=f"no answer within {budget:g} s", timed_out=True)
         try:
-            parsed, address = self.safe_address(url, self._timeout)
+            parsed, address = self.safe_address(url, budget)
         except InvalidWebhookUrlError as error:
             return SendResult(took(), error=f"refused: {error.reason}")
         except TimeoutError:
             return replace(late, milliseconds=took())
-        remaining = self._timeout - (time.monotonic() - started)
+        remaining = budget - (time.monotonic() - started)
         if remaining <= 0:
             return replace(late, milliseconds=took())
         connection: http.client.HTTPConnection
@@ -186,8 +207,12 @@ class HttpWebhookSender:
                 response.read(64 * 1024)
                 if deadline.passed.is_set():
                     return replace(late, milliseconds=took())
-                return SendResult(took(), status=response.status)
+                ms = took()
+                return SendResult(
+                    ms, status=response.status, fast_enough=ms <= self._fast_lane * 1000
+                )
             except (OSError, http.client.HTTPException) as error:
+                # A connection not made in time (socket.timeout is TimeoutError) is late too.
                 if deadline.passed.is_set() or isinstance(error, TimeoutError):
                     return replace(late, milliseconds=took())
                 return SendResult(took(), error=f"{type(error).__name__}: {error}"[:300])

@@ -1,6 +1,7 @@
 """The webhook deliveries queue: one message per attempt due. SQS delays a message at most
 15 minutes, so a retry due later is delayed that long and, when received early, sent on
-again (core/use_cases/webhook_delivery.py) until it is due."""
+again (core/use_cases/webhook_delivery.py) until it is due. A job for the slow lane goes to
+the slow deliveries queue, which shares the DLQ."""
 
 from __future__ import annotations
 
@@ -24,20 +25,26 @@ class SqsDeliveryQueue:
         client: SQSClient,
         queue_url: str,
         dlq_url: str,
+        slow_queue_url: str,
         max_delay_seconds: int = SQS_MAX_DELAY_SECONDS,
     ) -> None:
         self._client = client
         self._queue_url = queue_url
         self._dlq_url = dlq_url
+        self._slow_queue_url = slow_queue_url
         # Tests driven by a fake clock set 0: every message is visible at once.
         self._max_delay = max_delay_seconds
 
     def publish(self, jobs: Sequence[DeliveryJob], now: float) -> None:
         """Raises if SQS refuses any (the caller's batch item is then retried)."""
+        for slow in (False, True):
+            self._send([job for job in jobs if job.slow is slow], now, slow=slow)
+
+    def _send(self, jobs: Sequence[DeliveryJob], now: float, *, slow: bool) -> None:
         for start in range(0, len(jobs), SQS_BATCH):
             batch = jobs[start : start + SQS_BATCH]
             response = self._client.send_message_batch(
-                QueueUrl=self._queue_url,
+                QueueUrl=self._slow_queue_url if slow else self._queue_url,
                 Entries=[
                     {
                         "Id": str(n),

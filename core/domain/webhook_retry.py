@@ -11,6 +11,16 @@ MAX_WAIT_SECONDS = 6 * 3600
 RETRY_FOR_SECONDS = 3 * 24 * 3600
 # A 2xx within this long is delivered; anything else, or nothing, is retried.
 DELIVERY_TIMEOUT_SECONDS = 10
+# The fast lane, where every endpoint starts, waits this long for an answer. An endpoint
+# that takes longer is marked slow for SLOW_LANE_HOLD_SECONDS, the attempt is tried again at
+# once in the slow lane (a queue with few instances of its own) with the whole
+# DELIVERY_TIMEOUT_SECONDS, and its deliveries go there until it answers within this again:
+# a slow or dead endpoint holds up only the slow lane, never another merchant's webhooks.
+FAST_LANE_SECONDS = 3
+SLOW_LANE_HOLD_SECONDS = 600
+# A connection not made within this long is given up: a host that drops packets costs this,
+# not the whole time-out.
+CONNECT_TIMEOUT_SECONDS = 2
 # How long registering an endpoint waits for its host to resolve: the route's function has
 # 10 s in all (infra/functions.py) and still encrypts the secret and writes after it.
 REGISTRATION_RESOLVE_SECONDS = 3

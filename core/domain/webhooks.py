@@ -45,6 +45,11 @@ class WebhookEndpoint:
     secrets: tuple[EndpointSecret, ...] = ()
     # Counts changes to the secrets: a rotation saves only over the revision it read.
     revision: int = 0
+    # Until when its deliveries go to the slow lane (core/domain/webhook_retry.py).
+    slow_until: float = 0.0
+
+    def in_slow_lane(self, now: float) -> bool:
+        return self.slow_until > now
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -126,6 +131,8 @@ class DeliveryJob:
     # Sent on purpose again (`paygate webhooks replay`): delivered even if it was before.
     replay: bool = False
     chain: int = 0
+    # Queued to the slow lane (its endpoint was slow): sent with the whole time-out.
+    slow: bool = False
 
     @classmethod
     def replayed(
@@ -145,7 +152,8 @@ class DeliveryJob:
                 "firstAttemptAt": self.first_attempt_at,
                 "replay": self.replay,
                 "chain": self.chain,
-            },
+            }
+            | ({"slow": True} if self.slow else {}),
             separators=(",", ":"),
         )
 
@@ -178,11 +186,16 @@ class DeliveryJob:
             first_attempt_at=None if first is None else float(_number(raw, "firstAttemptAt")),
             replay=raw.get("replay") is True,
             chain=chain,
+            slow=raw.get("slow") is True,
         )
 
-    def retry_at(self, due_at: float, first_attempt_at: float) -> DeliveryJob:
+    def retry_at(self, due_at: float, first_attempt_at: float, *, slow: bool) -> DeliveryJob:
         return replace(
-            self, attempt=self.attempt + 1, due_at=due_at, first_attempt_at=first_attempt_at
+            self,
+            attempt=self.attempt + 1,
+            due_at=due_at,
+            first_attempt_at=first_attempt_at,
+            slow=slow,
         )
 
 
@@ -215,6 +228,10 @@ class SendResult:
     milliseconds: int
     status: int | None = None
     error: str | None = None
+    # No answer (or no connection) within the time given.
+    timed_out: bool = False
+    # An answer within the fast lane's time (core/domain/webhook_retry.py).
+    fast_enough: bool = False
 
 
 @dataclass(frozen=True)
@@ -324,6 +341,10 @@ class EndpointStore(Protocol):
     def list(self, merchant_id: str) -> list[WebhookEndpoint]: ...
     def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
     def save_secrets(self, endpoint: WebhookEndpoint) -> bool: ...
+    def mark_slow(self, merchant_id: str, endpoint_id: str, until: float) -> None:
+        """Its deliveries go to the slow lane until `until` (0: no longer); nothing if the
+        endpoint is gone."""
+        ...
 
 
 class SecretVault(Protocol):
@@ -349,7 +370,12 @@ class DeliveryQueue(Protocol):
 
 
 class WebhookSender(Protocol):
-    def send(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult: ...
+    def send(
+        self, url: str, body: bytes, headers: dict[str, str], *, slow_lane: bool = False
+    ) -> SendResult:
+        """Within the fast lane's time, or in the slow lane the whole time-out."""
+        ...
+
     def check(self, url: str) -> None:
         """InvalidWebhookUrlError unless paygate may deliver to the URL as it resolves now."""
         ...

@@ -2,15 +2,22 @@
 has in use; a 2xx is delivered, anything else is tried again later (the retry schedule of
 core/domain/webhook_retry.py) until the budget is spent, then the job goes to the DLQ.
 Every attempt is recorded. At least once and in no particular order: receivers dedupe on
-the event id and order by the payment's version."""
+the event id and order by the payment's version.
+
+Two lanes, so a slow or dead endpoint costs only its own merchant: every delivery starts in
+the fast lane, which waits FAST_LANE_SECONDS for an answer. An endpoint that does not answer
+in time is marked slow, the attempt is tried again at once in the slow lane (a queue with
+few instances of its own, each attempt the whole time-out), and while the mark lasts its
+jobs met in the fast lane move there unsent. An answer in time in the slow lane lifts the
+mark."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.domain.clock import Clock
 from core.domain.ports import Metrics
-from core.domain.webhook_retry import next_attempt_at
+from core.domain.webhook_retry import SLOW_LANE_HOLD_SECONDS, next_attempt_at
 from core.domain.webhook_signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 from core.domain.webhooks import (
     ENDPOINT_REMOVED,
@@ -21,6 +28,8 @@ from core.domain.webhooks import (
     EndpointStore,
     EventStore,
     SecretVault,
+    SendResult,
+    WebhookEndpoint,
     WebhookSender,
 )
 
@@ -61,6 +70,10 @@ class WebhookDelivery:
             return self._repeat()
         if progress is not None and progress.state == DeliveryState.DELIVERED and not job.replay:
             return "delivered already"
+        if not job.slow and endpoint.in_slow_lane(now):
+            self.deliveries.publish([replace(job, slow=True)], now)
+            self.metrics.count("WebhooksToSlowLane")
+            return "moved to the slow lane"
         secrets = [
             self.vault.decrypt(
                 secret.ciphertext, merchant_id=job.merchant_id, endpoint_id=job.endpoint_id
@@ -72,16 +85,19 @@ class WebhookDelivery:
             SIGNATURE_HEADER: signature_header(secrets, int(now), body),
             EVENT_ID_HEADER: event.event_id,
         }
-        attempt = Attempt.of(now, self.sender.send(endpoint.url, body, headers))
+        sent = self.sender.send(endpoint.url, body, headers, slow_lane=job.slow)
+        attempt = Attempt.of(now, sent)
         self.metrics.milliseconds("WebhookLatency", attempt.milliseconds)
         if attempt.delivered:
             if not self.events.record_attempt(job, endpoint.url, attempt, DeliveryState.DELIVERED):
                 return self._repeat()
+            self._lane_after(endpoint, sent, now)
             self.metrics.count("WebhooksDelivered")
             return DeliveryState.DELIVERED
         self.metrics.count("WebhookAttemptsFailed")
         first = job.first_attempt_at or now
-        due = next_attempt_at(job.attempt, now, first)
+        # Cut short by the fast lane's time: tried again at once, with the whole time-out.
+        due = now if sent.timed_out and not job.slow else next_attempt_at(job.attempt, now, first)
         state = DeliveryState.RETRYING if due is not None else DeliveryState.FAILED
         # Recorded first, conditionally, so only one copy of a job SQS handed over twice
         # goes on; its follow-up is pending until queued (a crash in between is finished
@@ -90,16 +106,40 @@ class WebhookDelivery:
             job, endpoint.url, attempt, state, next_at=due, first_attempt_at=first
         ):
             return self._repeat()
-        self._follow_up(job, due, first, attempt.error or f"HTTP {attempt.status}")
+        slow = self._lane_after(endpoint, sent, now)
+        self._follow_up(job, due, first, attempt.error or f"HTTP {attempt.status}", slow=slow)
         return state
 
-    def _follow_up(self, job: DeliveryJob, due: float | None, first: float, why: str) -> None:
-        """The next attempt queued, or (the budget spent) the job dead-lettered."""
+    def _lane_after(self, endpoint: WebhookEndpoint, sent: SendResult, now: float) -> bool:
+        """Whether the endpoint is in the slow lane after this attempt: marked (again) if it
+        did not answer in time; unmarked once it answers within the fast lane's time."""
+        if sent.timed_out:
+            until = now + SLOW_LANE_HOLD_SECONDS
+            self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, until)
+            self.metrics.count("WebhookEndpointsSlow")
+            return True
+        if sent.fast_enough and endpoint.slow_until:
+            self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, 0)
+            return False
+        return endpoint.in_slow_lane(now)
+
+    def _follow_up(
+        self,
+        job: DeliveryJob,
+        due: float | None,
+        first: float,
+        why: str,
+        *,
+        slow: bool | None = None,
+    ) -> None:
+        """The next attempt queued (in the slow lane if `slow`, else the job's), or (the
+        budget spent) the job dead-lettered."""
         if due is None:
             self.deliveries.dead_letter(job, f"{job.attempt} attempts, the last: {why}")
             self.metrics.count("WebhooksDeadLettered")
         else:
-            self.deliveries.publish([job.retry_at(due, first)], self.clock.now())
+            lane = job.slow if slow is None else slow
+            self.deliveries.publish([job.retry_at(due, first, slow=lane)], self.clock.now())
         self.events.follow_up_queued(job)
 
     def _repeat(self) -> str:

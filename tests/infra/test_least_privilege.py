@@ -16,7 +16,13 @@ from core.settings import Settings
 from handlers import authorizer
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv, make_payment_body
 from tests.infra.conftest import Synthesized, as_list
-from tests.integration.webhook_support import WebhookWorld, receiving, webhook_world
+from tests.integration.webhook_support import (
+    TEST_FAST_LANE_SECONDS,
+    Receiver,
+    WebhookWorld,
+    receiving,
+    webhook_world,
+)
 from tests.integration.worker_support import event_source, reconcile
 from tests.support import FakeClock, authorizer_event, lambda_context
 
@@ -67,6 +73,7 @@ class CallLog:
             settings.webhook_secret_key_id: "webhook_secret_key",
             settings.deliveries_queue_url: "deliveries",
             settings.deliveries_dlq_url: "delivery_dead_letters",
+            settings.slow_deliveries_queue_url: "slow_deliveries",
         }
 
     def services(self, function_id: str, aws: AwsEnv, clock: FakeClock) -> Services:
@@ -153,6 +160,7 @@ def _resource_ids(synth: Synthesized) -> dict[str, str]:
         "webhook_secret_key": storage.webhook_secret_key,
         "deliveries": messaging.deliveries,
         "delivery_dead_letters": messaging.delivery_dead_letters,
+        "slow_deliveries": messaging.slow_deliveries,
     }
     return {name: synth.logical_id(construct) for name, construct in named.items()}
 
@@ -168,7 +176,7 @@ def _run_every_path(log: CallLog, aws: AwsEnv, clock: FakeClock) -> None:
 
     for receiver in receiving(500, 200):
         _run_every_payment_path(log, aws, clock, api)
-        _run_every_webhook_path(log, aws, clock, api, world, receiver.url)
+        _run_every_webhook_path(log, aws, clock, api, world, receiver)
 
 
 def _run_every_webhook_path(
@@ -177,8 +185,9 @@ def _run_every_webhook_path(
     clock: FakeClock,
     api: Callable[[str], ApiClient],
     world: WebhookWorld,
-    url: str,
+    receiver: Receiver,
 ) -> None:
+    url = receiver.url
     # Each with an Idempotency-Key, sent twice: the answer is kept sealed and replayed.
     for _ in range(2):
         created = api("CreateWebhookEndpoint").post(
@@ -211,6 +220,14 @@ def _run_every_webhook_path(
         "/payment-events", {"merchantId": MERCHANT_A, "paymentId": payment_id}
     )
     assert events.status == 200 and events.body["events"], events.body
+    # Too slow for the fast lane: the endpoint is marked slow, the delivery sent on in the
+    # slow lane
+    receiver.delay = TEST_FAST_LANE_SECONDS + 0.1
+    event_id = world.services.events.events_of(payment_id)[0].event_id
+    resent = DeliveryJob.replayed(event_id, endpoint_id, MERCHANT_A, clock.now(), replay=True)
+    world.services.deliveries.publish([resent], clock.now())
+    world.deliver_due()
+    receiver.delay = 0.0
     removed = api("DeleteWebhookEndpoint").call(
         "DELETE", "/webhook-endpoints", query={"merchantId": MERCHANT_A, "id": endpoint_id}
     )

@@ -47,9 +47,9 @@ def test_every_caller_invokes_the_live_alias_not_the_function(synth_each: Synthe
             for r in synth_each.resources("AWS::Events::Rule").values()
         ),
     ]
-    # 9 API methods, the authorizer, the jobs and deliveries queues, the payments stream,
-    # the reconciler's schedule
-    assert len(callers) == 9 + 1 + 3 + 1
+    # 9 API methods, the authorizer, the jobs queue and the deliveries' two lanes, the
+    # payments stream, the reconciler's schedule
+    assert len(callers) == 9 + 1 + 4 + 1
     invoked = set().union(*(_refs(caller) for caller in callers)) - {
         "AWS::Partition",
         "AWS::Region",

@@ -14,11 +14,11 @@ from typing import Any
 from botocore.config import Config
 
 from cli.lambda_emulation import DynamoStreamEventSource, Handler, SqsEventSource
-from cli.provisioning import create_queues
+from cli.provisioning import create_queues, create_redriven_queue
 from core.adapters.http_webhook_sender import HttpWebhookSender
 from core.adapters.sqs_deliveries import SqsDeliveryQueue
 from core.bootstrap import Services
-from core.resources import DELIVERIES_DLQ, DELIVERIES_QUEUE
+from core.resources import DELIVERIES_DLQ, DELIVERIES_QUEUE, SLOW_DELIVERIES_QUEUE
 from tests.conftest import AwsEnv
 from tests.support import FakeClock
 from workers import event_publisher, webhook_delivery
@@ -29,8 +29,9 @@ PUBLIC_ADDRESS = "93.184.215.14"
 
 
 # The sender's timeout in these tests (10 s in production): a receiver slower than this
-# has not answered.
+# has not answered; in the fast lane, one slower than the fast lane's (3 s in production).
 TEST_TIMEOUT_SECONDS = 0.5
+TEST_FAST_LANE_SECONDS = 0.25
 
 
 @dataclass
@@ -89,6 +90,7 @@ class WebhookWorld:
     clock: FakeClock
     stream: DynamoStreamEventSource
     deliveries: SqsEventSource
+    slow_deliveries: SqsEventSource
     # Every batch of stream records the publisher was invoked with.
     batches: list[dict[str, Any]] = field(default_factory=list)
     runners: dict[str, Services] = field(default_factory=dict)
@@ -99,8 +101,9 @@ class WebhookWorld:
     def deliver_due(self) -> None:
         """Run every delivery job visible now (fake clock: not yet due ones go back)."""
         for _ in range(50):
-            report = self.deliveries.poll_once()
-            if report.received == 0:
+            received = self.deliveries.poll_once().received
+            received += self.slow_deliveries.poll_once().received
+            if received == 0:
                 return
 
     def run(self, rounds: int = 1, advance: float = 0.0) -> None:
@@ -114,11 +117,14 @@ class WebhookWorld:
 
 
 def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
-    queue_url, dlq_url = create_queues(
-        aws.sqs, f"w{time.monotonic_ns()}", DELIVERIES_QUEUE, DELIVERIES_DLQ
-    )
+    prefix = f"w{time.monotonic_ns()}"
+    queue_url, dlq_url = create_queues(aws.sqs, prefix, DELIVERIES_QUEUE, DELIVERIES_DLQ)
+    slow_url = create_redriven_queue(aws.sqs, prefix, SLOW_DELIVERIES_QUEUE, dlq_url)
     settings = aws.settings.replace(
-        deliveries_queue_url=queue_url, deliveries_dlq_url=dlq_url, webhooks_allow_loopback=1
+        deliveries_queue_url=queue_url,
+        deliveries_dlq_url=dlq_url,
+        slow_deliveries_queue_url=slow_url,
+        webhooks_allow_loopback=1,
     )
     clients = aws.clients(settings)
     services = Services(
@@ -126,9 +132,13 @@ def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
         clients,
         clock,
         overrides={
-            "deliveries": SqsDeliveryQueue(clients.sqs, queue_url, dlq_url, max_delay_seconds=0),
+            "deliveries": SqsDeliveryQueue(
+                clients.sqs, queue_url, dlq_url, slow_url, max_delay_seconds=0
+            ),
             "webhook_sender": HttpWebhookSender(
-                allow_loopback=True, timeout_seconds=TEST_TIMEOUT_SECONDS
+                allow_loopback=True,
+                timeout_seconds=TEST_TIMEOUT_SECONDS,
+                fast_lane_seconds=TEST_FAST_LANE_SECONDS,
             ),
         },
     )
@@ -141,12 +151,15 @@ def webhook_world(aws: AwsEnv, clock: FakeClock) -> WebhookWorld:
         return dict(event_publisher.handle(event, context, runners["publisher"]))
 
     stream = payments_stream(aws, publish)
-    deliveries = SqsEventSource(
-        aws.sqs,
-        queue_url,
-        lambda event, context: webhook_delivery.handle(event, context, runners["deliverer"]),
+    deliveries, slow_deliveries = (
+        SqsEventSource(
+            aws.sqs,
+            url,
+            lambda event, context: webhook_delivery.handle(event, context, runners["deliverer"]),
+        )
+        for url in (queue_url, slow_url)
     )
-    world = WebhookWorld(aws, services, clock, stream, deliveries, batches)
+    world = WebhookWorld(aws, services, clock, stream, deliveries, slow_deliveries, batches)
     world.runners = runners
     return world
 

@@ -53,6 +53,6 @@ def test_a_recorded_attempt_covers_its_copies_and_older_chains_not_what_comes_ne
     job = JOB
     assert recorded.covers(job) and recorded.is_of(job)
     assert recorded.covers(DeliveryJob("evt_p_2", "we_x", "ada", 9, 0.0, chain=6))
-    assert not recorded.covers(job.retry_at(10.0, 1.0))
+    assert not recorded.covers(job.retry_at(10.0, 1.0, slow=False))
     newer = DeliveryJob.replayed("evt_p_2", "we_x", "ada", 1.0, replay=True)
     assert newer.chain == 1000 and not recorded.covers(newer)

@@ -1,0 +1,200 @@
+"""One merchant cannot slow another's webhooks (issue #25, item 3), on the local stack:
+merchant A's webhook latency (make-payment answered -> its payment.accepted event at A's
+receiver), first alone, then while merchant B's 16 endpoints hold every POST for 12 s (a
+tarpit) and B keeps paying. `make bench` reports the p99 ratio; tests/e2e holds a bound."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cli.local_process import RunningStack, start_stack, stop_stack
+
+TARPIT_HOLD_SECONDS = 12.0
+TARPIT_ENDPOINTS = 16
+TARPIT_MERCHANT = "tarpit-shop"
+# A test card the simulated bank accepts (amount 1250: Accepted at once).
+_AMOUNT = 1250
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@contextmanager
+def http_receiver(
+    on_post: Callable[[bytes], None], hold: threading.Event | None = None
+) -> Iterator[str]:
+    """A loopback receiver calling `on_post` with each body, then answering 200; with
+    `hold`, it first waits until `hold` is set or TARPIT_HOLD_SECONDS pass. Its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            on_post(body)
+            if hold is not None:
+                hold.wait(TARPIT_HOLD_SECONDS)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        if hold is not None:
+            hold.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _card(payment_id: str, merchant_id: str) -> dict[str, Any]:
+    return {
+        "paymentId": payment_id,
+        "merchantId": merchant_id,
+        "cardNumber": "4111111111111111",
+        "cvv": "123",
+        "expiryYear": 2031,
+        "expiryMonth": 7,
+        "currency": "EUR",
+        "amount": _AMOUNT,
+        "cardName": "A Shopper",
+        "billingAddress": "1 Main St",
+    }
+
+
+def pay(stack: RunningStack, merchant_id: str, api_key: str | None = None) -> tuple[str, float]:
+    """A payment made; its id and when make-payment answered (monotonic)."""
+    created = stack.request("POST", "/create-payment", {"merchantId": merchant_id}, api_key)
+    assert created.status == 201, created.body
+    payment_id = str(created.body["paymentId"])
+    made = stack.request("POST", "/make-payment", _card(payment_id, merchant_id), api_key)
+    assert made.status == 202, made.body
+    return payment_id, time.monotonic()
+
+
+def register(stack: RunningStack, merchant_id: str, url: str, api_key: str | None = None) -> str:
+    answer = stack.request(
+        "POST",
+        "/webhook-endpoints",
+        {"merchantId": merchant_id, "url": url, "eventTypes": ["payment.accepted"]},
+        api_key,
+    )
+    assert answer.status == 201, answer.body
+    return str(answer.body["id"])
+
+
+def remove(
+    stack: RunningStack, merchant_id: str, endpoint_id: str, api_key: str | None = None
+) -> None:
+    stack.request(
+        "DELETE", f"/webhook-endpoints?merchantId={merchant_id}&id={endpoint_id}", None, api_key
+    )
+
+
+class Arrivals:
+    """When each payment's event first reached a receiver (monotonic), by payment id."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self._changed = threading.Condition()
+
+    def record(self, body: bytes) -> None:
+        payment_id = str(json.loads(body)["paymentId"])
+        with self._changed:
+            self.at.setdefault(payment_id, time.monotonic())
+            self._changed.notify_all()
+
+    def wait_for(self, payment_id: str, seconds: float) -> float | None:
+        with self._changed:
+            self._changed.wait_for(lambda: payment_id in self.at, seconds)
+            return self.at.get(payment_id)
+
+
+def a_latencies(stack: RunningStack, payments: int, wait_seconds: float) -> list[float]:
+    """Merchant A (the stack's) pays `payments` times, one after the other; the seconds from
+    each make-payment answer to its payment.accepted at A's receiver (inf: never came)."""
+    arrivals = Arrivals()
+    latencies = []
+    with http_receiver(arrivals.record) as url:
+        endpoint = register(stack, stack.merchant_id, f"{url}/a")
+        try:
+            for _ in range(payments):
+                payment_id, answered = pay(stack, stack.merchant_id)
+                arrived = arrivals.wait_for(payment_id, wait_seconds)
+                latencies.append(float("inf") if arrived is None else arrived - answered)
+        finally:
+            remove(stack, stack.merchant_id, endpoint)
+    return latencies
+
+
+@contextmanager
+def tarpit_merchant(stack: RunningStack) -> Iterator[Arrivals]:
+    """Merchant B with TARPIT_ENDPOINTS endpoints that each hold every POST, paying once a
+    second in the background; what B's tarpit has received so far."""
+    key = json.loads(
+        stack.cli("merchants", "create", "Tarpit Shop", "--merchant-id", TARPIT_MERCHANT, "--json")
+    )["apiKey"]
+    arrivals, hold, stop = Arrivals(), threading.Event(), threading.Event()
+
+    def keep_paying() -> None:
+        while not stop.wait(1.0):
+            pay(stack, TARPIT_MERCHANT, key)
+
+    with http_receiver(arrivals.record, hold) as url:
+        endpoints = [
+            register(stack, TARPIT_MERCHANT, f"{url}/b{n}", key) for n in range(TARPIT_ENDPOINTS)
+        ]
+        for _ in range(4):
+            pay(stack, TARPIT_MERCHANT, key)
+        payer = threading.Thread(target=keep_paying, daemon=True)
+        payer.start()
+        try:
+            yield arrivals
+        finally:
+            stop.set()
+            payer.join()
+            for endpoint in endpoints:
+                remove(stack, TARPIT_MERCHANT, endpoint, key)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure(payments: int = 20, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = start_stack(Path(tmp))
+        try:
+            progress(f"  merchant A alone: {payments} payments")
+            alone = a_latencies(stack, payments, TARPIT_HOLD_SECONDS * 2)
+            with tarpit_merchant(stack):
+                progress(f"  merchant A beside B's tarpit: {payments} payments")
+                beside = a_latencies(stack, payments, TARPIT_HOLD_SECONDS * 2)
+        finally:
+            stop_stack(stack)
+    baseline, tarpit = percentile(alone, 0.99), percentile(beside, 0.99)
+    return {
+        "payments": payments,
+        "tarpit": f"{TARPIT_ENDPOINTS} endpoints holding each POST {TARPIT_HOLD_SECONDS:g} s",
+        "alone_p50_s": round(percentile(alone, 0.5), 3),
+        "alone_p99_s": round(baseline, 3),
+        "beside_tarpit_p50_s": round(percentile(beside, 0.5), 3),
+        "beside_tarpit_p99_s": round(tarpit, 3),
+        "p99_ratio": round(tarpit / baseline, 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))
