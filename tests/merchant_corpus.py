@@ -58,6 +58,9 @@ def _orders(rng: random.Random) -> str:
         [
             f"ORD-{rng.randrange(10**5, 10**10)}",
             f"{rng.choice(_AMAZON_MARKETPLACES)}-{_digits(rng, 7)}-{_digits(rng, 7)}",
+            f"503-{_digits(rng, 7)}-{_digits(rng, 7)}",
+            f"{rng.randrange(1, 29):02d}.{rng.randrange(1, 13):02d}.2026 "
+            f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}",
             f"#{rng.randrange(1000, 10**6)}",
             f"{rng.randrange(10, 100)}-{_digits(rng, 5)}-{_digits(rng, 5)}",
             f"SO{_digits(rng, 8)}",
@@ -99,6 +102,14 @@ def _phones(rng: random.Random) -> str:
             f"+62 812-{_digits(rng, 4)}-{_digits(rng, 4)}",
             f"+52 1 55 {_digits(rng, 4)} {_digits(rng, 4)}",
             f"+2348{_digits(rng, 9)}",
+            f"+39 02 {_digits(rng, 8)}-{_digits(rng, 3)}",
+            f"+34 9{_digits(rng, 2)} {_digits(rng, 3)} {_digits(rng, 3)} - {_digits(rng, 4)}",
+            f"+49 (0)6151 {_digits(rng, 7)}-{_digits(rng, 2)}",
+            f"+55 11 9{_digits(rng, 4)}-{_digits(rng, 4)} - {_digits(rng, 3)}",
+            f"+52 55 {_digits(rng, 4)} {_digits(rng, 4)} / {_digits(rng, 4)}",
+            f"Tel/Fax +39 02 {_digits(rng, 7)} / {_digits(rng, 7)}",
+            f"+1 {rng.randrange(201, 990)} {rng.randrange(200, 1000)} {_digits(rng, 4)} "
+            f"#{rng.randrange(100, 9999)}",
             f"00{rng.randrange(1, 999)}{_digits(rng, 10)}",
         ]
     )
@@ -155,6 +166,15 @@ def _addresses(rng: random.Random) -> str:
     )
 
 
+def _ibans(rng: random.Random) -> str:
+    """IBANs with valid check digits (ISO 13616: mod 97), compact or in groups of 4."""
+    country, length = rng.choice([("DK", 14), ("FI", 14), ("CH", 17), ("AT", 16), ("BE", 12)])
+    bban = _digits(rng, length)
+    numeric = "".join(str(int(c, 36)) for c in bban + country) + "00"
+    iban = f"{country}{98 - int(numeric) % 97:02d}{bban}"
+    return iban if rng.random() < 0.5 else " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
 CORPUS_KINDS: dict[str, Callable[[random.Random], str]] = {
     "timestamps (s/ms/us/ns, prefixed)": _timestamps,
     "invoice references": _invoices,
@@ -165,6 +185,7 @@ CORPUS_KINDS: dict[str, Callable[[random.Random], str]] = {
     "postcodes": _postcodes,
     "parcel tracking numbers": _tracking_numbers,
     "addresses": _addresses,
+    "IBANs": _ibans,
 }
 
 
@@ -220,6 +241,14 @@ WRITINGS: dict[str, Callable[[str], str]] = {
     "mixed scripts": lambda pan: "".join(
         _full_width(digit) if index % 2 else digit for index, digit in enumerate(pan)
     ),
+    "with its expiry": lambda pan: f"{_grouped(pan, ' ')} 12/30",
+    "with its CVV": lambda pan: f"{_grouped(pan, ' ')} 123",
+    "piped with expiry and CVV": lambda pan: f"{pan}|12/30|123",
+    "dashed with expiry and CVV": lambda pan: f"{_grouped(pan, ' ')} - 12/30 - 123",
+    "after a flat number": lambda pan: f"Apt 5 {_grouped(pan, ' ')}",
+    "after a postcode": lambda pan: f"Berlin 10115 {pan}",
+    "with cents": lambda pan: f"#1 {pan}.00",
+    "in two halves": lambda pan: f"{pan[:8]} {pan[8:]}",
 }
 
 

@@ -13,19 +13,26 @@ a window cut out of a longer run: a nanosecond timestamp, an invoice reference o
 tracking number holds Luhn-valid stretches of 13 to 19 digits by chance, and none is a
 card. At least 13 digits: 12-digit cards are all but gone, while 12-digit phone numbers
 are common. A UUID (8-4-4-4-12 hex digits, or 32 without the hyphens, as merchants send
-references) is not read as digits: no card number is written that way.
+references) and an IBAN whose check digits hold are not read as digits: no card number is
+written that way. Which digits count as written as a card: `_DigitRun.written_cards`.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from core.domain.card_brands import is_card_number
 
 MIN_PAN_DIGITS_IN_TEXT = 13
 _UUID = re.compile(
     r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-?[0-9A-Fa-f]{4}){3}-?[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
+)
+# An IBAN, compact or in groups of 4 (ISO 13616), read as one only if its check digits hold.
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
 )
 # An identifier a merchant sends or is known by (merchantId): letters, digits, - and _.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
@@ -37,6 +44,9 @@ _MAX_SEPARATOR_RUN = 5
 # Nobody writes a card number across a comma or semicolon (of any script): they end a run,
 # so "4242 4242 4242 4242, 12 Main Street" is read as the card it holds.
 _CLAUSE_BREAKS = frozenset(",;\uff0c\uff1b\u060c\u3001")
+# Group lengths of the card layouts that are not groups of 4: American Express (4-6-5) and
+# Diners Club (4-6-4).
+_CARD_LAYOUTS = frozenset({(4, 6, 5), (4, 6, 4)})
 # Read past inside a run of digits: combining marks (keycaps, underlines), invisible
 # format characters, and letters that render as nothing.
 _SKIPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
@@ -73,37 +83,97 @@ def _is_invisible(character: str) -> bool:
     )
 
 
+def _is_iban(text: str) -> bool:
+    compact = text.replace(" ", "")
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(character, 36)) for character in rearranged)) % 97 == 1
+
+
 def contains_card_number(text: str) -> bool:
-    """Whether a whole run of digits in `text` is a card number: one typed in the wrong
-    field."""
+    """Whether `text` holds a card number written the ways people write one: typed into
+    the wrong field."""
+    text = _IBAN.sub(lambda found: "iban" if _is_iban(found.group()) else found.group(), text)
     text = _UUID.sub("uuid", text)
     return any(
-        len(run) >= MIN_PAN_DIGITS_IN_TEXT and is_card_number(run) for run in _digit_runs(text)
+        len(candidate) >= MIN_PAN_DIGITS_IN_TEXT and is_card_number(candidate)
+        for run in _digit_runs(text)
+        for candidate in run.written_cards()
     )
 
 
-def _digit_runs(text: str) -> list[str]:
-    """Runs of digits, joined across short runs of anything but letters and clause breaks."""
-    runs: list[str] = []
+@dataclass
+class _DigitRun:
+    """Groups of digits with what stands between each two (short runs of anything but
+    letters and clause breaks)."""
+
+    groups: list[str] = field(default_factory=list)
+    separators: list[str] = field(default_factory=list)
+
+    def written_cards(self) -> Iterator[str]:
+        """What in the run is written as a card is: a whole group (never part of one);
+        consecutive groups of 4 (all of them, with or without one shorter group after: a
+        card may be followed by its expiry or CVV, and a tracking number in groups of 4 is
+        longer than any card); 4-6-5 or 4-6-4 (American Express, Diners Club); and the
+        whole run when written with one separator throughout in groups of 4 or more
+        (8-8, 4-4-4-4). Never digits joined across a phone number's parts and extension."""
+        groups = self.groups
+        yield from groups
+        start = 0
+        while start < len(groups):
+            end = start
+            while end < len(groups) and len(groups[end]) == 4:
+                end += 1
+            if end - start >= 2:
+                yield "".join(groups[start:end])
+                if end < len(groups) and len(groups[end]) < 4:
+                    yield "".join(groups[start : end + 1])
+            start = max(end, start + 1)
+        for first in range(len(groups) - 2):
+            if tuple(len(group) for group in groups[first : first + 3]) in _CARD_LAYOUTS:
+                yield "".join(groups[first : first + 3])
+        if (
+            len(groups) >= 2
+            and len(set(self.separators)) == 1
+            and all(len(group) >= 4 for group in groups)
+        ):
+            yield "".join(groups)
+
+
+def _digit_runs(text: str) -> list[_DigitRun]:
+    """Runs of digit groups, joined across short runs of anything but letters and clause
+    breaks."""
+    runs = [_DigitRun()]
     digits: list[str] = []
-    separators = 0
+    between: list[str] = []
     for character in text:
         digit = unicodedata.digit(character, None)
         category = unicodedata.category(character)
+        run = runs[-1]
         if digit is not None:
+            if between and not digits and run.groups:
+                run.separators.append("".join(between))
+            between = []
             digits.append(str(digit))
-            separators = 0
         elif category in _SKIPPED_CATEGORIES or character in _BLANK_LETTERS:
             continue
         elif (
             not category.startswith("L")
             and character not in _CLAUSE_BREAKS
-            and digits
-            and separators < _MAX_SEPARATOR_RUN
+            and (digits or between)
+            and len(between) < _MAX_SEPARATOR_RUN
+            and (digits or run.groups)
         ):
-            separators += 1
+            if digits:
+                run.groups.append("".join(digits))
+                digits = []
+            between.append(character)
         else:
-            runs.append("".join(digits))
-            digits, separators = [], 0
-    runs.append("".join(digits))
-    return runs
+            if digits:
+                run.groups.append("".join(digits))
+                digits = []
+            between = []
+            if run.groups:
+                runs.append(_DigitRun())
+    if digits:
+        runs[-1].groups.append("".join(digits))
+    return [run for run in runs if run.groups]
