@@ -20,6 +20,7 @@ from bench import (
     footprint,
     partition_heat,
     reconciler_recovery,
+    webhook_isolation,
     worker_concurrency,
 )
 from bench.scale_report import render_scale
@@ -51,6 +52,8 @@ def collect() -> dict[str, Any]:
     results["worker_concurrency"] = worker_concurrency.measure()
     progress("4/7 end to end on the local stack")
     results["end_to_end"] = end_to_end.measure(payments, clients, progress=progress)
+    progress("4b/7 webhook isolation: merchant A beside merchant B's tarpit (local stack)")
+    results["webhook_isolation"] = webhook_isolation.measure(progress=progress)
     progress(f"5/7 partition heat: {heat_payments} payments of the peak mix (moto, ~2 minutes)")
     results["partition_heat"] = partition_heat.measure(heat_payments)
     results["capacity_model"] = capacity_model.model(results["partition_heat"])
