@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.partition_heat import BIG_MERCHANT_SHARE, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS
+from core.resources import DELIVERIES_SOURCE, SLOW_DELIVERIES_SOURCE
 from infra.api import MERCHANT_RATE_LIMIT
 from infra.scaling import (
     DEFAULT_API_RATE_LIMIT,
@@ -226,4 +227,16 @@ def model(heat: dict[str, Any], rate: int = 5000) -> dict[str, Any]:
         "hottest_key_percent_at_rate": max(row["percent_at_rate"] for row in keys),
         "worker_by_bank_latency": worker_by_latency(heat, rate),
         "standard_plan_payments_per_merchant": MERCHANT_RATE_LIMIT / api_calls_per_payment(heat),
+        "webhook_delivery_instances": webhook_lanes(),
+    }
+
+
+def webhook_lanes() -> dict[str, int]:
+    """The delivery worker's instances in each lane (event source maximum concurrency) and
+    the HTTP calls they have in flight at most (an instance sends its batch at once): what
+    webhooks take of the account's Lambda concurrency, however slow the endpoints."""
+    lanes = {"fast": DELIVERIES_SOURCE, "slow": SLOW_DELIVERIES_SOURCE}
+    return {
+        **{f"{name}_instances": lane.max_concurrency for name, lane in lanes.items()},
+        **{f"{name}_calls": lane.max_concurrency * lane.batch_size for name, lane in lanes.items()},
     }
