@@ -10,11 +10,15 @@ leaves them to their plan.
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.api import MERCHANT_RATE_LIMIT
+from infra.stages import StageProfile
 
 WINDOW_SECONDS = 300
 DEFAULT_IP_RATE_LIMIT = 2 * MERCHANT_RATE_LIMIT * WINDOW_SECONDS
@@ -37,6 +41,8 @@ class Firewall(Construct):
         rest_api: apigw.RestApi,
         ip_rate_limit: int,
         allowed_cidrs: tuple[str, ...],
+        logs_key: kms.IKey,
+        stage: StageProfile,
     ) -> None:
         super().__init__(scope, construct_id)
         limited: wafv2.CfnWebACL.StatementProperty | None = None
@@ -97,4 +103,39 @@ class Firewall(Construct):
             "ApiAssociation",
             resource_arn=rest_api.deployment_stage.stage_arn,
             web_acl_arn=self.web_acl.attr_arn,
+        )
+        self._log_requests(prefix, logs_key, stage)
+
+    def _log_requests(self, prefix: str, logs_key: kms.IKey, stage: StageProfile) -> None:
+        """Every request WAF looks at, with the rule that matched: what tells a blocked
+        merchant from an attack. Encrypted with the logs key, kept as long as the stage
+        keeps logs. WAF writes only to a log group named aws-waf-logs-*."""
+        self.log_group = logs.LogGroup(
+            self,
+            "RequestLogs",
+            # The web ACL's id is new at each create: a retained group never blocks the next.
+            log_group_name=f"aws-waf-logs-{prefix}-{self.web_acl.attr_id}",
+            encryption_key=logs_key,
+            retention=stage.log_retention,
+            removal_policy=stage.data_removal,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            # The group's ARN without the ":*" CloudFormation gives it: WAF refuses that.
+            log_destination_configs=[
+                Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=self.log_group.log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            # The Authorization header carries merchants' API keys: never logged.
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
+                    single_header={"Name": "authorization"}
+                )
+            ],
         )

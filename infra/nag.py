@@ -65,13 +65,24 @@ CODEDEPLOY_ROLE = NagPackSuppression(
 )
 
 
+# CodeDeploy invokes the reconciler's rollout check hook (infra/rollouts.py).
+ROLLOUT_CHECK_HOOK = NagPackSuppression(
+    id="AwsSolutions-IAM5",
+    reason=(
+        "CodeDeploy's role may invoke the reconciler's rollout check by any of its versions "
+        "(<function>:*), as CDK's pre-traffic hook grant writes it: one function, no other."
+    ),
+    applies_to=[{"regex": "/^Resource::<FunctionsReconcilerRolloutCheck[0-9A-F]+\\.Arn>:\\*$/g"}],
+)
+
+
 def suppress_reviewed_findings(
     stack: Stack, *, waf: bool = True, gradual_rollout: bool = False
 ) -> None:
     findings = [
         *STACK_WIDE,
         *([] if waf else [WITHOUT_WAF]),
-        *([CODEDEPLOY_ROLE] if gradual_rollout else []),
+        *([CODEDEPLOY_ROLE, ROLLOUT_CHECK_HOOK] if gradual_rollout else []),
     ]
     NagSuppressions.add_stack_suppressions(stack, findings, apply_to_nested_stacks=True)
 

@@ -65,6 +65,8 @@ class PaygateStack(Stack):
                 rest_api=self.api.rest_api,
                 ip_rate_limit=context_whole(self.node, WAF_IP_RATE_LIMIT, DEFAULT_IP_RATE_LIMIT),
                 allowed_cidrs=stage.waf_allowed_cidrs,
+                logs_key=self.storage.logs_key,
+                stage=stage.profile,
             )
             if stage.profile.waf
             else None

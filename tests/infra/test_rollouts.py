@@ -167,7 +167,9 @@ def test_a_new_reconciler_is_run_once_before_it_takes_the_schedule(
 ) -> None:
     # GIVEN the reconciler's deployment group
     reconciler = synth_prod.logical_id(synth_prod.stack.functions.reconciler)
-    check = synth_prod.stack.rollouts.reconciler_check
+    rollouts = synth_prod.stack.rollouts
+    assert rollouts is not None
+    check = rollouts.reconciler_check
     hook = synth_prod.resources("AWS::Lambda::Function")[synth_prod.logical_id(check)]
 
     # THEN its hook runs the reconciler's new version, which its role may invoke

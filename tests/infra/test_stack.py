@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk.assertions import Annotations, Match, Template
 
 from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
@@ -113,7 +115,7 @@ def test_jobs_go_to_the_dlq_after_five_receives_and_outlive_the_worker(
 
 def test_queues_refuse_anything_but_tls(synth: Synthesized) -> None:
     policies = synth.resources("AWS::SQS::QueuePolicy")
-    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 6
+    assert len(policies) == len(synth.resources("AWS::SQS::Queue")) == 7
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -127,7 +129,8 @@ def test_every_function_is_arm64_current_python_traced_and_configured(
 ) -> None:
     synth = synth_each
     functions = synth.resources("AWS::Lambda::Function")
-    assert len(functions) == 14
+    # prod adds the reconciler's rollout check (infra/rollouts.py)
+    assert len(functions) == 14 + (synth.stack.rollouts is not None)
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
@@ -419,7 +422,6 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         "Api5xxErrors",
         "ApiThrottles",
         "ApiLatencyP99",
-        "DynamoDbThrottles",
         "PaymentsStuck",
         "ReconcilerPaymentErrors",
         "ReconcilerScheduleFailed",
@@ -428,6 +430,8 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         "WebhookDeadLetters",
         "EventStreamFailures",
         "EventPublisherIteratorAge",
+    } | {f"{table.node.id}TableThrottles" for table in _tables(synth)} | {
+        f"{queue}OldestMessageAge" for queue in ("DeliveriesQueue", "SlowDeliveriesQueue")
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic]
@@ -436,7 +440,7 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
     # Record failures are partial batch responses, invisible to Lambda's Errors metric
     records = alarms["WorkerRecordsFailed"]
     assert (records["Namespace"], records["MetricName"]) == ("Paygate", "RecordsFailed")
-    throttles = alarms["DynamoDbThrottles"]
+    throttles = alarms["PaymentsTableThrottles"]
     names = {
         m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
     }
@@ -444,6 +448,35 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
     runbook = (Path(__file__).resolve().parents[2] / "docs" / "runbook.md").read_text()
     for name in alarms:
         assert name in runbook
+
+
+def _tables(synth: Synthesized) -> list[Any]:
+    return [c for c in synth.stack.node.find_all() if isinstance(c, dynamodb.Table)]
+
+
+def _watched_ids(alarm: dict[str, Any]) -> set[str]:
+    """The logical ids an alarm's metrics name in their dimensions."""
+    metrics = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+    dimensions = [d for m in metrics for d in m["Dimensions"]] + alarm.get("Dimensions", [])
+    found = json.dumps([d["Value"] for d in dimensions])
+    return {part.split('"')[0] for part in re.split(r'"(?:Ref|Fn::GetAtt)": \[?"', found)[1:]}
+
+
+def test_every_queue_table_and_function_has_an_alarm_derived_not_listed(
+    synth_each: Synthesized,
+) -> None:
+    # GIVEN every queue, table and function of the stage's template
+    kinds = ("AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Lambda::Function")
+    resources = {logical_id for kind in kinds for logical_id in synth_each.resources(kind)}
+
+    # THEN an alarm watches each
+    watched = set().union(
+        *(
+            _watched_ids(a["Properties"])
+            for a in synth_each.resources("AWS::CloudWatch::Alarm").values()
+        )
+    )
+    assert resources - watched == set()
 
 
 def test_the_alarm_topic_lets_cloudwatch_and_budgets_publish_over_tls_only(

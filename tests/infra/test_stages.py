@@ -41,7 +41,8 @@ def test_nothing_that_outlives_a_stack_has_a_fixed_name(synth_each: Synthesized)
         or resource.get("UpdateReplacePolicy", "Delete") != "Delete"
     }
     if synth_each.stack.stage.name == "prod":
-        assert len(retained) == 35  # 7 tables, 8 keys, 16 log groups, 4 queues
+        # 7 tables, 9 keys, 18 log groups (15 functions, the API's two, WAF's), 5 queues
+        assert len(retained) == 39
     # A name made from a generated id (API Gateway's execution log group) cannot collide.
     named = [
         logical_id
@@ -60,11 +61,17 @@ def test_tables_functions_queues_and_log_groups_have_generated_names(
         assert found
         assert all(PHYSICAL_NAME[kind] not in r["Properties"] for r in found.values()), kind
     log_groups = synth_each.resources("AWS::Logs::LogGroup")
-    assert len(log_groups) == 16  # 14 functions, the API's access and execution logs
+    functions = synth_each.resources("AWS::Lambda::Function")
+    waf = synth_each.stack.firewall is not None
+    # One per function, the API's access and execution logs, and WAF's requests (prod)
+    assert len(log_groups) == len(functions) + 2 + waf
     named = [r["Properties"].get("LogGroupName") for r in log_groups.values()]
-    assert named.count(None) == 15
-    (execution,) = [name for name in named if name]
-    assert "API-Gateway-Execution-Logs_" in str(execution) and "Ref" in str(execution)
+    assert named.count(None) == len(functions) + 1
+    # Services that write to a group by its name: named from an id made at each create
+    made = sorted(str(name) for name in named if name)
+    assert "API-Gateway-Execution-Logs_" in made[0] and "Ref" in made[0]
+    if waf:
+        assert "aws-waf-logs-" in made[1] and "WebAcl" in made[1]
 
 
 def test_prod_keeps_its_data_except_what_a_failed_create_made(synth_prod: Synthesized) -> None:
@@ -207,6 +214,24 @@ def test_prod_puts_waf_with_the_common_rules_and_a_per_ip_limit_on_the_api(
     (association,) = synth_prod.resources("AWS::WAFv2::WebACLAssociation").values()
     assert "Stage" in str(association["Properties"]["ResourceArn"])
     assert synth.resources("AWS::WAFv2::WebACL") == {}
+
+
+def test_prod_logs_what_waf_sees_encrypted_kept_as_its_logs_and_without_api_keys(
+    synth_prod: Synthesized,
+) -> None:
+    (logging,) = synth_prod.resources("AWS::WAFv2::LoggingConfiguration").values()
+    firewall = synth_prod.stack.firewall
+    assert firewall is not None
+    group = synth_prod.resources("AWS::Logs::LogGroup")[synth_prod.logical_id(firewall.log_group)]
+    # To the firewall's own group, by its ARN without the ":*" WAF refuses
+    destination = json.dumps(logging["Properties"]["LogDestinationConfigs"])
+    assert synth_prod.logical_id(firewall.log_group) in destination and ":*" not in destination
+    assert logging["Properties"]["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}]
+    assert group["Properties"]["KmsKeyId"] == {
+        "Fn::GetAtt": [synth_prod.logical_id(synth_prod.stack.storage.logs_key), "Arn"]
+    }
+    assert group["Properties"]["RetentionInDays"] == 365
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_listed_merchant_addresses_are_left_to_their_usage_plan(tmp_path: Path) -> None:
