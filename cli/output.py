@@ -176,6 +176,9 @@ class CurrentStderr:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """One line on stderr, and the exit code (1: refused, 2: nothing to talk to)."""
+    """One line on stderr, and the exit code (1: refused, 2: nothing to talk to); with
+    --json also the one document a script reads: {"error": ..., "exitCode": ...}."""
     errors.print(printable(message), style="red", markup=False)
+    if json_wanted():
+        emit_json({"error": message, "exitCode": code})
     raise typer.Exit(code)

@@ -29,8 +29,15 @@ class WebhookSignatureError(Exception):
     """The delivery is not from paygate, was altered, or is too old or too new to trust."""
 
 
-def _key(secret: str | bytes) -> bytes:
-    return secret if isinstance(secret, bytes) else secret.encode()
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def _key(secret: str | bytes | bytearray | memoryview) -> bytes:
+    if isinstance(secret, str):
+        return secret.encode()
+    if isinstance(secret, _BYTES_LIKE):
+        return bytes(secret)
+    raise TypeError(f"a secret is text or bytes, not {type(secret).__name__}")
 
 
 def sign(secret: str | bytes, timestamp: int, payload: bytes) -> str:
@@ -45,8 +52,8 @@ def signature_header(secrets: Sequence[str], timestamp: int, payload: bytes) -> 
 
 def verify_signature(
     payload: bytes,
-    header: str | bytes | None,
-    secrets: Sequence[str | bytes],
+    header: str | bytes | bytearray | memoryview | None,
+    secrets: Sequence[str | bytes | bytearray | memoryview],
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
 ) -> None:
@@ -56,13 +63,15 @@ def verify_signature(
     text or bytes (its UTF-8 encoding), `whsec_` prefix included; the header too may be
     either. Empty secrets are ignored (an empty key is no secret); ValueError if no other is
     given."""
-    if isinstance(secrets, str | bytes):
+    if isinstance(secrets, (str, *_BYTES_LIKE)):
         raise TypeError("secrets is a list of secrets, not one secret: [secret]")
-    keys = [secret for secret in secrets if secret]
+    keys = [_key(secret) for secret in secrets if secret]
     if not keys:
         raise ValueError("verify_signature needs at least one non-empty secret")
-    if isinstance(header, bytes):
-        header = header.decode("ascii", errors="replace")
+    if not 0 <= tolerance_seconds < float("inf"):  # NaN too: it would accept any age
+        raise ValueError("tolerance_seconds is a number of seconds, 0 or more")
+    if isinstance(header, _BYTES_LIKE):
+        header = bytes(header).decode("ascii", errors="replace")
     if not isinstance(header, str):  # e.g. headers.get() of a request without one
         raise WebhookSignatureError("no Paygate-Signature header")
     timestamp: int | None = None

@@ -77,9 +77,10 @@ class WebhookEndpoints:
         ciphertext = self.vault.encrypt(secret, merchant_id=merchant_id, endpoint_id=endpoint_id)
         left = self.endpoints.get(merchant_id, endpoint_id) if claim_id else None
         if left is not None:
-            # A try holding the same key added it and died before anyone saw its secret:
-            # that secret is replaced, not kept signing.
-            renewed = replace(left, secrets=(EndpointSecret(ciphertext, now),))
+            # A try holding the same key added it, then died or could not keep its answer:
+            # its secret may or may not have reached the merchant, so it keeps signing for
+            # the rotation's grace period beside this answer's, as after a rotation.
+            renewed = left.rotated(EndpointSecret(ciphertext, now), now)
             if not self.endpoints.save_secrets(renewed):
                 raise EndpointBusyError(f"webhook endpoint {endpoint_id}")
             return IssuedSecret(replace(renewed, revision=renewed.revision + 1), secret)

@@ -324,3 +324,24 @@ def test_a_dead_letter_shows_the_receive_count_sqs_gave_up_at_however_often_it_i
     assert listed[0][0]["receivesWhenDeadLettered"] == MAX_RECEIVE_COUNT
     assert _receives_line(shown[0]) == _receives_line(shown[1])
     assert str(MAX_RECEIVE_COUNT) in _receives_line(shown[0])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("payments", "get", "no-such-payment"),
+        ("dlq", "show", "no-such-message"),
+        ("webhooks", "remove", "we_00000000000000000000"),
+        ("merchants", "revoke", "nobody", "key_x"),
+    ],
+)
+def test_a_refused_command_still_prints_one_json_document(
+    state: Path, command: tuple[str, ...]
+) -> None:
+    # WHEN a script's command is refused
+    result = CliRunner().invoke(app, ["--state-file", str(state), *command, "--json"])
+
+    # THEN it exits non-zero and stdout still holds one document saying why
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["exitCode"] == 1 and document["error"]

@@ -120,3 +120,29 @@ def test_secrets_and_the_header_may_be_bytes_as_frameworks_hand_them(
     verify_signature(BODY, sent, secrets, now=NOW)
     with pytest.raises(WebhookSignatureError, match="no signature matches"):
         verify_signature(BODY, header, [SECRET.removeprefix("whsec_").encode()], now=NOW)
+
+
+@pytest.mark.parametrize(
+    "secret", [bytearray(SECRET.encode()), memoryview(SECRET.encode())], ids=type
+)
+def test_any_bytes_like_secret_verifies(secret: bytearray | memoryview) -> None:
+    header = bytearray(signature_header([SECRET], NOW, BODY).encode())
+    verify_signature(BODY, header, [secret], now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("secrets", "tolerance", "error"),
+    [
+        ([42], 300, TypeError),
+        (bytearray(SECRET.encode()), 300, TypeError),
+        ([SECRET], float("nan"), ValueError),
+        ([SECRET], -1, ValueError),
+    ],
+    ids=["a number as a secret", "one bytearray alone", "NaN tolerance", "negative tolerance"],
+)
+def test_misuse_is_a_clear_type_or_value_error(
+    secrets: object, tolerance: float, error: type[Exception]
+) -> None:
+    header = signature_header([SECRET], NOW, BODY)
+    with pytest.raises(error):
+        verify_signature(BODY, header, secrets, tolerance, now=NOW)  # type: ignore[arg-type]
