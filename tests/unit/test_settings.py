@@ -19,6 +19,7 @@ REQUIRED = {
     "PAYGATE_WEBHOOK_ENDPOINTS_TABLE": "webhook-endpoints",
     "PAYGATE_DELIVERIES_QUEUE_URL": "http://localhost:4566/000000000000/webhook-deliveries",
     "PAYGATE_DELIVERIES_DLQ_URL": "http://localhost:4566/000000000000/webhook-deliveries-dlq",
+    "PAYGATE_SLOW_DELIVERIES_QUEUE_URL": "http://localhost:4566/000000000000/webhook-deliveries-slow",
     "PAYGATE_WEBHOOK_SECRET_KEY_ID": "alias/webhook-secrets",
 }
 

@@ -43,6 +43,7 @@ SETTINGS = Settings(
     webhook_endpoints_table="endpoints",
     deliveries_queue_url="https://sqs.invalid/deliveries",
     deliveries_dlq_url="https://sqs.invalid/deliveries-dlq",
+    slow_deliveries_queue_url="https://sqs.invalid/deliveries-slow",
     webhook_secret_key_id="webhook-secrets",
     bank_retry_initial_seconds=0,
     bank_retry_max_seconds=0,
