@@ -12,17 +12,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel
 
 from core.adapters.dynamodb_idempotency import Claim
 from core.bootstrap import with_process_services
 from core.domain.fingerprints import fingerprint
 from core.domain.tenancy import ensure_caller_is
 from core.observability import metrics
+from core.use_cases.webhook_endpoints import IssuedSecret
 from handlers.api import (
     answer_idempotently,
     api_entry_point,
@@ -52,18 +53,39 @@ from handlers.views import PaymentEvents, WebhookEndpointList, WebhookEndpointVi
 app = build_resolver()
 
 
-def _fingerprint(request: BaseModel) -> str:
-    return fingerprint(request.model_dump(mode="json", by_alias=True))
-
-
-@app.serve(CREATE_WEBHOOK_ENDPOINT)
-def create_webhook_endpoint() -> Any:
-    request = parse_json_body(app, CreateWebhookEndpointRequest)
+def _issue_secret_once(
+    route: str,
+    request: CreateWebhookEndpointRequest | RotateWebhookSecretRequest,
+    status: HTTPStatus,
+    issue: Callable[[str, Claim | None], IssuedSecret],
+) -> Response[str]:
+    """An endpoint and a secret shown once: honouring an Idempotency-Key, whose kept answer
+    (the secret in it) is sealed. `issue` gets the caller and the key's claim."""
     caller = caller_merchant_id(app)
     # Refused before the Idempotency-Key is claimed: a refusal holds no key.
     ensure_caller_is(caller, request.merchant_id)
 
     def answer(claim: Claim | None) -> Response[str]:
+        issued = issue(caller, claim)
+        return json_response(
+            status, WebhookEndpointView.of(issued.endpoint, issued.secret).to_json()
+        )
+
+    return answer_idempotently(
+        app,
+        route=route,
+        merchant_id=caller,
+        request_fingerprint=fingerprint(request.model_dump(mode="json", by_alias=True)),
+        answer=answer,
+        sealed=True,
+    )
+
+
+@app.serve(CREATE_WEBHOOK_ENDPOINT)
+def create_webhook_endpoint() -> Any:
+    request = parse_json_body(app, CreateWebhookEndpointRequest)
+
+    def register(caller: str, claim: Claim | None) -> IssuedSecret:
         issued = services_of(app).webhook_endpoint_service.register(
             caller,
             request.merchant_id,
@@ -72,17 +94,9 @@ def create_webhook_endpoint() -> Any:
             claim_id=claim.claim_id if claim else None,
         )
         metrics.add_metric(name="WebhookEndpointsCreated", unit="Count", value=1)
-        view = WebhookEndpointView.of(issued.endpoint, issued.secret)
-        return json_response(HTTPStatus.CREATED, view.to_json())
+        return issued
 
-    return answer_idempotently(
-        app,
-        route="webhook-endpoints",
-        merchant_id=caller,
-        request_fingerprint=_fingerprint(request),
-        answer=answer,
-        sealed=True,
-    )
+    return _issue_secret_once("webhook-endpoints", request, HTTPStatus.CREATED, register)
 
 
 @app.serve(LIST_WEBHOOK_ENDPOINTS)
@@ -107,24 +121,13 @@ def delete_webhook_endpoint() -> Any:
 @app.serve(ROTATE_WEBHOOK_SECRET)
 def rotate_webhook_secret() -> Any:
     request = parse_json_body(app, RotateWebhookSecretRequest)
-    caller = caller_merchant_id(app)
-    ensure_caller_is(caller, request.merchant_id)
 
-    def answer(_: Claim | None) -> Response[str]:
-        issued = services_of(app).webhook_endpoint_service.rotate(
+    def rotate(caller: str, _: Claim | None) -> IssuedSecret:
+        return services_of(app).webhook_endpoint_service.rotate(
             caller, request.merchant_id, request.id
         )
-        view = WebhookEndpointView.of(issued.endpoint, issued.secret)
-        return json_response(HTTPStatus.OK, view.to_json())
 
-    return answer_idempotently(
-        app,
-        route="rotate-webhook-secret",
-        merchant_id=caller,
-        request_fingerprint=_fingerprint(request),
-        answer=answer,
-        sealed=True,
-    )
+    return _issue_secret_once("rotate-webhook-secret", request, HTTPStatus.OK, rotate)
 
 
 @app.serve(LIST_PAYMENT_EVENTS)

@@ -3,7 +3,8 @@ and through the `paygate` CLI, then stopped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,17 +30,23 @@ def start_test_stack(tmp: Path) -> RunningStack:
     return start_stack(tmp, STACK_ENV)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    directory = tmp_path_factory.mktemp("stack")
-    running = start_test_stack(directory)
+@contextmanager
+def running_stack(directory: Path, start: Callable[[Path], RunningStack]) -> Iterator[RunningStack]:
+    """A stack started in `directory`, stopped after; then everything the API, the workers
+    and the reconciler logged is searched for card data."""
+    running = start(directory)
     try:
         yield running
     finally:
         if running.process.poll() is None:
             stop_stack(running)
-    # Everything the API, the worker and the reconciler logged, searched for card data.
     assert card_data_leaks((directory / "stack.log").read_text()) == []
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with running_stack(tmp_path_factory.mktemp("stack"), start_test_stack) as running:
+        yield running
 
 
 @pytest.fixture

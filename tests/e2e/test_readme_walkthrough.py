@@ -4,6 +4,7 @@ as `make run` starts it: an example that fails when pasted fails the build."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
-from tests.support import card_data_leaks
+from tests.e2e.conftest import RunningStack, running_stack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -35,14 +35,9 @@ def shell_blocks(page: Path) -> list[str]:
 def fresh_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """A stack of this module's own, started empty with `make run`'s settings (none of the
     quick bank time-outs the shared test stack runs with)."""
-    directory = tmp_path_factory.mktemp("fresh-stack")
-    running = start_stack(directory, clean_env=True)
-    try:
+    fresh = functools.partial(start_stack, clean_env=True)
+    with running_stack(tmp_path_factory.mktemp("fresh-stack"), fresh) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            stop_stack(running)
-    assert card_data_leaks((directory / "stack.log").read_text()) == []
 
 
 def paste(page: Path, blocks: list[str], stack: RunningStack, folder: Path) -> str:
