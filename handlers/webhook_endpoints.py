@@ -122,9 +122,9 @@ def delete_webhook_endpoint() -> Any:
 def rotate_webhook_secret() -> Any:
     request = parse_json_body(app, RotateWebhookSecretRequest)
 
-    def rotate(caller: str, _: Claim | None) -> IssuedSecret:
+    def rotate(caller: str, claim: Claim | None) -> IssuedSecret:
         return services_of(app).webhook_endpoint_service.rotate(
-            caller, request.merchant_id, request.id
+            caller, request.merchant_id, request.id, claim_id=claim.claim_id if claim else None
         )
 
     return _issue_secret_once("rotate-webhook-secret", request, HTTPStatus.OK, rotate)

@@ -74,6 +74,7 @@ def _secrets_item(secrets: tuple[EndpointSecret, ...]) -> dict[str, Any]:
                     "ciphertext": {"B": s.ciphertext},
                     "createdAt": {"N": str(s.created_at)},
                     **({"retiresAt": {"N": str(s.retires_at)}} if s.retires_at else {}),
+                    **({"rotationId": {"S": s.rotation_id}} if s.rotation_id else {}),
                 }
             }
             for s in secrets
@@ -95,6 +96,7 @@ def _endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
                 ciphertext=bytes(s["M"]["ciphertext"]["B"]),
                 created_at=int(s["M"]["createdAt"]["N"]),
                 retires_at=int(s["M"]["retiresAt"]["N"]) if "retiresAt" in s["M"] else None,
+                rotation_id=s["M"].get("rotationId", {}).get("S"),
             )
             for s in item.get("secrets", {}).get("L", [])
         ),

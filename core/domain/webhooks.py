@@ -29,6 +29,9 @@ class EndpointSecret:
     created_at: int
     # When it stops signing (set when a newer secret replaces it).
     retires_at: int | None = None
+    # The rotation that added it, when that rotation held an Idempotency-Key (derived from
+    # the key's claim): a retry of the rotation finds it.
+    rotation_id: str | None = None
 
     def in_use(self, now: float) -> bool:
         return self.retires_at is None or now < self.retires_at
@@ -63,7 +66,16 @@ class WebhookEndpoint:
 
     def rotated(self, new: EndpointSecret, now: int) -> WebhookEndpoint:
         """`new` signs from now on; the newest secrets before it sign on for the grace
-        period, MAX_SIGNING_SECRETS in all."""
+        period, MAX_SIGNING_SECRETS in all. A rotation applies once: if its earlier try
+        saved a secret (same rotation_id) and died before answering, nobody holds that one,
+        so `new` takes its place (and its retirement) instead of rotating again."""
+        earlier = next(
+            (s for s in self.secrets if new.rotation_id and s.rotation_id == new.rotation_id),
+            None,
+        )
+        if earlier is not None:
+            redone = replace(new, created_at=earlier.created_at, retires_at=earlier.retires_at)
+            return replace(self, secrets=tuple(redone if s is earlier else s for s in self.secrets))
         kept = tuple(
             replace(s, retires_at=s.retires_at or now + ROTATION_GRACE_SECONDS)
             for s in self.signing_secrets(now)

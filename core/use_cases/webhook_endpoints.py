@@ -36,6 +36,12 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
+def _derived_from(claim_id: str) -> str:
+    """An id derived from an Idempotency-Key's claim: every try holding the key derives
+    the same one, so a retry after a crash finds what the earlier try saved."""
+    return hashlib.sha256(claim_id.encode()).hexdigest()[:20]
+
+
 @dataclass(frozen=True)
 class IssuedSecret:
     endpoint: WebhookEndpoint
@@ -69,9 +75,8 @@ class WebhookEndpoints:
             raise InvalidWebhookUrlError(f"unknown event types: {', '.join(unknown)}")
         self.check_url(url)
         now = int(self.clock.now())
-        endpoint_id = (
-            ENDPOINT_PREFIX
-            + (hashlib.sha256(claim_id.encode()).hexdigest() if claim_id else uuid.uuid4().hex)[:20]
+        endpoint_id = ENDPOINT_PREFIX + (
+            _derived_from(claim_id) if claim_id else uuid.uuid4().hex[:20]
         )
         secret = new_secret()
         ciphertext = self.vault.encrypt(secret, merchant_id=merchant_id, endpoint_id=endpoint_id)
@@ -106,9 +111,14 @@ class WebhookEndpoints:
             raise UnknownEndpointError(endpoint_id)
         return removed
 
-    def rotate(self, caller: str, merchant_id: str, endpoint_id: str) -> IssuedSecret:
-        """A new secret, answered once; the old one keeps signing for the grace period."""
+    def rotate(
+        self, caller: str, merchant_id: str, endpoint_id: str, *, claim_id: str | None = None
+    ) -> IssuedSecret:
+        """A new secret, answered once; the old one keeps signing for the grace period.
+        `claim_id`: the Idempotency-Key's claim, from which the rotation's id is derived, so
+        a retry after a crash replaces the secret the first try saved, not rotates again."""
         ensure_caller_is(caller, merchant_id)
+        rotation_id = _derived_from(claim_id) if claim_id else None
         secret, ciphertext = None, b""
         for _ in range(ROTATION_TRIES):
             endpoint = self.endpoints.get(merchant_id, endpoint_id)
@@ -120,7 +130,9 @@ class WebhookEndpoints:
                     secret, merchant_id=merchant_id, endpoint_id=endpoint_id
                 )
             now = int(self.clock.now())
-            rotated = endpoint.rotated(EndpointSecret(ciphertext, now), now)
+            rotated = endpoint.rotated(
+                EndpointSecret(ciphertext, now, rotation_id=rotation_id), now
+            )
             if self.endpoints.save_secrets(rotated):
                 return IssuedSecret(replace(rotated, revision=rotated.revision + 1), secret)
         raise EndpointBusyError(f"webhook endpoint {endpoint_id}")

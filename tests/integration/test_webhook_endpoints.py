@@ -489,3 +489,33 @@ def test_a_retried_rotation_with_its_idempotency_key_rotates_once(
     assert again.body["secret"] == first.body["secret"]
     endpoint = services.webhook_endpoints.get(MERCHANT_A, endpoint_id)
     assert endpoint is not None and len(endpoint.secrets) == 2  # the old one, in grace
+
+
+def test_a_rotation_that_died_after_saving_is_finished_by_its_retry_rotating_once(
+    api: ApiClient, services: Services, clock: FakeClock
+) -> None:
+    # GIVEN a rotation that saved its new secret, then died before answering
+    registered = _register(api)
+    endpoint_id = registered.body["id"]
+    rotate = {"merchantId": MERCHANT_A, "id": endpoint_id}
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "rotate-once"}
+    with crash_after(services.clients.dynamodb, "UpdateItem"), pytest.raises(SimulatedCrash):
+        api.post("/rotate-webhook-secret", rotate, headers=headers)
+
+    # WHEN the merchant retries with the same key once the first try's lock has run out
+    clock.advance(IN_PROGRESS_SECONDS + 1)
+    retried = api.post("/rotate-webhook-secret", rotate, headers=headers)
+
+    # THEN it rotated once: the retry's secret signs, the registration's signs in its grace
+    # period, and no third secret that nobody was given signs beside them
+    assert retried.status == 200, retried.body
+    endpoint = services.webhook_endpoints.get(MERCHANT_A, endpoint_id)
+    assert endpoint is not None
+    signing = [
+        services.webhook_secrets.decrypt(
+            secret.ciphertext, merchant_id=MERCHANT_A, endpoint_id=endpoint_id
+        )
+        for secret in endpoint.signing_secrets(clock.now())
+    ]
+    assert signing == [retried.body["secret"], registered.body["secret"]]
+    assert len(endpoint.secrets) == 2
