@@ -7,12 +7,21 @@ worker may decrypt."""
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from core.adapters.aws_errors import error_code
+from core.domain.errors import IdempotencyKeyUnusableError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 _SEALED = "sealed:v1:"
+# What KMS answers, every time, for a ciphertext that was damaged or is not of this key
+# and context: the kept answer can never be opened.
+_NEVER_OPENS = ("InvalidCiphertextException", "IncorrectKeyException")
 
 
 def answer_context(merchant_id: str, route: str) -> dict[str, str]:
@@ -33,8 +42,24 @@ class KmsSealedAnswers:
         return _SEALED + base64.b64encode(ciphertext).decode()
 
     def open(self, sealed: str, *, merchant_id: str, route: str) -> str:
-        return self._client.decrypt(
-            CiphertextBlob=base64.b64decode(sealed.removeprefix(_SEALED)),
-            KeyId=self._key_id,
-            EncryptionContext=answer_context(merchant_id, route),
-        )["Plaintext"].decode()
+        """The answer; IdempotencyKeyUnusableError if the record is damaged (retrying the
+        same key cannot help)."""
+        unusable = IdempotencyKeyUnusableError(
+            "the answer kept for this Idempotency-Key cannot be read back; what the first "
+            "request did stands (list your webhook endpoints); send a new key to act again"
+        )
+        if not sealed.startswith(_SEALED):
+            raise unusable
+        try:
+            ciphertext = base64.b64decode(sealed.removeprefix(_SEALED), validate=True)
+            return self._client.decrypt(
+                CiphertextBlob=ciphertext,
+                KeyId=self._key_id,
+                EncryptionContext=answer_context(merchant_id, route),
+            )["Plaintext"].decode()
+        except binascii.Error:
+            raise unusable from None
+        except ClientError as error:
+            if error_code(error) in _NEVER_OPENS:
+                raise unusable from None
+            raise

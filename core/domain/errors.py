@@ -50,6 +50,10 @@ class IdempotencyKeyReusedError(PaygateError):
     """This Idempotency-Key was used with another request."""
 
 
+class IdempotencyKeyUnusableError(PaygateError):
+    """The answer kept for this Idempotency-Key cannot be read back: use a new key."""
+
+
 class ConcurrentUpdateError(Exception):
     """A conditional write lost a race: someone else changed the payment first."""
 

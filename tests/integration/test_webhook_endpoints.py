@@ -4,6 +4,7 @@ input a 4xx that writes nothing; a payment's events with their deliveries."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -519,3 +520,38 @@ def test_a_rotation_that_died_after_saving_is_finished_by_its_retry_rotating_onc
     ]
     assert signing == [retried.body["secret"], registered.body["secret"]]
     assert len(endpoint.secrets) == 2
+
+
+def _damaged(sealed: str, how: str) -> str:
+    """A sealed answer as a damaged record holds it: a byte of the ciphertext changed, or
+    not a sealed answer at all."""
+    if how == "not sealed":
+        return '{"id": "we_0", "secret": "whsec_x"}'
+    prefix, _, encoded = sealed.rpartition(":")
+    blob = bytearray(base64.b64decode(encoded))
+    blob[-1] ^= 0x01
+    return f"{prefix}:{base64.b64encode(bytes(blob)).decode()}"
+
+
+@pytest.mark.parametrize("how", ["a byte changed", "not sealed"])
+def test_a_kept_answer_that_cannot_be_opened_is_a_clear_4xx_never_a_500(
+    api: ApiClient, aws: AwsEnv, how: str
+) -> None:
+    # GIVEN a registration whose kept answer was damaged at rest
+    first = _register_with_key(api, "register-damaged")
+    (kept,) = aws.dynamodb.scan(TableName=aws.settings.idempotency_table)["Items"]
+    aws.dynamodb.put_item(
+        TableName=aws.settings.idempotency_table,
+        Item=kept | {"body": {"S": _damaged(kept["body"]["S"], how)}},
+    )
+
+    # WHEN the merchant retries with the same key, then with a new one
+    again = _register_with_key(api, "register-damaged")
+    fresh = _register_with_key(api, "register-damaged-2")
+
+    # THEN the retry says the key is unusable (every time), nothing is registered twice,
+    # and a new key works
+    assert (again.status, again.body["failCode"]) == (422, "idempotency_key_unusable")
+    assert _register_with_key(api, "register-damaged").status == 422
+    assert fresh.status == 201 and fresh.body["id"] != first.body["id"]
+    assert len(_endpoints_stored(aws)) == 2
