@@ -15,12 +15,14 @@ from typing import Any
 
 from bench.partition_heat import BIG_MERCHANT_SHARE, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS
 from core.resources import DELIVERIES_SOURCE, SLOW_DELIVERIES_SOURCE
+from core.settings import default_of
 from infra.api import MERCHANT_RATE_LIMIT
 from infra.scaling import (
     DEFAULT_API_RATE_LIMIT,
     DEFAULT_BANK_MAX_CONCURRENCY,
     DEFAULT_LARGE_MERCHANT_RATE_LIMIT,
     EVENT_SOURCE_MAX_CONCURRENCY,
+    Scaling,
 )
 
 READ_ON = "read 2026-11-28"
@@ -228,6 +230,26 @@ def model(heat: dict[str, Any], rate: int = 5000) -> dict[str, Any]:
         "worker_by_bank_latency": worker_by_latency(heat, rate),
         "standard_plan_payments_per_merchant": MERCHANT_RATE_LIMIT / api_calls_per_payment(heat),
         "webhook_delivery_instances": webhook_lanes(),
+        "concurrency_budget": concurrency_budget(),
+    }
+
+
+def concurrency_budget() -> dict[str, Any]:
+    """Each part's most instances at once, by design, against a raised prod account's
+    Lambda concurrency: the same Scaling a prod stack is synthesized with (its synth fails
+    if they do not fit)."""
+    scaling = Scaling(
+        worker_concurrency=int(default_of("worker_concurrency")),
+        bank_max_concurrency=DEFAULT_BANK_MAX_CONCURRENCY,
+        in_flight_shards=int(default_of("in_flight_shards")),
+        merchant_buckets=int(default_of("merchant_buckets")),
+    )
+    budget = scaling.concurrency_budget()
+    return {
+        "instances": budget,
+        "total": sum(budget.values()),
+        "account_concurrency": scaling.account_concurrency,
+        "usable": scaling.usable_concurrency,
     }
 
 

@@ -35,7 +35,7 @@ from handlers.routes import (
 )
 from infra import access
 from infra.messaging import Messaging
-from infra.scaling import Scaling
+from infra.scaling import RECONCILER_CONCURRENCY, Scaling
 from infra.stages import StageProfile
 from infra.storage import Storage
 
@@ -266,8 +266,24 @@ class Functions(Construct):
         self.webhook_delivery = factory.build(WEBHOOK_DELIVERY)
         # What callers invoke: each function's live alias (its published version).
         self.live = {function: factory.publish(function) for function in self.all}
+        self._bound_concurrency(scaling)
 
         self._grant(storage, messaging)
+
+    def _bound_concurrency(self, scaling: Scaling) -> None:
+        """The bounds an event source cannot set (infra/scaling.py, concurrency_budget): the
+        reconciler runs alone and is never retried by Lambda (a failed run waits for the
+        next scheduled one, instead of overlapping it); the publisher reads the stream
+        with at most its reserved instances."""
+        reserved = {
+            self.reconciler: RECONCILER_CONCURRENCY,
+            self.event_publisher: scaling.publisher_concurrency,
+        }
+        for function, instances in reserved.items():
+            cfn = function.node.default_child
+            assert isinstance(cfn, lambda_.CfnFunction)
+            cfn.reserved_concurrent_executions = instances
+        self.live[self.reconciler].configure_async_invoke(retry_attempts=0)
 
     def _grant(self, storage: Storage, messaging: Messaging) -> None:
         """Exactly the calls each function's code makes (infra/access.py)."""

@@ -51,7 +51,7 @@ class Processing(Construct):
                 max_concurrency=scaling.worker_instances,
             )
         )
-        self._webhooks(functions, messaging, storage)
+        self._webhooks(functions, messaging, storage, scaling)
         # Runs EventBridge could not invoke (after its retries) land here, alarmed.
         self.schedule_failures = self._failure_queue("ReconcileScheduleFailures")
         self.schedule = events.Rule(
@@ -60,6 +60,9 @@ class Processing(Construct):
             description="Re-queue payments stalled in flight",
             schedule=events.Schedule.rate(RECONCILE_EVERY),
             targets=[
+                # EventBridge tries again only when it could not invoke (the reconciler's one
+                # instance busy); once invoked, a failed run is not run again (the alias
+                # allows no async retries): the next scheduled run goes on from there.
                 targets.LambdaFunction(
                     functions.live[functions.reconciler],
                     retry_attempts=2,
@@ -81,7 +84,9 @@ class Processing(Construct):
             apply_to_children=True,
         )
 
-    def _webhooks(self, functions: Functions, messaging: Messaging, storage: Storage) -> None:
+    def _webhooks(
+        self, functions: Functions, messaging: Messaging, storage: Storage, scaling: Scaling
+    ) -> None:
         """The payments stream feeds the event publisher: only writes that reach a status an
         event is named for (filter), records in order, a failing batch split in two until
         the failing record is alone (bisect), then retried and, if it still fails, its
@@ -109,9 +114,9 @@ class Processing(Construct):
         )
         # Deliveries in two lanes, each with its own maximum of instances, so endpoints that
         # are slow to answer hold up only the slow lane's (core/use_cases/webhook_delivery.py).
-        for queue, lane in (
-            (messaging.deliveries, DELIVERIES_SOURCE),
-            (messaging.slow_deliveries, SLOW_DELIVERIES_SOURCE),
+        for queue, lane, instances in (
+            (messaging.deliveries, DELIVERIES_SOURCE, scaling.webhook_instances),
+            (messaging.slow_deliveries, SLOW_DELIVERIES_SOURCE, scaling.slow_webhook_instances),
         ):
             functions.live[functions.webhook_delivery].add_event_source(
                 sources.SqsEventSource(
@@ -119,7 +124,7 @@ class Processing(Construct):
                     batch_size=lane.batch_size,
                     max_batching_window=BATCHING_WINDOW,
                     report_batch_item_failures=True,
-                    max_concurrency=lane.max_concurrency,
+                    max_concurrency=instances,
                 )
             )
 

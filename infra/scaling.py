@@ -10,16 +10,24 @@ the "context" of cdk.json); bench/RESULTS.md's capacity model says what each one
 - apiRateLimit, apiBurstLimit: the API stage's throttle, all merchants together (requests
   per second; AWS's account quota, 10,000 by default, caps it too);
 - largeMerchantRateLimit: the throttle of the large-merchant usage plan (requests per
-  second per merchant), for merchants the standard plan (50/s) would hold back.
+  second per merchant), for merchants the standard plan (50/s) would hold back;
+- webhookInstances, slowWebhookInstances: the delivery worker's instances at most in the
+  fast and the slow lane (their event sources' maximum concurrency);
+- publisherConcurrency: the event publisher's reserved concurrency (at least the payments
+  stream's shards: one instance reads each shard);
+- accountConcurrency: the account's Lambda concurrency in the Region (the stage's default:
+  AWS's 1,000 for dev, 3,000 raised for prod). Every function's maximum together, with the
+  API's share at its rate limit, must fit in it, or the synth fails.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from constructs import Node
 
-from core.resources import EnvVar
+from core.resources import DELIVERIES_SOURCE, SLOW_DELIVERIES_SOURCE, EnvVar
 from core.settings import SettingsError, tunable
 
 WORKER_CONCURRENCY = "workerConcurrency"
@@ -29,6 +37,10 @@ MERCHANT_BUCKETS = "merchantBuckets"
 API_RATE_LIMIT = "apiRateLimit"
 API_BURST_LIMIT = "apiBurstLimit"
 LARGE_MERCHANT_RATE_LIMIT = "largeMerchantRateLimit"
+WEBHOOK_INSTANCES = "webhookInstances"
+SLOW_WEBHOOK_INSTANCES = "slowWebhookInstances"
+PUBLISHER_CONCURRENCY = "publisherConcurrency"
+ACCOUNT_CONCURRENCY = "accountConcurrency"
 # Not scaling, but read the same way: the account's monthly cost the budget alarm is set at.
 MONTHLY_BUDGET_USD = "monthlyBudgetUsd"
 DEFAULT_MONTHLY_BUDGET_USD = 1000
@@ -45,6 +57,18 @@ DEFAULT_LARGE_MERCHANT_RATE_LIMIT = 12_500
 # Lambda's bounds on an SQS event source's maximum concurrency.
 EVENT_SOURCE_MIN_CONCURRENCY = 2
 EVENT_SOURCE_MAX_CONCURRENCY = 1000
+# What docs/sizing.md asks a prod account to raise Lambda's concurrency to (AWS: 1,000).
+RAISED_ACCOUNT_CONCURRENCY = 3000
+# The payments stream of a table taking 5,000 payments/s has a few dozen shards.
+DEFAULT_PUBLISHER_CONCURRENCY = 100
+# The reconciler never overlaps itself (its runs are paged and resumable, not parallel).
+RECONCILER_CONCURRENCY = 1
+# What an API request holds an instance for, conservatively: 4x the mean measured on moto
+# (bench/results.json, partition_heat: 12 ms), for real AWS round trips.
+API_SECONDS_PER_REQUEST = 0.05
+# Of the account's concurrency, kept free beyond every maximum: cold starts, deploys'
+# canaries (two versions at once), the rollout check, the CLI's and ops' own invocations.
+SPARE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -56,14 +80,20 @@ class Scaling:
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT
     api_burst_limit: int = DEFAULT_API_BURST_LIMIT
     large_merchant_rate_limit: int = DEFAULT_LARGE_MERCHANT_RATE_LIMIT
+    webhook_instances: int = DELIVERIES_SOURCE.max_concurrency
+    slow_webhook_instances: int = SLOW_DELIVERIES_SOURCE.max_concurrency
+    publisher_concurrency: int = DEFAULT_PUBLISHER_CONCURRENCY
+    account_concurrency: int = RAISED_ACCOUNT_CONCURRENCY
 
     @classmethod
     def from_context(
         cls,
         node: Node,
         api_limits: tuple[int, int] = (DEFAULT_API_RATE_LIMIT, DEFAULT_API_BURST_LIMIT),
+        account_concurrency: int = RAISED_ACCOUNT_CONCURRENCY,
     ) -> Scaling:
-        """`api_limits`: the stage's throttle (rate, burst) unless context sets them."""
+        """`api_limits`: the stage's throttle (rate, burst) unless context sets them;
+        `account_concurrency` likewise."""
 
         def whole(name: str, default: int) -> int:
             return context_whole(node, name, default)
@@ -81,7 +111,32 @@ class Scaling:
             large_merchant_rate_limit=whole(
                 LARGE_MERCHANT_RATE_LIMIT, DEFAULT_LARGE_MERCHANT_RATE_LIMIT
             ),
+            webhook_instances=whole(WEBHOOK_INSTANCES, DELIVERIES_SOURCE.max_concurrency),
+            slow_webhook_instances=whole(
+                SLOW_WEBHOOK_INSTANCES, SLOW_DELIVERIES_SOURCE.max_concurrency
+            ),
+            publisher_concurrency=whole(PUBLISHER_CONCURRENCY, DEFAULT_PUBLISHER_CONCURRENCY),
+            account_concurrency=whole(ACCOUNT_CONCURRENCY, account_concurrency),
         )
+        for name, instances in (
+            (WEBHOOK_INSTANCES, scaling.webhook_instances),
+            (SLOW_WEBHOOK_INSTANCES, scaling.slow_webhook_instances),
+        ):
+            if not EVENT_SOURCE_MIN_CONCURRENCY <= instances <= EVENT_SOURCE_MAX_CONCURRENCY:
+                raise SettingsError(
+                    f"{name} must be {EVENT_SOURCE_MIN_CONCURRENCY} to "
+                    f"{EVENT_SOURCE_MAX_CONCURRENCY} (an event source's maximum concurrency)"
+                )
+        budget = scaling.concurrency_budget()
+        needed, available = sum(budget.values()), scaling.usable_concurrency
+        if needed > available:
+            raise SettingsError(
+                f"the functions' maxima and the API at its rate limit need {needed:,} "
+                f"concurrent instances, more than the {available:,} of {ACCOUNT_CONCURRENCY} "
+                f"{scaling.account_concurrency:,} (less {SPARE_SHARE:.0%} spare): raise "
+                f"the account's quota and {ACCOUNT_CONCURRENCY}, or lower the others "
+                f"({', '.join(f'{k} {v:,}' for k, v in budget.items())})"
+            )
         floor = EVENT_SOURCE_MIN_CONCURRENCY * scaling.worker_concurrency
         if scaling.bank_max_concurrency < floor:
             raise SettingsError(
@@ -95,6 +150,22 @@ class Scaling:
         """The worker event source's maximum concurrency."""
         instances = self.bank_max_concurrency // self.worker_concurrency
         return min(EVENT_SOURCE_MAX_CONCURRENCY, instances)
+
+    def concurrency_budget(self) -> dict[str, int]:
+        """The most instances each part of paygate can run at once: the bound each function
+        has by design (an event source's maximum, a reserved concurrency), and the API's
+        at its stage throttle, all merchants together."""
+        return {
+            "worker": self.worker_instances,
+            "webhook deliveries": self.webhook_instances + self.slow_webhook_instances,
+            "event publisher": self.publisher_concurrency,
+            "reconciler": RECONCILER_CONCURRENCY,
+            "API at its rate limit": math.ceil(self.api_rate_limit * API_SECONDS_PER_REQUEST),
+        }
+
+    @property
+    def usable_concurrency(self) -> int:
+        return int(self.account_concurrency * (1 - SPARE_SHARE))
 
     def environment(self) -> dict[str, str]:
         return {

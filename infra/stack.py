@@ -43,7 +43,9 @@ class PaygateStack(Stack):
         )
         prefix = construct_id
         self.stage = stage
-        scaling = Scaling.from_context(self.node, stage.api_limits)
+        scaling = Scaling.from_context(
+            self.node, stage.api_limits, stage.profile.account_concurrency
+        )
         self.storage = Storage(self, "Storage", prefix=prefix, stage=stage.profile)
         self.messaging = Messaging(self, "Messaging", prefix=prefix, stage=stage.profile)
         self.functions = Functions(

@@ -26,7 +26,11 @@ from constructs import Node
 
 from core.resources import DEFAULT_PREFIX, SERVICE
 from core.settings import SettingsError
-from infra.scaling import DEFAULT_API_BURST_LIMIT, DEFAULT_API_RATE_LIMIT
+from infra.scaling import (
+    DEFAULT_API_BURST_LIMIT,
+    DEFAULT_API_RATE_LIMIT,
+    RAISED_ACCOUNT_CONCURRENCY,
+)
 
 STAGE = "stage"
 ACCOUNT = "account"
@@ -52,6 +56,9 @@ class StageProfile:
     gradual_rollout: bool
     api_rate_limit: int
     api_burst_limit: int
+    # Lambda concurrency of the account and Region it is deployed to (AWS's default 1,000;
+    # docs/sizing.md asks a prod account to raise it): every function's maximum fits in it.
+    account_concurrency: int
     # Context a deployment of this stage must set.
     required: tuple[str, ...] = field(default=())
 
@@ -67,6 +74,7 @@ DEV = StageProfile(
     gradual_rollout=False,
     api_rate_limit=100,
     api_burst_limit=200,
+    account_concurrency=1000,
 )
 PROD = StageProfile(
     name="prod",
@@ -80,6 +88,7 @@ PROD = StageProfile(
     gradual_rollout=True,
     api_rate_limit=DEFAULT_API_RATE_LIMIT,
     api_burst_limit=DEFAULT_API_BURST_LIMIT,
+    account_concurrency=RAISED_ACCOUNT_CONCURRENCY,
     required=(ACCOUNT, REGION, OWNER, ALARM_EMAILS),
 )
 STAGES = {profile.name: profile for profile in (DEV, PROD)}
