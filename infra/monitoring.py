@@ -44,6 +44,8 @@ THROTTLED_METRIC = "ThrottledRequests"
 RECORDS_FAILED_THRESHOLD = 10
 API_P99_MILLISECONDS = 2000
 ITERATOR_AGE_MS = 5 * 60 * 1000
+# The cost allocation tag AWS puts on whatever CloudFormation creates: the budget's filter.
+STACK_NAME_TAG = "aws:cloudformation:stack-name"
 # Services that publish to the alarm topic.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 # A canary of a new version (infra/rollouts.py) is judged minute by minute: a version whose
@@ -383,8 +385,10 @@ class Monitoring(Construct):
         return topic
 
     def _budget(self, prefix: str, monthly_usd: int) -> budgets.CfnBudget:
-        """The account's monthly AWS cost, against `monthly_usd`: 80% spent, and 100%
-        forecast, notify the topic."""
+        """This stack's monthly AWS cost, against `monthly_usd`: 80% spent, and 100%
+        forecast, notify the topic. Only the stack's own resources count, by AWS's
+        aws:cloudformation:stack-name tag (activated once in Billing, cost allocation tags:
+        docs/deploy.md), never the rest of the account."""
         subscribers = [
             budgets.CfnBudget.SubscriberProperty(
                 subscription_type="SNS", address=self.topic.topic_arn
@@ -398,6 +402,7 @@ class Monitoring(Construct):
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
+                cost_filters={"TagKeyValue": [f"{STACK_NAME_TAG}${Stack.of(self).stack_name}"]},
             ),
             notifications_with_subscribers=[
                 budgets.CfnBudget.NotificationWithSubscribersProperty(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -38,8 +38,10 @@ class Processing(Construct):
         messaging: Messaging,
         storage: Storage,
         scaling: Scaling,
+        removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._removal = removal
         # A batch per instance, processed at once; at most `worker_instances` instances, so
         # the bank never has more than bank_max_concurrency of our calls in flight.
         functions.live[functions.worker].add_event_source(
@@ -129,11 +131,13 @@ class Processing(Construct):
             )
 
     def _failure_queue(self, construct_id: str) -> sqs.Queue:
-        """A queue where a service leaves what it could not deliver, alarmed."""
+        """A queue where a service leaves what it could not deliver, alarmed; kept like
+        the stage's other data (prod): a teardown never loses a dead letter."""
         return sqs.Queue(
             self,
             construct_id,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=self._removal,
         )

@@ -80,6 +80,7 @@ class PaygateStack(Stack):
             messaging=self.messaging,
             storage=self.storage,
             scaling=scaling,
+            removal=stage.profile.data_removal,
         )
         self.monitoring = Monitoring(
             self,

@@ -510,6 +510,10 @@ def test_a_monthly_budget_notifies_the_topic_and_failed_schedules_are_kept(
     assert all(
         n["Subscribers"] == [{"SubscriptionType": "SNS", "Address": topic}] for n in notifications
     )
+    # The stack's own cost, not the account's
+    assert budget["Properties"]["Budget"]["CostFilters"] == {
+        "TagKeyValue": [f"aws:cloudformation:stack-name${synth.stack.stack_name}"]
+    }
     rule = _only(synth.resources("AWS::Events::Rule"), "ReconcileSchedule")
     (target,) = rule["Targets"]
     assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] == 2

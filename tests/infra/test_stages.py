@@ -41,8 +41,8 @@ def test_nothing_that_outlives_a_stack_has_a_fixed_name(synth_each: Synthesized)
         or resource.get("UpdateReplacePolicy", "Delete") != "Delete"
     }
     if synth_each.stack.stage.name == "prod":
-        # 7 tables, 9 keys, 18 log groups (15 functions, the API's two, WAF's), 5 queues
-        assert len(retained) == 39
+        # 7 tables, 9 keys, 18 log groups (15 functions, the API's two, WAF's), 7 queues
+        assert len(retained) == 41
     # A name made from a generated id (API Gateway's execution log group) cannot collide.
     named = [
         logical_id
@@ -76,8 +76,8 @@ def test_tables_functions_queues_and_log_groups_have_generated_names(
 
 def test_prod_keeps_its_data_except_what_a_failed_create_made(synth_prod: Synthesized) -> None:
     for logical_id, resource in _resources(synth_prod).items():
-        queued = resource["Type"] == "AWS::SQS::Queue" and logical_id.startswith("Messaging")
-        if resource["Type"] in HOLDS_DATA or queued:
+        # Every queue: the stream's and the schedule's failure queues hold dead letters too
+        if resource["Type"] in HOLDS_DATA or resource["Type"] == "AWS::SQS::Queue":
             policies = (resource["DeletionPolicy"], resource["UpdateReplacePolicy"])
             assert policies == ("RetainExceptOnCreate", "Retain"), logical_id
     tables = synth_prod.resources("AWS::DynamoDB::Table").values()
