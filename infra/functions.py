@@ -351,6 +351,8 @@ class Functions(Construct):
         access.table(self.event_publisher, events, ["PutItem", "GetItem", "UpdateItem"])
         access.table(self.event_publisher, endpoints, ["Query"])
         access.send_jobs(self.event_publisher, messaging.deliveries)
+        # A job for an endpoint marked slow goes straight to the slow lane.
+        access.send_jobs(self.event_publisher, messaging.slow_deliveries)
         access.table(self.webhook_delivery, events, ["Query", "UpdateItem"])
         # Marks an endpoint slow, or no longer (UpdateItem): the lane its deliveries take.
         access.table(self.webhook_delivery, endpoints, ["GetItem", "UpdateItem"])

@@ -2,7 +2,8 @@
 signing secrets encrypted by KMS under the endpoint's encryption context: only the
 delivery worker may decrypt them (infra/functions.py). Beside a merchant's endpoints, an
 item counts them, changed in the same transaction as each endpoint added or removed, so
-registrations at the same moment cannot pass the limit together."""
+registrations at the same moment cannot pass the limit together; another holds the
+merchant's places for fast-lane sends past their patience (core/domain/webhook_retry.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 from core.adapters.aws_errors import error_code, is_condition_failure
 from core.adapters.write_tokens import WRITE_TOKEN, new_write_token, refused_item_written_by
 from core.domain.errors import EndpointBusyError, TooManyEndpointsError
+from core.domain.webhook_retry import SLOW_SENDS_PER_MERCHANT
 from core.domain.webhooks import (
     ENDPOINT_PREFIX,
     MAX_ENDPOINTS_PER_MERCHANT,
@@ -107,6 +109,9 @@ def _endpoint_of(item: dict[str, Any]) -> WebhookEndpoint:
 TRANSACTION_TRIES = 4
 # The sort key of a merchant's count of endpoints (endpoint ids start with "we_").
 _COUNT = "count"
+# The sort key of the item holding a merchant's places for slow fast-lane sends: attribute
+# place<n> is when its hold runs out.
+_SLOW_SENDS = "slow-sends"
 _ENDPOINTS_ONLY = "merchantId = :m AND begins_with(endpointId, :we)"
 
 
@@ -204,7 +209,7 @@ class DynamoEndpointStore:
         raise EndpointBusyError(f"the webhook endpoints of {merchant_id}")
 
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
-        if endpoint_id == _COUNT:
+        if not endpoint_id.startswith(ENDPOINT_PREFIX):  # the count, the places
             return None
         item = self._client.get_item(
             TableName=self._table, Key=self._key(merchant_id, endpoint_id), ConsistentRead=True
@@ -220,6 +225,40 @@ class DynamoEndpointStore:
                 # Never brings a removed endpoint back.
                 ConditionExpression="attribute_exists(endpointId)",
                 ExpressionAttributeValues={":until": {"N": str(int(until))}},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    def hold_slow_send(self, merchant_id: str, now: float, until: float) -> int | None:
+        for place in range(SLOW_SENDS_PER_MERCHANT):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(merchant_id, _SLOW_SENDS),
+                    UpdateExpression="SET #place = :until",
+                    ConditionExpression="attribute_not_exists(#place) OR #place <= :now",
+                    ExpressionAttributeNames={"#place": f"place{place}"},
+                    ExpressionAttributeValues={
+                        ":until": {"N": str(until)},
+                        ":now": {"N": str(now)},
+                    },
+                )
+                return place
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+        return None
+
+    def free_slow_send(self, merchant_id: str, place: int, until: float) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(merchant_id, _SLOW_SENDS),
+                UpdateExpression="REMOVE #place",
+                ConditionExpression="#place = :until",
+                ExpressionAttributeNames={"#place": f"place{place}"},
+                ExpressionAttributeValues={":until": {"N": str(until)}},
             )
         except ClientError as error:
             if not is_condition_failure(error):

@@ -5,7 +5,8 @@ and the connection (rebinding). TLS still verifies the certificate of the URL's 
 The timeout is one deadline for the whole exchange (connect, TLS, request, answer): a
 receiver that trickles its answer a byte at a time is cut off when it runs out. It is the
 fast lane's, or in the slow lane the whole DELIVERY_TIMEOUT_SECONDS; a connection has a
-shorter time of its own."""
+shorter time of its own. In the fast lane a send still unanswered after the patience waits
+on only if the caller says so (its merchant's places for slow sends)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 from core.domain.webhook_retry import (
     CONNECT_TIMEOUT_SECONDS,
     DELIVERY_TIMEOUT_SECONDS,
+    FAST_LANE_PATIENCE_SECONDS,
     FAST_LANE_SECONDS,
     REGISTRATION_RESOLVE_SECONDS,
 )
@@ -70,13 +73,31 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 class _Deadline:
-    """Shuts a connection's socket down when the time is up, whatever it is waiting for."""
+    """Shuts a connection's socket down when the time is up, whatever it is waiting for;
+    with `keep_waiting`, also after `patience` seconds unless it answers True then."""
 
-    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+    def __init__(
+        self,
+        connection: http.client.HTTPConnection,
+        seconds: float,
+        patience: float | None = None,
+        keep_waiting: Callable[[], bool] | None = None,
+    ) -> None:
         self._connection = connection
         self.passed = threading.Event()
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
+        # Cut after the patience, not at the deadline.
+        self.impatient = False
+        self._patience = patience or 0.0
+        self._timers = [threading.Timer(seconds, self._cut)]
+        if keep_waiting is not None and patience is not None and patience < seconds:
+            self._timers.append(threading.Timer(patience, self._ask, args=(keep_waiting,)))
+        for timer in self._timers:
+            timer.daemon = True
+
+    def _ask(self, keep_waiting: Callable[[], bool]) -> None:
+        if not keep_waiting():
+            self.impatient = True
+            self._cut()
 
     def _cut(self) -> None:
         self.passed.set()
@@ -87,12 +108,20 @@ class _Deadline:
                 # under the thread reading it.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
+    def late(self, late: SendResult, milliseconds: int) -> SendResult:
+        if not self.impatient:
+            return replace(late, milliseconds=milliseconds)
+        why = f"no answer within {self._patience:.1f} s, its merchant's slow sends at their limit"
+        return replace(late, milliseconds=milliseconds, error=why)
+
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        for timer in self._timers:
+            timer.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._timer.cancel()
+        for timer in self._timers:
+            timer.cancel()
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -128,11 +157,13 @@ class HttpWebhookSender:
         allow_loopback: bool,
         timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
         fast_lane_seconds: float = FAST_LANE_SECONDS,
+        patience_seconds: float = FAST_LANE_PATIENCE_SECONDS,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._allow_loopback = allow_loopback
         self._timeout = timeout_seconds
         self._fast_lane = min(fast_lane_seconds, timeout_seconds)
+        self._patience = patience_seconds
         self._tls = tls or ssl.create_default_context()
 
     def safe_address(self, url: str, resolve_seconds: float) -> tuple[EndpointUrl, str]:
@@ -165,7 +196,13 @@ class HttpWebhookSender:
             ) from None
 
     def send(
-        self, url: str, body: bytes, headers: dict[str, str], *, slow_lane: bool = False
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        slow_lane: bool = False,
+        keep_waiting: Callable[[], bool] | None = None,
     ) -> SendResult:
         started = time.monotonic()
         budget = self._timeout if slow_lane else self._fast_lane
@@ -194,7 +231,8 @@ class HttpWebhookSender:
             )
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        with _Deadline(connection, remaining) as deadline:
+        patience = None if slow_lane else self._patience - (time.monotonic() - started)
+        with _Deadline(connection, remaining, patience, keep_waiting) as deadline:
             try:
                 connection.request(
                     "POST",
@@ -206,7 +244,7 @@ class HttpWebhookSender:
                 response = connection.getresponse()
                 response.read(64 * 1024)
                 if deadline.passed.is_set():
-                    return replace(late, milliseconds=took())
+                    return deadline.late(late, took())
                 ms = took()
                 return SendResult(
                     ms, status=response.status, fast_enough=ms <= self._fast_lane * 1000
@@ -214,7 +252,7 @@ class HttpWebhookSender:
             except (OSError, http.client.HTTPException) as error:
                 # A connection not made in time (socket.timeout is TimeoutError) is late too.
                 if deadline.passed.is_set() or isinstance(error, TimeoutError):
-                    return replace(late, milliseconds=took())
+                    return deadline.late(late, took())
                 return SendResult(took(), error=f"{type(error).__name__}: {error}"[:300])
             finally:
                 connection.close()

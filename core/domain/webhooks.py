@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -358,6 +358,17 @@ class EndpointStore(Protocol):
         endpoint is gone."""
         ...
 
+    def hold_slow_send(self, merchant_id: str, now: float, until: float) -> int | None:
+        """One of the merchant's SLOW_SENDS_PER_MERCHANT places for a fast-lane send past
+        its patience (core/domain/webhook_retry.py), held until `until` unless freed first:
+        its number, or None while every one is held."""
+        ...
+
+    def free_slow_send(self, merchant_id: str, place: int, until: float) -> None:
+        """The place held until `until` free again (nothing if its hold ran out and another
+        send holds it now)."""
+        ...
+
 
 class SecretVault(Protocol):
     def encrypt(self, secret: str, *, merchant_id: str, endpoint_id: str) -> bytes: ...
@@ -383,9 +394,17 @@ class DeliveryQueue(Protocol):
 
 class WebhookSender(Protocol):
     def send(
-        self, url: str, body: bytes, headers: dict[str, str], *, slow_lane: bool = False
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        slow_lane: bool = False,
+        keep_waiting: Callable[[], bool] | None = None,
     ) -> SendResult:
-        """Within the fast lane's time, or in the slow lane the whole time-out."""
+        """Within the fast lane's time, or in the slow lane the whole time-out. In the fast
+        lane, with no answer after the patience, `keep_waiting` is asked once whether to wait
+        on; if not, the send is cut there, late."""
         ...
 
     def check(self, url: str) -> None:

@@ -9,15 +9,22 @@ the fast lane, which waits FAST_LANE_SECONDS for an answer. An endpoint that doe
 in time is marked slow, the attempt is tried again at once in the slow lane (a queue with
 few instances of its own, each attempt the whole time-out), and while the mark lasts its
 jobs met in the fast lane move there unsent. An answer in time in the slow lane lifts the
-mark."""
+mark. Before any mark, a merchant's many new slow endpoints could still fill the fast lane
+for its whole wait: so a fast-lane send past its patience waits on only in one of its
+merchant's few places (`_SlowSendPlace`), and is otherwise cut short there."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 
 from core.domain.clock import Clock
 from core.domain.ports import Metrics
-from core.domain.webhook_retry import SLOW_LANE_HOLD_SECONDS, next_attempt_at
+from core.domain.webhook_retry import (
+    FAST_LANE_SECONDS,
+    SLOW_LANE_HOLD_SECONDS,
+    next_attempt_at,
+)
 from core.domain.webhook_signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 from core.domain.webhooks import (
     ENDPOINT_REMOVED,
@@ -35,6 +42,10 @@ from core.domain.webhooks import (
 
 # A job received this early is sent on again rather than delivered before it is due.
 EARLY_TOLERANCE_SECONDS = 1.0
+# How long an instance that marked an endpoint slow moves its jobs on unread: the burst of
+# jobs a new slow endpoint's merchant queued costs a queue write each, not three calls; a
+# mark another instance lifts is seen after this at the latest.
+SEEN_SLOW_SECONDS = 60
 
 
 @dataclass
@@ -46,6 +57,8 @@ class WebhookDelivery:
     deliveries: DeliveryQueue
     clock: Clock
     metrics: Metrics
+    # Endpoints this instance marked slow, and until when it moves their jobs on unread.
+    _seen_slow: dict[str, float] = field(default_factory=dict)
 
     def deliver(self, job: DeliveryJob) -> str:
         """What became of the job: a DeliveryState, or why nothing was sent."""
@@ -53,6 +66,8 @@ class WebhookDelivery:
         if job.due_at > now + EARLY_TOLERANCE_SECONDS:
             self.deliveries.publish([job], now)
             return "not yet due"
+        if not job.slow and self._seen_slow.get(job.endpoint_id, 0.0) > now:
+            return self._to_slow_lane(job, now)
         endpoint = self.endpoints.get(job.merchant_id, job.endpoint_id)
         event, progress = self.events.get_for_delivery(job.event_id, job.endpoint_id)
         if endpoint is None or event is None or event.merchant_id != job.merchant_id:
@@ -71,9 +86,7 @@ class WebhookDelivery:
         if progress is not None and progress.state == DeliveryState.DELIVERED and not job.replay:
             return "delivered already"
         if not job.slow and endpoint.in_slow_lane(now):
-            self.deliveries.publish([replace(job, slow=True)], now)
-            self.metrics.count("WebhooksToSlowLane")
-            return "moved to the slow lane"
+            return self._to_slow_lane(job, now)
         secrets = [
             self.vault.decrypt(
                 secret.ciphertext, merchant_id=job.merchant_id, endpoint_id=job.endpoint_id
@@ -85,7 +98,14 @@ class WebhookDelivery:
             SIGNATURE_HEADER: signature_header(secrets, int(now), body),
             EVENT_ID_HEADER: event.event_id,
         }
-        sent = self.sender.send(endpoint.url, body, headers, slow_lane=job.slow)
+        if job.slow:
+            sent = self.sender.send(endpoint.url, body, headers, slow_lane=True)
+        else:
+            place = _SlowSendPlace(self.endpoints, self.clock, self.metrics, job.merchant_id)
+            try:
+                sent = self.sender.send(endpoint.url, body, headers, keep_waiting=place.hold)
+            finally:
+                place.free()
         attempt = Attempt.of(now, sent)
         self.metrics.milliseconds("WebhookLatency", attempt.milliseconds)
         if attempt.delivered:
@@ -110,14 +130,23 @@ class WebhookDelivery:
         self._follow_up(job, due, first, attempt.error or f"HTTP {attempt.status}", slow=slow)
         return state
 
+    def _to_slow_lane(self, job: DeliveryJob, now: float) -> str:
+        """Unsent: the slow lane checks, as every job, whether it is still to be sent."""
+        self.deliveries.publish([replace(job, slow=True)], now)
+        self.metrics.count("WebhooksToSlowLane")
+        return "moved to the slow lane"
+
     def _lane_after(self, endpoint: WebhookEndpoint, sent: SendResult, now: float) -> bool:
         """Whether the endpoint is in the slow lane after this attempt: marked (again) if it
         did not answer in time; unmarked once it answers within the fast lane's time."""
         if sent.timed_out:
             until = now + SLOW_LANE_HOLD_SECONDS
             self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, until)
+            self._seen_slow[endpoint.endpoint_id] = now + SEEN_SLOW_SECONDS
             self.metrics.count("WebhookEndpointsSlow")
             return True
+        if sent.fast_enough:
+            self._seen_slow.pop(endpoint.endpoint_id, None)
         if sent.fast_enough and endpoint.slow_until:
             self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, 0)
             return False
@@ -146,3 +175,54 @@ class WebhookDelivery:
         """Another copy of this job recorded its attempt first: this one ends here."""
         self.metrics.count("WebhookJobRepeats")
         return "a repeat"
+
+
+# Past a place's hold, a send has ended however it went (with time to record it): a run that
+# died holding one frees it this way.
+_PLACE_HOLD_SECONDS = FAST_LANE_SECONDS + 2
+
+
+@dataclass
+class _SlowSendPlace:
+    """A fast-lane send's claim on one of its merchant's places for slow sends: taken when
+    the sender asks (the send is past its patience), freed when the send ends."""
+
+    endpoints: EndpointStore
+    clock: Clock
+    metrics: Metrics
+    merchant_id: str
+    _held: tuple[int, float] | None = None
+    _ended: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self) -> bool:
+        """Whether the send waits on. Asked from the sender's timer, so it may come as the
+        send ends: a place is then not taken."""
+        with self._lock:
+            if self._ended:
+                return True
+            now = self.clock.now()
+            try:
+                place = self.endpoints.hold_slow_send(
+                    self.merchant_id, now, now + _PLACE_HOLD_SECONDS
+                )
+            except Exception:
+                # The places unknown (a table throttled): waited on, as before there were any.
+                self.metrics.count("WebhookSlowSendPlacesUnknown")
+                return True
+            if place is None:
+                self.metrics.count("WebhookSendsCutShort")
+                return False
+            self._held = (place, now + _PLACE_HOLD_SECONDS)
+            return True
+
+    def free(self) -> None:
+        with self._lock:
+            self._ended = True
+            if self._held is None:
+                return
+            try:
+                self.endpoints.free_slow_send(self.merchant_id, *self._held)
+            except Exception:
+                # Its hold runs out by itself: not worth sending the webhook again for.
+                self.metrics.count("WebhookSlowSendPlacesUnfreed")

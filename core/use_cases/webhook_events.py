@@ -36,8 +36,16 @@ class EventPublisher:
                 self.metrics.count("WebhookEventRepeats")
                 return
         now = self.clock.now()
+        # An endpoint marked slow gets its job in the slow lane straight away.
         jobs = [
-            DeliveryJob(event.id, endpoint.endpoint_id, event.merchant_id, attempt=1, due_at=now)
+            DeliveryJob(
+                event.id,
+                endpoint.endpoint_id,
+                event.merchant_id,
+                attempt=1,
+                due_at=now,
+                slow=endpoint.in_slow_lane(now),
+            )
             for endpoint in self.endpoints.list(event.merchant_id)
             if endpoint.wants(event.type)
         ]
