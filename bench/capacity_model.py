@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.partition_heat import BIG_MERCHANT_SHARE, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS
+from core.domain.webhook_retry import FAST_LANE_PATIENCE_SECONDS, SLOW_SENDS_PER_MERCHANT
 from core.resources import DELIVERIES_SOURCE, SLOW_DELIVERIES_SOURCE
 from core.settings import default_of
 from infra.api import MERCHANT_RATE_LIMIT
@@ -261,4 +262,7 @@ def webhook_lanes() -> dict[str, int]:
     return {
         **{f"{name}_instances": lane.max_concurrency for name, lane in lanes.items()},
         **{f"{name}_calls": lane.max_concurrency * lane.batch_size for name, lane in lanes.items()},
+        # One merchant's fast-lane calls waiting past the patience, across every instance.
+        "fast_slow_sends_per_merchant": SLOW_SENDS_PER_MERCHANT,
+        "fast_patience_ms": round(FAST_LANE_PATIENCE_SECONDS * 1000),
     }

@@ -27,6 +27,8 @@ from bench.scale_report import render_scale
 
 HERE = Path(__file__).resolve().parent
 COLD_START_TARGET = 1.3
+# Issue #25: A's webhook p99 beside B's tarpit, at most this many times its p99 alone.
+ISOLATION_TARGET = 2.0
 
 
 def progress(message: str) -> None:
@@ -169,6 +171,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {row['p50']} | {row['p95']} | {row['p99']} |")
     final = e2e["make_to_final_ms"]
     lines.append(f"| make-payment to final | {final['p50']} | - | {final['p99']} |")
+    lines += render_webhook_isolation(results)
     foot = results["footprint"]
     memory = foot["worker_batch_of_10"]
     lines += [
@@ -186,6 +189,31 @@ def render(results: dict[str, Any]) -> str:
         *render_scale(results),
     ]
     return "\n".join(lines)
+
+
+def render_webhook_isolation(results: dict[str, Any]) -> list[str]:
+    """Section 4b, once a run has measured it (bench/webhook_isolation.py)."""
+    iso = results.get("webhook_isolation")
+    if iso is None:
+        return []
+    return [
+        "",
+        "## 4b. One merchant's slow webhooks beside another's",
+        "",
+        f"Merchant A's webhook latency (make-payment answered to its event at A's receiver), "
+        f"{iso['payments']} payments alone, then beside merchant B's tarpit "
+        f"({iso['tarpit']}, B paying once a second) once paygate has found B's endpoints "
+        f"slow. While B's tarpit starts, A's slowest of "
+        f"{iso['starting_payments']} took {iso['tarpit_starting_max_s']} s.",
+        "",
+        "| A's latency (s) | p50 | p99 |",
+        "| --- | ---: | ---: |",
+        f"| alone | {iso['alone_p50_s']} | {iso['alone_p99_s']} |",
+        f"| beside B's tarpit | {iso['beside_tarpit_p50_s']} | {iso['beside_tarpit_p99_s']} |",
+        "",
+        f"p99 ratio {iso['p99_ratio']}x (target <= 2x): "
+        f"{_mark(iso['p99_ratio'] <= ISOLATION_TARGET)}.",
+    ]
 
 
 def main() -> None:

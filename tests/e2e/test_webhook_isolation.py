@@ -1,14 +1,19 @@
 """One merchant cannot slow another's webhooks (issue #25): on the local stack, merchant B's
-16 endpoints hold every POST for 12 s while B keeps paying; merchant A's webhooks still
-arrive about as fast as when A was alone. bench/webhook_isolation.py reports the p99 ratio."""
+16 endpoints hold every POST for 12 s while B keeps paying; merchant A's webhook latency p99
+stays within 2x its p99 alone, measured in the same run. bench/webhook_isolation.py reports
+the numbers, and what A sees in the seconds B's tarpit takes to start."""
 
 from __future__ import annotations
 
 from bench.webhook_isolation import TARPIT_HOLD_SECONDS, a_latencies, percentile, tarpit_merchant
-from core.domain.webhook_retry import FAST_LANE_SECONDS
 from tests.e2e.conftest import RunningStack
 
-PAYMENTS = 8
+# Enough of A's payments that one slow one shows, few enough for about 10 s a phase.
+PAYMENTS = 20
+# Added to twice A's p99 alone: the local stack's own jitter on a shared 2-core machine
+# (alone, A's slowest of 20 is up to 0.5 s above its median), not any wait for B's tarpit,
+# which is 12 s a POST (before the lanes, A waited 133 s; before places, 14.8 s).
+LOCAL_JITTER_SECONDS = 0.5
 
 
 def test_a_slow_merchants_tarpit_does_not_hold_up_another_merchants_webhooks(
@@ -19,15 +24,12 @@ def test_a_slow_merchants_tarpit_does_not_hold_up_another_merchants_webhooks(
 
     # WHEN merchant B's tarpit holds every POST to its 16 endpoints, and B keeps paying
     with tarpit_merchant(stack) as tarpit:
+        tarpit.until_running()
         beside = a_latencies(stack, PAYMENTS, 4 * TARPIT_HOLD_SECONDS)
-        called = len(tarpit.at)
+        called = len(tarpit.arrivals.at)
 
-    # THEN every webhook of A arrived; the typical one about as fast as alone (at most one
-    # fast-lane wait, while B's endpoints are first found slow), and none waited out B's
-    # tarpit twice over (before the lanes: 133 s)
-    assert max(beside) < 2 * TARPIT_HOLD_SECONDS, beside
-    assert percentile(beside, 0.5) < 2 * percentile(alone, 0.99) + FAST_LANE_SECONDS, (
-        alone,
-        beside,
-    )
+    # THEN every webhook of A arrived, its p99 within twice its p99 alone
+    assert max(beside) < float("inf"), beside
+    bound = 2 * percentile(alone, 0.99) + LOCAL_JITTER_SECONDS
+    assert percentile(beside, 0.99) <= bound, (alone, beside)
     assert called > 0  # B's endpoints were called: the tarpit was in the way
