@@ -46,6 +46,14 @@ from core.settings import Settings
 T = TypeVar("T")
 R = TypeVar("R")
 
+# A failure note is an UpdateItem on the item whose write just failed: under throttling that
+# lasts, it is throttled too. It is tried again a few times, with jittered back-off, never
+# past the job's deadline (an attempt may take about NOTE_ATTEMPT_SECONDS).
+NOTE_ATTEMPTS = 5
+NOTE_ATTEMPT_SECONDS = 1.0
+NOTE_FIRST_WAIT_SECONDS = 0.05
+NOTE_MAX_WAIT_SECONDS = 0.5
+
 
 class PoisonJobError(Exception):
     """A job that can never succeed as it is: it fails until the DLQ takes it."""
@@ -139,7 +147,7 @@ class PaymentProcessor:
         try:
             outcome = self._ask_bank(payment, deadline, log)
         except Exception as error:
-            self._note_failure(payment, self.reason_of(error), log)
+            self._note_failure(payment, self.reason_of(error), deadline, log)
             raise
         try:
             return self._record(payment, outcome, job, log)
@@ -147,14 +155,28 @@ class PaymentProcessor:
             # The bank answered (a replay asks it again by the same key, and gets the same
             # answer); what failed is writing it down, and the DLQ must say so.
             reason = f"the bank's answer ({outcome.status.value}) was not recorded: "
-            self._note_failure(payment, reason + self.reason_of(error), log)
+            self._note_failure(payment, reason + self.reason_of(error), deadline, log)
             raise
 
-    def _note_failure(self, payment: Payment, reason: str, log: dict[str, str]) -> None:
-        """Best effort: the note may fail as the write before it did; the job's own error
-        is what goes on."""
+    def _note_failure(
+        self, payment: Payment, reason: str, deadline: float, log: dict[str, str]
+    ) -> None:
+        """Best effort: the note may fail as the write before it did, so it is tried again
+        while there is time; the job's own error is what goes on."""
+        retrying = Retrying(
+            stop=stop_any(
+                stop_after_attempt(NOTE_ATTEMPTS),
+                StopBeforeDeadline(deadline, NOTE_ATTEMPT_SECONDS, self._monotonic),
+            ),
+            wait=wait_exponential_jitter(
+                initial=NOTE_FIRST_WAIT_SECONDS,
+                max=NOTE_MAX_WAIT_SECONDS,
+                jitter=NOTE_FIRST_WAIT_SECONDS,
+            ),
+            reraise=True,
+        )
         try:
-            self._payments.note_failure(payment, reason, epoch_seconds(self._clock))
+            retrying(self._payments.note_failure, payment, reason, epoch_seconds(self._clock))
         except Exception as error:
             logger.warning("failure not noted", extra=log | {"reason": self.reason_of(error)})
 

@@ -206,20 +206,31 @@ def test_a_body_that_may_hold_a_card_is_withheld_and_a_job_is_replayed_as_we_wri
     assert aws.queue_depth() == 0
 
 
+@pytest.mark.parametrize(
+    ("put_throttled", "update_throttled"),
+    [(1, 0), (3, 3)],
+    ids=["once", "for a while, the failure note too"],
+)
 def test_a_job_whose_status_write_failed_says_so_in_the_dead_letter_queue(
-    api: ApiClient, aws: AwsEnv, services: Services
+    api: ApiClient, aws: AwsEnv, services: Services, put_throttled: int, update_throttled: int
 ) -> None:
-    # GIVEN a payment the bank accepts, whose status write DynamoDB throttles
+    # GIVEN a payment the bank accepts, whose status write DynamoDB throttles; for a while,
+    # the failure note beside it too (an UpdateItem on the same item)
     payment_id = submit(api, 1250)
     job = aws.queued_bodies()[0]
     payments = aws.settings.payments_table
-    with throttle(services.clients.dynamodb, "PutItem", table=payments):
+    dynamodb = services.clients.dynamodb
+    with (
+        throttle(dynamodb, "PutItem", times=put_throttled, table=payments),
+        throttle(dynamodb, "UpdateItem", times=update_throttled, table=payments) as notes,
+    ):
         # WHEN the worker takes the job, and it ends in the DLQ
         assert event_source(aws, services).poll_once().failed == 1
     aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
     aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=json.dumps(job))
 
     # THEN the letter gives the real cause: the bank answered, recording it failed
+    assert notes.fired == update_throttled
     (letter,) = dead_letters(aws, services).list()
     assert letter.payment_id == payment_id
     assert letter.last_error == (
