@@ -1,7 +1,8 @@
 """The local stack's child processes (AWS emulator, extra API instances): a child serves
 until told to stop (SIGTERM, SIGINT) or until its parent is gone, so none outlives the
 stack; it talks to its parent on stdout first (ready, which port), then just logs, and the
-parent copies that output on, since a pipe left unread fills and stalls the child."""
+parent copies that output on to its stderr (where the stack logs: its stdout is for what the
+command answers), since a pipe left unread fills and stalls the child."""
 
 from __future__ import annotations
 
@@ -43,10 +44,10 @@ def serve_until_stopped(server: StoppableServer, announce: str) -> None:
 
 
 def forward_output(stream: IO[str]) -> None:
-    """In the parent: copy a child's further output to ours."""
+    """In the parent: copy a child's further output (its logs) to our stderr."""
 
     def copy() -> None:
         for line in stream:
-            sys.stdout.write(line)
+            sys.stderr.write(line)
 
     threading.Thread(target=copy, name="child-output", daemon=True).start()

@@ -244,7 +244,10 @@ class LocalStack:
             self._api_instances.append(
                 self._start_api_instance(options.host, port, server.fileno(), child_env)
             )
-        self._worker = subprocess.Popen([sys.executable, "-m", "cli.local_worker"], env=child_env)
+        # Its output is its logs: on our stderr, as the stack's own (cli/child_process.py).
+        self._worker = subprocess.Popen(
+            [sys.executable, "-m", "cli.local_worker"], env=child_env, stdout=sys.stderr
+        )
         self.info = LocalStackInfo(
             url=f"http://{options.host}:{port}",
             api_key=dev.api_key,

@@ -66,14 +66,16 @@ def choose_target(
     ] = None,
 ) -> None:
     ctx.obj = TargetChoice(stack, region, profile, state_file or default_state_file())
+    # A command's output (with --json one document) is for people and scripts, on stdout;
+    # logs, the local stack's included, go apart to stderr.
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        stream = handler.setStream(CurrentStderr())
+        ctx.call_on_close(lambda: handler.setStream(stream) and None)
     if ctx.invoked_subcommand != "local":
-        # A command's output is for people and scripts (--json); only warnings are logged,
-        # apart (the audit trail of merchant keys is kept on the merchant, not in logs).
-        handler = logger.registered_handler
+        # Only warnings (the audit trail of merchant keys is kept on the merchant, not in
+        # logs).
         level = logger.log_level
-        if isinstance(handler, logging.StreamHandler):
-            stream = handler.setStream(CurrentStderr())
-            ctx.call_on_close(lambda: handler.setStream(stream) and None)
         logger.setLevel(logging.WARNING)
         ctx.call_on_close(lambda: logger.setLevel(level))
 

@@ -14,9 +14,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
+from cli.http_client import http_request
 from cli.local_process import RunningStack, start_stack, stop_stack
 from cli.local_stack import LOCAL_TUNING
 from tests.e2e.test_local_stack import get, pay
@@ -274,3 +276,55 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _first_document(output: IO[str]) -> tuple[str, dict[str, Any]]:
+    """What a script reads from `paygate local --json`: lines until they hold one JSON
+    document (or the output ends); the text read and the document."""
+    read = ""
+    for line in output:
+        read += line
+        if not read.startswith("{"):
+            break
+        try:
+            return read, json.loads(read)
+        except ValueError:
+            continue
+    raise AssertionError(f"stdout does not begin with a JSON document: {read!r}")
+
+
+def test_local_with_json_prints_its_ready_document_alone_on_stdout(tmp_path: Path) -> None:
+    # GIVEN a stack started by a script with --json, its logs kept apart
+    with (tmp_path / "stderr.log").open("w") as logs:
+        stack = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "cli.main", "--state-file", str(tmp_path / "l.json")),
+                *("local", "--port", "0", "--aws-port", "0", "--json"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=logs,
+            text=True,
+            cwd=ROOT,
+        )
+    assert stack.stdout is not None
+    try:
+        read, ready = _first_document(stack.stdout)
+
+        # WHEN it serves requests (each API instance, in this process or a child, logs)
+        for _ in range(4):
+            created = http_request(
+                ready["apiUrl"],
+                "POST",
+                "/create-payment",
+                ready["apiKey"],
+                {"merchantId": ready["merchantId"]},
+            )
+            assert created.status == 201
+    finally:
+        stack.send_signal(signal.SIGINT)
+        rest, _ = stack.communicate(timeout=60)
+
+    # THEN stdout held the ready document and nothing else; the logs went to stderr
+    assert json.loads(read + rest) == ready
+    assert set(ready) >= {"apiUrl", "apiKey", "merchantId", "awsEndpointUrl", "stateFile"}
+    assert "create-payment" in (tmp_path / "stderr.log").read_text()
