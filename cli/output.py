@@ -20,6 +20,9 @@ from typer.core import TyperGroup
 from typer.main import get_command
 
 _json_wanted: ContextVar[bool] = ContextVar("paygate_json", default=False)
+# Whether the running command printed its one document already (then a refusal after it,
+# such as `dlq replay --wait` finding payments still in flight, adds only its exit code).
+_document_printed: ContextVar[bool] = ContextVar("paygate_document_printed", default=False)
 
 
 def json_wanted() -> bool:
@@ -30,7 +33,9 @@ def json_wanted() -> bool:
 def _want_json(ctx: typer.Context, value: bool) -> None:
     if value:
         token = _json_wanted.set(True)
+        printed = _document_printed.set(False)
         ctx.call_on_close(lambda: _json_wanted.reset(token))
+        ctx.call_on_close(lambda: _document_printed.reset(printed))
 
 
 def _json_flag(
@@ -138,6 +143,7 @@ def say(line: Any) -> None:
 
 def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    _document_printed.set(True)
 
 
 def show(document: Any, human: Callable[[], None] | None = None) -> None:
@@ -179,6 +185,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """One line on stderr, and the exit code (1: refused, 2: nothing to talk to); with
     --json also the one document a script reads: {"error": ..., "exitCode": ...}."""
     errors.print(printable(message), style="red", markup=False)
-    if json_wanted():
+    if json_wanted() and not _document_printed.get():
         emit_json({"error": message, "exitCode": code})
     raise typer.Exit(code)
