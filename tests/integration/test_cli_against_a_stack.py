@@ -44,6 +44,7 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str, large_plan_id: str = "none"
         StackOutput.WEBHOOK_ENDPOINTS_TABLE: settings.webhook_endpoints_table,
         StackOutput.DELIVERIES_QUEUE_URL: settings.deliveries_queue_url,
         StackOutput.DELIVERIES_DLQ_URL: settings.deliveries_dlq_url,
+        StackOutput.SLOW_DELIVERIES_QUEUE_URL: settings.slow_deliveries_queue_url,
         StackOutput.WEBHOOK_SECRET_KEY_ID: settings.webhook_secret_key_id,
     }
     template = {
