@@ -9,24 +9,46 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_local_stack import pay, wait_final
 
+Listen = Callable[..., "subprocess.Popen[str]"]
 
-def _listen(stack: RunningStack, *args: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--state-file", str(stack.state_file), "listen", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    assert "listening for" in first, first + (process.stderr.read() if process.stderr else "")
-    return process
+
+@pytest.fixture
+def listen(stack: RunningStack) -> Iterator[Listen]:
+    """Starts `paygate listen` on the shared stack; whatever a test leaves running is
+    stopped as Ctrl-C does (its endpoint removed), so a failing test never leaves endpoints
+    for the next one."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "cli.main", "--state-file", str(stack.state_file)]
+        process = subprocess.Popen(
+            [*command, "listen", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "listening for" in first, first + (process.stderr.read() if process.stderr else "")
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
 
 
 def _seen(output: str, payment_id: str) -> list[tuple[int, str, str]]:
@@ -40,9 +62,9 @@ def _seen(output: str, payment_id: str) -> list[tuple[int, str, str]]:
 
 
 def test_listen_sees_processing_then_accepted_and_pending_then_accepted(
-    stack: RunningStack,
+    stack: RunningStack, listen: Listen
 ) -> None:
-    listening = _listen(stack, "--count", "5")
+    listening = listen("--count", "5")
 
     accepted = pay(stack, 1250)
     pending = pay(stack, 24)
@@ -64,9 +86,9 @@ def test_listen_sees_processing_then_accepted_and_pending_then_accepted(
 
 
 def test_events_list_shows_a_payments_deliveries_and_replay_delivers_again(
-    stack: RunningStack,
+    stack: RunningStack, listen: Listen
 ) -> None:
-    listening = _listen(stack, "--events", "payment.accepted", "--count", "2")
+    listening = listen("--events", "payment.accepted", "--count", "2")
     payment_id = pay(stack, 1250)
     wait_final(stack, payment_id)
     deadline = time.monotonic() + 30
@@ -93,10 +115,10 @@ def test_events_list_shows_a_payments_deliveries_and_replay_delivers_again(
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_listen_killed_or_hung_up_on_removes_its_endpoint(
-    stack: RunningStack, stop: signal.Signals
+    stack: RunningStack, listen: Listen, stop: signal.Signals
 ) -> None:
     # GIVEN a listener, its endpoint registered
-    listening = _listen(stack)
+    listening = listen()
     [endpoint] = json.loads(stack.cli("webhooks", "list", "--json"))
     assert "/paygate-listen" in endpoint["url"]
 
