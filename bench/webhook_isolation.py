@@ -10,6 +10,7 @@ import json
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from cli.local_process import RunningStack, start_stack, stop_stack
 
 TARPIT_HOLD_SECONDS = 12.0
 TARPIT_ENDPOINTS = 16
-TARPIT_MERCHANT = "tarpit-shop"
 # A test card the simulated bank accepts (amount 1250: Accepted at once).
 _AMOUNT = 1250
 
@@ -123,25 +123,41 @@ class Arrivals:
             return self.at.get(payment_id)
 
 
-def a_latencies(stack: RunningStack, payments: int, wait_seconds: float) -> list[float]:
-    """Merchant A (the stack's) pays `payments` times, one after the other; the seconds from
-    each make-payment answer to its payment.accepted at A's receiver (inf: never came)."""
+@dataclass(frozen=True)
+class Merchant:
+    merchant_id: str
+    api_key: str
+
+
+def new_merchant(stack: RunningStack, name: str) -> Merchant:
+    """A merchant of its own, so nothing another test left on the stack (endpoints of the
+    development merchant) is in what is measured."""
+    merchant_id = f"{name}-{uuid.uuid4().hex[:8]}"
+    created = stack.cli("merchants", "create", name, "--merchant-id", merchant_id, "--json")
+    return Merchant(merchant_id, str(json.loads(created)["apiKey"]))
+
+
+def a_latencies(
+    stack: RunningStack, a: Merchant, payments: int, wait_seconds: float
+) -> list[float]:
+    """Merchant A pays `payments` times, one after the other; the seconds from each
+    make-payment answer to its payment.accepted at A's receiver (inf: never came)."""
     arrivals = Arrivals()
     latencies = []
     with http_receiver(arrivals.record) as url:
-        endpoint = register(stack, stack.merchant_id, f"{url}/a")
+        endpoint = register(stack, a.merchant_id, f"{url}/a", a.api_key)
         try:
             for _ in range(payments):
-                payment_id, answered = pay(stack, stack.merchant_id)
+                payment_id, answered = pay(stack, a.merchant_id, a.api_key)
                 arrived = arrivals.wait_for(payment_id, wait_seconds)
                 latencies.append(float("inf") if arrived is None else arrived - answered)
         finally:
-            remove(stack, stack.merchant_id, endpoint)
+            remove(stack, a.merchant_id, endpoint, a.api_key)
     return latencies
 
 
 def tarpit_found_slow(
-    stack: RunningStack, payment_ids: list[str], api_key: str, endpoints: int, seconds: float
+    stack: RunningStack, b: Merchant, payment_ids: list[str], endpoints: int, seconds: float
 ) -> None:
     """Wait until B's first payments' events show an attempt at each of B's endpoints:
     paygate has found them all slow (the tarpit runs)."""
@@ -151,9 +167,9 @@ def tarpit_found_slow(
         for payment_id in payment_ids:
             answer = stack.request(
                 "GET",
-                f"/payment-events?merchantId={TARPIT_MERCHANT}&paymentId={payment_id}",
+                f"/payment-events?merchantId={b.merchant_id}&paymentId={payment_id}",
                 None,
-                api_key,
+                b.api_key,
             )
             events = answer.body.get("events", []) if answer.status == 200 else []
             tried |= {d["endpointId"] for e in events for d in e["deliveries"] if d["attempts"]}
@@ -175,34 +191,31 @@ class Tarpit:
 def tarpit_merchant(stack: RunningStack) -> Iterator[Tarpit]:
     """Merchant B with TARPIT_ENDPOINTS endpoints that each hold every POST, paying once a
     second in the background, from 4 payments at once."""
-    key = json.loads(
-        stack.cli("merchants", "create", "Tarpit Shop", "--merchant-id", TARPIT_MERCHANT, "--json")
-    )["apiKey"]
+    b = new_merchant(stack, "tarpit-shop")
     arrivals, hold, stop = Arrivals(), threading.Event(), threading.Event()
 
     def keep_paying() -> None:
         while not stop.wait(1.0):
-            pay(stack, TARPIT_MERCHANT, key)
+            pay(stack, b.merchant_id, b.api_key)
 
     with http_receiver(arrivals.record, hold) as url:
         endpoints = [
-            register(stack, TARPIT_MERCHANT, f"{url}/b{n}", key) for n in range(TARPIT_ENDPOINTS)
+            register(stack, b.merchant_id, f"{url}/b{n}", b.api_key)
+            for n in range(TARPIT_ENDPOINTS)
         ]
-        first = [pay(stack, TARPIT_MERCHANT, key)[0] for _ in range(4)]
+        first = [pay(stack, b.merchant_id, b.api_key)[0] for _ in range(4)]
         payer = threading.Thread(target=keep_paying, daemon=True)
         payer.start()
         try:
             yield Tarpit(
                 arrivals,
-                lambda: tarpit_found_slow(
-                    stack, first, key, len(endpoints), 4 * TARPIT_HOLD_SECONDS
-                ),
+                lambda: tarpit_found_slow(stack, b, first, len(endpoints), 4 * TARPIT_HOLD_SECONDS),
             )
         finally:
             stop.set()
             payer.join()
             for endpoint in endpoints:
-                remove(stack, TARPIT_MERCHANT, endpoint, key)
+                remove(stack, b.merchant_id, endpoint, b.api_key)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -219,13 +232,14 @@ def measure(payments: int = 20, progress: Callable[[str], None] = print) -> dict
         stack = start_stack(Path(tmp))
         try:
             progress(f"  merchant A alone: {payments} payments")
-            alone = a_latencies(stack, payments, TARPIT_HOLD_SECONDS * 2)
+            a = new_merchant(stack, "shop-a")
+            alone = a_latencies(stack, a, payments, TARPIT_HOLD_SECONDS * 2)
             with tarpit_merchant(stack) as tarpit:
                 progress(f"  merchant A as B's tarpit starts: {STARTING_PAYMENTS} payments")
-                starting = a_latencies(stack, STARTING_PAYMENTS, TARPIT_HOLD_SECONDS * 4)
+                starting = a_latencies(stack, a, STARTING_PAYMENTS, TARPIT_HOLD_SECONDS * 4)
                 tarpit.until_running()
                 progress(f"  merchant A beside B's running tarpit: {payments} payments")
-                beside = a_latencies(stack, payments, TARPIT_HOLD_SECONDS * 4)
+                beside = a_latencies(stack, a, payments, TARPIT_HOLD_SECONDS * 4)
         finally:
             stop_stack(stack)
     baseline, with_tarpit = percentile(alone, 0.99), percentile(beside, 0.99)

@@ -7,7 +7,10 @@ import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.conftest import RunningStack
 
@@ -37,6 +40,21 @@ CHECKS = ",".join(
         "response_headers_conformance",
     )
 )
+
+
+def _endpoint_ids(stack: RunningStack) -> set[str]:
+    return {endpoint["id"] for endpoint in json.loads(stack.cli("webhooks", "list", "--json"))}
+
+
+@pytest.fixture(autouse=True)
+def no_endpoints_left_behind(stack: RunningStack) -> Iterator[None]:
+    """The docs' examples and the fuzzer register webhook endpoints for the development
+    merchant on the shared stack: removed after each test, so no later test gets their
+    deliveries (or the merchant's cap of 16)."""
+    before = _endpoint_ids(stack)
+    yield
+    for endpoint_id in _endpoint_ids(stack) - before:
+        stack.cli("webhooks", "remove", endpoint_id)
 
 
 def test_the_stack_serves_its_openapi_document(stack: RunningStack) -> None:

@@ -5,7 +5,13 @@ the numbers, and what A sees in the seconds B's tarpit takes to start."""
 
 from __future__ import annotations
 
-from bench.webhook_isolation import TARPIT_HOLD_SECONDS, a_latencies, percentile, tarpit_merchant
+from bench.webhook_isolation import (
+    TARPIT_HOLD_SECONDS,
+    a_latencies,
+    new_merchant,
+    percentile,
+    tarpit_merchant,
+)
 from tests.e2e.conftest import RunningStack
 
 # Enough of A's payments that one slow one shows, few enough for about 10 s a phase.
@@ -20,12 +26,13 @@ def test_a_slow_merchants_tarpit_does_not_hold_up_another_merchants_webhooks(
     stack: RunningStack,
 ) -> None:
     # GIVEN merchant A's webhook latency alone
-    alone = a_latencies(stack, PAYMENTS, 2 * TARPIT_HOLD_SECONDS)
+    a = new_merchant(stack, "shop-a")
+    alone = a_latencies(stack, a, PAYMENTS, 2 * TARPIT_HOLD_SECONDS)
 
     # WHEN merchant B's tarpit holds every POST to its 16 endpoints, and B keeps paying
     with tarpit_merchant(stack) as tarpit:
         tarpit.until_running()
-        beside = a_latencies(stack, PAYMENTS, 4 * TARPIT_HOLD_SECONDS)
+        beside = a_latencies(stack, a, PAYMENTS, 4 * TARPIT_HOLD_SECONDS)
         called = len(tarpit.arrivals.at)
 
     # THEN every webhook of A arrived, its p99 within twice its p99 alone
