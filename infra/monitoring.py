@@ -130,15 +130,6 @@ class Monitoring(Construct):
                 ),
                 threshold=OLDEST_JOB_SECONDS,
             ),
-            *(
-                self._alarm(
-                    f"{function.node.id}Errors",
-                    f"{function.node.id} invocations failed as a whole",
-                    function.metric_errors(period=FIVE_MINUTES),
-                    threshold=1,
-                )
-                for function in functions.all
-            ),
             self._alarm(
                 "WorkerRecordsFailed",
                 "Payment jobs failed in the worker and go back to the queue (a missing "
@@ -244,7 +235,8 @@ class Monitoring(Construct):
         """Alarms derived from the constructs, so none is left out: every queue no alarm
         above watches (one fed to a worker: its oldest message; one holding failures: not
         empty), every table (its throttled reads and writes) and every function the factory
-        built (its errors). Called once the stack holds all of them."""
+        built (its errors); then the dashboard's widget of every alarm. Called once the
+        stack holds all of them."""
         watched = {id(queue) for queue in self._watched_queues}
         for queue in _all_in(stack, sqs.Queue):
             if id(queue) in watched:
@@ -276,13 +268,16 @@ class Monitoring(Construct):
                 threshold=1,
             )
         for function in functions.factory.built:
-            if f"{function.node.id}Errors" not in self.by_name:
-                self._add(
-                    f"{function.node.id}Errors",
-                    f"{function.node.id} invocations failed as a whole",
-                    function.metric_errors(period=FIVE_MINUTES),
-                    threshold=1,
-                )
+            self._add(
+                f"{function.node.id}Errors",
+                f"{function.node.id} invocations failed as a whole",
+                function.metric_errors(period=FIVE_MINUTES),
+                threshold=1,
+            )
+        # Last, so it shows every alarm, the derived ones included.
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)
+        )
 
     def _add(
         self, name: str, description: str, metric: cloudwatch.IMetric, *, threshold: float
@@ -502,6 +497,5 @@ class Monitoring(Construct):
                 ],
                 width=12,
             ),
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24),
         )
         return dashboard

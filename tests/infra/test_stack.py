@@ -542,6 +542,9 @@ def test_the_dashboard_shows_queues_outcomes_bank_and_api(synth: Synthesized) ->
         "Latency",
     ):
         assert needle in body
+    # Every alarm of the ops topic is on it, the ones derived from the stack included
+    for alarm in synth.stack.monitoring.alarms:
+        assert synth.logical_id(alarm) in body, alarm.node.id
 
 
 def test_the_outputs_name_what_the_cli_reads(synth: Synthesized) -> None:
