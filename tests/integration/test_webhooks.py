@@ -21,7 +21,13 @@ from core.domain.webhooks import MAX_SIGNING_SECRETS, ROTATION_GRACE_SECONDS, En
 from core.use_cases.webhook_endpoints import IssuedSecret, new_secret
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv
 from tests.faults import crash_after
-from tests.integration.webhook_support import Receiver, WebhookWorld, receiving, webhook_world
+from tests.integration.webhook_support import (
+    TEST_TIMEOUT_SECONDS,
+    Receiver,
+    WebhookWorld,
+    receiving,
+    webhook_world,
+)
 from tests.integration.worker_support import event_source, submit
 from tests.support import SENTINEL_PAN, FakeClock, card_data_leaks, lambda_context
 from workers import event_publisher
@@ -212,7 +218,7 @@ def test_a_delivery_to_a_removed_endpoint_is_shown_ended_with_why_and_recorded_s
 def test_a_receiver_that_times_out_or_refuses_connections_is_retried(
     world: WebhookWorld, api: ApiClient, aws: AwsEnv, services: Services
 ) -> None:
-    for receiver in receiving(200, delay=2.0):  # slower than the sender waits
+    for receiver in receiving(200, delay=TEST_TIMEOUT_SECONDS + 1):  # slower than it waits
         register(world, receiver.url, "payment.accepted")
         closed = Receiver().start()
         closed_url = closed.url
