@@ -16,10 +16,6 @@ from tests.e2e.conftest import RunningStack
 
 # Enough of A's payments that one slow one shows, few enough for about 10 s a phase.
 PAYMENTS = 20
-# Added to twice A's p99 alone: the local stack's own jitter on a shared 2-core machine
-# (alone, A's slowest of 20 is up to 0.5 s above its median), not any wait for B's tarpit,
-# which is 12 s a POST (before the lanes, A waited 133 s; before places, 14.8 s).
-LOCAL_JITTER_SECONDS = 0.5
 
 
 def test_a_slow_merchants_tarpit_does_not_hold_up_another_merchants_webhooks(
@@ -37,6 +33,5 @@ def test_a_slow_merchants_tarpit_does_not_hold_up_another_merchants_webhooks(
 
     # THEN every webhook of A arrived, its p99 within twice its p99 alone
     assert max(beside) < float("inf"), beside
-    bound = 2 * percentile(alone, 0.99) + LOCAL_JITTER_SECONDS
-    assert percentile(beside, 0.99) <= bound, (alone, beside)
+    assert percentile(beside, 0.99) <= 2 * percentile(alone, 0.99), (alone, beside)
     assert called > 0  # B's endpoints were called: the tarpit was in the way
