@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from core.adapters.sqs_deliveries import SQS_MAX_DELAY_SECONDS
 from core.domain.cards import CardSecret
 from core.domain.errors import (
     BankUnavailableError,
@@ -18,6 +21,7 @@ from core.domain.errors import (
     InvalidCursorError,
     PaymentExistsError,
     QueueUnavailableError,
+    TooManyEndpointsError,
     TransitionRejectedError,
 )
 from core.domain.jobs import PaymentJob
@@ -32,6 +36,28 @@ from core.domain.payment import (
 )
 from core.domain.ports import AuthorizationRequest, PaymentPage, QueueDepth, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
+from core.domain.webhook_events import WebhookEvent
+from core.domain.webhook_retry import (
+    DELIVERY_TIMEOUT_SECONDS,
+    FAST_LANE_PATIENCE_SECONDS,
+    FAST_LANE_SECONDS,
+    SLOW_SENDS_PER_MERCHANT,
+)
+from core.domain.webhook_urls import InvalidWebhookUrlError
+from core.domain.webhooks import (
+    MAX_ENDPOINTS_PER_MERCHANT,
+    Attempt,
+    DeadLetterReplay,
+    Delivery,
+    DeliveryJob,
+    DeliveryProgress,
+    DeliveryState,
+    InvalidDeliveryJobError,
+    SendResult,
+    StoredEvent,
+    WebhookEndpoint,
+)
+from tests.support import FakeClock
 
 PAGE_ITEMS = 100
 
@@ -255,13 +281,12 @@ class InvalidCiphertextError(Exception):
     """Like KMS's InvalidCiphertextException: not ours, or bound to another payment."""
 
 
-class InMemoryCardVault:
-    """CardVault with a local key: the ciphertext is bound to its payment and merchant, and
-    holds no card digit in the clear."""
+class _LocalCipher:
+    """Authenticated encryption with a local key, bound to a context (as KMS binds a
+    ciphertext to its encryption context): the vaults' one cipher."""
 
-    def __init__(self) -> None:
-        self._key = hashlib.sha256(b"in-memory card vault").digest()
-        self.decrypted = 0
+    def __init__(self, name: bytes) -> None:
+        self._key = hashlib.sha256(name).digest()
 
     def _stream(self, length: int, context: bytes) -> bytes:
         blocks = b""
@@ -271,23 +296,33 @@ class InMemoryCardVault:
             counter += 1
         return blocks[:length]
 
-    def encrypt(self, card: CardSecret, *, payment_id: str, merchant_id: str) -> bytes:
-        context = f"{payment_id}|{merchant_id}".encode()
-        plain = card.to_bytes()
+    def seal(self, plain: bytes, context: bytes) -> bytes:
         masked = bytes(a ^ b for a, b in zip(plain, self._stream(len(plain), context), strict=True))
         tag = hmac.new(self._key, context + masked, hashlib.sha256).digest()
         return tag + masked
 
-    def decrypt(self, ciphertext: bytes, *, payment_id: str, merchant_id: str) -> CardSecret:
-        context = f"{payment_id}|{merchant_id}".encode()
+    def open(self, ciphertext: bytes, context: bytes) -> bytes:
         tag, masked = ciphertext[:32], ciphertext[32:]
         expected = hmac.new(self._key, context + masked, hashlib.sha256).digest()
         if not hmac.compare_digest(tag, expected):
-            raise InvalidCiphertextError("the ciphertext is not for this payment")
+            raise InvalidCiphertextError("the ciphertext is not for this context")
+        return bytes(a ^ b for a, b in zip(masked, self._stream(len(masked), context), strict=True))
+
+
+class InMemoryCardVault:
+    """CardVault with a local key: the ciphertext is bound to its payment and merchant, and
+    holds no card digit in the clear."""
+
+    def __init__(self) -> None:
+        self._cipher = _LocalCipher(b"in-memory card vault")
+        self.decrypted = 0
+
+    def encrypt(self, card: CardSecret, *, payment_id: str, merchant_id: str) -> bytes:
+        return self._cipher.seal(card.to_bytes(), f"{payment_id}|{merchant_id}".encode())
+
+    def decrypt(self, ciphertext: bytes, *, payment_id: str, merchant_id: str) -> CardSecret:
+        plain = self._cipher.open(ciphertext, f"{payment_id}|{merchant_id}".encode())
         self.decrypted += 1
-        plain = bytes(
-            a ^ b for a, b in zip(masked, self._stream(len(masked), context), strict=True)
-        )
         return CardSecret.from_bytes(plain)
 
 
@@ -464,3 +499,424 @@ class VirtualSqsQueue:
 
     def __len__(self) -> int:
         return len(self._messages)
+
+
+# Webhooks (core/domain/webhooks.py): the events table, the endpoints table, the secrets'
+# key, the deliveries queues and the HTTP sender, as their adapters promise.
+
+
+@dataclass
+class _DeliveryItem:
+    """One delivery's entry, as DynamoEventStore keeps it."""
+
+    url: str
+    state: str
+    chain: int
+    last_attempt: int
+    attempts: list[Attempt]
+    follow_up: bool
+    next_at: float | None
+    first_at: float | None
+    reason: str | None = None
+
+    def progress(self) -> DeliveryProgress:
+        return DeliveryProgress(
+            self.state,
+            self.chain,
+            self.last_attempt,
+            self.follow_up,
+            self.next_at,
+            self.first_at,
+        )
+
+
+class InMemoryEventStore:
+    """EventStore on dicts, with DynamoEventStore's conditions: an event is added once; an
+    attempt is recorded only over an older one of its chain or an older chain (a repeat
+    job's write is refused); a delivery is ended only while retrying in the job's chain or
+    an older one; a follow-up is marked queued only for the attempt recorded last."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, StoredEvent] = {}
+        self._deliveries: dict[tuple[str, str], _DeliveryItem] = {}
+
+    def add(self, event: WebhookEvent, body: str) -> bool:
+        if event.id in self._events:
+            return False
+        self._events[event.id] = StoredEvent(
+            event.id,
+            event.type,
+            event.created,
+            event.payment_id,
+            event.merchant_id,
+            event.version,
+            body,
+        )
+        return True
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        return self._events.get(event_id)
+
+    def mark_queued(self, event_id: str) -> None:
+        if event_id in self._events:
+            self._events[event_id] = replace(self._events[event_id], queued=True)
+
+    def get_for_delivery(
+        self, event_id: str, endpoint_id: str
+    ) -> tuple[StoredEvent | None, DeliveryProgress | None]:
+        delivery = self._deliveries.get((event_id, endpoint_id))
+        return self._events.get(event_id), delivery.progress() if delivery else None
+
+    def record_attempt(
+        self,
+        job: DeliveryJob,
+        url: str,
+        attempt: Attempt,
+        state: str,
+        *,
+        next_at: float | None = None,
+        first_attempt_at: float | None = None,
+    ) -> bool:
+        key = (job.event_id, job.endpoint_id)
+        stored = self._deliveries.get(key)
+        if stored is not None and (stored.chain, stored.last_attempt) >= (job.chain, job.attempt):
+            return False
+        self._deliveries[key] = _DeliveryItem(
+            url=url,
+            state=state,
+            chain=job.chain,
+            last_attempt=job.attempt,
+            attempts=[*(stored.attempts if stored else ()), attempt],
+            follow_up=state != DeliveryState.DELIVERED,
+            next_at=next_at,
+            first_at=first_attempt_at,
+            # The adapter's update leaves a reason written before in place.
+            reason=stored.reason if stored else None,
+        )
+        return True
+
+    def end_delivery(self, job: DeliveryJob, reason: str) -> None:
+        stored = self._deliveries.get((job.event_id, job.endpoint_id))
+        if stored and stored.state == DeliveryState.RETRYING and stored.chain <= job.chain:
+            stored.state, stored.reason = DeliveryState.ENDED, reason
+            stored.follow_up, stored.next_at = False, None
+
+    def follow_up_queued(self, job: DeliveryJob) -> None:
+        stored = self._deliveries.get((job.event_id, job.endpoint_id))
+        if stored and (stored.chain, stored.last_attempt) == (job.chain, job.attempt):
+            stored.follow_up = False
+
+    def events_of(self, payment_id: str) -> list[StoredEvent]:
+        """Oldest first, each with its deliveries in endpoint id order (the table's sort
+        key)."""
+        events = sorted(
+            (e for e in self._events.values() if e.payment_id == payment_id),
+            key=lambda e: e.version,
+        )
+        return [replace(event, deliveries=self._deliveries_of(event.event_id)) for event in events]
+
+    def _deliveries_of(self, event_id: str) -> tuple[Delivery, ...]:
+        return tuple(
+            Delivery(endpoint_id, d.url, d.state, tuple(d.attempts), d.reason)
+            for (event, endpoint_id), d in sorted(self._deliveries.items())
+            if event == event_id
+        )
+
+    def event_ids_since(self, since: int, until: int) -> Iterator[str]:
+        created = sorted((e.created, e.event_id) for e in self._events.values())
+        return iter([event for at, event in created if since <= at <= until])
+
+
+class InMemoryEndpointStore:
+    """EndpointStore on a dict, with DynamoEndpointStore's rules: at most
+    MAX_ENDPOINTS_PER_MERCHANT (TooManyEndpointsError, nothing written); an add of an id
+    already there is a retry and does nothing; secrets are saved only over the revision they
+    were read at; a slow mark (whole seconds) never brings a removed endpoint back; each
+    merchant has SLOW_SENDS_PER_MERCHANT places, each held until its hold runs out or the
+    holder frees it."""
+
+    def __init__(self) -> None:
+        self._endpoints: dict[tuple[str, str], WebhookEndpoint] = {}
+        self._places: dict[tuple[str, int], float] = {}
+
+    def add(self, endpoint: WebhookEndpoint) -> None:
+        key = (endpoint.merchant_id, endpoint.endpoint_id)
+        if key in self._endpoints:
+            return
+        if len(self.list(endpoint.merchant_id)) >= MAX_ENDPOINTS_PER_MERCHANT:
+            raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT)
+        self._endpoints[key] = endpoint
+
+    def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return self._endpoints.get((merchant_id, endpoint_id))
+
+    def list(self, merchant_id: str) -> list[WebhookEndpoint]:
+        by_id = [e for (m, _), e in sorted(self._endpoints.items()) if m == merchant_id]
+        return sorted(by_id, key=lambda e: e.created_at)
+
+    def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return self._endpoints.pop((merchant_id, endpoint_id), None)
+
+    def save_secrets(self, endpoint: WebhookEndpoint) -> bool:
+        key = (endpoint.merchant_id, endpoint.endpoint_id)
+        stored = self._endpoints.get(key)
+        if stored is None or stored.revision != endpoint.revision:
+            return False
+        self._endpoints[key] = replace(
+            stored, secrets=endpoint.secrets, revision=endpoint.revision + 1
+        )
+        return True
+
+    def mark_slow(self, merchant_id: str, endpoint_id: str, until: float) -> None:
+        stored = self._endpoints.get((merchant_id, endpoint_id))
+        if stored is not None:
+            self._endpoints[(merchant_id, endpoint_id)] = replace(stored, slow_until=int(until))
+
+    def hold_slow_send(self, merchant_id: str, now: float, until: float) -> int | None:
+        for place in range(SLOW_SENDS_PER_MERCHANT):
+            if self._places.get((merchant_id, place), 0.0) <= now:
+                self._places[(merchant_id, place)] = until
+                return place
+        return None
+
+    def free_slow_send(self, merchant_id: str, place: int, until: float) -> None:
+        if self._places.get((merchant_id, place)) == until:
+            del self._places[(merchant_id, place)]
+
+
+class InMemorySecretVault:
+    """SecretVault with a local key: a ciphertext opens only for its merchant and endpoint
+    (InvalidCiphertextError otherwise), and holds no secret in the clear."""
+
+    def __init__(self) -> None:
+        self._cipher = _LocalCipher(b"in-memory webhook secrets")
+
+    def encrypt(self, secret: str, *, merchant_id: str, endpoint_id: str) -> bytes:
+        return self._cipher.seal(secret.encode(), f"{merchant_id}|{endpoint_id}".encode())
+
+    def decrypt(self, ciphertext: bytes, *, merchant_id: str, endpoint_id: str) -> str:
+        return self._cipher.open(ciphertext, f"{merchant_id}|{endpoint_id}".encode()).decode()
+
+
+FAST_LANE, SLOW_LANE = "fast", "slow"
+
+
+@dataclass
+class QueuedDelivery:
+    """A message on a deliveries queue: `handle` deletes or redelivers it."""
+
+    handle: int
+    lane: str
+    job: DeliveryJob
+    visible_at: float
+    receives: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    body: str
+    reason: str
+
+
+class InMemoryDeliveryQueue:
+    """DeliveryQueue as SqsDeliveryQueue's two SQS standard queues and their DLQ, on a
+    virtual clock (`now`): a job is visible once its delay is over (its due time, at most
+    `max_delay_seconds` away: one due later is received early, and the use case sends it
+    on); a received message is hidden for the visibility timeout and then handed over again
+    unless deleted (at least once); past `max_receives` receives it goes to the DLQ, as the
+    queues' redrive policy moves it. Dead-letter replays keep the adapter's rules.
+
+    A scheduler drives it: `receive` what is due in a lane, `delete` what was handled,
+    `redeliver` a message at once (SQS handing a copy over twice)."""
+
+    def __init__(
+        self,
+        now: Callable[[], float],
+        *,
+        max_delay_seconds: int = SQS_MAX_DELAY_SECONDS,
+        visibility_seconds: float = 60.0,
+        max_receives: int | None = None,
+    ) -> None:
+        self._now = now
+        self._max_delay = max_delay_seconds
+        self._visibility = visibility_seconds
+        self._max_receives = max_receives
+        self._messages: dict[int, QueuedDelivery] = {}
+        self._handles = itertools.count()
+        self.dead_letters: list[DeadLetter] = []
+        # Every job ever published, in order.
+        self.published: list[DeliveryJob] = []
+
+    def publish(self, jobs: Sequence[DeliveryJob], now: float) -> None:
+        for job in jobs:
+            delay = min(self._max_delay, max(0, math.ceil(job.due_at - now)))
+            handle = next(self._handles)
+            lane = SLOW_LANE if job.slow else FAST_LANE
+            self._messages[handle] = QueuedDelivery(handle, lane, job, self._now() + delay)
+            self.published.append(job)
+
+    def dead_letter(self, job: DeliveryJob, reason: str) -> None:
+        self.dead_letter_unreadable(job.to_body(), reason)
+
+    def dead_letter_unreadable(self, body: str, reason: str) -> None:
+        self.dead_letters.append(DeadLetter(f"dl-{next(self._handles)}", body, reason[:1000]))
+
+    def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
+        replayed: list[DeliveryJob] = []
+        unreadable: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        duplicates = 0
+        for letter in list(self.dead_letters):
+            if len(replayed) >= limit:
+                break
+            try:
+                job = DeliveryJob.from_body(letter.body)
+            except InvalidDeliveryJobError:
+                unreadable.append(letter.message_id)
+                continue
+            if (job.event_id, job.endpoint_id) in seen:
+                duplicates += 1
+            else:
+                seen.add((job.event_id, job.endpoint_id))
+                fresh = DeliveryJob.replayed(
+                    job.event_id, job.endpoint_id, job.merchant_id, now, replay=False
+                )
+                replayed.append(fresh)
+                if not dry_run:
+                    self.publish([fresh], now)
+            if not dry_run:
+                self.dead_letters.remove(letter)
+        return DeadLetterReplay(tuple(replayed), tuple(unreadable), duplicates)
+
+    def receive(self, lane: str = FAST_LANE, most: int = 10) -> list[QueuedDelivery]:
+        """Up to `most` messages of the lane visible now, oldest first, hidden for the
+        visibility timeout."""
+        now = self._now()
+        due = [m for m in self._messages.values() if m.lane == lane and m.visible_at <= now]
+        taken: list[QueuedDelivery] = []
+        for message in sorted(due, key=lambda m: (m.visible_at, m.handle)):
+            if len(taken) == most:
+                break
+            if self._max_receives is not None and message.receives >= self._max_receives:
+                del self._messages[message.handle]
+                self.dead_letter(message.job, "received too often")
+                continue
+            message.receives += 1
+            message.visible_at = now + self._visibility
+            taken.append(message)
+        return taken
+
+    def delete(self, handle: int) -> None:
+        self._messages.pop(handle, None)
+
+    def redeliver(self, handle: int) -> None:
+        """Visible again at once: the next receive hands it over again."""
+        self._messages[handle].visible_at = self._now()
+
+    def next_visible_at(self) -> float | None:
+        """When the next message becomes visible (None: the queues are empty)."""
+        return min((m.visible_at for m in self._messages.values()), default=None)
+
+    def waiting(self, lane: str | None = None) -> list[DeliveryJob]:
+        """Every job on the queues (or one lane), visible or not."""
+        return [m.job for m in self._messages.values() if lane in (None, m.lane)]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """How a fake receiver answers one POST: a status after `seconds`, or a connection
+    error (`error`, at once)."""
+
+    status: int = 200
+    seconds: float = 0.05
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SentWebhook:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    slow_lane: bool
+
+
+class FakeWebhookSender:
+    """WebhookSender whose receivers answer as scripted per URL (`answer`: each POST the next
+    Reply, then the last one again; 200 at once unscripted), with HttpWebhookSender's
+    budgets: an answer slower than the lane's time (the fast lane's, or in the slow lane the
+    whole time-out) is no answer (timed out); in the fast lane, one slower than the patience
+    asks `keep_waiting` once, and is cut there if told not to. `refuse` makes a URL one
+    paygate may not call (check raises; a send is refused unsent). Records every POST made
+    (`sent`); with `clock`, a send advances it by the time it took."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = DELIVERY_TIMEOUT_SECONDS,
+        fast_lane_seconds: float = FAST_LANE_SECONDS,
+        patience_seconds: float = FAST_LANE_PATIENCE_SECONDS,
+        clock: FakeClock | None = None,
+    ) -> None:
+        self._timeout = timeout_seconds
+        self._fast_lane = min(fast_lane_seconds, timeout_seconds)
+        self._patience = patience_seconds
+        self._clock = clock
+        self._replies: dict[str, list[Reply]] = {}
+        self._refused: dict[str, str] = {}
+        self.sent: list[SentWebhook] = []
+
+    def answer(self, url: str, *replies: Reply) -> None:
+        self._replies[url] = list(replies)
+
+    def refuse(self, url: str, reason: str) -> None:
+        self._refused[url] = reason
+
+    def sent_to(self, url: str) -> list[SentWebhook]:
+        return [sent for sent in self.sent if sent.url == url]
+
+    def check(self, url: str) -> None:
+        if url in self._refused:
+            raise InvalidWebhookUrlError(self._refused[url])
+
+    def _next_reply(self, url: str) -> Reply:
+        replies = self._replies.get(url) or [Reply(seconds=0.0)]
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        slow_lane: bool = False,
+        keep_waiting: Callable[[], bool] | None = None,
+    ) -> SendResult:
+        if url in self._refused:
+            return SendResult(0, error=f"refused: {self._refused[url]}")
+        self.sent.append(SentWebhook(url, body, dict(headers), slow_lane))
+        reply = self._next_reply(url)
+        if reply.error is not None:
+            return self._ended(0.0, 0.0, SendResult(0, error=reply.error))
+        budget = self._timeout if slow_lane else self._fast_lane
+        waited = 0.0
+        if not slow_lane and keep_waiting is not None and self._patience < reply.seconds:
+            waited = self._patience
+            self._advance(waited)
+            if not keep_waiting():
+                why = f"no answer within {waited:.1f} s, its merchant's slow sends at their limit"
+                return self._ended(waited, waited, SendResult(0, error=why, timed_out=True))
+        if reply.seconds > budget:
+            late = SendResult(0, error=f"no answer within {budget:g} s", timed_out=True)
+            return self._ended(budget, waited, late)
+        answered = SendResult(0, status=reply.status, fast_enough=reply.seconds <= self._fast_lane)
+        return self._ended(reply.seconds, waited, answered)
+
+    def _advance(self, seconds: float) -> None:
+        if self._clock is not None:
+            self._clock.advance(seconds)
+
+    def _ended(self, seconds: float, waited: float, result: SendResult) -> SendResult:
+        """`result`, `seconds` after the send began (`waited` of them passed already)."""
+        self._advance(seconds - waited)
+        return replace(result, milliseconds=round(seconds * 1000))
