@@ -9,7 +9,7 @@ import typer
 
 from cli.output import say, show
 from cli.target import Target, target_of
-from core.adapters.simulated_bank import BankControls
+from core.domain.bank_simulation import BankControls
 
 bank_app = typer.Typer(
     help="Switches of the simulated bank (every process sees a change within a second).",

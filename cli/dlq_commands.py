@@ -10,8 +10,8 @@ import typer
 
 from cli.output import duration_seconds, emit_records, fail, say, show, warn, when
 from cli.target import Target, target_of
-from core.adapters.simulated_bank import TIMEOUT_AMOUNT, BankControls
-from core.adapters.sqs_dead_letters import (
+from core.domain.bank_simulation import TIMEOUT_AMOUNT, BankControls
+from core.domain.dead_letters import (
     DeadLetter,
     LetterAction,
     LetterFilter,

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 from cli.api_docs import docs_resource
 from cli.lambda_emulation import ApiStage, api_gateway_event, authorizer_event, lambda_context
 from cli.local_state import DEV_MERCHANT_ID, HEALTH_PATH
-from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY
 from core.bootstrap import Services
+from core.domain.merchants import MERCHANT_CONTEXT_KEY
 from core.observability import CORRELATION_KEY, access_logger
 from core.resources import AUTHORIZER_CACHE_SECONDS
 from handlers import authorizer, gateway_responses

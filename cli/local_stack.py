@@ -42,9 +42,9 @@ from cli.local_state import (
     saved_dev_merchant,
 )
 from cli.provisioning import provision
-from core.adapters.dynamodb_merchants import generate_api_key
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock, epoch_seconds
+from core.domain.merchants import generate_api_key
 from core.observability import logger
 from core.resources import DEFAULT_PREFIX, LOCAL_API_PORT, RESOURCE_ENV_VARS, EnvVar
 from core.settings import Settings

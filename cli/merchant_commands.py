@@ -10,7 +10,6 @@ import typer
 from cli.output import emit_records, fail, say, show, when
 from cli.target import Target, target_of
 from cli.usage_plans import Plan, issue_usage_key, move_usage_key
-from core.adapters.dynamodb_merchants import IssuedKey, MerchantRecord, check_merchant
 from core.domain.clock import epoch_seconds
 from core.domain.errors import (
     InvalidMerchantError,
@@ -18,6 +17,7 @@ from core.domain.errors import (
     UnknownKeyError,
     UnknownMerchantError,
 )
+from core.domain.merchants import IssuedKey, MerchantRecord, check_merchant
 
 merchants_app = typer.Typer(
     help="Merchants and their API keys (each key is shown once; only its digest is stored).",

@@ -18,15 +18,15 @@ from cli.http_client import HttpAnswer, http_request
 from cli.merchant_commands import register_merchant
 from cli.target import Target
 from cli.usage_plans import Plan
-from core.adapters.simulated_bank import (
+from core.domain.bank_simulation import (
     DECLINED_AMOUNT,
     FLAKY_AMOUNT,
     INSUFFICIENT_FUNDS_AMOUNT,
     PENDING_AMOUNT,
     TIMEOUT_AMOUNT,
 )
-from core.adapters.sqs_dead_letters import LetterFilter
 from core.domain.clock import epoch_seconds
+from core.domain.dead_letters import LetterFilter
 from core.domain.errors import MerchantExistsError
 from core.domain.payment import PaymentStatus
 from core.resources import JOBS_QUEUE, MAX_RECEIVE_COUNT

@@ -15,10 +15,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.local_state import LOCAL_CREDENTIALS, StateFileError, note_keys_changed, running_state
 from cli.output import fail, say
-from core.adapters.dynamodb_merchants import MerchantStore
-from core.adapters.sqs_dead_letters import DeadLetterQueue
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock, epoch_seconds
+from core.domain.dead_letters import DeadLetters
+from core.domain.merchants import MerchantStore
 from core.resources import EnvVar, StackOutput
 from core.settings import Settings, SettingsError
 
@@ -107,15 +107,8 @@ class Target:
         return Services(self.settings, AwsClients(self.settings, self.session), SystemClock())
 
     @cached_property
-    def dead_letters(self) -> DeadLetterQueue:
-        clock = self.services.clock
-        return DeadLetterQueue(
-            self.services.clients.sqs,
-            self.dlq_url,
-            self.settings.jobs_queue_url,
-            self.services.payments,
-            now_ms=lambda: int(clock.now() * 1000),
-        )
+    def dead_letters(self) -> DeadLetters:
+        return self.services.dead_letter_queue(self.dlq_url)
 
 
 def local_target(state_file: Path) -> Target:

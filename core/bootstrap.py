@@ -25,11 +25,14 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
 
-    from core.adapters.dynamodb_idempotency import IdempotencyStore
-    from core.adapters.dynamodb_merchants import MerchantStore
     from core.adapters.kms_sealed_answers import KmsSealedAnswers
+    from core.adapters.lambda_rollouts import LambdaRollouts
     from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
     from core.adapters.sqs_jobs import SqsJobQueue
+    from core.domain.dead_letters import DeadLetters
+    from core.domain.idempotency import IdempotencyStore
+    from core.domain.merchants import MerchantStore
+    from core.domain.payment import Payment
     from core.domain.ports import Bank, CardVault, CursorSealer, Metrics, PaymentStore
     from core.domain.submission import RequestDigests
     from core.domain.webhooks import (
@@ -154,9 +157,9 @@ class Services:
 
     @component
     def merchants(self) -> MerchantStore:
-        from core.adapters.dynamodb_merchants import MerchantStore
+        from core.adapters.dynamodb_merchants import DynamoMerchantStore
 
-        return MerchantStore(self.clients.dynamodb, self.settings.merchants_table)
+        return DynamoMerchantStore(self.clients.dynamodb, self.settings.merchants_table)
 
     @component
     def vault(self) -> CardVault:
@@ -187,14 +190,30 @@ class Services:
     @component
     def idempotency(self) -> IdempotencyStore:
         from core.adapters.derived_digests import DerivedKeyDigests
-        from core.adapters.dynamodb_idempotency import IdempotencyStore
+        from core.adapters.dynamodb_idempotency import DynamoIdempotencyStore
         from core.adapters.kms_mac import KmsMac
 
         digests = DerivedKeyDigests(
             KmsMac(self.clients.kms, self.settings.idempotency_digest_key_id), "Idempotency-Key"
         )
-        return IdempotencyStore(
+        return DynamoIdempotencyStore(
             self.clients.dynamodb, self.settings.idempotency_table, self.clock, digests
+        )
+
+    def dead_letter_queue(self, dlq_url: str) -> DeadLetters:
+        """The payment jobs' dead letters in the queue at `dlq_url` (the ops tools'; no
+        Lambda reads it, so it is not in Settings)."""
+        if "dead_letters" in self.overrides:
+            return cast("DeadLetters", self.overrides["dead_letters"])
+        from core.adapters.sqs_dead_letters import SqsDeadLetterQueue
+
+        clock = self.clock
+        return SqsDeadLetterQueue(
+            self.clients.sqs,
+            dlq_url,
+            self.settings.jobs_queue_url,
+            self.payments,
+            now_ms=lambda: int(clock.now() * 1000),
         )
 
     @component
@@ -319,6 +338,19 @@ class Services:
         from core.adapters.http_webhook_sender import HttpWebhookSender
 
         return HttpWebhookSender(allow_loopback=bool(self.settings.webhooks_allow_loopback))
+
+    @component
+    def payment_of_stream_image(self) -> Callable[[dict[str, Any]], Payment]:
+        """How a payment reads in the payments table's stream (the event publisher's)."""
+        from core.adapters.dynamodb_payments import payment_from_stream_image
+
+        return payment_from_stream_image
+
+    @component
+    def rollouts(self) -> LambdaRollouts:
+        from core.adapters.lambda_rollouts import LambdaRollouts
+
+        return LambdaRollouts(self.clients.lambda_, self.clients.codedeploy)
 
     @component
     def event_publisher(self) -> EventPublisher:

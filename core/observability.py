@@ -8,6 +8,7 @@ import threading
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from core.adapters.aws_errors import is_transient as is_transient  # re-exported: the API's 503
 from core.resources import (
     EXECUTED_VERSION_DIMENSION,
     FUNCTION_NAME_DIMENSION,
@@ -70,3 +71,10 @@ class MetricsRecorder:
 
 
 recorder = MetricsRecorder(metrics)
+
+
+def is_own_failure(error: BaseException, *foreign: type[BaseException]) -> bool:
+    """Whether a failure is of the failing code's own making (what a broken release would
+    cause): not a passing AWS fault, nor one of the `foreign` kinds (the bank's, a bad
+    message's). Counted per version for the rollback alarms (`count_failure`)."""
+    return not (is_transient(error) or isinstance(error, foreign))

@@ -18,13 +18,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from core.adapters.aws_errors import is_transient
-from core.adapters.dynamodb_idempotency import Claim, IdempotencyStore, StoredAnswer
-from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY
 from core.bootstrap import Services
 from core.domain.errors import PaygateError
+from core.domain.idempotency import Claim, IdempotencyStore, StoredAnswer
+from core.domain.merchants import MERCHANT_CONTEXT_KEY
 from core.domain.text_rules import contains_card_number
-from core.observability import logger, metrics, recorder
+from core.observability import is_transient, logger, metrics, recorder
 from handlers.headers import (
     IDEMPOTENCY_HEADER,
     REPLAYED_HEADER,

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.adapters.dynamodb_merchants import MERCHANT_CONTEXT_KEY, MerchantStore
 from core.bootstrap import Services, with_process_services
+from core.domain.merchants import MERCHANT_CONTEXT_KEY, MerchantStore
 from core.observability import logger
 
 # API Gateway answers 401 exactly when an authorizer fails with this message.

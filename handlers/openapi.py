@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from core.adapters.simulated_bank import (
+from core.domain.bank_simulation import (
     DECLINED_AMOUNT,
     FLAKY_AMOUNT,
     INSUFFICIENT_FUNDS_AMOUNT,

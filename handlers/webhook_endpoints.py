@@ -18,9 +18,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from core.adapters.dynamodb_idempotency import Claim
 from core.bootstrap import with_process_services
 from core.domain.fingerprints import fingerprint
+from core.domain.idempotency import Claim
 from core.domain.tenancy import ensure_caller_is
 from core.observability import metrics
 from core.use_cases.webhook_endpoints import IssuedSecret

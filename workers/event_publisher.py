@@ -14,21 +14,19 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.adapters.aws_errors import is_own_failure
-from core.adapters.dynamodb_payments import payment_from_stream_image
 from core.bootstrap import Services, with_process_services
 from core.domain.payment import PaymentStatus
 from core.domain.webhook_events import WebhookEvent, event_type_of
-from core.observability import logger, metrics, recorder
+from core.observability import is_own_failure, logger, metrics, recorder
 from handlers.views import PaymentView
 
 
-def event_of(record: dict[str, Any]) -> WebhookEvent | None:
+def event_of(record: dict[str, Any], deps: Services) -> WebhookEvent | None:
     """The event a stream record makes, or None (not a status reached)."""
     if record.get("eventName") not in ("INSERT", "MODIFY"):
         return None
     change = record.get("dynamodb") or {}
-    new = payment_from_stream_image(change.get("NewImage") or {})
+    new = deps.payment_of_stream_image(change.get("NewImage") or {})
     old_status = (change.get("OldImage") or {}).get("status", {}).get("S")
     event_type = event_type_of(PaymentStatus(old_status) if old_status else None, new.status)
     if event_type is None:
@@ -50,7 +48,7 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     for record in records:
         sequence = (record.get("dynamodb") or {}).get("SequenceNumber")
         try:
-            made = event_of(record)
+            made = event_of(record, deps)
             if made is not None:
                 deps.event_publisher.publish(made)
         except Exception as error:

@@ -12,11 +12,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.adapters.aws_errors import is_own_failure
 from core.bootstrap import Services, with_process_services
 from core.domain.errors import BankUnavailableError, UnreadablePaymentError
 from core.domain.jobs import PaymentJob
-from core.observability import CORRELATION_KEY, logger, metrics, recorder
+from core.observability import CORRELATION_KEY, is_own_failure, logger, metrics, recorder
 from core.resources import MAX_RECEIVE_COUNT
 from core.use_cases.payment_processor import PaymentProcessor, PoisonJobError
 from workers.batches import partial_batch_response

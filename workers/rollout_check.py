@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.adapters.lambda_rollouts import invoke_once, report_hook_status
 from core.bootstrap import Services, with_process_services
 from core.observability import logger
 from core.use_cases.rollout_check import RolloutCheck
@@ -23,7 +22,7 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     if not target:
         raise RuntimeError("no function to check (PAYGATE_ROLLOUT_CHECK_TARGET)")
     check = RolloutCheck(
-        invoke=lambda: invoke_once(deps.clients.lambda_, target),
+        invoke=lambda: deps.rollouts.invoke_once(target),
         sleep=time.sleep,
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000 - REPORT_MARGIN_SECONDS,
     )
@@ -31,8 +30,7 @@ def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dic
     status: Literal["Succeeded", "Failed"] = "Failed" if broken else "Succeeded"
     log = {"target": target, "status": status, "reason": broken or ""}
     (logger.error if broken else logger.info)("rollout check", extra=log)
-    report_hook_status(
-        deps.clients.codedeploy,
+    deps.rollouts.report_hook_status(
         event["DeploymentId"],
         event["LifecycleEventHookExecutionId"],
         status,

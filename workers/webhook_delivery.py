@@ -14,11 +14,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.adapters.aws_errors import is_own_failure
 from core.bootstrap import Services, with_process_services
 from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS
 from core.domain.webhooks import DeliveryJob, InvalidDeliveryJobError
-from core.observability import logger, metrics, recorder
+from core.observability import is_own_failure, logger, metrics, recorder
 from workers.batches import partial_batch_response
 
 DELIVERY_CONCURRENCY = 10

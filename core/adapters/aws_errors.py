@@ -51,13 +51,6 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
-def is_own_failure(error: BaseException, *foreign: type[BaseException]) -> bool:
-    """Whether a failure is of the failing code's own making (what a broken release would
-    cause): not a passing AWS fault, nor one of the `foreign` kinds (the bank's, a bad
-    message's). Counted per version for the rollback alarms (core/observability.py)."""
-    return not (is_transient(error) or isinstance(error, foreign))
-
-
 def describe(error: BaseException) -> str:
     """A short reason for ops (DLQ listing, logs) that never quotes request data: the AWS
     operation and error code, or just the type."""

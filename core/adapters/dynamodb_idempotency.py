@@ -1,12 +1,4 @@
-"""Idempotency keys for merchants' POSTs (the `Idempotency-Key` header), kept in DynamoDB.
-
-Scoped to the merchant and kept 24 hours: the same key with the same request replays the
-first answer; with a different request it is refused (422); while the first request is
-still running, a repeat is refused (409). Only successful answers are kept: after a refusal
-(4xx) the key is released so the merchant can fix the request and retry with the same key;
-after a failure (5xx, or a crash) a retry takes over the first request's claim, so what the
-first request did is found again and never done twice (create-payment never creates a
-second payment for one key).
+"""The idempotency store (core/domain/idempotency.py) in DynamoDB.
 
 The key itself is never kept: only its keyed digest (core/adapters/derived_digests.py), so a
 merchant may send any key it likes, card-like digits included, and nothing at rest holds it.
@@ -19,7 +11,6 @@ clock) and it has no notion of a merchant scope or of the 409/422 distinction we
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -29,36 +20,19 @@ from core.adapters.aws_errors import is_condition_failure, is_transient
 from core.adapters.derived_digests import DerivedKeyDigests
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
+from core.domain.idempotency import IN_PROGRESS_SECONDS, KEEP_SECONDS, Claim, StoredAnswer
 from core.resources import IDEMPOTENCY_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-KEEP_SECONDS = 24 * 3600
-# A request still "in progress" after this long died with its Lambda: the key is free again.
-IN_PROGRESS_SECONDS = 60
 COMPLETE_ATTEMPTS = 3
 _KEY = IDEMPOTENCY_TABLE.partition_key.name
 _IN_PROGRESS = "IN_PROGRESS"
 _COMPLETED = "COMPLETED"
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
-    status: int
-    body: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    """This request holds the key. `claim_id` is the same for every request that holds the
-    key in its lifetime (a retry after a crash takes over the claim), so work derived from
-    it is found again instead of done twice: create-payment derives the payment id."""
-
-    claim_id: str
-
-
-class IdempotencyStore:
+class DynamoIdempotencyStore:
     def __init__(
         self, client: DynamoDBClient, table_name: str, clock: Clock, digests: DerivedKeyDigests
     ) -> None:

@@ -1,35 +1,31 @@
-"""Merchants and their API keys. Keys are shown once; only their SHA-256 digest is kept.
+"""The merchant registry (core/domain/merchants.py) in DynamoDB.
 
 One table holds two kinds of item: a merchant (key `merchant#<merchantId>`: its name, its
 keys by key id, and the audit trail of every key issued and revoked) and an API key (key:
-the key's digest, which is what the authorizer looks up). A merchant id is registered once
-and never reused: creating a merchant whose id exists is refused, and a merchant gets
-another key only by asking for it explicitly (`add_key`). Each change to a merchant's keys
+the key's digest, which is what the authorizer looks up). Each change to a merchant's keys
 is one transaction over both items, with its audit entry in the same write.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from core.adapters.aws_errors import error_code
-from core.domain.errors import (
-    InvalidMerchantError,
-    MerchantExistsError,
-    UnknownKeyError,
-    UnknownMerchantError,
-)
-from core.domain.text_rules import (
-    IDENTIFIER_PATTERN,
-    MAX_IDENTIFIER_LENGTH,
-    contains_card_number,
-    text_problem,
+from core.domain.errors import MerchantExistsError, UnknownKeyError, UnknownMerchantError
+from core.domain.merchants import (
+    AuditEntry,
+    IssuedKey,
+    KeyRecord,
+    Merchant,
+    MerchantRecord,
+    api_key_digest,
+    check_merchant,
+    generate_api_key,
+    is_merchant_id,
+    key_id_of,
 )
 from core.observability import logger
 from core.resources import MERCHANTS_TABLE
@@ -38,88 +34,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-# Where the authorizer puts the caller's merchantId for the handlers (requestContext).
-MERCHANT_CONTEXT_KEY = "merchantId"
-API_KEY_PREFIX = "pg_"
-# 32 random bytes: 256 bits, far beyond guessing.
-API_KEY_BYTES = 32
-KEY_ID_PREFIX = "key_"
 _KEY = MERCHANTS_TABLE.partition_key.name
 _MERCHANT_ITEM_PREFIX = "merchant#"
-
-
-MAX_NAME_LENGTH = 100
-
-
-def check_merchant(merchant_id: str, name: str) -> None:
-    if len(merchant_id) > MAX_IDENTIFIER_LENGTH or not re.match(IDENTIFIER_PATTERN, merchant_id):
-        raise InvalidMerchantError(
-            f"a merchant id is 1 to {MAX_IDENTIFIER_LENGTH} letters, digits, - or _ "
-            "(starting with a letter or digit)"
-        )
-    problem = text_problem(name) if name.strip() else "must not be empty"
-    if problem or len(name) > MAX_NAME_LENGTH or contains_card_number(name):
-        raise InvalidMerchantError(
-            f"a merchant name is plain text of at most {MAX_NAME_LENGTH} characters"
-            + (f" ({problem})" if problem else "")
-        )
-
-
-def generate_api_key() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(API_KEY_BYTES)
-
-
-def api_key_digest(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def key_id_of(digest: str) -> str:
-    """A short public name of a key (for lists and revocation); it reveals nothing of it."""
-    return KEY_ID_PREFIX + digest[:12]
-
-
-@dataclass(frozen=True)
-class Merchant:
-    merchant_id: str
-    name: str
-    # On AWS: the value of the merchant's API Gateway key, which the authorizer hands to
-    # API Gateway so the usage plan throttles each merchant on its own.
-    usage_key: str | None = None
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    merchant: Merchant
-    api_key: str
-    key_id: str
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    key_id: str
-    created_at: int
-    revoked_at: int | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: int
-    action: str
-    key_id: str
-    actor: str
-
-
-@dataclass(frozen=True)
-class MerchantRecord:
-    merchant_id: str
-    name: str
-    created_at: int
-    keys: list[KeyRecord] = field(default_factory=list)
-    audit: list[AuditEntry] = field(default_factory=list)
 
 
 def _merchant_key(merchant_id: str) -> dict[str, Any]:
@@ -181,7 +97,7 @@ def _record_from(item: dict[str, Any]) -> MerchantRecord:
     )
 
 
-class MerchantStore:
+class DynamoMerchantStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -344,7 +260,7 @@ class MerchantStore:
             for item in response.get("Items", []):
                 merchant_id = _text(item.get("merchantId"), "")
                 # Only what the API could use: anything else was never a working key.
-                if merchant_id and re.match(IDENTIFIER_PATTERN, merchant_id):
+                if merchant_id and is_merchant_id(merchant_id):
                     legacy.setdefault(merchant_id, []).append(item)
             if "LastEvaluatedKey" not in response:
                 break

@@ -46,3 +46,19 @@ def report_hook_status(
     client.put_lifecycle_event_hook_execution_status(
         deploymentId=deployment_id, lifecycleEventHookExecutionId=execution_id, status=status
     )
+
+
+class LambdaRollouts:
+    """The rollout check's two calls over this process's clients."""
+
+    def __init__(self, lambda_client: LambdaClient, codedeploy_client: CodeDeployClient) -> None:
+        self._lambda = lambda_client
+        self._codedeploy = codedeploy_client
+
+    def invoke_once(self, function_arn: str) -> TrialRun:
+        return invoke_once(self._lambda, function_arn)
+
+    def report_hook_status(
+        self, deployment_id: str, execution_id: str, status: Literal["Succeeded", "Failed"]
+    ) -> None:
+        report_hook_status(self._codedeploy, deployment_id, execution_id, status)

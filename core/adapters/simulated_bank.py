@@ -2,13 +2,7 @@
 returns the original result without authorizing again (across processes, in DynamoDB),
 and has a switchable outage and an adjustable latency for demos and benchmarks.
 
-| amount | result |
-| 1      | Declined (card_declined) |
-| 2      | InsufficientFunds (insufficient_funds) |
-| 24     | Pending first, Accepted on the next check |
-| 503    | unavailable on the first two calls, then Accepted |
-| 504    | never answers: times out (unless timeouts are switched off) |
-| other  | Accepted |
+What each amount answers, and the switches: core/domain/bank_simulation.py.
 
 A Pending authorization is checked again by its idempotency key alone (`inquire`), and an
 authorization can be voided (`void_unless_decided`): the reconciler's last resort.
@@ -25,6 +19,14 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.adapters.aws_errors import describe, is_condition_failure
+from core.domain.bank_simulation import (
+    DECLINED_AMOUNT,
+    FLAKY_AMOUNT,
+    FLAKY_FAILURES,
+    INSUFFICIENT_FUNDS_AMOUNT,
+    PENDING_AMOUNT,
+    BankControls,
+)
 from core.domain.errors import BankTimeoutError, BankUnavailableError
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
 from core.domain.ports import AuthorizationRequest
@@ -36,12 +38,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DECLINED_AMOUNT = 1
-INSUFFICIENT_FUNDS_AMOUNT = 2
-PENDING_AMOUNT = 24
-FLAKY_AMOUNT = 503
-TIMEOUT_AMOUNT = 504
-FLAKY_FAILURES = 2
 
 DECLINED = BankOutcome(PaymentStatus.DECLINED, "card_declined", "the issuer declined the card")
 INSUFFICIENT_FUNDS = BankOutcome(
@@ -56,17 +52,6 @@ CONTROLS_FRESH_SECONDS = 1.0
 _OUTAGE = "outage"
 _LATENCY = "latency"
 _TIMEOUTS = "timeouts"
-
-
-@dataclass(frozen=True)
-class BankControls:
-    outage: bool = False
-    latency_ms: int = 0
-    # Off: amount 504 answers (Accepted) instead of timing out, to demo DLQ replay.
-    timeouts: bool = True
-
-    def times_out(self, amount: int) -> bool:
-        return self.timeouts and amount == TIMEOUT_AMOUNT
 
 
 class BankControlPanel:

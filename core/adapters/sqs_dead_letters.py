@@ -4,16 +4,9 @@ job, which the worker absorbs).
 
 Any body is survivable (binary, huge, deeply nested): a body is read as a job only if it
 is one. Every message a command holds is made visible again when the command ends, even
-when it fails. Each letter is one of:
-- a job of a payment still in flight: worth replaying;
-- a stale copy: its payment is final already (an earlier delivery finished it), so replay
-  drops it instead of queueing it again;
-- poison: not a payment job, or a job of no payment or of one not in flight (it could
-  never move it): never replayed, only deleted.
-A letter is shown with its payment's failure history (first and last failure, the reason,
-how often), the receive count SQS gave up at, and its body: a job never holds card
-data (it names a payment), and a poison body is shown with any run of digits long enough
-to be a card number blanked out.
+when it fails. What a letter is (job, stale copy, poison) and how it is shown:
+core/domain/dead_letters.py. A letter comes with its payment's failure history (first and
+last failure, the reason, how often) and the receive count SQS gave up at.
 
 The receive count SQS gave up at is the jobs queue's maxReceiveCount: SQS moves a message
 to the DLQ once it has been received that many times, and nothing else sends to this DLQ.
@@ -26,23 +19,26 @@ often ops looked, not how often the worker tried.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.adapters.aws_errors import describe
-from core.adapters.sqs_jobs import QueueDepth, queue_depth
+from core.adapters.sqs_jobs import queue_depth
+from core.domain.dead_letters import (
+    EVERY_LETTER,
+    DeadLetter,
+    LetterAction,
+    LetterFilter,
+    LetterKind,
+    LetterReport,
+)
 from core.domain.errors import UnreadablePaymentError
 from core.domain.jobs import PaymentJob
-from core.domain.payment import FailureNotes
-from core.domain.ports import PaymentStore
-from core.domain.text_rules import contains_card_number
+from core.domain.ports import PaymentStore, QueueDepth
 from core.observability import logger
 
 if TYPE_CHECKING:
@@ -54,109 +50,6 @@ _HOLD_SECONDS = 60
 _RECEIVE_BATCH = 10
 # Enough to hold every message of a DLQ worth replaying by hand.
 MAX_LETTERS = 10_000
-MAX_BODY_PREVIEW = 300
-MAX_SCANNED_BODY = 64 * 1024
-# Runs of digits (with separators) long enough to be a card number, in a poison body.
-_LONG_DIGIT_RUNS = re.compile(r"\d(?:[\s\-.]{0,2}\d){11,}")
-
-
-class LetterKind(StrEnum):
-    JOB = "job"
-    STALE = "stale"
-    POISON = "poison"
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    message_id: str
-    payment_id: str | None
-    kind: LetterKind
-    # How often the jobs queue delivered it before SQS moved it here (None: unknown).
-    receives_when_dead_lettered: int | None
-    sent_at_ms: int
-    last_error: str
-    body: str
-    receipt_handle: str
-    payment_status: str | None = None
-    merchant_id: str | None = None
-    amount: int | None = None
-    failure: FailureNotes | None = None
-    job: PaymentJob | None = None
-
-    @property
-    def body_preview(self) -> str:
-        """The body as ops may see it: a job as it is (it only names a payment); any other
-        body withheld if it might hold a card number, and cut short."""
-        if self.kind is not LetterKind.POISON:
-            return self.body
-        if contains_card_number(self.body[:MAX_SCANNED_BODY]) or _LONG_DIGIT_RUNS.search(
-            self.body[:MAX_SCANNED_BODY]
-        ):
-            return "[withheld: it may hold a card number]"
-        cut = len(self.body) > MAX_BODY_PREVIEW
-        return self.body[:MAX_BODY_PREVIEW] + ("…" if cut else "")
-
-
-@dataclass(frozen=True)
-class LetterFilter:
-    """Which letters a command acts on; every field given must match."""
-
-    message_id: str | None = None
-    payment_id: str | None = None
-    merchant_id: str | None = None
-    error_contains: str | None = None
-    older_than_seconds: int | None = None
-
-    def matches(self, letter: DeadLetter, now_ms: int) -> bool:
-        return (
-            (self.message_id is None or letter.message_id == self.message_id)
-            and (self.payment_id is None or letter.payment_id == self.payment_id)
-            and (self.merchant_id is None or letter.merchant_id == self.merchant_id)
-            and (
-                self.error_contains is None
-                or self.error_contains.lower() in letter.last_error.lower()
-            )
-            and (
-                self.older_than_seconds is None
-                or age_seconds(letter, now_ms) >= self.older_than_seconds
-            )
-        )
-
-
-class LetterAction(StrEnum):
-    REPLAYED = "replayed"
-    DROPPED = "dropped"
-    DELETED = "deleted"
-    LEFT = "left"
-
-
-@dataclass
-class LetterReport:
-    """What a replay or a delete did (or, in a dry run, would do) to each letter."""
-
-    done: list[tuple[DeadLetter, LetterAction]] = field(default_factory=list)
-    # Letters the filter left out (they stay in the DLQ too).
-    others: int = 0
-
-    def of(self, action: LetterAction) -> list[DeadLetter]:
-        return [letter for letter, done in self.done if done is action]
-
-    @property
-    def replayed(self) -> list[DeadLetter]:
-        return self.of(LetterAction.REPLAYED)
-
-    @property
-    def dropped_stale(self) -> list[DeadLetter]:
-        return self.of(LetterAction.DROPPED)
-
-    @property
-    def deleted(self) -> list[DeadLetter]:
-        return self.of(LetterAction.DELETED)
-
-    @property
-    def left(self) -> int:
-        """Everything still in the DLQ after it: left by the command, or by the filter."""
-        return len(self.of(LetterAction.LEFT)) + self.others
 
 
 class _Held:
@@ -173,7 +66,7 @@ class _Held:
         self.deleted.add(letter.receipt_handle)
 
 
-class DeadLetterQueue:
+class SqsDeadLetterQueue:
     def __init__(
         self,
         sqs: SQSClient,
@@ -298,7 +191,7 @@ class DeadLetterQueue:
                     extra={"reason": describe(error)},
                 )
 
-    def list(self, limit: int = 100, only: LetterFilter = LetterFilter()) -> list[DeadLetter]:
+    def list(self, limit: int = 100, only: LetterFilter = EVERY_LETTER) -> list[DeadLetter]:
         """What is in the DLQ (at most `limit` of what matches), left in place."""
         now_ms = self._now_ms()
         with self._holding(MAX_LETTERS) as held:
@@ -311,7 +204,7 @@ class DeadLetterQueue:
     def replay(
         self,
         *,
-        only: LetterFilter = LetterFilter(),
+        only: LetterFilter = EVERY_LETTER,
         limit: int = 100,
         dry_run: bool = False,
         on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
@@ -331,7 +224,7 @@ class DeadLetterQueue:
     def delete(
         self,
         *,
-        only: LetterFilter = LetterFilter(),
+        only: LetterFilter = EVERY_LETTER,
         include_jobs: bool = False,
         dry_run: bool = False,
         on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
@@ -374,7 +267,3 @@ class DeadLetterQueue:
                 report.done.append((letter, action))
                 on_letter(letter, action)
         return report
-
-
-def age_seconds(letter: DeadLetter, now_ms: int) -> int:
-    return max(0, (now_ms - letter.sent_at_ms) // 1000)

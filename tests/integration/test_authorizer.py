@@ -7,8 +7,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerRequestEvent,
 )
 
-from core.adapters.dynamodb_merchants import IssuedKey, MerchantStore
+from core.adapters.dynamodb_merchants import DynamoMerchantStore
 from core.bootstrap import Services
+from core.domain.merchants import IssuedKey
 from handlers import authorizer
 from tests.conftest import ApiClient, AwsEnv
 from tests.support import authorizer_event, lambda_context
@@ -96,7 +97,7 @@ def test_when_the_lookup_itself_fails_the_authorizer_fails_instead_of_denying(
     services: Services, issued: IssuedKey, aws: AwsEnv
 ) -> None:
     # GIVEN the merchants table is gone (DynamoDB answers ResourceNotFound)
-    broken = MerchantStore(aws.dynamodb, aws.settings.merchants_table + "-missing")
+    broken = DynamoMerchantStore(aws.dynamodb, aws.settings.merchants_table + "-missing")
 
     # WHEN a valid key is presented
     # THEN no policy at all: neither an Allow nor a Deny that API Gateway would cache for

@@ -15,9 +15,9 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.adapters.simulated_bank import TIMEOUT_AMOUNT
 from core.adapters.sqs_jobs import queue_depth
 from core.bootstrap import Services
+from core.domain.bank_simulation import TIMEOUT_AMOUNT
 from core.resources import MAX_RECEIVE_COUNT
 from tests.conftest import ApiClient, AwsEnv
 from tests.integration.gateway_support import served_gateway, write_state_file

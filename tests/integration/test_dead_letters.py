@@ -5,9 +5,9 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from core.adapters.sqs_dead_letters import LetterFilter, LetterKind
 from core.adapters.sqs_jobs import queue_depth
 from core.bootstrap import Services
+from core.domain.dead_letters import LetterFilter, LetterKind
 from tests.conftest import ApiClient, AwsEnv
 from tests.faults import throttle
 from tests.integration.worker_support import dead_letters, event_source, submit

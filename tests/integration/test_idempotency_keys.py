@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.adapters.dynamodb_idempotency import KEEP_SECONDS, Claim
 from core.bootstrap import Services
 from core.domain.fingerprints import fingerprint
+from core.domain.idempotency import KEEP_SECONDS, Claim
 from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_PAN, ApiResponse, FakeClock, card_data_leaks
 

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.adapters.dynamodb_merchants import api_key_digest
 from core.bootstrap import Services
 from core.domain.errors import InvalidMerchantError, MerchantExistsError, UnknownMerchantError
+from core.domain.merchants import api_key_digest
 from handlers import authorizer
 from tests.conftest import AwsEnv
 from tests.integration.gateway_support import served_gateway, write_state_file

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from core.adapters.dynamodb_idempotency import IN_PROGRESS_SECONDS
 from core.bootstrap import Services
 from core.domain.errors import TooManyEndpointsError
+from core.domain.idempotency import IN_PROGRESS_SECONDS
 from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
 from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from cli.lambda_emulation import SqsEventSource
-from core.adapters.sqs_dead_letters import DeadLetterQueue
 from core.bootstrap import Services
+from core.domain.dead_letters import DeadLetters
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.faults import SimulatedCrash
 from tests.support import FakeClock, lambda_context
@@ -61,12 +61,6 @@ def reconcile(services: Services, seconds: float = 60.0) -> dict[str, Any]:
     return dict(reconciler.handle({}, lambda_context(seconds), services))
 
 
-def dead_letters(aws: AwsEnv, services: Services) -> DeadLetterQueue:
+def dead_letters(aws: AwsEnv, services: Services) -> DeadLetters:
     """The DLQ tools over the services' own clients (so faults injected there apply)."""
-    return DeadLetterQueue(
-        services.clients.sqs,
-        aws.dlq_url,
-        aws.settings.jobs_queue_url,
-        services.payments,
-        now_ms=lambda: int(services.clock.now() * 1000),
-    )
+    return services.dead_letter_queue(aws.dlq_url)

@@ -1,5 +1,7 @@
 """The layers hold: the domain and the use cases import no AWS SDK, no HTTP framework, no
-validation library and no adapter; infra imports no runtime-only code."""
+validation library and no adapter; the entry points (handlers, workers, the CLI) reach
+adapters only through the composition root (core/bootstrap.py); infra imports no
+runtime-only code."""
 
 from __future__ import annotations
 
@@ -52,6 +54,23 @@ def test_the_domain_and_use_cases_import_nothing_from_the_outside(path: Path) ->
     )
 
     assert leaks == [], f"{path.relative_to(ROOT)} imports {leaks}"
+
+
+ENTRY_POINTS = ("handlers", "workers", "cli")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for layer in ENTRY_POINTS for p in sorted((ROOT / layer).rglob("*.py"))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_entry_points_reach_adapters_only_through_the_composition_root(path: Path) -> None:
+    # GIVEN a handler, a worker or a CLI module (the local stack's included)
+    # WHEN its imports are read (those only for type checking too)
+    adapters = sorted(name for name in _imports(path) if _within(name, "core.adapters"))
+
+    # THEN none is an adapter: it gets them built from core.bootstrap's Services
+    assert adapters == [], f"{path.relative_to(ROOT)} imports {adapters}"
 
 
 def test_the_walk_sees_a_forbidden_import(tmp_path: Path) -> None:

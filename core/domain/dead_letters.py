@@ -1,0 +1,169 @@
+"""Dead letters of the payment jobs queue, as ops see them, and the port of the tools that
+look at them and replay them (core/adapters/sqs_dead_letters.py: the SQS DLQ).
+
+Each letter is one of:
+- a job of a payment still in flight: worth replaying;
+- a stale copy: its payment is final already (an earlier delivery finished it), so replay
+  drops it instead of queueing it again;
+- poison: not a payment job, or a job of no payment or of one not in flight (it could
+  never move it): never replayed, only deleted.
+A letter's body is shown as it is if it is a job (a job never holds card data: it names a
+payment); a poison body is withheld if it may hold a card number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from core.domain.jobs import PaymentJob
+from core.domain.payment import FailureNotes
+from core.domain.ports import QueueDepth
+from core.domain.text_rules import may_hold_card_number
+
+MAX_BODY_PREVIEW = 300
+MAX_SCANNED_BODY = 64 * 1024
+
+
+class LetterKind(StrEnum):
+    JOB = "job"
+    STALE = "stale"
+    POISON = "poison"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    payment_id: str | None
+    kind: LetterKind
+    # How often the jobs queue delivered it before SQS moved it here (None: unknown).
+    receives_when_dead_lettered: int | None
+    sent_at_ms: int
+    last_error: str
+    body: str
+    receipt_handle: str
+    payment_status: str | None = None
+    merchant_id: str | None = None
+    amount: int | None = None
+    failure: FailureNotes | None = None
+    job: PaymentJob | None = None
+
+    @property
+    def body_preview(self) -> str:
+        """The body as ops may see it: a job as it is (it only names a payment); any other
+        body withheld if it might hold a card number, and cut short."""
+        if self.kind is not LetterKind.POISON:
+            return self.body
+        if may_hold_card_number(self.body[:MAX_SCANNED_BODY]):
+            return "[withheld: it may hold a card number]"
+        cut = len(self.body) > MAX_BODY_PREVIEW
+        return self.body[:MAX_BODY_PREVIEW] + ("…" if cut else "")
+
+
+@dataclass(frozen=True)
+class LetterFilter:
+    """Which letters a command acts on; every field given must match."""
+
+    message_id: str | None = None
+    payment_id: str | None = None
+    merchant_id: str | None = None
+    error_contains: str | None = None
+    older_than_seconds: int | None = None
+
+    def matches(self, letter: DeadLetter, now_ms: int) -> bool:
+        return (
+            (self.message_id is None or letter.message_id == self.message_id)
+            and (self.payment_id is None or letter.payment_id == self.payment_id)
+            and (self.merchant_id is None or letter.merchant_id == self.merchant_id)
+            and (
+                self.error_contains is None
+                or self.error_contains.lower() in letter.last_error.lower()
+            )
+            and (
+                self.older_than_seconds is None
+                or age_seconds(letter, now_ms) >= self.older_than_seconds
+            )
+        )
+
+
+class LetterAction(StrEnum):
+    REPLAYED = "replayed"
+    DROPPED = "dropped"
+    DELETED = "deleted"
+    LEFT = "left"
+
+
+@dataclass
+class LetterReport:
+    """What a replay or a delete did (or, in a dry run, would do) to each letter."""
+
+    done: list[tuple[DeadLetter, LetterAction]] = field(default_factory=list)
+    # Letters the filter left out (they stay in the DLQ too).
+    others: int = 0
+
+    def of(self, action: LetterAction) -> list[DeadLetter]:
+        return [letter for letter, done in self.done if done is action]
+
+    @property
+    def replayed(self) -> list[DeadLetter]:
+        return self.of(LetterAction.REPLAYED)
+
+    @property
+    def dropped_stale(self) -> list[DeadLetter]:
+        return self.of(LetterAction.DROPPED)
+
+    @property
+    def deleted(self) -> list[DeadLetter]:
+        return self.of(LetterAction.DELETED)
+
+    @property
+    def left(self) -> int:
+        """Everything still in the DLQ after it: left by the command, or by the filter."""
+        return len(self.of(LetterAction.LEFT)) + self.others
+
+
+# The filter that lets every letter through (a command's default).
+EVERY_LETTER = LetterFilter()
+
+
+def age_seconds(letter: DeadLetter, now_ms: int) -> int:
+    return max(0, (now_ms - letter.sent_at_ms) // 1000)
+
+
+class DeadLetters(Protocol):
+    """The dead-letter queue of payment jobs. Every command leaves what it does not act on
+    where it was; replay sends a job first and deletes it second (never lost)."""
+
+    def depth(self) -> QueueDepth: ...
+
+    def list(self, limit: int = 100, only: LetterFilter = EVERY_LETTER) -> list[DeadLetter]:
+        """What is in the DLQ (at most `limit` of what matches), left in place."""
+        ...
+
+    def show(self, message_id: str) -> DeadLetter | None: ...
+
+    def replay(
+        self,
+        *,
+        only: LetterFilter = EVERY_LETTER,
+        limit: int = 100,
+        dry_run: bool = False,
+        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
+    ) -> LetterReport:
+        """Move jobs back to the jobs queue (at most `limit`). Stale copies (their payment
+        is final) are dropped; poison, and letters the filter leaves out, stay."""
+        ...
+
+    def delete(
+        self,
+        *,
+        only: LetterFilter = EVERY_LETTER,
+        include_jobs: bool = False,
+        dry_run: bool = False,
+        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
+    ) -> LetterReport:
+        """Delete poison and stale letters that match; jobs of in-flight payments only with
+        `include_jobs` (their payments then rely on the reconciler and their bound)."""
+        ...
