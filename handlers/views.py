@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment_view import PaymentView as MerchantView
 from core.domain.webhooks import WebhookEndpoint
 from handlers.http_errors import FieldIssue
 
@@ -41,6 +42,8 @@ class SubmittedPayment(_View):
     )
 
 
+# The fields of core/domain/payment_view.py's PaymentView, documented (its docstring is
+# the schema's description in docs/openapi.json).
 class PaymentView(_View):
     """A payment as its merchant sees it: the card masked to its last four digits."""
 
@@ -84,31 +87,8 @@ class PaymentView(_View):
 
     @classmethod
     def of(cls, payment: Payment, *, processing: bool = True) -> PaymentView:
-        """`processing`: with how processing goes (attempts, last error), which listings
-        leave out (their index holds none of it, so progress notes cost it nothing)."""
-        details = payment.details
-        failure = payment.failure if processing else None
-        in_flight = payment.status.is_in_flight
-        return cls(
-            updated_at=payment.updated_at,
-            attempts=payment.bank_checks + (failure.count if failure else 0)
-            if processing
-            else None,
-            last_error=failure.reason if failure and in_flight else None,
-            payment_id=payment.payment_id,
-            merchant_id=payment.merchant_id,
-            status=payment.status,
-            creation_timestamp_seconds=payment.created_at,
-            card_number=details.masked_card_number if details else None,
-            expiry_year=details.expiry_year if details else None,
-            expiry_month=details.expiry_month if details else None,
-            currency=details.currency if details else None,
-            amount=details.amount if details else None,
-            card_name=details.card_name if details else None,
-            billing_address=details.billing_address if details else None,
-            fail_code=payment.fail_code,
-            fail_reason=payment.fail_reason if payment.fail_code else None,
-        )
+        """The merchant's view of `payment` (core/domain/payment_view.py), as a response."""
+        return cls(**MerchantView.of(payment, processing=processing).fields())
 
 
 class PaymentPage(_View):

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bootstrap import Services, with_process_services
 from core.domain.payment import PaymentStatus
+from core.domain.payment_view import PaymentView
 from core.domain.webhook_events import WebhookEvent, event_type_of
 from core.observability import is_own_failure, logger, metrics, recorder
-from handlers.views import PaymentView
 
 
 def event_of(record: dict[str, Any], deps: Services) -> WebhookEvent | None:

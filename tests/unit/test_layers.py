@@ -73,6 +73,17 @@ def test_entry_points_reach_adapters_only_through_the_composition_root(path: Pat
     assert adapters == [], f"{path.relative_to(ROOT)} imports {adapters}"
 
 
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "workers").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_workers_import_no_http_code(path: Path) -> None:
+    # GIVEN a worker (it answers queues and streams, never HTTP)
+    # THEN it imports nothing of the API's handlers: what it shares with them is in core
+    http = sorted(name for name in _imports(path) if _within(name, "handlers"))
+
+    assert http == [], f"{path.relative_to(ROOT)} imports {http}"
+
+
 def test_the_walk_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import boto3.session\nfrom core.adapters import sqs_jobs\nfrom . import x\n")
