@@ -726,6 +726,7 @@ class InMemoryDeliveryQueue:
     on); a received message is hidden for the visibility timeout and then handed over again
     unless deleted (at least once); past `max_receives` receives it goes to the DLQ, as the
     queues' redrive policy moves it. Dead-letter replays keep the adapter's rules.
+    `unavailable` publishes fail, as SQS refusing a batch does (nothing queued).
 
     A scheduler drives it: `receive` what is due in a lane, `delete` what was handled,
     `redeliver` a message at once (SQS handing a copy over twice)."""
@@ -747,8 +748,12 @@ class InMemoryDeliveryQueue:
         self.dead_letters: list[DeadLetter] = []
         # Every job ever published, in order.
         self.published: list[DeliveryJob] = []
+        self.unavailable = 0
 
     def publish(self, jobs: Sequence[DeliveryJob], now: float) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise QueueUnavailableError("the deliveries queue is unavailable")
         for job in jobs:
             delay = min(self._max_delay, max(0, math.ceil(job.due_at - now)))
             handle = next(self._handles)
