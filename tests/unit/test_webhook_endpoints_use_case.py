@@ -1,0 +1,180 @@
+"""A merchant's webhook endpoints and event history (core/use_cases/webhook_endpoints.py) on
+the in-memory fakes: registration, its retry under an Idempotency-Key, rotation and its
+retry, removal, limits, tenancy, and the history as the merchant reads it."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.errors import (
+    EndpointBusyError,
+    MerchantMismatchError,
+    PaymentNotFoundError,
+    TooManyEndpointsError,
+    UnknownEndpointError,
+)
+from core.domain.webhook_events import ALL_EVENT_TYPES
+from core.domain.webhook_urls import InvalidWebhookUrlError
+from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT, ROTATION_GRACE_SECONDS
+from core.use_cases.webhook_endpoints import ROTATION_TRIES, SECRET_PREFIX
+from tests.fakes import InMemoryEndpointStore
+from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
+from tests.unit.webhook_world import WebhookWorld
+
+URL = "https://hooks.example/paygate"
+
+
+@pytest.fixture
+def world() -> WebhookWorld:
+    return WebhookWorld()
+
+
+def signing(world: WebhookWorld, endpoint_id: str) -> set[str]:
+    """The secrets that sign the endpoint's deliveries now, decrypted."""
+    endpoint = world.endpoint_store.get(MERCHANT, endpoint_id)
+    assert endpoint is not None
+    return {
+        world.secrets.decrypt(s.ciphertext, merchant_id=MERCHANT, endpoint_id=endpoint_id)
+        for s in endpoint.signing_secrets(world.clock.now())
+    }
+
+
+def test_a_registered_endpoint_answers_its_secret_once_and_stores_it_encrypted(
+    world: WebhookWorld,
+) -> None:
+    issued = world.endpoints.register(MERCHANT, MERCHANT, URL, ())
+
+    assert issued.secret.startswith(SECRET_PREFIX)
+    (stored,) = world.endpoints.list_of(MERCHANT, MERCHANT)
+    assert stored.to_json()["eventTypes"] == list(ALL_EVENT_TYPES)
+    assert all(issued.secret.encode() not in s.ciphertext for s in stored.secrets)
+    assert signing(world, stored.endpoint_id) == {issued.secret}
+
+
+def test_unknown_event_types_and_refused_urls_register_nothing(world: WebhookWorld) -> None:
+    world.sender.refuse("https://10.0.0.7/h", "a private address")
+
+    with pytest.raises(InvalidWebhookUrlError, match=r"unknown event types: payment\.refunded"):
+        world.endpoints.register(MERCHANT, MERCHANT, URL, ("payment.refunded",))
+    with pytest.raises(InvalidWebhookUrlError, match="a private address"):
+        world.endpoints.register(MERCHANT, MERCHANT, "https://10.0.0.7/h", ())
+
+    assert world.endpoints.list_of(MERCHANT, MERCHANT) == []
+
+
+def test_a_merchant_may_touch_only_its_own_endpoints(world: WebhookWorld) -> None:
+    endpoint_id = world.register(URL).endpoint.endpoint_id
+
+    with pytest.raises(MerchantMismatchError):
+        world.endpoints.register(OTHER_MERCHANT, MERCHANT, URL, ())
+    with pytest.raises(MerchantMismatchError):
+        world.endpoints.list_of(OTHER_MERCHANT, MERCHANT)
+    with pytest.raises(MerchantMismatchError):
+        world.endpoints.rotate(OTHER_MERCHANT, MERCHANT, endpoint_id)
+    with pytest.raises(UnknownEndpointError):
+        world.endpoints.remove(OTHER_MERCHANT, OTHER_MERCHANT, endpoint_id)
+    assert world.endpoints.list_of(OTHER_MERCHANT, OTHER_MERCHANT) == []
+
+
+def test_a_merchant_has_at_most_the_limit_of_endpoints(world: WebhookWorld) -> None:
+    for n in range(MAX_ENDPOINTS_PER_MERCHANT):
+        world.register(f"{URL}/{n}")
+
+    with pytest.raises(TooManyEndpointsError):
+        world.register(URL)
+
+
+def test_a_registration_retried_with_its_key_keeps_one_endpoint_and_both_secrets_sign(
+    world: WebhookWorld,
+) -> None:
+    first = world.endpoints.register(MERCHANT, MERCHANT, URL, (), claim_id="claim-1")
+    world.clock.advance(5)
+
+    again = world.endpoints.register(MERCHANT, MERCHANT, URL, (), claim_id="claim-1")
+
+    assert again.endpoint.endpoint_id == first.endpoint.endpoint_id
+    assert len(world.endpoints.list_of(MERCHANT, MERCHANT)) == 1
+    assert signing(world, first.endpoint.endpoint_id) == {first.secret, again.secret}
+
+
+def test_a_rotation_signs_with_both_until_the_grace_runs_out(world: WebhookWorld) -> None:
+    old = world.register(URL)
+    endpoint_id = old.endpoint.endpoint_id
+
+    new = world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
+
+    assert new.secret != old.secret
+    assert signing(world, endpoint_id) == {old.secret, new.secret}
+    world.clock.advance(ROTATION_GRACE_SECONDS + 1)
+    assert signing(world, endpoint_id) == {new.secret}
+
+
+def test_a_rotation_retried_with_its_key_replaces_its_secret_instead_of_rotating_again(
+    world: WebhookWorld,
+) -> None:
+    old = world.register(URL)
+    endpoint_id = old.endpoint.endpoint_id
+
+    world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id, claim_id="claim-9")
+    retried = world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id, claim_id="claim-9")
+
+    # The first try's secret never reached the merchant: only the old and the retry's sign.
+    assert signing(world, endpoint_id) == {old.secret, retried.secret}
+
+
+def test_unknown_endpoints_cannot_be_rotated_or_removed(world: WebhookWorld) -> None:
+    endpoint_id = world.register(URL).endpoint.endpoint_id
+    world.endpoints.remove(MERCHANT, MERCHANT, endpoint_id)
+
+    with pytest.raises(UnknownEndpointError):
+        world.endpoints.remove(MERCHANT, MERCHANT, endpoint_id)
+    with pytest.raises(UnknownEndpointError):
+        world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
+
+
+class EverChangingEndpoints(InMemoryEndpointStore):
+    """Every secrets save finds the endpoint changed since it was read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves = 0
+
+    def save_secrets(self, endpoint: object) -> bool:
+        self.saves += 1
+        return False
+
+
+def test_a_rotation_that_keeps_meeting_others_gives_up_busy() -> None:
+    store = EverChangingEndpoints()
+    world = WebhookWorld(endpoint_store=store)
+    endpoint_id = world.endpoints.register(
+        MERCHANT, MERCHANT, URL, (), claim_id="c"
+    ).endpoint.endpoint_id
+
+    with pytest.raises(EndpointBusyError):
+        world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
+    assert store.saves == ROTATION_TRIES
+    with pytest.raises(EndpointBusyError):  # the registration's retry renews its secret
+        world.endpoints.register(MERCHANT, MERCHANT, URL, (), claim_id="c")
+
+
+def test_the_history_shows_a_payments_events_only_to_its_merchant(world: WebhookWorld) -> None:
+    world.register(URL)
+    payment = world.payment()
+    world.publish(payment)
+    world.deliver_due()
+
+    (event,) = world.endpoints.events_of(MERCHANT, MERCHANT, payment.payment_id)
+
+    assert [d.state for d in event.deliveries] == ["delivered"]
+    with pytest.raises(PaymentNotFoundError):
+        world.endpoints.events_of(OTHER_MERCHANT, OTHER_MERCHANT, payment.payment_id)
+
+
+def test_a_history_without_deliveries_is_shown_as_stored(world: WebhookWorld) -> None:
+    payment = world.payment()
+    world.publish(payment)
+
+    (event,) = world.endpoints.events_of(MERCHANT, MERCHANT, payment.payment_id)
+
+    assert event.deliveries == () and event.to_json()["paymentId"] == payment.payment_id
