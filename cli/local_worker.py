@@ -25,7 +25,7 @@ from core.observability import logger
 from core.resources import (
     DEFAULT_PREFIX,
     DELIVERIES_SOURCE,
-    DELIVERY_TIMEOUT_SECONDS,
+    DELIVERY_FUNCTION_TIMEOUT_SECONDS,
     PAYMENTS_STREAM_SOURCE,
     SLOW_DELIVERIES_SOURCE,
     WORKER_TIMEOUT_SECONDS,
@@ -79,7 +79,7 @@ def main() -> None:
             url,
             lambda event, context: dict(webhook_delivery.handle(event, context, deps)),
             function_name="paygate-webhook-delivery",
-            timeout_seconds=DELIVERY_TIMEOUT_SECONDS,
+            timeout_seconds=DELIVERY_FUNCTION_TIMEOUT_SECONDS,
             batch_size=spec.batch_size,
             retry_after_seconds=RETRY_AFTER_SECONDS,
             region=deps.settings.aws_region,
@@ -96,7 +96,7 @@ def main() -> None:
     )
     webhooks.start()
     _poll(stop, (source,), deps.settings.reconcile_every_seconds, deps)
-    webhooks.join(timeout=DELIVERY_TIMEOUT_SECONDS)
+    webhooks.join(timeout=DELIVERY_FUNCTION_TIMEOUT_SECONDS)
 
 
 def _stream_failures_url(deps: Services) -> str:

@@ -268,23 +268,24 @@ JOBS_DLQ = QueueSpec(
 
 # Webhook deliveries: one message per (event, endpoint) and attempt; a failed attempt is
 # tried again by a new, delayed message (core/domain/webhook_retry.py), so these receives
-# only absorb crashes and throttling before the DLQ.
-DELIVERY_TIMEOUT_SECONDS = 60
+# only absorb crashes and throttling before the DLQ. The delivery Lambda's own timeout (the
+# HTTP time-out of one attempt is core/domain/webhook_retry.py's DELIVERY_TIMEOUT_SECONDS).
+DELIVERY_FUNCTION_TIMEOUT_SECONDS = 60
 DELIVERIES_QUEUE = QueueSpec(
     logical_name="webhook-deliveries",
-    visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
+    visibility_timeout_seconds=6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS,
     retention_seconds=4 * 24 * 3600,
 )
 DELIVERIES_DLQ = QueueSpec(
     logical_name="webhook-deliveries-dlq",
-    visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
+    visibility_timeout_seconds=6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS,
     retention_seconds=14 * 24 * 3600,
 )
 # The slow lane (core/use_cases/webhook_delivery.py): deliveries to endpoints that did not
 # answer within the fast lane's time, with the same DLQ.
 SLOW_DELIVERIES_QUEUE = QueueSpec(
     logical_name="webhook-deliveries-slow",
-    visibility_timeout_seconds=6 * DELIVERY_TIMEOUT_SECONDS,
+    visibility_timeout_seconds=6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS,
     retention_seconds=4 * 24 * 3600,
 )
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from core.resources import (
-    DELIVERY_TIMEOUT_SECONDS,
+    DELIVERY_FUNCTION_TIMEOUT_SECONDS,
     METRICS_NAMESPACE,
     SERVICE,
     WORKER_TIMEOUT_SECONDS,
@@ -108,7 +108,7 @@ WEBHOOK_DELIVERY = FunctionSpec(
     "WebhookDelivery",
     "workers.webhook_delivery.lambda_handler",
     "webhook deliveries -> merchants' endpoints",
-    timeout_seconds=DELIVERY_TIMEOUT_SECONDS,
+    timeout_seconds=DELIVERY_FUNCTION_TIMEOUT_SECONDS,
 )
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-# A job is a small JSON object; anything much larger is not one of ours.
-MAX_JOB_BODY_CHARACTERS = 4096
+from core.domain.queued_messages import queued_json_object
+
 # What our jobs hold: a payment id (a UUID) and a request id (a UUID, or "reconciler").
 _PAYMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9_-]{0,128}$")
@@ -28,14 +27,7 @@ class PaymentJob:
     def from_body(cls, body: str) -> PaymentJob:
         """Parse a job; ValueError for anything that is not one, whatever the body (huge,
         binary, nested thousands deep)."""
-        if not isinstance(body, str) or len(body) > MAX_JOB_BODY_CHARACTERS:
-            raise ValueError("a payment job is a short JSON object")
-        try:
-            data: Any = json.loads(body)
-        except RecursionError:
-            raise ValueError("a payment job is a flat JSON object") from None
-        if not isinstance(data, dict):
-            raise ValueError("a payment job is a JSON object")
+        data = queued_json_object(body, "payment job")
         if not set(data) <= {"paymentId", "correlationId"}:
             raise ValueError("a payment job holds its paymentId and correlationId only")
         payment_id, correlation_id = data.get("paymentId"), data.get("correlationId", "")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from core.domain.queued_messages import queued_json_object
 from core.domain.webhook_events import ALL_EVENT_TYPES, WebhookEvent, parse_event_id
 
 # How long a rotated-out secret keeps signing, so receivers can switch over.
@@ -101,8 +102,6 @@ class InvalidDeliveryJobError(ValueError):
     """A message on the deliveries queue that is not a delivery job (poison)."""
 
 
-# A job is a small JSON object; anything much larger is not one of ours.
-MAX_JOB_BODY_CHARACTERS = 4096
 # Past any time in ms or attempt count a job holds.
 _LARGEST_NUMBER = 10**15
 
@@ -173,14 +172,10 @@ class DeliveryJob:
     def from_body(cls, body: str) -> DeliveryJob:
         """InvalidDeliveryJobError for anything that is not a job, whatever the body (huge,
         binary, nested thousands deep, numbers out of range)."""
-        if not isinstance(body, str) or len(body) > MAX_JOB_BODY_CHARACTERS:
-            raise InvalidDeliveryJobError("not a delivery job: a short JSON object")
         try:
-            raw = json.loads(body)
-        except (ValueError, RecursionError):
-            raise InvalidDeliveryJobError("not a delivery job: not JSON") from None
-        if not isinstance(raw, dict):
-            raise InvalidDeliveryJobError("not a delivery job: not a JSON object")
+            raw = queued_json_object(body, "delivery job")
+        except ValueError as error:
+            raise InvalidDeliveryJobError(str(error)) from None
         event = _text(raw, "eventId")
         if parse_event_id(event) is None:
             raise InvalidDeliveryJobError("not a delivery job: eventId")

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from core.domain.text_rules import contains_card_number
+from core.domain.text_rules import contains_card_number, may_hold_card_number
 from tests.merchant_corpus import legitimate_corpus, written_test_cards
 
 # Random version-4 UUIDs, reproducibly: the keys merchants are told to send.
@@ -98,3 +98,18 @@ def test_a_card_number_is_read_whole_never_cut_out_of_a_longer_run() -> None:
     # So is a card followed by its expiry or CVV, or after a flat number.
     assert contains_card_number("4242 4242 4242 4242 12/30 123")
     assert contains_card_number("Apt 5 4242 4242 4242 4242")
+
+
+@pytest.mark.parametrize(
+    ("text", "withheld"),
+    [
+        ("payment 4242 4242 4242 4242 failed", True),
+        ("order 1234-5678-9012 (not a card)", True),
+        ("retried 3 times since 2026-12-04 15:30", False),
+        ("no digits at all", False),
+    ],
+)
+def test_text_shown_to_ops_is_withheld_on_any_long_run_of_digits(text: str, withheld: bool) -> None:
+    # GIVEN text we only show (a dead letter's body), never refuse
+    # THEN any run of 12 digits or more is enough to withhold it, card or not
+    assert may_hold_card_number(text) is withheld
