@@ -853,7 +853,8 @@ class FakeWebhookSender:
     whole time-out) is no answer (timed out); in the fast lane, one slower than the patience
     asks `keep_waiting` once, and is cut there if told not to. `refuse` makes a URL one
     paygate may not call (check raises; a send is refused unsent). Records every POST made
-    (`sent`); with `clock`, a send advances it by the time it took."""
+    (`sent`); with `clock`, a send advances it by the time it took. `meanwhile`: what
+    happens elsewhere while the next POST waits for its answer (each run once, then gone)."""
 
     def __init__(
         self,
@@ -870,6 +871,7 @@ class FakeWebhookSender:
         self._replies: dict[str, list[Reply]] = {}
         self._refused: dict[str, str] = {}
         self.sent: list[SentWebhook] = []
+        self.meanwhile: list[Callable[[], object]] = []
 
     def answer(self, url: str, *replies: Reply) -> None:
         self._replies[url] = list(replies)
@@ -901,6 +903,8 @@ class FakeWebhookSender:
             return SendResult(0, error=f"refused: {self._refused[url]}")
         self.sent.append(SentWebhook(url, body, dict(headers), slow_lane))
         reply = self._next_reply(url)
+        while self.meanwhile:
+            self.meanwhile.pop(0)()
         if reply.error is not None:
             return self._ended(0.0, 0.0, SendResult(0, error=reply.error))
         budget = self._timeout if slow_lane else self._fast_lane

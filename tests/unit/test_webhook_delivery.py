@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -21,7 +22,7 @@ from core.domain.webhook_retry import (
 )
 from core.domain.webhook_signature import WebhookSignatureError, verify_signature
 from core.domain.webhooks import ROTATION_GRACE_SECONDS, DeliveryJob
-from tests.fakes import SLOW_LANE, Reply
+from tests.fakes import SLOW_LANE, InMemoryEndpointStore, Reply
 from tests.support import SENTINEL_PAN, card_data_leaks
 from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
 from tests.unit.webhook_world import WebhookWorld
@@ -417,3 +418,108 @@ def test_an_unreachable_endpoint_is_retried(world: WebhookWorld) -> None:
     delivery = world.delivery_of(payment, endpoint.endpoint_id)
     assert delivery.state == "delivered"
     assert [a.error is not None for a in delivery.attempts] == [True, False]
+
+
+def test_a_fast_lane_job_met_after_its_endpoint_was_marked_slow_moves_there_unsent(
+    world: WebhookWorld,
+) -> None:
+    endpoint = world.register(URL, replies=(SLOW,)).endpoint
+    # GIVEN two events queued in the fast lane before the endpoint was marked slow
+    payments = [world.payment(), world.payment()]
+    for payment in payments:
+        world.publish(payment)
+
+    world.deliver_due()
+
+    # THEN only the first waited in the fast lane; the second went on to the slow lane
+    assert [s.slow_lane for s in world.sender.sent].count(False) == 1
+    assert world.outcomes.count("moved to the slow lane") == 1
+    for payment in payments:
+        assert world.delivery_of(payment, endpoint.endpoint_id).state == "delivered"
+
+
+def test_another_instance_moves_a_marked_endpoints_fast_lane_job_to_the_slow_lane(
+    world: WebhookWorld,
+) -> None:
+    world.register(URL, replies=(SLOW,))
+    world.publish(world.payment())
+    world.deliver_due()  # marks the endpoint slow
+    world.publish(world.payment())
+    (queued,) = world.queue.receive(SLOW_LANE)
+    early = replace(queued.job, slow=False)  # a job queued to the fast lane before the mark
+
+    assert world.another_instance().deliver(early) == "moved to the slow lane"
+    assert len(world.sender.sent) == 2
+
+
+def test_a_delivered_event_is_not_sent_again_by_a_newer_chain_unless_replayed(
+    world: WebhookWorld,
+) -> None:
+    endpoint = world.register(URL).endpoint
+    event = world.publish(world.payment())
+    world.deliver_due()
+    world.clock.advance(60)
+    # A second dead letter of the delivery, replayed (a replay by hand sets `replay`)
+    again = DeliveryJob.replayed(
+        event.id, endpoint.endpoint_id, MERCHANT, world.clock.now(), replay=False
+    )
+
+    assert world.delivery.deliver(again) == "delivered already"
+    assert len(world.sender.sent) == 1
+
+
+@pytest.mark.parametrize(("status", "follow_ups"), [(200, 0), (500, 1)])
+def test_two_copies_of_a_job_at_the_same_moment_record_one_attempt(
+    world: WebhookWorld, status: int, follow_ups: int
+) -> None:
+    endpoint = world.register(URL, replies=(Reply(status),)).endpoint
+    payment = world.payment()
+    world.publish(payment)
+    (message,) = world.queue.receive()
+    copy: list[str] = []
+    # WHEN the copy runs while the first send waits for its answer
+    world.sender.meanwhile.append(lambda: copy.append(world.delivery.deliver(message.job)))
+
+    first = world.delivery.deliver(message.job)
+
+    # THEN both sent (at least once), but one attempt is recorded and followed up
+    assert (copy, first) == ([copy[0]], "a repeat") and copy[0] != "a repeat"
+    assert len(world.delivery_of(payment, endpoint.endpoint_id).attempts) == 1
+    assert len([j for j in world.queue.waiting() if j.attempt == 2]) == follow_ups
+
+
+class ThrottledPlaces(InMemoryEndpointStore):
+    """The places item throttled: holds, or frees, fail."""
+
+    def __init__(self, *, hold: bool, free: bool) -> None:
+        super().__init__()
+        self.hold_fails, self.free_fails = hold, free
+
+    def hold_slow_send(self, merchant_id: str, now: float, until: float) -> int | None:
+        if self.hold_fails:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return super().hold_slow_send(merchant_id, now, until)
+
+    def free_slow_send(self, merchant_id: str, place: int, until: float) -> None:
+        if self.free_fails:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        super().free_slow_send(merchant_id, place, until)
+
+
+@pytest.mark.parametrize(
+    ("hold", "free", "counted"),
+    [(True, False, "WebhookSlowSendPlacesUnknown"), (False, True, "WebhookSlowSendPlacesUnfreed")],
+)
+def test_a_lagging_send_is_still_delivered_when_its_places_cannot_be_read_or_freed(
+    hold: bool, free: bool, counted: str
+) -> None:
+    world = WebhookWorld(endpoint_store=ThrottledPlaces(hold=hold, free=free))
+    endpoint = world.register(URL, replies=(Reply(200, seconds=1.0),)).endpoint
+    payment = world.payment()
+    world.publish(payment)
+
+    world.deliver_due()
+
+    (attempt,) = world.delivery_of(payment, endpoint.endpoint_id).attempts
+    assert attempt.status == 200 and world.sender.sent[0].slow_lane is False
+    assert world.metrics.counts[counted] == 1

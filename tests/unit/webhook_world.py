@@ -14,6 +14,7 @@ from core.domain.payment import Payment
 from core.domain.payment_view import PaymentView
 from core.domain.webhook_events import EVENT_TYPES, WebhookEvent
 from core.domain.webhooks import Delivery, StoredEvent
+from core.use_cases.webhook_delivery import WebhookDelivery
 from core.use_cases.webhook_endpoints import IssuedSecret
 from tests.fakes import (
     FAST_LANE,
@@ -57,6 +58,13 @@ class WebhookWorld:
         self.endpoints = self.services.webhook_endpoint_service
         self.publisher = self.services.event_publisher
         self.delivery = self.services.webhook_delivery
+
+    def another_instance(self) -> WebhookDelivery:
+        """The delivery use case of another Lambda instance: the same tables and queues,
+        nothing this instance remembers."""
+        settings = self.payments.settings
+        others = Services(settings, AwsClients(settings), self.clock, self.services.overrides)
+        return others.webhook_delivery
 
     def register(self, url: str, *types: str, replies: tuple[Reply, ...] = ()) -> IssuedSecret:
         """An endpoint of MERCHANT at `url`, whose receiver answers `replies` (200 at once
