@@ -30,14 +30,16 @@ from core.adapters.aws_errors import describe
 from core.adapters.sqs_jobs import queue_depth
 from core.domain.dead_letters import (
     EVERY_LETTER,
+    Choice,
     DeadLetter,
     LetterAction,
     LetterFilter,
-    LetterKind,
     LetterReport,
+    act_on,
+    delete_choice,
+    letter_of,
+    replay_choice,
 )
-from core.domain.errors import UnreadablePaymentError
-from core.domain.jobs import PaymentJob
 from core.domain.ports import PaymentStore, QueueDepth
 from core.observability import logger
 
@@ -138,43 +140,14 @@ class SqsDeadLetterQueue:
                 yield message
 
     def _describe(self, message: MessageTypeDef) -> DeadLetter:
-        body = message.get("Body", "")
-        attributes = message.get("Attributes", {})
-        job = PaymentJob.parse(body)
-        kind, reason, payment = LetterKind.POISON, "not a payment job", None
-        if job is not None:
-            try:
-                payment = self._payments.get(job.payment_id)
-            except UnreadablePaymentError as error:
-                reason = str(error)
-            except Exception as error:
-                # Not knowing its payment, treat it as a job: replaying one is always safe.
-                kind, reason = LetterKind.JOB, f"its payment could not be read ({describe(error)})"
-            else:
-                reason = "no such payment"
-        if payment is not None:
-            status = payment.status.value
-            if payment.status.is_final:
-                kind, reason = LetterKind.STALE, f"payment is {status} already"
-            elif payment.status.is_in_flight:
-                kind = LetterKind.JOB
-                reason = payment.failure.reason if payment.failure else f"payment is {status}"
-            else:
-                reason = f"payment is {status}, not in flight: a job cannot move it"
-        return DeadLetter(
+        return letter_of(
             message_id=message["MessageId"],
-            payment_id=job.payment_id if job else None,
-            kind=kind,
-            receives_when_dead_lettered=self._receives_before_dead_lettering,
-            sent_at_ms=int(attributes.get("SentTimestamp", "0")),
-            last_error=reason,
-            body=body,
+            body=message.get("Body", ""),
+            sent_at_ms=int(message.get("Attributes", {}).get("SentTimestamp", "0")),
             receipt_handle=message["ReceiptHandle"],
-            payment_status=payment.status.value if payment else None,
-            merchant_id=payment.merchant_id if payment else None,
-            amount=payment.details.amount if payment and payment.details else None,
-            failure=payment.failure if payment else None,
-            job=job,
+            receives_when_dead_lettered=self._receives_before_dead_lettering,
+            payments=self._payments,
+            describe=describe,
         )
 
     def _release(self, receipt_handles: list[str]) -> None:
@@ -211,15 +184,7 @@ class SqsDeadLetterQueue:
     ) -> LetterReport:
         """Move jobs back to the jobs queue (at most `limit`). Stale copies (their payment
         is final) are dropped; poison, and letters the filter leaves out, stay."""
-
-        def choose(letter: DeadLetter, report: LetterReport) -> LetterAction:
-            if letter.kind is LetterKind.STALE:
-                return LetterAction.DROPPED
-            if letter.kind is LetterKind.POISON or len(report.replayed) >= limit:
-                return LetterAction.LEFT
-            return LetterAction.REPLAYED
-
-        return self._act(only, choose, dry_run, on_letter)
+        return self._act(only, replay_choice(limit), dry_run, on_letter)
 
     def delete(
         self,
@@ -231,39 +196,35 @@ class SqsDeadLetterQueue:
     ) -> LetterReport:
         """Delete poison and stale letters that match; jobs of in-flight payments only with
         `include_jobs` (their payments then rely on the reconciler and their bound)."""
-
-        def choose(letter: DeadLetter, _: LetterReport) -> LetterAction:
-            if letter.kind is LetterKind.JOB and not include_jobs:
-                return LetterAction.LEFT
-            return LetterAction.DELETED
-
-        return self._act(only, choose, dry_run, on_letter)
+        return self._act(only, delete_choice(include_jobs), dry_run, on_letter)
 
     def _act(
         self,
         only: LetterFilter,
-        choose: Callable[[DeadLetter, LetterReport], LetterAction],
+        choose: Choice,
         dry_run: bool,
         on_letter: Callable[[DeadLetter, LetterAction], None],
     ) -> LetterReport:
         """Decide for each matching letter, and (unless a dry run) do it: a replayed letter
         is sent to the jobs queue first and deleted second; dropped and deleted ones are
         deleted; the rest are released."""
-        report = LetterReport()
-        now_ms = self._now_ms()
         with self._holding(MAX_LETTERS) as held:
-            for letter in held.letters:
-                if not only.matches(letter, now_ms):
-                    report.others += 1
-                    continue
-                action = choose(letter, report)
-                if not dry_run and action is not LetterAction.LEFT:
-                    if action is LetterAction.REPLAYED and letter.job is not None:
-                        # The job as we write one: nothing the message carried besides.
-                        self._sqs.send_message(
-                            QueueUrl=self._jobs_url, MessageBody=letter.job.to_body()
-                        )
-                    held.delete(letter)
-                report.done.append((letter, action))
-                on_letter(letter, action)
-        return report
+
+            def do(letter: DeadLetter, action: LetterAction) -> None:
+                if dry_run or action is LetterAction.LEFT:
+                    return
+                if action is LetterAction.REPLAYED and letter.job is not None:
+                    # The job as we write one: nothing the message carried besides.
+                    self._sqs.send_message(
+                        QueueUrl=self._jobs_url, MessageBody=letter.job.to_body()
+                    )
+                held.delete(letter)
+
+            return act_on(
+                held.letters,
+                only=only,
+                now_ms=self._now_ms(),
+                choose=choose,
+                do=do,
+                on_letter=on_letter,
+            )

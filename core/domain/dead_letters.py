@@ -13,14 +13,15 @@ payment); a poison body is withheld if it may hold a card number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from core.domain.errors import UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import FailureNotes
-from core.domain.ports import QueueDepth
+from core.domain.ports import PaymentStore, QueueDepth
 from core.domain.text_rules import may_hold_card_number
 
 MAX_BODY_PREVIEW = 300
@@ -130,6 +131,107 @@ EVERY_LETTER = LetterFilter()
 
 def age_seconds(letter: DeadLetter, now_ms: int) -> int:
     return max(0, (now_ms - letter.sent_at_ms) // 1000)
+
+
+def letter_of(
+    *,
+    message_id: str,
+    body: str,
+    sent_at_ms: int,
+    receipt_handle: str,
+    receives_when_dead_lettered: int | None,
+    payments: PaymentStore,
+    describe: Callable[[BaseException], str],
+) -> DeadLetter:
+    """What a dead-lettered message is (job, stale copy, poison) and why, from its body
+    and its payment as it stands. `describe` says why a payment could not be read without
+    quoting request data."""
+    job = PaymentJob.parse(body)
+    kind, reason, payment = LetterKind.POISON, "not a payment job", None
+    if job is not None:
+        try:
+            payment = payments.get(job.payment_id)
+        except UnreadablePaymentError as error:
+            reason = str(error)
+        except Exception as error:
+            # Not knowing its payment, treat it as a job: replaying one is always safe.
+            kind, reason = LetterKind.JOB, f"its payment could not be read ({describe(error)})"
+        else:
+            reason = "no such payment"
+    if payment is not None:
+        status = payment.status.value
+        if payment.status.is_final:
+            kind, reason = LetterKind.STALE, f"payment is {status} already"
+        elif payment.status.is_in_flight:
+            kind = LetterKind.JOB
+            reason = payment.failure.reason if payment.failure else f"payment is {status}"
+        else:
+            reason = f"payment is {status}, not in flight: a job cannot move it"
+    return DeadLetter(
+        message_id=message_id,
+        payment_id=job.payment_id if job else None,
+        kind=kind,
+        receives_when_dead_lettered=receives_when_dead_lettered,
+        sent_at_ms=sent_at_ms,
+        last_error=reason,
+        body=body,
+        receipt_handle=receipt_handle,
+        payment_status=payment.status.value if payment else None,
+        merchant_id=payment.merchant_id if payment else None,
+        amount=payment.details.amount if payment and payment.details else None,
+        failure=payment.failure if payment else None,
+        job=job,
+    )
+
+
+Choice = Callable[[DeadLetter, LetterReport], LetterAction]
+
+
+def replay_choice(limit: int) -> Choice:
+    """Replay jobs (at most `limit`), drop stale copies, leave poison."""
+
+    def choose(letter: DeadLetter, report: LetterReport) -> LetterAction:
+        if letter.kind is LetterKind.STALE:
+            return LetterAction.DROPPED
+        if letter.kind is LetterKind.POISON or len(report.replayed) >= limit:
+            return LetterAction.LEFT
+        return LetterAction.REPLAYED
+
+    return choose
+
+
+def delete_choice(include_jobs: bool) -> Choice:
+    """Delete poison and stale copies; jobs of in-flight payments only if asked to."""
+
+    def choose(letter: DeadLetter, _: LetterReport) -> LetterAction:
+        if letter.kind is LetterKind.JOB and not include_jobs:
+            return LetterAction.LEFT
+        return LetterAction.DELETED
+
+    return choose
+
+
+def act_on(
+    letters: Iterable[DeadLetter],
+    *,
+    only: LetterFilter,
+    now_ms: int,
+    choose: Choice,
+    do: Callable[[DeadLetter, LetterAction], None],
+    on_letter: Callable[[DeadLetter, LetterAction], None],
+) -> LetterReport:
+    """Decide for each letter the filter lets through, and `do` it (a dry run does
+    nothing); the report says what was done to which."""
+    report = LetterReport()
+    for letter in letters:
+        if not only.matches(letter, now_ms):
+            report.others += 1
+            continue
+        action = choose(letter, report)
+        do(letter, action)
+        report.done.append((letter, action))
+        on_letter(letter, action)
+    return report
 
 
 class DeadLetters(Protocol):
