@@ -4,24 +4,13 @@ to its AWS adapter."""
 
 from __future__ import annotations
 
-import builtins
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.dead_letters import (
-    EVERY_LETTER,
-    Choice,
-    DeadLetter,
-    LetterAction,
-    LetterFilter,
-    LetterReport,
-    act_on,
-    delete_choice,
-    letter_of,
-    replay_choice,
-)
+from core.domain.dead_letters import DeadLetter, DeadLetters, letter_of
 from core.domain.errors import (
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
@@ -187,7 +176,16 @@ class _Letter:
     sent_at_ms: int
 
 
-class InMemoryDeadLetterQueue:
+class _HeldInMemory:
+    def __init__(self, queue: InMemoryDeadLetterQueue, letters: list[DeadLetter]) -> None:
+        self._queue = queue
+        self.letters = letters
+
+    def delete(self, letter: DeadLetter) -> None:
+        self._queue.remove(letter.message_id)
+
+
+class InMemoryDeadLetterQueue(DeadLetters):
     """DeadLetters on a list: `dead_letter` puts a body in as SQS would after the jobs
     queue's last receive; replayed jobs land in `replayed` (the jobs queue)."""
 
@@ -197,8 +195,8 @@ class InMemoryDeadLetterQueue:
         now_ms: Callable[[], int],
         receives_before_dead_lettering: int | None,
     ) -> None:
+        super().__init__(now_ms)
         self._payments = payments
-        self._now_ms = now_ms
         self._receives = receives_before_dead_lettering
         self._letters: list[_Letter] = []
         self._ids = (f"m-{n}" for n in itertools.count(1))
@@ -209,70 +207,29 @@ class InMemoryDeadLetterQueue:
         self._letters.append(_Letter(message_id, body, self._now_ms()))
         return message_id
 
+    def remove(self, message_id: str) -> None:
+        self._letters = [kept for kept in self._letters if kept.message_id != message_id]
+
     def depth(self) -> QueueDepth:
         return QueueDepth(visible=len(self._letters), in_flight=0, delayed=0)
 
-    def list(self, limit: int = 100, only: LetterFilter = EVERY_LETTER) -> list[DeadLetter]:
-        now_ms = self._now_ms()
-        return [letter for letter in self._described() if only.matches(letter, now_ms)][:limit]
+    def _requeue(self, job: PaymentJob) -> None:
+        self.replayed.append(job)
 
-    def show(self, message_id: str) -> DeadLetter | None:
-        letters = self.list(limit=1, only=LetterFilter(message_id=message_id))
-        return letters[0] if letters else None
-
-    def replay(
-        self,
-        *,
-        only: LetterFilter = EVERY_LETTER,
-        limit: int = 100,
-        dry_run: bool = False,
-        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
-    ) -> LetterReport:
-        return self._act(only, replay_choice(limit), dry_run, on_letter)
-
-    def delete(
-        self,
-        *,
-        only: LetterFilter = EVERY_LETTER,
-        include_jobs: bool = False,
-        dry_run: bool = False,
-        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
-    ) -> LetterReport:
-        return self._act(only, delete_choice(include_jobs), dry_run, on_letter)
-
-    def _described(self) -> builtins.list[DeadLetter]:
-        return [
-            letter_of(
-                message_id=letter.message_id,
-                body=letter.body,
-                sent_at_ms=letter.sent_at_ms,
-                receipt_handle=letter.message_id,
-                receives_when_dead_lettered=self._receives,
-                payments=self._payments,
-                describe=lambda error: type(error).__name__,
-            )
-            for letter in self._letters
-        ]
-
-    def _act(
-        self,
-        only: LetterFilter,
-        choose: Choice,
-        dry_run: bool,
-        on_letter: Callable[[DeadLetter, LetterAction], None],
-    ) -> LetterReport:
-        def do(letter: DeadLetter, action: LetterAction) -> None:
-            if dry_run or action is LetterAction.LEFT:
-                return
-            if action is LetterAction.REPLAYED and letter.job is not None:
-                self.replayed.append(letter.job)
-            self._letters = [kept for kept in self._letters if kept.message_id != letter.message_id]
-
-        return act_on(
-            self._described(),
-            only=only,
-            now_ms=self._now_ms(),
-            choose=choose,
-            do=do,
-            on_letter=on_letter,
+    @contextmanager
+    def _holding(self) -> Iterator[_HeldInMemory]:
+        yield _HeldInMemory(
+            self,
+            [
+                letter_of(
+                    message_id=letter.message_id,
+                    body=letter.body,
+                    sent_at_ms=letter.sent_at_ms,
+                    receipt_handle=letter.message_id,
+                    receives_when_dead_lettered=self._receives,
+                    payments=self._payments,
+                    describe=lambda error: type(error).__name__,
+                )
+                for letter in self._letters
+            ],
         )

@@ -28,18 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.adapters.aws_errors import describe
 from core.adapters.sqs_jobs import queue_depth
-from core.domain.dead_letters import (
-    EVERY_LETTER,
-    Choice,
-    DeadLetter,
-    LetterAction,
-    LetterFilter,
-    LetterReport,
-    act_on,
-    delete_choice,
-    letter_of,
-    replay_choice,
-)
+from core.domain.dead_letters import DeadLetter, DeadLetters, letter_of
+from core.domain.jobs import PaymentJob
 from core.domain.ports import PaymentStore, QueueDepth
 from core.observability import logger
 
@@ -68,7 +58,7 @@ class _Held:
         self.deleted.add(letter.receipt_handle)
 
 
-class SqsDeadLetterQueue:
+class SqsDeadLetterQueue(DeadLetters):
     def __init__(
         self,
         sqs: SQSClient,
@@ -81,7 +71,7 @@ class SqsDeadLetterQueue:
         self._dlq_url = dlq_url
         self._jobs_url = jobs_url
         self._payments = payments
-        self._now_ms = now_ms
+        super().__init__(now_ms)
 
     def depth(self) -> QueueDepth:
         return queue_depth(self._sqs, self._dlq_url)
@@ -109,7 +99,7 @@ class SqsDeadLetterQueue:
             return None
 
     @contextmanager
-    def _holding(self, limit: int) -> Iterator[_Held]:
+    def _holding(self, limit: int = MAX_LETTERS) -> Iterator[_Held]:
         """Receive up to `limit` letters, described; whatever the caller does not delete is
         made visible again on the way out, even if the caller (or a description) fails."""
         received: list[MessageTypeDef] = []
@@ -164,67 +154,5 @@ class SqsDeadLetterQueue:
                     extra={"reason": describe(error)},
                 )
 
-    def list(self, limit: int = 100, only: LetterFilter = EVERY_LETTER) -> list[DeadLetter]:
-        """What is in the DLQ (at most `limit` of what matches), left in place."""
-        now_ms = self._now_ms()
-        with self._holding(MAX_LETTERS) as held:
-            return [letter for letter in held.letters if only.matches(letter, now_ms)][:limit]
-
-    def show(self, message_id: str) -> DeadLetter | None:
-        letters = self.list(limit=1, only=LetterFilter(message_id=message_id))
-        return letters[0] if letters else None
-
-    def replay(
-        self,
-        *,
-        only: LetterFilter = EVERY_LETTER,
-        limit: int = 100,
-        dry_run: bool = False,
-        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
-    ) -> LetterReport:
-        """Move jobs back to the jobs queue (at most `limit`). Stale copies (their payment
-        is final) are dropped; poison, and letters the filter leaves out, stay."""
-        return self._act(only, replay_choice(limit), dry_run, on_letter)
-
-    def delete(
-        self,
-        *,
-        only: LetterFilter = EVERY_LETTER,
-        include_jobs: bool = False,
-        dry_run: bool = False,
-        on_letter: Callable[[DeadLetter, LetterAction], None] = lambda *_: None,
-    ) -> LetterReport:
-        """Delete poison and stale letters that match; jobs of in-flight payments only with
-        `include_jobs` (their payments then rely on the reconciler and their bound)."""
-        return self._act(only, delete_choice(include_jobs), dry_run, on_letter)
-
-    def _act(
-        self,
-        only: LetterFilter,
-        choose: Choice,
-        dry_run: bool,
-        on_letter: Callable[[DeadLetter, LetterAction], None],
-    ) -> LetterReport:
-        """Decide for each matching letter, and (unless a dry run) do it: a replayed letter
-        is sent to the jobs queue first and deleted second; dropped and deleted ones are
-        deleted; the rest are released."""
-        with self._holding(MAX_LETTERS) as held:
-
-            def do(letter: DeadLetter, action: LetterAction) -> None:
-                if dry_run or action is LetterAction.LEFT:
-                    return
-                if action is LetterAction.REPLAYED and letter.job is not None:
-                    # The job as we write one: nothing the message carried besides.
-                    self._sqs.send_message(
-                        QueueUrl=self._jobs_url, MessageBody=letter.job.to_body()
-                    )
-                held.delete(letter)
-
-            return act_on(
-                held.letters,
-                only=only,
-                now_ms=self._now_ms(),
-                choose=choose,
-                do=do,
-                on_letter=on_letter,
-            )
+    def _requeue(self, job: PaymentJob) -> None:
+        self._sqs.send_message(QueueUrl=self._jobs_url, MessageBody=job.to_body())

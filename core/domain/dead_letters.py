@@ -13,7 +13,9 @@ payment); a poison body is withheld if it may hold a card number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -211,40 +213,44 @@ def delete_choice(include_jobs: bool) -> Choice:
     return choose
 
 
-def act_on(
-    letters: Iterable[DeadLetter],
-    *,
-    only: LetterFilter,
-    now_ms: int,
-    choose: Choice,
-    do: Callable[[DeadLetter, LetterAction], None],
-    on_letter: Callable[[DeadLetter, LetterAction], None],
-) -> LetterReport:
-    """Decide for each letter the filter lets through, and `do` it (a dry run does
-    nothing); the report says what was done to which."""
-    report = LetterReport()
-    for letter in letters:
-        if not only.matches(letter, now_ms):
-            report.others += 1
-            continue
-        action = choose(letter, report)
-        do(letter, action)
-        report.done.append((letter, action))
-        on_letter(letter, action)
-    return report
+class HeldLetters(Protocol):
+    """The letters a command holds (hidden from anyone else while it runs)."""
+
+    letters: list[DeadLetter]
+
+    def delete(self, letter: DeadLetter) -> None: ...
 
 
-class DeadLetters(Protocol):
-    """The dead-letter queue of payment jobs. Every command leaves what it does not act on
-    where it was; replay sends a job first and deletes it second (never lost)."""
+class DeadLetters(ABC):
+    """The port of the payment jobs' dead-letter queue: its commands (list, show, replay,
+    delete) are the same over any queue; an implementation says how deep it is, how it
+    holds letters and deletes one, and how it queues a job again. Every command leaves what
+    it does not act on where it was."""
 
+    def __init__(self, now_ms: Callable[[], int]) -> None:
+        self._now_ms = now_ms
+
+    @abstractmethod
     def depth(self) -> QueueDepth: ...
+
+    @abstractmethod
+    def _holding(self) -> AbstractContextManager[HeldLetters]:
+        """The letters, described; whatever is not deleted stays (visible again once the
+        command ends, even if it fails)."""
+
+    @abstractmethod
+    def _requeue(self, job: PaymentJob) -> None:
+        """Send `job` to the jobs queue (as we write one: nothing a letter carried besides)."""
 
     def list(self, limit: int = 100, only: LetterFilter = EVERY_LETTER) -> list[DeadLetter]:
         """What is in the DLQ (at most `limit` of what matches), left in place."""
-        ...
+        now_ms = self._now_ms()
+        with self._holding() as held:
+            return [letter for letter in held.letters if only.matches(letter, now_ms)][:limit]
 
-    def show(self, message_id: str) -> DeadLetter | None: ...
+    def show(self, message_id: str) -> DeadLetter | None:
+        letters = self.list(limit=1, only=LetterFilter(message_id=message_id))
+        return letters[0] if letters else None
 
     def replay(
         self,
@@ -256,7 +262,7 @@ class DeadLetters(Protocol):
     ) -> LetterReport:
         """Move jobs back to the jobs queue (at most `limit`). Stale copies (their payment
         is final) are dropped; poison, and letters the filter leaves out, stay."""
-        ...
+        return self._act(only, replay_choice(limit), dry_run, on_letter)
 
     def delete(
         self,
@@ -268,4 +274,30 @@ class DeadLetters(Protocol):
     ) -> LetterReport:
         """Delete poison and stale letters that match; jobs of in-flight payments only with
         `include_jobs` (their payments then rely on the reconciler and their bound)."""
-        ...
+        return self._act(only, delete_choice(include_jobs), dry_run, on_letter)
+
+    def _act(
+        self,
+        only: LetterFilter,
+        choose: Choice,
+        dry_run: bool,
+        on_letter: Callable[[DeadLetter, LetterAction], None],
+    ) -> LetterReport:
+        """Decide for each matching letter, and (unless a dry run) do it: a replayed letter
+        is queued again first and deleted second (a crash in between only duplicates a job,
+        which the worker absorbs); dropped and deleted ones are deleted; the rest stay."""
+        report = LetterReport()
+        now_ms = self._now_ms()
+        with self._holding() as held:
+            for letter in held.letters:
+                if not only.matches(letter, now_ms):
+                    report.others += 1
+                    continue
+                action = choose(letter, report)
+                if not dry_run and action is not LetterAction.LEFT:
+                    if action is LetterAction.REPLAYED and letter.job is not None:
+                        self._requeue(letter.job)
+                    held.delete(letter)
+                report.done.append((letter, action))
+                on_letter(letter, action)
+        return report
