@@ -5,7 +5,6 @@ moto: a use-case test on a fake sees what production would."""
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -27,9 +26,10 @@ from core.domain.errors import (
 )
 from core.domain.idempotency import IN_PROGRESS_SECONDS, KEEP_SECONDS, Claim, StoredAnswer
 from core.domain.jobs import PaymentJob
-from core.domain.payment import BankOutcome, Payment, PaymentDetails, PaymentStatus
+from core.domain.payment import BankOutcome, Payment, PaymentStatus
 from core.resources import MAX_RECEIVE_COUNT
 from tests.contract.conftest import LAYOUT, POLICY, _one_of
+from tests.contract.test_payment_store_contract import created, submit
 from tests.fakes import InMemoryPaymentStore
 from tests.fakes_registry import (
     InMemoryDeadLetterQueue,
@@ -213,17 +213,6 @@ def test_with_no_keys_from_before_registration_nothing_is_adopted(merchants: Any
 
 # Dead letters
 
-_DETAILS = PaymentDetails(
-    amount=1250,
-    currency="EUR",
-    expiry_year=2035,
-    expiry_month=12,
-    card_name="Ada Lovelace",
-    billing_address="12 Analytical Row",
-    card_last_four="4242",
-    request_digest="digest-1",
-)
-
 
 class LettersUnderTest:
     """The DLQ tools over a payment store, a way to dead-letter a body, and what reached
@@ -262,20 +251,9 @@ class LettersUnderTest:
         return [PaymentJob.from_body(message["Body"]) for message in messages]
 
     def in_flight(self, merchant_id: str = "m-1") -> Payment:
-        now = int(time.time())
-        created = Payment(
-            str(uuid.uuid4()), merchant_id, PaymentStatus.CREATED, 1, now, now, expires_at=now + 600
-        )
-        self.payments.add(created)
-        processing: Payment = self.payments.mark_processing(
-            payment_id=created.payment_id,
-            merchant_id=merchant_id,
-            details=_DETAILS,
-            card_ciphertext=b"\x01ciphertext",
-            correlation_id="req-1",
-            now=now,
-        )
-        return processing
+        payment = created(merchant_id)
+        self.payments.add(payment)
+        return submit(self.payments, payment)
 
     def final(self) -> Payment:
         processing = self.in_flight()
