@@ -838,6 +838,10 @@ class Reply:
     error: str | None = None
 
 
+# A receiver that never answers: every send to it times out.
+NO_ANSWER = Reply(seconds=math.inf)
+
+
 @dataclass(frozen=True)
 class SentWebhook:
     url: str
@@ -909,7 +913,12 @@ class FakeWebhookSender:
             return self._ended(0.0, 0.0, SendResult(0, error=reply.error))
         budget = self._timeout if slow_lane else self._fast_lane
         waited = 0.0
-        if not slow_lane and keep_waiting is not None and self._patience < reply.seconds:
+        # Asked only when the patience runs out before the lane's time and the answer.
+        if (
+            keep_waiting is not None
+            and not slow_lane
+            and self._patience < min(budget, reply.seconds)
+        ):
             waited = self._patience
             self._advance(waited)
             if not keep_waiting():

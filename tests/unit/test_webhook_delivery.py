@@ -13,6 +13,7 @@ import pytest
 
 from core.domain.errors import QueueUnavailableError
 from core.domain.webhook_retry import (
+    DELIVERY_TIMEOUT_SECONDS,
     FAST_LANE_SECONDS,
     FIRST_WAIT_SECONDS,
     MAX_WAIT_SECONDS,
@@ -22,7 +23,7 @@ from core.domain.webhook_retry import (
 )
 from core.domain.webhook_signature import WebhookSignatureError, verify_signature
 from core.domain.webhooks import ROTATION_GRACE_SECONDS, DeliveryJob
-from tests.fakes import SLOW_LANE, InMemoryEndpointStore, Reply
+from tests.fakes import NO_ANSWER, SLOW_LANE, InMemoryEndpointStore, Reply
 from tests.support import SENTINEL_PAN, card_data_leaks
 from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
 from tests.unit.webhook_world import WebhookWorld
@@ -523,3 +524,21 @@ def test_a_lagging_send_is_still_delivered_when_its_places_cannot_be_read_or_fre
     (attempt,) = world.delivery_of(payment, endpoint.endpoint_id).attempts
     assert attempt.status == 200 and world.sender.sent[0].slow_lane is False
     assert world.metrics.counts[counted] == 1
+
+
+def test_an_endpoint_that_never_answers_is_marked_slow_and_retried_in_the_slow_lane(
+    world: WebhookWorld,
+) -> None:
+    endpoint = world.register(URL, replies=(NO_ANSWER,)).endpoint
+    payment = world.payment()
+    world.publish(payment)
+
+    world.run_for(3600)
+
+    attempts = world.delivery_of(payment, endpoint.endpoint_id).attempts
+    assert [a.error for a in attempts[:2]] == [
+        f"no answer within {FAST_LANE_SECONDS:g} s",
+        f"no answer within {DELIVERY_TIMEOUT_SECONDS:g} s",
+    ]
+    assert len(attempts) > 2 and all(s.slow_lane for s in world.sender.sent[1:])
+    assert [job.slow for job in world.queue.waiting()] == [True]
