@@ -19,12 +19,12 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bootstrap import Services, with_process_services
-from core.domain.merchants import MERCHANT_CONTEXT_KEY, MerchantStore
+from core.domain.merchants import API_KEY_PATTERN, MERCHANT_CONTEXT_KEY, MerchantStore
 from core.observability import logger
 
 # API Gateway answers 401 exactly when an authorizer fails with this message.
 UNAUTHORIZED = "Unauthorized"
-_BEARER = re.compile(r"^Bearer ([A-Za-z0-9_\-]{16,256})$")
+_BEARER = re.compile(rf"^Bearer ({API_KEY_PATTERN})$")
 
 
 class AuthorizerDeniedError(Exception):

@@ -29,6 +29,9 @@ API_KEY_PREFIX = "pg_"
 # 32 random bytes: 256 bits, far beyond guessing.
 API_KEY_BYTES = 32
 KEY_ID_PREFIX = "key_"
+# What the authorizer looks up as an API key: the alphabet of ours (API_KEY_PREFIX and 43
+# URL-safe characters), at a length with room to spare; anything else is refused unread.
+API_KEY_PATTERN = r"[A-Za-z0-9_\-]{16,256}"
 
 
 MAX_NAME_LENGTH = 100
