@@ -112,6 +112,7 @@ class PaymentProcessor:
         settings: Settings,
         metrics: Metrics,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
         describe: Callable[[BaseException], str] = error_type,
     ) -> None:
         self._payments = payments
@@ -122,6 +123,7 @@ class PaymentProcessor:
         self._settings = settings
         self._metrics = metrics
         self._monotonic = monotonic
+        self._sleep = sleep
         self._describe = describe
         self._policy = ReconcilePolicy.of(settings)
 
@@ -169,10 +171,11 @@ class PaymentProcessor:
                 StopBeforeDeadline(deadline, NOTE_ATTEMPT_SECONDS, self._monotonic),
             ),
             wait=wait_exponential_jitter(
-                initial=NOTE_FIRST_WAIT_SECONDS,
+                multiplier=NOTE_FIRST_WAIT_SECONDS,
                 max=NOTE_MAX_WAIT_SECONDS,
                 jitter=NOTE_FIRST_WAIT_SECONDS,
             ),
+            sleep=self._sleep,
             reraise=True,
         )
         try:
@@ -278,6 +281,7 @@ class PaymentProcessor:
                 multiplier=settings.bank_retry_initial_seconds, max=settings.bank_retry_max_seconds
             ),
             before_sleep=count_retry,
+            sleep=self._sleep,
             reraise=True,
         )
         return retrying(call, argument)

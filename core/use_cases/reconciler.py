@@ -21,9 +21,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import ConcurrentUpdateError
@@ -38,6 +39,7 @@ from core.use_cases.payment_processor import PaymentProcessor
 RECONCILER_CORRELATION_ID = "reconciler"
 # Stop looking at more payments when less than this is left of the run's time.
 STOP_BEFORE_SECONDS = 5.0
+R = TypeVar("R")
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Reconciler:
         clock: Clock,
         settings: Settings,
         metrics: Metrics,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._payments = payments
         self._jobs = jobs
@@ -124,6 +127,7 @@ class Reconciler:
         self._settings = settings
         self._metrics = metrics
         self._policy = ReconcilePolicy.of(settings)
+        self._monotonic = monotonic
 
     def run(self, *, seconds_left: Callable[[], float]) -> ReconcileReport:
         """One pass over the stalled payments, a page at a time, until done or until
@@ -131,7 +135,7 @@ class Reconciler:
         run = _Run(
             epoch_seconds(self._clock), ReconcileReport(), seconds_left, _Backlog(self._jobs)
         )
-        with ThreadPoolExecutor(max_workers=self._settings.reconcile_concurrency) as pool:
+        with _pool(self._settings.reconcile_concurrency) as pool:
             for page in self._payments.stalled_pages(run.now):
                 if seconds_left() < STOP_BEFORE_SECONDS:
                     run.report.complete = False
@@ -147,9 +151,7 @@ class Reconciler:
             self._metrics.count(name, value)
         return run.report
 
-    def _reconcile_page(
-        self, page: list[StalledPayment], run: _Run, pool: ThreadPoolExecutor
-    ) -> None:
+    def _reconcile_page(self, page: list[StalledPayment], run: _Run, pool: Executor) -> None:
         """Looks at every payment of the page concurrently; queues the jobs of those to
         queue again in batches (SendMessageBatch), and only then notes their progress."""
         looked = list(pool.map(lambda candidate: self._isolated(candidate, run), page))
@@ -225,7 +227,7 @@ class Reconciler:
         return True
 
     def _settle(self, payment: Payment, job: PaymentJob, seconds_left: Callable[[], float]) -> None:
-        deadline = time.monotonic() + max(0.0, seconds_left() - STOP_BEFORE_SECONDS)
+        deadline = self._monotonic() + max(0.0, seconds_left() - STOP_BEFORE_SECONDS)
         try:
             self._processor.resolve(payment, job, deadline=deadline)
         except Exception:
@@ -256,6 +258,22 @@ class Reconciler:
             return False
         logger.warning("re-queued a stalled payment", extra=_log_of(payment))
         return True
+
+
+class _InOrder(Executor):
+    """One payment at a time, on the run's own thread: nothing to gain from a pool."""
+
+    def submit(self, fn: Callable[..., R], /, *args: object, **kwargs: object) -> Future[R]:
+        done: Future[R] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            done.set_exception(error)
+        return done
+
+
+def _pool(concurrency: int) -> Executor:
+    return ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else _InOrder()
 
 
 def _job_of(payment: Payment) -> PaymentJob:
