@@ -20,7 +20,7 @@ RUN_LOCK := requirements/run.lock
 LOCKED_INSTALL = $(BIN)/python -m pip install --require-hashes --no-deps
 SELF_INSTALL = $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
-.PHONY: install lint format test test-fast run bench synth openapi lock clean
+.PHONY: install lint format test test-fast simulate run bench synth openapi lock clean
 
 $(INSTALLED): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ test: lint $(CHROMIUM)
 # Seconds; run it while you work, `make test` before you push.
 test-fast: $(INSTALLED)
 	$(BIN)/pytest -q tests/unit tests/contract
+
+# The deterministic simulation (tests/simulation/): make simulate [SEEDS=1000] [FIRST=0];
+# make simulate SEED=n [MUTANT=name] replays one seed and prints its trace.
+simulate: $(INSTALLED)
+	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED),--seeds $(or $(SEEDS),1000) --first $(or $(FIRST),0))$(if $(MUTANT), --mutant $(MUTANT))
 
 # make run [PORT=8420] [AWS_PORT=0]; or PAYGATE_PORT / PAYGATE_AWS_PORT in the environment.
 run: $(RUNNABLE)

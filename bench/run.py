@@ -20,6 +20,7 @@ from bench import (
     footprint,
     partition_heat,
     reconciler_recovery,
+    simulation_speed,
     webhook_isolation,
     worker_concurrency,
 )
@@ -66,6 +67,8 @@ def collect() -> dict[str, Any]:
         "asset_unzipped_mb": footprint.asset_sizes_mb(),
         "worker_batch_of_10": footprint.worker_peak_memory(),
     }
+    progress("7b/7 the deterministic simulation's speed (tests/simulation)")
+    results["simulation"] = simulation_speed.measure()
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results
 
@@ -172,6 +175,7 @@ def render(results: dict[str, Any]) -> str:
     final = e2e["make_to_final_ms"]
     lines.append(f"| make-payment to final | {final['p50']} | - | {final['p99']} |")
     lines += render_webhook_isolation(results)
+    lines += render_simulation(results)
     foot = results["footprint"]
     memory = foot["worker_batch_of_10"]
     lines += [
@@ -213,6 +217,24 @@ def render_webhook_isolation(results: dict[str, Any]) -> list[str]:
         "",
         f"p99 ratio {iso['p99_ratio']}x (target <= 2x): "
         f"{_mark(iso['p99_ratio'] <= ISOLATION_TARGET)}.",
+    ]
+
+
+def render_simulation(results: dict[str, Any]) -> list[str]:
+    """Section 4c, once a run has measured it (bench/simulation_speed.py)."""
+    sim = results.get("simulation")
+    if sim is None:
+        return []
+    return [
+        "",
+        "## 4c. The deterministic simulation",
+        "",
+        f"Seeds 0..{sim['seeds'] - 1} of `make simulate`: {sim['steps']} steps in "
+        f"{sim['seconds']} s, **{sim['seeds_per_second']} seeds/s, "
+        f"{sim['steps_per_second']} steps/s**; {sim['broken_seeds']} seeds broke an "
+        f"invariant. At this speed `make test`'s 500 seeds take about "
+        f"{sim['make_test_seconds_for_500']} s (target <= 60 s): "
+        f"{_mark(sim['make_test_seconds_for_500'] <= 60)}.",
     ]
 
 

@@ -141,7 +141,13 @@ class AwsEnv:
         return queue_depth(self.sqs, queue_url or self.settings.jobs_queue_url).total
 
 
-_TIER_OF_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e", "infra": "infra"}
+_TIER_OF_FOLDER = {
+    "unit": "unit",
+    "integration": "integration",
+    "e2e": "e2e",
+    "infra": "infra",
+    "simulation": "simulation",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

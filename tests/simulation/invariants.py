@@ -1,0 +1,90 @@
+"""The invariants of DESIGN.md the simulator checks after every step (`after_step`) and once
+the system is quiet (`at_quiescence`). Each returns what it found broken, in words."""
+
+from __future__ import annotations
+
+from core.domain.payment import ALLOWED_TRANSITIONS, Payment, PaymentStatus
+from tests.simulation.world import CVV, PAN, World
+
+
+class Watch:
+    """What the last step changed, read from the store itself: one step is one port call,
+    so each change seen is exactly one write."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._seen: dict[str, Payment] = {}
+        self._sent = 0
+
+    def after_step(self) -> list[str]:
+        broken: list[str] = []
+        world = self._world
+        for payment_id, now in world.store._payments.items():
+            before = self._seen.get(payment_id)
+            if before is now:
+                continue
+            if before is not None:
+                broken += _one_write(before, now)
+            if now.status.is_final and now.card_ciphertext is not None:
+                broken.append(f"{payment_id} is {now.status} and still holds its card")
+            if PAN in repr(now) or (now.card_ciphertext and PAN.encode() in now.card_ciphertext):
+                broken.append(f"{payment_id} holds the PAN in the clear")
+        self._seen = dict(world.store._payments)
+        for body in world.queue.sent[self._sent :]:
+            if PAN in body or f'"{CVV}"' in body:
+                broken.append(f"a queued message holds card data: {body[:60]}")
+        self._sent = len(world.queue.sent)
+        for payment_id, charges in world.bank.charges.items():
+            if charges > 1:
+                broken.append(f"{payment_id} was charged {charges} times")
+        broken += _told_as_the_bank_answered(world)
+        broken += world.errors
+        world.errors.clear()
+        return broken
+
+
+def _one_write(before: Payment, now: Payment) -> list[str]:
+    """A state change raises the version by exactly one and follows the state machine;
+    any other write keeps both."""
+    pid = before.payment_id
+    state_change = now.status is not before.status or now.bank_checks != before.bank_checks
+    if before.status is PaymentStatus.CREATED and now.status is PaymentStatus.CREATED:
+        return []  # an expired Created payment renewed: the same id lives again
+    if state_change:
+        if now.version != before.version + 1:
+            return [f"{pid}: {before.status} v{before.version} -> {now.status} v{now.version}"]
+        if now.status not in ALLOWED_TRANSITIONS[before.status]:
+            return [f"{pid}: {before.status} -> {now.status} is not a transition"]
+        return []
+    if now.version != before.version:
+        return [f"{pid}: version {before.version} -> {now.version} without a state change"]
+    return []
+
+
+def _told_as_the_bank_answered(world: World) -> list[str]:
+    """A final payment says what the bank decided for it: no payment recorded Failed,
+    Declined or Insufficient while the bank took its money, nor Accepted without it."""
+    broken = []
+    for payment_id, payment in world.store._payments.items():
+        if not payment.status.is_final:
+            continue
+        decided = world.bank.ledger.get(payment_id)
+        charged = decided is not None and decided.status is PaymentStatus.ACCEPTED
+        if charged != (payment.status is PaymentStatus.ACCEPTED):
+            answer = decided.status if decided else "nothing"
+            broken.append(f"{payment_id} is {payment.status} but the bank says {answer}")
+    return broken
+
+
+def at_quiescence(world: World) -> list[str]:
+    """Nothing lost, nothing left in flight: every payment make-payment took is final (or its
+    job is in the DLQ, which the operator has replayed until empty)."""
+    broken = []
+    for payment_id, payment in world.store._payments.items():
+        if payment.status.is_in_flight:
+            broken.append(f"{payment_id} is still {payment.status} at quiescence")
+    for payment_id, submission in world.submissions.items():
+        stored = world.store._payments.get(payment_id)
+        if submission.answered and (stored is None or not stored.status.is_final):
+            broken.append(f"{payment_id} was answered 202 and is not final")
+    return broken

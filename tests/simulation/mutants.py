@@ -1,0 +1,79 @@
+"""Deliberately broken variants of paygate, selectable only inside the simulator: each
+breaks one guarantee, and the simulator must catch each within a bounded number of seeds
+(tests/simulation/test_mutants.py names the seed that does)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from core.domain.errors import ConcurrentUpdateError
+from core.domain.payment import BankOutcome, Payment
+from core.domain.ports import AuthorizationRequest, StalledPayment
+from tests.fakes import InMemoryPaymentStore
+
+
+class UnconditionalWrites(InMemoryPaymentStore):
+    """A state change written without its version condition: the last writer wins."""
+
+    def save_transition(self, before: Payment, after: Payment) -> None:
+        if after.payment_id not in self._payments:
+            raise ConcurrentUpdateError(after.payment_id)
+        self._put(after)
+
+
+class SkipsAShard(InMemoryPaymentStore):
+    """The in-flight index read with one shard left out: payments whose id falls there are
+    never looked at by the reconciler."""
+
+    def stalled_pages(self, now: int) -> Iterator[list[StalledPayment]]:
+        for page in super().stalled_pages(now):
+            yield [s for s in page if int(s.payment_id[-1], 16) % 4 != 0]
+
+
+class KeepsTheCard(InMemoryPaymentStore):
+    """The bank's answer recorded, the card ciphertext (CVV included) kept beside it."""
+
+    def save_transition(self, before: Payment, after: Payment) -> None:
+        super().save_transition(before, replace(after, card_ciphertext=before.card_ciphertext))
+
+
+class KeylessBank:
+    """Each authorization sent with a fresh idempotency key, not the payment's."""
+
+    def __init__(self, bank: Any) -> None:
+        self._bank = bank
+        self._calls = itertools.count()
+
+    def authorize(self, request: AuthorizationRequest, *, idempotency_key: str) -> BankOutcome:
+        key = f"{request.payment_id}/{next(self._calls)}"
+        outcome: BankOutcome = self._bank.authorize(request, idempotency_key=key)
+        return outcome
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bank, name)
+
+
+def _same(bank: Any) -> Any:
+    return bank
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    breaks: str
+    store: type[InMemoryPaymentStore] = InMemoryPaymentStore
+    bank: Callable[[Any], Any] = _same
+
+
+MUTANTS = {
+    mutant.name: mutant
+    for mutant in (
+        Mutant("unconditional-write", "optimistic locking", store=UnconditionalWrites),
+        Mutant("reconciler-skips-a-shard", "nothing lost", store=SkipsAShard),
+        Mutant("card-kept-after-final", "card data erased when final", store=KeepsTheCard),
+        Mutant("bank-call-without-idempotency-key", "charged at most once", bank=KeylessBank),
+    )
+}
