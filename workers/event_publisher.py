@@ -16,8 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bootstrap import Services, with_process_services
 from core.domain.payment import PaymentStatus
-from core.domain.payment_view import PaymentView
-from core.domain.webhook_events import WebhookEvent, event_type_of
+from core.domain.webhook_events import WebhookEvent, event_of_write
 from core.observability import is_own_failure, logger, metrics, recorder
 
 
@@ -28,17 +27,7 @@ def event_of(record: dict[str, Any], deps: Services) -> WebhookEvent | None:
     change = record.get("dynamodb") or {}
     new = deps.payment_of_stream_image(change.get("NewImage") or {})
     old_status = (change.get("OldImage") or {}).get("status", {}).get("S")
-    event_type = event_type_of(PaymentStatus(old_status) if old_status else None, new.status)
-    if event_type is None:
-        return None
-    return WebhookEvent(
-        type=event_type,
-        created=new.updated_at,
-        payment_id=new.payment_id,
-        merchant_id=new.merchant_id,
-        version=new.version,
-        data=PaymentView.of(new).to_json(),
-    )
+    return event_of_write(PaymentStatus(old_status) if old_status else None, new)
 
 
 @logger.inject_lambda_context(clear_state=True)

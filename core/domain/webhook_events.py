@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain.payment import PaymentStatus
+from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment_view import PaymentView
 
 EVENT_ID_PREFIX = "evt_"
 # Events and their deliveries are kept this long (a merchant's history, replays).
@@ -73,3 +74,19 @@ class WebhookEvent:
             "version": self.version,
             "data": dict(self.data),
         }
+
+
+def event_of_write(old: PaymentStatus | None, new: Payment) -> WebhookEvent | None:
+    """The event a write to a payment makes (from `old`, None for a new item), or None:
+    not a status reached."""
+    event_type = event_type_of(old, new.status)
+    if event_type is None:
+        return None
+    return WebhookEvent(
+        type=event_type,
+        created=new.updated_at,
+        payment_id=new.payment_id,
+        merchant_id=new.merchant_id,
+        version=new.version,
+        data=PaymentView.of(new).to_json(),
+    )
