@@ -1,0 +1,158 @@
+"""`make mutate [MODULE=core/domain/payment.py]`: mutation testing of the fast tier (tests/unit
+and tests/contract) over core/domain and core/use_cases, or one module. Prints the score of
+each module and every surviving mutant's diff: each is either killed by a new test or
+judged equivalent (the code behaves the same with it).
+
+mutmut runs in its own venv (.venv-mutate, made on first use) so that requirements/*.lock
+stay as they are: it holds mutmut alone and reads every other package from .venv. It works
+on a copy of the tree under build/mutate/, so nothing it writes lands in the working tree,
+and its configuration is written here, one place, for the modules asked for.
+
+    python -m bench.mutate [MODULE ...] [--max-children N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTATE_VENV = ROOT / ".venv-mutate"
+WORK = ROOT / "build" / "mutate"
+MUTMUT = "mutmut==3.8.1"
+DEFAULT_MODULES = ("core/domain/*", "core/use_cases/*")
+FAST_TIER = ("tests/unit", "tests/contract")
+# Tests that cannot run under mutmut, none of them about core/: the docs' receiver runs a
+# copy of webhook_signature.py in a fresh interpreter (mutmut's copy calls back into mutmut,
+# not there); the logger's handler keeps the stdout mutmut's first runs swapped in and closed.
+NOT_UNDER_MUTMUT = (
+    "tests/unit/test_docs.py::test_the_webhook_receiver_works_as_pasted",
+    "tests/unit/test_local_logging.py",
+)
+KILLED = frozenset({"killed", "timeout", "caught by type check", "segfault"})
+# mutmut 3.8's exit codes (mutmut/stats.py); anything else it calls suspicious.
+STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
+STATUS_BY_EXIT_CODE |= {34: "skipped", 36: "timeout", 37: "caught by type check"}
+STATUS_BY_EXIT_CODE |= {-24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout"}
+STATUS_BY_EXIT_CODE |= {-11: "segfault", -9: "segfault"}
+
+
+def _run(command: list[str], cwd: Path = ROOT, check: bool = True) -> str:
+    """Runs one of our own commands (interpreters, mutmut, git), its output shown unless
+    returned."""
+    result = subprocess.run(  # noqa: S603 (fixed commands, no outside input)
+        command, cwd=cwd, check=check, stdout=subprocess.PIPE, text=True
+    )
+    return result.stdout
+
+
+def ensure_venv() -> Path:
+    """.venv-mutate with mutmut, seeing .venv's packages after its own (a .pth file, so
+    paygate's editable install is not seen: mutmut's copy of core/ must be the one tested)."""
+    mutmut = MUTATE_VENV / "bin" / "mutmut"
+    if mutmut.exists():
+        return mutmut
+    _run([sys.executable, "-m", "venv", str(MUTATE_VENV)])
+    (MUTATE_VENV / ".gitignore").write_text("*\n")
+    python = MUTATE_VENV / "bin" / "python"
+    _run([str(python), "-m", "pip", "install", "--quiet", MUTMUT])
+    own = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    own = own.strip()
+    (Path(own) / "paygate-main-venv.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return mutmut
+
+
+def prepare(modules: list[str]) -> None:
+    """A fresh copy of the tree, and mutmut's configuration for it."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    git = shutil.which("git") or "git"
+    listing = _run([git, "ls-files", "--cached", "--others", "--exclude-standard"]).splitlines()
+    for name in listing:
+        source = ROOT / name
+        if source.is_file():  # not a file deleted in the working tree
+            (WORK / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, WORK / name)
+    # mutmut runs the tests in its own copy, WORK/mutants: all of it, core/ mutated.
+    also_copy = sorted({name.split("/")[0] for name in listing} - {"core", "tests"})
+
+    def listed(values: list[str] | tuple[str, ...]) -> str:
+        return "".join(f"\n    {value}" for value in values)
+
+    # pyproject.toml has no [tool.mutmut], so mutmut reads setup.cfg.
+    (WORK / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths =\n    core\n"
+        f"only_mutate ={listed(modules)}\n"
+        "do_not_mutate =\n    */__init__.py\n"
+        f"also_copy ={listed(also_copy)}\n"
+        f"pytest_add_cli_args_test_selection ={listed(FAST_TIER)}\n"
+        f"{listed([f'--deselect={test}' for test in NOT_UNDER_MUTMUT])}\n"
+        "pytest_add_cli_args =\n    -q\n    -p\n    no:cacheprovider\n"
+        "use_git_change_detection = false\n"
+    )
+
+
+@dataclass
+class Score:
+    module: str
+    killed: int
+    total: int
+    survivors: list[str]
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.killed / self.total if self.total else 100.0
+
+
+def scores() -> list[Score]:
+    results = []
+    for meta in sorted((WORK / "mutants").rglob("*.py.meta")):
+        module = str(meta.relative_to(WORK / "mutants")).removesuffix(".meta")
+        exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+        if not exit_codes:
+            continue
+        statuses = {
+            name: STATUS_BY_EXIT_CODE.get(code, "suspicious") if code is not None else "unchecked"
+            for name, code in exit_codes.items()
+        }
+        killed = sum(status in KILLED for status in statuses.values())
+        survivors = sorted(name for name, status in statuses.items() if status not in KILLED)
+        results.append(Score(module, killed, len(statuses), survivors))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="e.g. core/domain/payment.py")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants run at once")
+    parser.add_argument("--no-diffs", action="store_true", help="names of survivors only")
+    args = parser.parse_args()
+    modules = [module.rstrip("/") for module in args.modules] or list(DEFAULT_MODULES)
+    modules = [f"{module}/*" if (ROOT / module).is_dir() else module for module in modules]
+    mutmut = ensure_venv()
+    prepare(modules)
+    run = [str(mutmut), "run", "--max-children", str(args.max_children)]
+    subprocess.run(run, cwd=WORK, check=False)  # noqa: S603 (its progress shown as it goes)
+    results = scores()
+    for score in results:
+        for name in score.survivors:
+            print(f"\nsurvived: {name}")
+            if not args.no_diffs:
+                print(_run([str(mutmut), "show", name], cwd=WORK, check=False))
+    print("\nmutation score (killed / mutants), fast tier:")
+    for score in results:
+        print(f"  {score.module:45} {score.percent:5.1f}%  {score.killed}/{score.total}")
+    killed, total = sum(s.killed for s in results), sum(s.total for s in results)
+    print(f"  {'all':45} {100.0 * killed / max(total, 1):5.1f}%  {killed}/{total}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
