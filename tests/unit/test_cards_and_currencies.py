@@ -14,6 +14,10 @@ from core.domain.currencies import minor_unit_exponent
         ("79927398713", True),
         ("4111111111111112", False),
         ("4927381603901544", False),
+        # Each doubled 5 counts 1 (10 - 9): Mastercard's test card and its neighbours.
+        ("5555555555554444", True),
+        ("5555555555554440", False),
+        ("59", True),
     ],
 )
 def test_luhn(number: str, valid: bool) -> None:

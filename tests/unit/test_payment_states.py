@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from core.domain.payment import (
     FINAL_STATUSES,
     PROCESSING_FAILED,
     BankOutcome,
+    FailureNotes,
     IllegalTransitionError,
     Payment,
     PaymentStatus,
@@ -46,6 +49,7 @@ def test_a_final_outcome_raises_the_version_by_one_and_erases_the_card() -> None
     assert after.version == 3
     assert after.card_ciphertext is None
     assert after.fail_code == "card_declined"
+    assert after.fail_reason == "declined by the issuer"
 
 
 def test_pending_erases_the_card_as_the_bank_has_answered() -> None:
@@ -77,3 +81,38 @@ def test_an_expired_created_payment_is_invisible_but_a_paid_one_is_not() -> None
     assert not created.visible_to("m", 600)
     assert not created.visible_to("other", 0)
     assert _payment(PaymentStatus.PROCESSING).visible_to("m", 10**9)
+
+
+def test_the_banks_answer_starts_the_payments_watch_afresh() -> None:
+    # GIVEN an in-flight payment the reconciler re-queued twice, whose last processing
+    # failed and whose job once could not be queued
+    before = replace(
+        _payment(PaymentStatus.PENDING),
+        bank_checks=1,
+        reconcile_count=2,
+        reconciled_at=40,
+        failure=FailureNotes("bank timed out", first_at=10, last_at=30, count=3),
+        enqueue_failed=True,
+        fail_code="stale",
+        fail_reason="stale",
+    )
+
+    # WHEN the bank answers
+    after = before.with_outcome(BankOutcome(PaymentStatus.ACCEPTED), now=50)
+
+    # THEN the answer is recorded, and what watched the old attempts is cleared
+    assert after == replace(
+        before,
+        status=PaymentStatus.ACCEPTED,
+        version=before.version + 1,
+        updated_at=50,
+        card_ciphertext=None,
+        fail_code=None,
+        fail_reason=None,
+        bank_checks=2,
+        reconcile_count=0,
+        reconciled_at=None,
+        failure=None,
+        enqueue_failed=False,
+    )
+    assert after.created_at == before.created_at

@@ -3,6 +3,8 @@ signed, with a secret it holds, recently."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from core.domain.webhook_signature import (
@@ -146,3 +148,23 @@ def test_misuse_is_a_clear_type_or_value_error(
     header = signature_header([SECRET], NOW, BODY)
     with pytest.raises(error):
         verify_signature(BODY, header, secrets, tolerance, now=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("skew", [-300, 300], ids=["300 s old", "300 s ahead"])
+def test_a_delivery_exactly_at_the_tolerance_is_still_accepted(skew: int) -> None:
+    header = signature_header([SECRET], NOW - skew, BODY)
+    verify_signature(BODY, header, [SECRET], now=NOW)
+    with pytest.raises(WebhookSignatureError, match="more than 299"):
+        verify_signature(BODY, header, [SECRET], tolerance_seconds=299, now=NOW)
+
+
+def test_without_now_the_receivers_clock_decides() -> None:
+    # GIVEN deliveries signed by the wall clock, now and an hour ago
+    signed_now = int(time.time())
+    fresh = signature_header([SECRET], signed_now, BODY)
+    replayed = signature_header([SECRET], signed_now - 3600, BODY)
+
+    # THEN a receiver calling verify_signature as documented takes only the fresh one
+    verify_signature(BODY, fresh, [SECRET])
+    with pytest.raises(WebhookSignatureError, match="more than 300"):
+        verify_signature(BODY, replayed, [SECRET])
