@@ -10,8 +10,9 @@ import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
 
 from core.adapters.sqs_deliveries import SQS_MAX_DELAY_SECONDS
 from core.domain.cards import CardSecret
@@ -799,18 +800,18 @@ class InMemoryDeliveryQueue:
         visibility timeout."""
         now = self._now()
         due = [m for m in self._messages.values() if m.lane == lane and m.visible_at <= now]
-        taken: list[QueuedDelivery] = []
-        for message in sorted(due, key=lambda m: (m.visible_at, m.handle)):
-            if len(taken) == most:
-                break
-            if self._max_receives is not None and message.receives >= self._max_receives:
-                del self._messages[message.handle]
-                self.dead_letter(message.job, "received too often")
-                continue
-            message.receives += 1
-            message.visible_at = now + self._visibility
-            taken.append(message)
-        return taken
+
+        def to_dead_letters(message: QueuedDelivery) -> None:
+            del self._messages[message.handle]
+            self.dead_letter(message.job, "received too often")
+
+        return received(
+            sorted(due, key=lambda m: (m.visible_at, m.handle)),
+            most,
+            now + self._visibility,
+            self._max_receives,
+            to_dead_letters,
+        )
 
     def delete(self, handle: int) -> None:
         self._messages.pop(handle, None)
@@ -826,6 +827,37 @@ class InMemoryDeliveryQueue:
     def waiting(self, lane: str | None = None) -> list[DeliveryJob]:
         """Every job on the queues (or one lane), visible or not."""
         return [m.job for m in self._messages.values() if lane in (None, m.lane)]
+
+
+class _Receivable(Protocol):
+    visible_at: float
+    receives: int
+
+
+M = TypeVar("M", bound=_Receivable)
+
+
+def received(
+    visible: Iterable[M],
+    most: int,
+    hidden_until: float,
+    max_receives: int | None,
+    to_dead_letters: Callable[[M], None],
+) -> list[M]:
+    """What an SQS receive hands over of the visible messages, in the order given: at most
+    `most`, each hidden until `hidden_until`; one already received `max_receives` times goes
+    to the DLQ instead (the redrive policy acts on the receive that finds it so)."""
+    taken: list[M] = []
+    for message in visible:
+        if len(taken) == most:
+            break
+        if max_receives is not None and message.receives >= max_receives:
+            to_dead_letters(message)
+            continue
+        message.receives += 1
+        message.visible_at = hidden_until
+        taken.append(message)
+    return taken
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Watch:
                 broken.append(f"{payment_id} is {now.status} and still holds its card")
             if PAN in repr(now) or (now.card_ciphertext and PAN.encode() in now.card_ciphertext):
                 broken.append(f"{payment_id} holds the PAN in the clear")
+            broken += _told_as_the_bank_answered(world, now)
         self._seen = dict(world.store._payments)
         for body in world.queue.sent[self._sent :]:
             if PAN in body or f'"{CVV}"' in body:
@@ -37,7 +38,6 @@ class Watch:
         for payment_id, charges in world.bank.charges.items():
             if charges > 1:
                 broken.append(f"{payment_id} was charged {charges} times")
-        broken += _told_as_the_bank_answered(world)
         broken += world.errors
         world.errors.clear()
         return broken
@@ -61,19 +61,18 @@ def _one_write(before: Payment, now: Payment) -> list[str]:
     return []
 
 
-def _told_as_the_bank_answered(world: World) -> list[str]:
-    """A final payment says what the bank decided for it: no payment recorded Failed,
-    Declined or Insufficient while the bank took its money, nor Accepted without it."""
-    broken = []
-    for payment_id, payment in world.store._payments.items():
-        if not payment.status.is_final:
-            continue
-        decided = world.bank.ledger.get(payment_id)
-        charged = decided is not None and decided.status is PaymentStatus.ACCEPTED
-        if charged != (payment.status is PaymentStatus.ACCEPTED):
-            answer = decided.status if decided else "nothing"
-            broken.append(f"{payment_id} is {payment.status} but the bank says {answer}")
-    return broken
+def _told_as_the_bank_answered(world: World, payment: Payment) -> list[str]:
+    """A final payment says what the bank decided for it: not Failed, Declined or
+    Insufficient while the bank took its money, nor Accepted without it. (A payment goes
+    final in a write of its own, so checking each payment as it changes covers them all.)"""
+    if not payment.status.is_final:
+        return []
+    decided = world.bank.ledger.get(payment.payment_id)
+    charged = decided is not None and decided.status is PaymentStatus.ACCEPTED
+    if charged == (payment.status is PaymentStatus.ACCEPTED):
+        return []
+    answer = decided.status if decided else "nothing"
+    return [f"{payment.payment_id} is {payment.status} but the bank says {answer}"]
 
 
 def at_quiescence(world: World) -> list[str]:
@@ -87,4 +86,4 @@ def at_quiescence(world: World) -> list[str]:
         stored = world.store._payments.get(payment_id)
         if submission.answered and (stored is None or not stored.status.is_final):
             broken.append(f"{payment_id} was answered 202 and is not final")
-    return broken
+    return broken + world.webhooks.card_data_sent(PAN)

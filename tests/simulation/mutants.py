@@ -66,6 +66,8 @@ class Mutant:
     breaks: str
     store: type[InMemoryPaymentStore] = InMemoryPaymentStore
     bank: Callable[[Any], Any] = _same
+    # The stream's record acknowledged before its event is published.
+    commits_first: bool = False
 
 
 MUTANTS = {
@@ -75,5 +77,6 @@ MUTANTS = {
         Mutant("reconciler-skips-a-shard", "nothing lost", store=SkipsAShard),
         Mutant("card-kept-after-final", "card data erased when final", store=KeepsTheCard),
         Mutant("bank-call-without-idempotency-key", "charged at most once", bank=KeylessBank),
+        Mutant("event-dropped-on-a-crash", "one event per status change", commits_first=True),
     )
 }

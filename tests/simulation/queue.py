@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from core.domain.jobs import PaymentJob
 from core.domain.ports import QueueDepth
+from tests.fakes import received
 
 
 @dataclass
@@ -75,17 +76,11 @@ class SimulatedQueue:
         now = self._now()
         visible = [m for m in self._messages.values() if m.visible_at <= now]
         self._rng.shuffle(visible)
-        taken: list[Message] = []
-        for message in visible:
-            if len(taken) == most:
-                break
-            if message.receives >= self._max_receives:
-                self.dead_letters.append(self._messages.pop(message.handle).body)
-                continue
-            message.receives += 1
-            message.visible_at = now + self._visibility
-            taken.append(message)
-        return taken
+
+        def to_dead_letters(message: Message) -> None:
+            self.dead_letters.append(self._messages.pop(message.handle).body)
+
+        return received(visible, most, now + self._visibility, self._max_receives, to_dead_letters)
 
     def delete(self, handle: int) -> None:
         self._messages.pop(handle, None)

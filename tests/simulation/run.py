@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from functools import partial
 
 from core.observability import logger
+from tests.fakes import FAST_LANE, SLOW_LANE
 from tests.simulation.invariants import Watch, at_quiescence
 from tests.simulation.mutants import MUTANTS
 from tests.simulation.port_faults import FAULTS
@@ -32,6 +34,11 @@ _EVENTS = (
     ("poison", 2),
     ("outage", 2),
     ("time", 10),
+    ("publisher", 12),
+    ("deliver", 10),
+    ("deliver slow", 3),
+    ("rotate", 1),
+    ("remove endpoint", 1),
 )
 _TIME_STEPS = (1, 5, 30, 61, 300, 1200)
 QUIET_ROUNDS = 300
@@ -85,10 +92,10 @@ def _seeded(seed: int) -> Iterator[None]:
 
 
 def run_seed(seed: int, mutant: str | None = None) -> SeedResult:
-    world = World(seed, MUTANTS[mutant] if mutant else None)
-    result = SeedResult(seed, mutant, 0, trace=world.trace)
-    watch = Watch(world)
     with _quiet_logs(), _seeded(seed):
+        world = World(seed, MUTANTS[mutant] if mutant else None)
+        result = SeedResult(seed, mutant, 0, trace=world.trace)
+        watch = Watch(world)
         try:
             result.broken = _drive(world, watch) or _quiesce(world, watch)
         finally:
@@ -101,7 +108,7 @@ def _drive(world: World, watch: Watch) -> list[str]:
     rng = world.rng
     names = [name for name, _ in _EVENTS]
     weights = [weight for _, weight in _EVENTS]
-    events = rng.randint(20, 60)
+    events = rng.randint(12, 40)
     while events or world.scheduler.ready:
         if events and (not world.scheduler.ready or rng.random() < 0.3):
             events -= 1
@@ -143,6 +150,15 @@ def _start(world: World, event: str) -> None:
         spawn("operator", world.operator_replays)
     elif event == "poison":
         world.poison()
+    elif event == "publisher":
+        spawn("event publisher", world.webhooks.publisher_reads)
+    elif event in ("deliver", "deliver slow"):
+        lane = FAST_LANE if event == "deliver" else SLOW_LANE
+        spawn(f"{lane} lane", lambda: world.webhooks.deliverer_polls(lane, duplicate_rate=0.1))
+    elif event == "rotate":
+        spawn("merchant rotates a secret", world.webhooks.merchant_rotates)
+    elif event == "remove endpoint":
+        spawn("merchant removes an endpoint", world.webhooks.merchant_removes)
     elif event == "outage":
         world.bank.unavailable = rng.randint(1, 12)
         world.note(f"bank outage: the next {world.bank.unavailable} calls fail")
@@ -158,6 +174,9 @@ def _quiesce(world: World, watch: Watch) -> list[str]:
     world.plan.enabled = False
     world.bank.unavailable = 0
     world.note("faults off: running until quiet")
+    hooks = world.webhooks
+    fast_lane = partial(hooks.deliverer_polls, FAST_LANE, 0.0)
+    slow_lane = partial(hooks.deliverer_polls, SLOW_LANE, 0.0)
     for _ in range(QUIET_ROUNDS):
         if _quiet(world):
             break
@@ -171,25 +190,30 @@ def _quiesce(world: World, watch: Watch) -> list[str]:
             actors.append(("worker", world.worker_polls))
         if min(world.store._reconcile_at.values(), default=now + 1) <= now:
             actors.append(("reconciler", world.reconciler_runs))
-        if world.queue.dead_letters and not len(world.queue):
+        if hooks.checkpoint < len(hooks.stream.records):
+            actors.append(("event publisher", hooks.publisher_reads))
+        if hooks.next_due() <= now:
+            actors += [("fast lane", fast_lane), ("slow lane", slow_lane)]
+        dead = world.queue.dead_letters or hooks.queue.dead_letters
+        if dead and not len(world.queue) and not hooks.queue.waiting():
             actors.append(("operator", world.operator_replays))
         for name, body in actors:
             broken = _run(world, watch, name, body)
             if broken:
                 return broken
-    return at_quiescence(world)
+    return at_quiescence(world) + world.webhooks.at_quiescence()
 
 
 def _next_due(world: World) -> float:
     """When a message becomes visible or a payment is due a look by the reconciler."""
     reconcile_at = min(world.store._reconcile_at.values(), default=float("inf"))
-    return min(world.queue.next_visible_at(), reconcile_at)
+    return min(world.queue.next_visible_at(), reconcile_at, world.webhooks.next_due())
 
 
 def _quiet(world: World) -> bool:
     in_flight = any(p.status.is_in_flight for p in world.store._payments.values())
     letters = [body for body in world.queue.dead_letters if "paymentId" in body]
-    return not in_flight and not len(world.queue) and not letters
+    return not in_flight and not len(world.queue) and not letters and world.webhooks.quiet()
 
 
 def _run(world: World, watch: Watch, name: str, body: Callable[[], None]) -> list[str]:

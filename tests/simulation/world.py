@@ -39,6 +39,7 @@ from tests.simulation.mutants import Mutant
 from tests.simulation.port_faults import FaultPlan, Faulty
 from tests.simulation.queue import SimulatedQueue
 from tests.simulation.scheduler import Scheduler
+from tests.simulation.webhooks import Webhooks
 from tests.support import FakeClock
 from tests.unit.use_case_world import SETTINGS as UNIT_SETTINGS
 from workers.payment_worker import process_record
@@ -155,6 +156,18 @@ class World:
             recheck_base_seconds=SETTINGS.recheck_base_seconds,
             recheck_cap_seconds=SETTINGS.recheck_cap_seconds,
         )
+        self.webhooks = Webhooks(
+            store=store,
+            rng=self.rng,
+            faulty=self._faulty,
+            clock=self.clock,
+            metrics=metrics,
+            payments=payments,
+            publish_first_then_commit=not (self.mutant and self.mutant.commits_first),
+        )
+        for merchant in MERCHANTS:
+            for _ in range(self.rng.randint(0, 2)):
+                self.webhooks.register(merchant)
         self.listing = PaymentListing(
             payments=payments,
             cursors=SignedCursors(InMemoryMac(b"cursor key")),
@@ -300,6 +313,8 @@ class World:
     def operator_replays(self) -> None:
         self.scheduler.pause("dlq.replay")
         self.note(f"operator replayed {self.queue.replay_dead_letters()} dead letters")
+        self.scheduler.pause("webhook dlq.replay")
+        self.webhooks.operator_replays()
 
     def poison(self) -> None:
         body = self.rng.choice(
