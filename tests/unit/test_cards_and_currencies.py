@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.cards import mask_card_number, passes_luhn
+from core.domain.cards import CardSecret, mask_card_number, passes_luhn
 from core.domain.currencies import minor_unit_exponent
 
 
@@ -36,3 +36,9 @@ def test_currencies_know_their_minor_unit(code: str, exponent: int) -> None:
 def test_an_unknown_currency_has_no_exponent() -> None:
     with pytest.raises(KeyError):
         minor_unit_exponent("XYZ")
+
+
+def test_a_card_secret_shows_only_its_last_four_however_it_is_printed() -> None:
+    card = CardSecret(pan="4000056655665556", cvv="737")
+
+    assert repr(card) == str(card) == f"{card}" == "CardSecret(pan=************5556, cvv=***)"

@@ -37,7 +37,7 @@ def test_final_is_final(final: PaymentStatus) -> None:
 
 def test_created_can_only_become_processing() -> None:
     check_transition(PaymentStatus.CREATED, PaymentStatus.PROCESSING)
-    with pytest.raises(IllegalTransitionError):
+    with pytest.raises(IllegalTransitionError, match=r"^Created -> Accepted is not allowed$"):
         check_transition(PaymentStatus.CREATED, PaymentStatus.ACCEPTED)
 
 

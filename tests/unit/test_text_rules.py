@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from core.domain.text_rules import contains_card_number, may_hold_card_number
+from core.domain.text_rules import contains_card_number, may_hold_card_number, text_problem
 from tests.merchant_corpus import legitimate_corpus, written_test_cards
 
 # Random version-4 UUIDs, reproducibly: the keys merchants are told to send.
@@ -113,3 +113,62 @@ def test_text_shown_to_ops_is_withheld_on_any_long_run_of_digits(text: str, with
     # GIVEN text we only show (a dead letter's body), never refuse
     # THEN any run of 12 digits or more is enough to withhold it, card or not
     assert may_hold_card_number(text) is withheld
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Ada\ud800", "must be valid Unicode text (it has a lone surrogate)"),
+        ("Ada\x00", "must not contain control characters"),
+        ("Ada\x85Lovelace", "must not contain control characters"),  # C1: NEXT LINE
+        ("Ada\u202eecalevoL", "must not contain bidirectional control characters"),
+        ("Ada\u061c", "must not contain bidirectional control characters"),
+        ("Ada\u2069", "must not contain bidirectional control characters"),
+        ("Ada\u2028Lovelace", "must not contain line or paragraph separators"),
+        ("Ada\u2029Lovelace", "must not contain line or paragraph separators"),
+        ("", "must contain visible characters"),
+        ("   ", "must contain visible characters"),
+        ("\u3164\u3164", "must contain visible characters"),  # Hangul filler
+        ("\u2800", "must contain visible characters"),  # Braille blank
+        ("\u115f\u1160\u180e\uffa0", "must contain visible characters"),
+        ("\u200b\u00a0\u0301\u20dd", "must contain visible characters"),
+    ],
+)
+def test_free_text_that_is_not_plain_visible_text_is_refused_with_why(
+    text: str, problem: str
+) -> None:
+    assert text_problem(text) == problem
+
+
+@pytest.mark.parametrize(
+    "text", ["Ada Lovelace", "X", "Zoë Ñúñez-O'Brien", "李小龙", "Jos\u0065\u0301", "a\u200db"]
+)
+def test_names_people_have_are_kept(text: str) -> None:
+    assert text_problem(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "caught"),
+    [
+        # Up to 5 of anything but letters between groups; a sixth ends the run.
+        ("4242     4242     4242     4242", True),
+        ("4242      4242      4242      4242", False),
+        # Letters and commas end a run: these are four short numbers, no card.
+        ("4242a4242b4242c4242", False),
+        ("4242,4242,4242,4242", False),
+        # Invisible characters and blank letters are read past, even inside a group.
+        ("42\u200b42424242424242", True),
+        ("42\u3164424242\u030442424242", True),
+        # 8-8 or 8-4-4 is a card only with one separator throughout.
+        ("42424242 4242 4242", True),
+        ("42424242 4242-4242", False),
+        # 4-5-4-3 is no layout a card is written in.
+        ("4242 42424 2424 242", False),
+        # A valid IBAN is no run of digits, and its neighbours are not joined across it.
+        ("4242 4242 DK50 0040 0440 1162 43 4242 4242", False),
+        # IBAN-shaped with check digits that fail: its digits are read as digits.
+        ("GB00 4242 4242 4242 4242", True),
+    ],
+)
+def test_how_digits_are_grouped_decides_what_is_read_as_a_card(text: str, caught: bool) -> None:
+    assert contains_card_number(text) is caught

@@ -168,3 +168,51 @@ def test_without_now_the_receivers_clock_decides() -> None:
     verify_signature(BODY, fresh, [SECRET])
     with pytest.raises(WebhookSignatureError, match="more than 300"):
         verify_signature(BODY, replayed, [SECRET])
+
+
+@pytest.mark.parametrize(
+    ("secrets", "header", "tolerance", "error"),
+    [
+        ([SECRET], None, 300, WebhookSignatureError("no Paygate-Signature header")),
+        (
+            ["whsec_other"],
+            signature_header([SECRET], NOW, BODY),
+            300,
+            WebhookSignatureError("no signature matches any of the secrets"),
+        ),
+        ([""], "", 300, ValueError("verify_signature needs at least one non-empty secret")),
+        (SECRET, "", 300, TypeError("secrets is a list of secrets, not one secret: [secret]")),
+        ([42], "", 300, TypeError("a secret is text or bytes, not int")),
+        ([SECRET], "", -1, ValueError("tolerance_seconds is a number of seconds, 0 or more")),
+        (
+            [SECRET],
+            "",
+            float("inf"),
+            ValueError("tolerance_seconds is a number of seconds, 0 or more"),
+        ),
+    ],
+    ids=["no header", "no match", "empty secret", "one secret", "a number", "negative", "inf"],
+)
+def test_each_refusal_says_why_in_the_words_a_receiver_logs(
+    secrets: object, header: str | None, tolerance: float, error: Exception
+) -> None:
+    with pytest.raises(type(error)) as raised:
+        verify_signature(BODY, header, secrets, tolerance, now=NOW)  # type: ignore[arg-type]
+    assert str(raised.value) == str(error)
+
+
+def test_a_zero_tolerance_accepts_a_delivery_signed_this_very_second() -> None:
+    header = signature_header([SECRET], NOW, BODY)
+    verify_signature(BODY, header, [SECRET], tolerance_seconds=0, now=NOW)
+    with pytest.raises(WebhookSignatureError, match="more than 0"):
+        verify_signature(BODY, header, [SECRET], tolerance_seconds=0, now=NOW + 1)
+
+
+def test_a_bytes_header_is_read_as_ascii_so_non_ascii_bytes_are_no_separator() -> None:
+    # GIVEN a valid signature behind a UTF-8 no-break space (strip() would drop it as text)
+    valid = signature_header([SECRET], NOW, BODY).encode()
+    header = valid.replace(b",v1=", b",\xc2\xa0v1=")
+
+    # THEN the header is refused as unsigned, never a decoding error
+    with pytest.raises(WebhookSignatureError, match="no timestamp or no v1"):
+        verify_signature(BODY, header, [SECRET], now=NOW)
