@@ -126,14 +126,7 @@ class InMemoryPaymentStore:
         now: int,
     ) -> Payment:
         stored = self._payments.get(payment_id)
-        if (
-            stored is None
-            or stored.merchant_id != merchant_id
-            or stored.status is not PaymentStatus.CREATED
-            or stored.version != CREATED_VERSION
-            or stored.expires_at is None
-            or stored.expires_at <= now
-        ):
+        if stored is None or not stored.takes_card_from(merchant_id, now):
             raise TransitionRejectedError(stored)
         processing = replace(
             stored,

@@ -338,9 +338,10 @@ class DynamoPaymentStore:
         correlation_id: str,
         now: int,
     ) -> Payment:
-        """Created -> Processing in ONE conditional update: the payment must belong to the
-        merchant, be Created, unexpired and unchanged since creation. Removes the TTL
-        attribute so a paid payment can never be deleted by TTL."""
+        """Created -> Processing in ONE conditional update, on Payment.takes_card_from's
+        rule (the merchant's own, Created and unchanged since, unexpired) written as its
+        condition expression. Removes the TTL attribute so a paid payment can never be
+        deleted by TTL."""
         token = new_write_token()
         # Submitted within its TTL of creation, so this is before its settle time (the
         # settings make sure of it).

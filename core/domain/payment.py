@@ -136,6 +136,18 @@ class Payment:
     def visible_to(self, merchant_id: str, now: int) -> bool:
         return self.merchant_id == merchant_id and not self.is_expired(now)
 
+    def takes_card_from(self, merchant_id: str, now: int) -> bool:
+        """Whether make-payment may move it Created -> Processing now: the merchant's own,
+        Created and unchanged since, not expired. (DynamoPaymentStore.mark_processing's
+        condition expression states this rule for DynamoDB; the contract suite holds it.)"""
+        return (
+            self.merchant_id == merchant_id
+            and self.status is PaymentStatus.CREATED
+            and self.version == CREATED_VERSION
+            and self.expires_at is not None
+            and self.expires_at > now
+        )
+
     def with_outcome(self, outcome: BankOutcome, now: int) -> Payment:
         """The bank answered. Its answer is recorded and the card is erased in the same
         write: once the bank has answered, even Pending, no card data is kept (PCI DSS

@@ -83,6 +83,17 @@ def test_an_expired_created_payment_is_invisible_but_a_paid_one_is_not() -> None
     assert _payment(PaymentStatus.PROCESSING).visible_to("m", 10**9)
 
 
+def test_only_its_merchant_pays_a_created_payment_and_only_before_it_expires() -> None:
+    created = Payment("p", "m", PaymentStatus.CREATED, 1, 0, 0, expires_at=600)
+
+    assert created.takes_card_from("m", 599)
+    assert not created.takes_card_from("m", 600)  # expired
+    assert not created.takes_card_from("other", 0)
+    assert not replace(created, version=2).takes_card_from("m", 0)  # changed since
+    assert not replace(created, expires_at=None).takes_card_from("m", 0)
+    assert not _payment(PaymentStatus.PROCESSING).takes_card_from("m", 0)
+
+
 def test_the_banks_answer_starts_the_payments_watch_afresh() -> None:
     # GIVEN an in-flight payment the reconciler re-queued twice, whose last processing
     # failed and whose job once could not be queued
