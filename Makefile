@@ -69,10 +69,10 @@ test: lint $(CHROMIUM)
 test-fast: $(INSTALLED)
 	$(BIN)/pytest -q tests/unit tests/contract
 
-# The deterministic simulation (tests/simulation/): make simulate [SEEDS=1000] [FIRST=0];
-# make simulate SEED=n [MUTANT=name] replays one seed and prints its trace.
+# The deterministic simulation (tests/simulation/): make simulate [SEEDS=1000] [FIRST=0]
+# [JOBS=1]; make simulate SEED=n [MUTANT=name] replays one seed and prints its trace.
 simulate: $(INSTALLED)
-	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED),--seeds $(or $(SEEDS),1000) --first $(or $(FIRST),0))$(if $(MUTANT), --mutant $(MUTANT))
+	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED),--seeds $(or $(SEEDS),1000) --first $(or $(FIRST),0) --jobs $(or $(JOBS),1))$(if $(MUTANT), --mutant $(MUTANT))
 
 # make run [PORT=8420] [AWS_PORT=0]; or PAYGATE_PORT / PAYGATE_AWS_PORT in the environment.
 run: $(RUNNABLE)

@@ -94,3 +94,13 @@ def test_the_replay_command_replays_the_seed_in_a_new_process() -> None:
     )
 
     assert replayed.stdout.splitlines()[:-1] == run_seed(seed).trace
+
+
+def test_seeds_shared_among_processes_report_the_lowest_failing_seed() -> None:
+    seed, _ = CAUGHT_BY["event-dropped-on-a-crash"]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["--seeds", "8", "--jobs", "2", "--mutant", "event-dropped-on-a-crash"])
+
+    assert code == 1
+    assert f"seed {seed} broke:" in out.getvalue()
