@@ -22,6 +22,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.equivalent_mutants import EQUIVALENT_MUTANTS, Equivalent
+
 ROOT = Path(__file__).resolve().parent.parent
 MUTATE_VENV = ROOT / ".venv-mutate"
 WORK = ROOT / "build" / "mutate"
@@ -103,12 +105,19 @@ def prepare(modules: list[str]) -> None:
 class Score:
     module: str
     killed: int
-    total: int
     survivors: list[str]
+    equivalent: int = 0
 
     @property
-    def percent(self) -> float:
-        return 100.0 * self.killed / self.total if self.total else 100.0
+    def total(self) -> int:
+        return self.killed + len(self.survivors) + self.equivalent
+
+    def line(self) -> str:
+        percent = 100.0 * self.killed / (self.total - self.equivalent or 1)
+        return (
+            f"  {self.module:40} {percent:5.1f}%  {self.killed}/{self.total - self.equivalent}"
+            f"  ({self.equivalent} equivalent)"
+        )
 
 
 def scores() -> list[Score]:
@@ -116,16 +125,45 @@ def scores() -> list[Score]:
     for meta in sorted((WORK / "mutants").rglob("*.py.meta")):
         module = str(meta.relative_to(WORK / "mutants")).removesuffix(".meta")
         exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
-        if not exit_codes:
-            continue
-        statuses = {
-            name: STATUS_BY_EXIT_CODE.get(code, "suspicious") if code is not None else "unchecked"
-            for name, code in exit_codes.items()
-        }
-        killed = sum(status in KILLED for status in statuses.values())
-        survivors = sorted(name for name, status in statuses.items() if status not in KILLED)
-        results.append(Score(module, killed, len(statuses), survivors))
+        statuses = [
+            "not checked" if code is None else STATUS_BY_EXIT_CODE.get(code, "suspicious")
+            for code in exit_codes.values()
+        ]
+        killed = sum(status in KILLED for status in statuses)
+        survivors = sorted(
+            name for name, status in zip(exit_codes, statuses, strict=True) if status not in KILLED
+        )
+        if exit_codes:
+            results.append(Score(module, killed, survivors))
     return results
+
+
+def equivalent(name: str, diff: str) -> Equivalent | None:
+    """The recorded judgement of this survivor, if it still names the same mutation."""
+    known = EQUIVALENT_MUTANTS.get(name.replace("\u01c1", "."))
+    mutated = [line for line in diff.splitlines() if line.startswith("+ ")]
+    if known and any(known.mutated_line in line for line in mutated):
+        return known
+    return None
+
+
+def report(mutmut: Path, results: list[Score], diffs: bool) -> None:
+    for score in results:
+        for name in list(score.survivors):
+            diff = _run([str(mutmut), "show", name], cwd=WORK, check=False)
+            known = equivalent(name, diff)
+            if known:
+                score.survivors.remove(name)
+                score.equivalent += 1
+                print(f"equivalent: {name}: {known.reason}")
+            else:
+                print(f"\nsurvived: {name}\n{diff if diffs else ''}")
+    print("\nmutation score (killed / mutants not equivalent), fast tier:")
+    for score in results:
+        print(score.line())
+    survivors = [name for score in results for name in score.survivors]
+    equivalents = sum(score.equivalent for score in results)
+    print(Score("all", sum(score.killed for score in results), survivors, equivalents).line())
 
 
 def main() -> int:
@@ -140,17 +178,7 @@ def main() -> int:
     prepare(modules)
     run = [str(mutmut), "run", "--max-children", str(args.max_children)]
     subprocess.run(run, cwd=WORK, check=False)  # noqa: S603 (its progress shown as it goes)
-    results = scores()
-    for score in results:
-        for name in score.survivors:
-            print(f"\nsurvived: {name}")
-            if not args.no_diffs:
-                print(_run([str(mutmut), "show", name], cwd=WORK, check=False))
-    print("\nmutation score (killed / mutants), fast tier:")
-    for score in results:
-        print(f"  {score.module:45} {score.percent:5.1f}%  {score.killed}/{score.total}")
-    killed, total = sum(s.killed for s in results), sum(s.total for s in results)
-    print(f"  {'all':45} {100.0 * killed / max(total, 1):5.1f}%  {killed}/{total}")
+    report(mutmut, scores(), diffs=not args.no_diffs)
     return 0
 
 

@@ -1,0 +1,89 @@
+"""Surviving mutants judged equivalent: the mutated code behaves as the original for every
+input, so no test can tell them apart. Each is keyed by mutmut's name (its ǁ written as .)
+with a fragment of its mutated line: if the code changes and the name comes to mean another
+mutant, the fragment no longer matches and `make mutate` reports that one as a survivor."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Equivalent(NamedTuple):
+    mutated_line: str
+    reason: str
+
+
+_CODEC_ALIAS = "codec names are case-insensitive aliases of the same codec"
+_LETTERS = "the placeholder is letters either way, and a letter ends a run of digits alike"
+_SHORT = "it only adds or drops candidates of 11 digits or fewer, or a group already yielded alone"
+
+EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
+    "core.domain.cards.x_passes_luhn__mutmut_14": Equivalent(
+        "if value >= 9:", "a doubled digit is even (0..18), never 9"
+    ),
+    "core.domain.cards.x_passes_luhn__mutmut_20": Equivalent(
+        "total -= value", "a sum is a multiple of 10 exactly when its negation is"
+    ),
+    "core.domain.submission.x.RequestDigests.digested__mutmut_42": Equivalent(
+        'encode("UTF-8")', _CODEC_ALIAS
+    ),
+    "core.domain.webhook_signature.x_verify_signature__mutmut_16": Equivalent(
+        'float("INF")', 'float() reads "INF" as infinity too'
+    ),
+    "core.domain.webhook_signature.x_verify_signature__mutmut_27": Equivalent(
+        'decode("ASCII"', _CODEC_ALIAS
+    ),
+    "core.domain.webhook_signature.x_verify_signature__mutmut_41": Equivalent(
+        'rpartition("=")',
+        'a part with two "=" fails either way: its name or its value then holds a "=", which '
+        "neither t, v1, the timestamp nor a hex digest can",
+    ),
+    "core.domain.text_rules.x_contains_card_number__mutmut_9": Equivalent('"XXibanXX"', _LETTERS),
+    "core.domain.text_rules.x_contains_card_number__mutmut_10": Equivalent('"IBAN"', _LETTERS),
+    "core.domain.text_rules.x_contains_card_number__mutmut_17": Equivalent('"XXuuidXX"', _LETTERS),
+    "core.domain.text_rules.x_contains_card_number__mutmut_18": Equivalent('"UUID"', _LETTERS),
+    "core.domain.text_rules.x_contains_card_number__mutmut_21": Equivalent(
+        "len(candidate) > MIN_PAN_DIGITS_IN_TEXT",
+        "no brand issues 13-digit cards (card_brands.py: 14 at least), so is_card_number "
+        "refuses every 13-digit candidate anyway",
+    ),
+    "core.domain.text_rules.x__digit_runs__mutmut_3": Equivalent(
+        "between: list[str] = None",
+        "until the first digit or separator, None and [] are both falsy and never appended to",
+    ),
+    "core.domain.text_rules.x__digit_runs__mutmut_48": Equivalent(
+        "between = None",
+        "after a run ends, between is only tested for truth (None and [] alike) until a digit "
+        "resets it",
+    ),
+    "core.domain.text_rules.x__digit_runs__mutmut_15": Equivalent(
+        "if between or not digits and run.groups:",
+        "a separator is only kept after a group (run.groups non-empty, digits flushed), and a "
+        "run's end leaves no groups: between is non-empty exactly when the full test holds",
+    ),
+    "core.domain.text_rules.x__digit_runs__mutmut_19": Equivalent(
+        '"XXXX".join(between)',
+        "separators hold no letters, so joining with XXXX tells the same separators apart",
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_4": Equivalent(
+        "while start <= len(groups):", "the extra pass, start == len(groups), yields nothing"
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_13": Equivalent(
+        "if end + start >= 2:", _SHORT
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_14": Equivalent(
+        "if end - start > 2:", _SHORT
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_15": Equivalent(
+        "if end - start >= 3:", _SHORT
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_20": Equivalent(
+        "len(groups[end]) <= 4:", "groups[end] stopped the run of 4s, so it is never 4 long"
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_21": Equivalent(
+        "len(groups[end]) < 5:", "groups[end] stopped the run of 4s, so it is never 4 long"
+    ),
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_34": Equivalent(
+        "range(len(groups) + 2)", "the extra windows hold fewer than 3 groups: no layout"
+    ),
+}
