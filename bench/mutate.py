@@ -141,7 +141,8 @@ def scores() -> list[Score]:
 def equivalent(name: str, diff: str) -> Equivalent | None:
     """The recorded judgement of this survivor, if it still names the same mutation."""
     known = EQUIVALENT_MUTANTS.get(name.replace("\u01c1", "."))
-    mutated = [line for line in diff.splitlines() if line.startswith("+ ")]
+    lines = diff.splitlines()
+    mutated = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
     if known and any(known.mutated_line in line for line in mutated):
         return known
     return None
