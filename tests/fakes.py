@@ -49,11 +49,12 @@ from core.domain.webhooks import (
     MAX_ENDPOINTS_PER_MERCHANT,
     Attempt,
     DeadLetterReplay,
+    DeadLetterReplayRun,
     Delivery,
     DeliveryJob,
     DeliveryProgress,
     DeliveryState,
-    InvalidDeliveryJobError,
+    LetterVerdict,
     SendResult,
     StoredEvent,
     WebhookEndpoint,
@@ -762,31 +763,17 @@ class InMemoryDeliveryQueue:
         self.dead_letters.append(DeadLetter(f"dl-{next(self._handles)}", body, reason[:1000]))
 
     def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
-        replayed: list[DeliveryJob] = []
-        unreadable: list[str] = []
-        seen: set[tuple[str, str]] = set()
-        duplicates = 0
+        run = DeadLetterReplayRun(now, limit)
         for letter in list(self.dead_letters):
-            if len(replayed) >= limit:
+            if run.room <= 0:
                 break
-            try:
-                job = DeliveryJob.from_body(letter.body)
-            except InvalidDeliveryJobError:
-                unreadable.append(letter.message_id)
+            verdict, fresh = run.judge(letter.message_id, letter.body)
+            if dry_run or verdict is LetterVerdict.UNREADABLE:
                 continue
-            if (job.event_id, job.endpoint_id) in seen:
-                duplicates += 1
-            else:
-                seen.add((job.event_id, job.endpoint_id))
-                fresh = DeliveryJob.replayed(
-                    job.event_id, job.endpoint_id, job.merchant_id, now, replay=False
-                )
-                replayed.append(fresh)
-                if not dry_run:
-                    self.publish([fresh], now)
-            if not dry_run:
-                self.dead_letters.remove(letter)
-        return DeadLetterReplay(tuple(replayed), tuple(unreadable), duplicates)
+            if fresh is not None:
+                self.publish([fresh], now)
+            self.dead_letters.remove(letter)
+        return run.report()
 
     def receive(self, lane: str = FAST_LANE, most: int = 10) -> list[QueuedDelivery]:
         """Up to `most` messages of the lane visible now, oldest first, hidden for the

@@ -9,7 +9,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from core.domain.webhooks import DeadLetterReplay, DeliveryJob, InvalidDeliveryJobError
+from core.domain.webhooks import (
+    DeadLetterReplay,
+    DeadLetterReplayRun,
+    DeliveryJob,
+    LetterVerdict,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -70,55 +75,32 @@ class SqsDeliveryQueue:
         )
 
     def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
-        """Deliveries in the DLQ back on the queue with a fresh retry budget: each sent
+        """The DLQ replayed as DeadLetterReplayRun judges each letter: a replay is sent
         first and deleted from the DLQ second, so a crash in between can only deliver one
-        twice (receivers dedupe), never lose one. A second letter for the same delivery (a
-        run that died after dead-lettering it) is deleted, not replayed again. A message
-        that is not a delivery stays in the DLQ for a person to read; a dry run leaves
-        every message there. What is left is visible again at once."""
-        replayed: list[DeliveryJob] = []
-        unreadable: list[str] = []
+        twice (receivers dedupe), never lose one; a duplicate is deleted; an unreadable
+        letter stays for a person to read; a dry run leaves every message there. What is
+        left is visible again at once."""
+        run = DeadLetterReplayRun(now, limit)
         looked_at: list[str] = []
-        seen: set[tuple[str, str]] = set()
-        duplicates = 0
-        while len(replayed) < limit:
+        while run.room > 0:
             messages = self._client.receive_message(
                 QueueUrl=self._dlq_url,
-                MaxNumberOfMessages=min(SQS_BATCH, limit - len(replayed)),
+                MaxNumberOfMessages=min(SQS_BATCH, run.room),
                 VisibilityTimeout=60,
             ).get("Messages", [])
             if not messages:
                 break
             for message in messages:
-                try:
-                    job = DeliveryJob.from_body(message["Body"])
-                except InvalidDeliveryJobError:
-                    unreadable.append(message["MessageId"])
-                    looked_at.append(message["ReceiptHandle"])
+                handle = message["ReceiptHandle"]
+                verdict, fresh = run.judge(message["MessageId"], message["Body"])
+                if dry_run or verdict is LetterVerdict.UNREADABLE:
+                    looked_at.append(handle)
                     continue
-                if (job.event_id, job.endpoint_id) in seen:
-                    duplicates += 1
-                    if dry_run:
-                        looked_at.append(message["ReceiptHandle"])
-                    else:
-                        self._client.delete_message(
-                            QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"]
-                        )
-                    continue
-                seen.add((job.event_id, job.endpoint_id))
-                fresh = DeliveryJob.replayed(
-                    job.event_id, job.endpoint_id, job.merchant_id, now, replay=False
-                )
-                if dry_run:
-                    looked_at.append(message["ReceiptHandle"])
-                else:
+                if fresh is not None:
                     self.publish([fresh], now)
-                    self._client.delete_message(
-                        QueueUrl=self._dlq_url, ReceiptHandle=message["ReceiptHandle"]
-                    )
-                replayed.append(fresh)
+                self._client.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=handle)
         for handle in looked_at:
             self._client.change_message_visibility(
                 QueueUrl=self._dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
             )
-        return DeadLetterReplay(tuple(replayed), tuple(unreadable), duplicates)
+        return run.report()

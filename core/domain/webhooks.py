@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 from core.domain.queued_messages import queued_json_object
@@ -378,6 +379,55 @@ class DeadLetterReplay:
     unreadable: tuple[str, ...] = ()
     # Second letters for a delivery already replayed by this run: deleted (or would be).
     duplicates: int = 0
+
+
+class LetterVerdict(StrEnum):
+    REPLAY = "replay"
+    # A second letter for a delivery this run replays already: deleted, not replayed again.
+    DUPLICATE = "duplicate"
+    # Not a delivery job: left in the DLQ for a person to read.
+    UNREADABLE = "unreadable"
+
+
+@dataclass
+class DeadLetterReplayRun:
+    """What a replay of the deliveries' DLQ does with each letter, in the order they are
+    read: a delivery job is replayed once, as the first attempt of a new chain with a fresh
+    retry budget; a second letter for the same delivery (a run that died after dead-
+    lettering it) is a duplicate; anything else is unreadable. The queue's adapter and its
+    fake both read their letters through it."""
+
+    now: float
+    limit: int
+    _jobs: list[DeliveryJob] = field(default_factory=list)
+    _unreadable: list[str] = field(default_factory=list)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+    _duplicates: int = 0
+
+    @property
+    def room(self) -> int:
+        """How many more letters may be replayed."""
+        return self.limit - len(self._jobs)
+
+    def judge(self, message_id: str, body: str) -> tuple[LetterVerdict, DeliveryJob | None]:
+        """The letter's verdict, and for a replay the job to queue."""
+        try:
+            job = DeliveryJob.from_body(body)
+        except InvalidDeliveryJobError:
+            self._unreadable.append(message_id)
+            return LetterVerdict.UNREADABLE, None
+        if (job.event_id, job.endpoint_id) in self._seen:
+            self._duplicates += 1
+            return LetterVerdict.DUPLICATE, None
+        self._seen.add((job.event_id, job.endpoint_id))
+        fresh = DeliveryJob.replayed(
+            job.event_id, job.endpoint_id, job.merchant_id, self.now, replay=False
+        )
+        self._jobs.append(fresh)
+        return LetterVerdict.REPLAY, fresh
+
+    def report(self) -> DeadLetterReplay:
+        return DeadLetterReplay(tuple(self._jobs), tuple(self._unreadable), self._duplicates)
 
 
 class DeliveryQueue(Protocol):
