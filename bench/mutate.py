@@ -138,9 +138,14 @@ def scores() -> list[Score]:
     return results
 
 
+def _judged_as(name: str) -> str:
+    """The key of bench/equivalent_mutants.py: mutmut's name with its \u01c1 written as ."""
+    return name.replace("\u01c1", ".")
+
+
 def equivalent(name: str, diff: str) -> Equivalent | None:
     """The recorded judgement of this survivor, if it still names the same mutation."""
-    known = EQUIVALENT_MUTANTS.get(name.replace("\u01c1", "."))
+    known = EQUIVALENT_MUTANTS.get(_judged_as(name))
     lines = diff.splitlines()
     mutated = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
     if known and any(known.mutated_line in line for line in mutated):
@@ -151,7 +156,9 @@ def equivalent(name: str, diff: str) -> Equivalent | None:
 def report(mutmut: Path, results: list[Score], diffs: bool) -> None:
     for score in results:
         for name in list(score.survivors):
-            diff = _run([str(mutmut), "show", name], cwd=WORK, check=False)
+            judged = _judged_as(name) in EQUIVALENT_MUTANTS
+            show = diffs or judged  # mutmut show takes about a second
+            diff = _run([str(mutmut), "show", name], cwd=WORK, check=False) if show else ""
             known = equivalent(name, diff)
             if known:
                 score.survivors.remove(name)
