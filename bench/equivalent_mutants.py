@@ -15,6 +15,7 @@ class Equivalent(NamedTuple):
 
 _CODEC_ALIAS = "codec names are case-insensitive aliases of the same codec"
 _LETTERS = "the placeholder is letters either way, and a letter ends a run of digits alike"
+_EPOCH = "updated_at is a real time (seconds since 1970), so a 0 or a 1 never wins max()"
 _SHORT = "it only adds or drops candidates of 11 digits or fewer, or a group already yielded alone"
 
 EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
@@ -86,4 +87,6 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.text_rules.x._DigitRun.written_cards__mutmut_34": Equivalent(
         "range(len(groups) + 2)", "the extra windows hold fewer than 3 groups: no layout"
     ),
+    "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
+    "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
 }
