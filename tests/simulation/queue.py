@@ -9,9 +9,11 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.domain.dead_letters import LetterKind
 from core.domain.jobs import PaymentJob
 from core.domain.ports import QueueDepth
 from tests.fakes import received
+from tests.fakes_registry import InMemoryDeadLetterQueue
 
 
 @dataclass
@@ -39,7 +41,9 @@ class SimulatedQueue:
         self._duplicate_rate = duplicate_rate
         self._messages: dict[int, Message] = {}
         self._handles = 0
-        self.dead_letters: list[str] = []
+        # Set by the World once the payments store exists: the DLQ and its operator tools
+        # (core/domain/dead_letters.py), which replay jobs, drop stale copies, leave poison.
+        self.dlq: InMemoryDeadLetterQueue | None = None
         # Every body ever sent (the card-data check reads them).
         self.sent: list[str] = []
 
@@ -78,7 +82,8 @@ class SimulatedQueue:
         self._rng.shuffle(visible)
 
         def to_dead_letters(message: Message) -> None:
-            self.dead_letters.append(self._messages.pop(message.handle).body)
+            assert self.dlq is not None
+            self.dlq.dead_letter(self._messages.pop(message.handle).body)
 
         return received(visible, most, now + self._visibility, self._max_receives, to_dead_letters)
 
@@ -86,11 +91,19 @@ class SimulatedQueue:
         self._messages.pop(handle, None)
 
     def replay_dead_letters(self) -> int:
-        """What `paygate dlq replay` does: each dead letter sent again, then removed."""
-        letters, self.dead_letters = self.dead_letters, []
-        for body in letters:
-            self.send(body)
-        return len(letters)
+        """What `paygate dlq replay` does: each job of a payment in flight sent again, then
+        removed; stale copies removed; poison left (alarmed, for a person)."""
+        assert self.dlq is not None
+        report = self.dlq.replay(limit=1000)
+        for job in self.dlq.replayed:
+            self.send(job.to_body())
+        self.dlq.replayed.clear()
+        return len(report.replayed)
+
+    def jobs_dead_lettered(self) -> int:
+        """Letters the operator would replay (not poison)."""
+        assert self.dlq is not None
+        return sum(letter.kind is LetterKind.JOB for letter in self.dlq.list(limit=10**6))
 
     def next_visible_at(self) -> float:
         return min((m.visible_at for m in self._messages.values()), default=float("inf"))

@@ -194,7 +194,7 @@ def _quiesce(world: World, watch: Watch) -> list[str]:
             actors.append(("event publisher", hooks.publisher_reads))
         if hooks.next_due() <= now:
             actors += [("fast lane", fast_lane), ("slow lane", slow_lane)]
-        dead = world.queue.dead_letters or hooks.queue.dead_letters
+        dead = world.queue.jobs_dead_lettered() or hooks.queue.dead_letters
         if dead and not len(world.queue) and not hooks.queue.waiting():
             actors.append(("operator", world.operator_replays))
         for name, body in actors:
@@ -212,7 +212,7 @@ def _next_due(world: World) -> float:
 
 def _quiet(world: World) -> bool:
     in_flight = any(p.status.is_in_flight for p in world.store._payments.values())
-    letters = [body for body in world.queue.dead_letters if "paymentId" in body]
+    letters = world.queue.jobs_dead_lettered()
     return not in_flight and not len(world.queue) and not letters and world.webhooks.quiet()
 
 

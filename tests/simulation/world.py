@@ -35,6 +35,7 @@ from tests.fakes import (
     InMemoryMac,
     InMemoryPaymentStore,
 )
+from tests.fakes_registry import InMemoryDeadLetterQueue
 from tests.simulation.mutants import Mutant
 from tests.simulation.port_faults import FaultPlan, Faulty
 from tests.simulation.queue import SimulatedQueue
@@ -125,6 +126,9 @@ class World:
         self.digests = RequestDigests(InMemoryMac())
         metrics = CountingMetrics()
         payments = self._faulty("payments", store)
+        self.queue.dlq = InMemoryDeadLetterQueue(
+            payments, lambda: int(self.clock.now() * 1000), MAX_RECEIVE_COUNT
+        )
         vault = self._faulty("vault", self.vault)
         jobs = self._faulty("jobs", self.queue)
         self.processor = PaymentProcessor(
