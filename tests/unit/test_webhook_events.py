@@ -6,8 +6,15 @@ import random
 
 import pytest
 
-from core.domain.payment import PaymentStatus
-from core.domain.webhook_events import WebhookEvent, event_id, event_type_of, parse_event_id
+from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment_view import PaymentView
+from core.domain.webhook_events import (
+    WebhookEvent,
+    event_id,
+    event_of_write,
+    event_type_of,
+    parse_event_id,
+)
 from core.domain.webhook_retry import (
     FIRST_WAIT_SECONDS,
     MAX_WAIT_SECONDS,
@@ -51,6 +58,29 @@ def test_the_event_id_is_the_payment_and_version_and_reads_back() -> None:
         "",
     ):
         assert parse_event_id(bad) is None
+
+
+def test_a_version_of_up_to_15_digits_reads_back_and_the_id_splits_at_its_last_underscore() -> None:
+    assert parse_event_id(f"evt_{PAYMENT}_{'9' * 15}") == (PAYMENT, 10**15 - 1)
+    assert parse_event_id(f"evt_{PAYMENT}_{'9' * 16}") is None
+    assert parse_event_id("evt_a_b_7") == ("a_b", 7)
+
+
+def test_a_write_that_reaches_a_status_makes_its_event_from_the_payment_as_written() -> None:
+    accepted = Payment(PAYMENT, "ada", PaymentStatus.ACCEPTED, 3, 1_800_000_000, 1_800_000_042)
+
+    event = event_of_write(PaymentStatus.PROCESSING, accepted)
+
+    assert event == WebhookEvent(
+        "payment.accepted",
+        1_800_000_042,
+        PAYMENT,
+        "ada",
+        3,
+        PaymentView.of(accepted).to_json(),
+    )
+    assert event_of_write(PaymentStatus.ACCEPTED, accepted) is None  # a note, not a change
+    assert event_of_write(None, accepted) is not None  # a new item that is already a status
 
 
 def test_the_event_shape() -> None:
