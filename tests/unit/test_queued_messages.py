@@ -41,3 +41,40 @@ def test_a_short_json_object_passes_to_the_fields_check() -> None:
 
     # WHEN it is read THEN it is the object (its fields are each job's to check)
     assert queued_json_object(body, "job") == json.loads(body)
+
+
+PAYMENT_ID = "27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1"
+SHORT_ID = "a payment job's correlationId is a short id"
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        (
+            {"paymentId": PAYMENT_ID, "card": "x"},
+            "a payment job holds its paymentId and correlationId only",
+        ),
+        ({"correlationId": "c"}, "a payment job names its paymentId"),
+        ({"paymentId": 7}, "a payment job names its paymentId"),
+        ({"paymentId": ""}, "a payment job names its paymentId"),
+        ({"paymentId": "p-1"}, "a payment job names a payment id (a UUID)"),
+        ({"paymentId": PAYMENT_ID, "correlationId": 7}, SHORT_ID),
+        ({"paymentId": PAYMENT_ID, "correlationId": "c" * 129}, SHORT_ID),
+    ],
+)
+def test_a_payment_job_refused_says_why_as_the_dlq_shows_it(
+    fields: dict[str, object], why: str
+) -> None:
+    # THEN the reason an operator reads for a poison letter names what is wrong
+    with pytest.raises(ValueError) as refused:
+        PaymentJob.from_body(json.dumps(fields))
+    assert str(refused.value) == why
+
+
+def test_a_payment_job_without_a_correlation_id_reads_as_one_with_none_and_round_trips() -> None:
+    job = PaymentJob.from_body(json.dumps({"paymentId": PAYMENT_ID}))
+
+    assert job == PaymentJob(PAYMENT_ID, "")
+    assert PaymentJob.from_body(PaymentJob(PAYMENT_ID, "reconciler").to_body()) == PaymentJob(
+        PAYMENT_ID, "reconciler"
+    )
