@@ -19,6 +19,10 @@ _EPOCH = "updated_at is a real time (seconds since 1970), so a 0 or a 1 never wi
 _SHORT = "it only adds or drops candidates of 11 digits or fewer, or a group already yielded alone"
 
 EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
+    "core.domain.payment_view.x.PaymentView.to_json__mutmut_2": Equivalent(
+        "isinstance(value, Enum)) and False",
+        "the view's only Enum is PaymentStatus, a StrEnum: it equals, and serializes as, its value",
+    ),
     "core.domain.cards.x_passes_luhn__mutmut_14": Equivalent(
         "if value >= 9:", "a doubled digit is even (0..18), never 9"
     ),

@@ -75,3 +75,39 @@ def test_the_response_model_documents_every_field_of_the_view() -> None:
     # GIVEN the view and the response model the OpenAPI document is made from
     # THEN they have the same fields
     assert set(PaymentResponse.model_fields) == set(PaymentView.of(_CREATED).fields())
+
+
+def test_a_declined_payment_reads_as_merchants_get_it_field_by_field() -> None:
+    # A known answer: the names and values a merchant's code reads (get-payment, webhooks)
+    assert PaymentView.of(_DECLINED).to_json() == {
+        "paymentId": "pay_3",
+        "merchantId": "ada",
+        "status": "Declined",
+        "creationTimestampSeconds": 100,
+        "updatedAt": 170,
+        "cardNumber": "************4242",
+        "expiryYear": 2030,
+        "expiryMonth": 7,
+        "currency": "EUR",
+        "amount": 1250,
+        "cardName": "Ada Lovelace",
+        "billingAddress": "12 St James's Square",
+        "failCode": "card_declined",
+        "failReason": "the issuer declined the card",
+        "attempts": 1,
+    }
+
+
+def test_attempts_count_the_banks_answers_and_the_tries_that_got_none() -> None:
+    assert PaymentView.of(_IN_FLIGHT).attempts == 2  # no answer yet, two tries noted
+    assert PaymentView.of(_CREATED).attempts == 0
+    assert PaymentView.of(_DECLINED, processing=False).attempts is None  # listings leave it out
+    assert PaymentView.of(_IN_FLIGHT, processing=False).last_error is None
+
+
+def test_a_fail_reason_without_a_fail_code_is_not_shown() -> None:
+    quiet = Payment(
+        "pay_4", "ada", PaymentStatus.ACCEPTED, 3, 100, 170, fail_reason="left from a try"
+    )
+
+    assert "failReason" not in PaymentView.of(quiet).to_json()
