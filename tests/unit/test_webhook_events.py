@@ -108,3 +108,30 @@ def test_retries_back_off_exponentially_with_jitter_for_three_days_then_stop() -
     assert at - start <= RETRY_FOR_SECONDS
     assert at - start > RETRY_FOR_SECONDS - MAX_WAIT_SECONDS  # the whole budget is used
     assert 12 <= attempt <= 40
+
+
+class _Extreme(random.Random):
+    """Jitter at one end of its range: the shortest (`low`) or the longest wait."""
+
+    def __init__(self, *, low: bool) -> None:
+        super().__init__()
+        self.low = low
+
+    def uniform(self, a: float, b: float) -> float:
+        return a if self.low else b
+
+
+def test_a_retry_waits_at_least_half_the_first_wait_and_at_most_its_ceiling() -> None:
+    start = 1_000_000.0
+
+    assert next_attempt_at(1, start, start, _Extreme(low=True)) == start + FIRST_WAIT_SECONDS / 2
+    assert next_attempt_at(1, start, start, _Extreme(low=False)) == start + FIRST_WAIT_SECONDS
+    assert next_attempt_at(20, start, start, _Extreme(low=False)) == start + MAX_WAIT_SECONDS
+
+
+def test_a_retry_due_exactly_at_the_end_of_the_three_days_is_still_made() -> None:
+    first = 1_000_000.0
+    failed_at = first + RETRY_FOR_SECONDS - FIRST_WAIT_SECONDS  # attempt 1's longest wait left
+
+    assert next_attempt_at(1, failed_at, first, _Extreme(low=False)) == first + RETRY_FOR_SECONDS
+    assert next_attempt_at(1, failed_at + 1, first, _Extreme(low=False)) is None
