@@ -76,7 +76,8 @@ def check_endpoint_url(url: str, *, allow_loopback: bool) -> EndpointUrl:
         ) from None
     schemes = ("https", "http") if allow_loopback else ("https",)
     if parts.scheme not in schemes:
-        raise InvalidWebhookUrlError(f"the URL must start with {' or '.join(schemes)}://")
+        starts = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise InvalidWebhookUrlError(f"the URL must start with {starts}")
     if parts.username is not None or parts.password is not None:
         raise InvalidWebhookUrlError("the URL must not carry a user name or password")
     host = (hostname or "").removesuffix(".").lower()

@@ -96,3 +96,90 @@ def test_the_local_stack_allows_loopback_over_http_and_nothing_else_new() -> Non
         check_endpoint_url("http://10.0.0.5/hooks", allow_loopback=True)
     with pytest.raises(InvalidWebhookUrlError, match="only for loopback"):
         check_endpoint_url("http://example.com/hooks", allow_loopback=True)
+
+
+_PRINTABLE = (
+    "the URL may hold printable ASCII characters only, no spaces: percent-encode the others, "
+    "and write an international host name in its xn-- form"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "answer"),
+    [
+        ("http://example.com/hooks", "the URL must start with https://"),
+        ("https://localhost/hooks", "the URL's host is a loopback address"),
+        ("https://[::1]/", "the URL's host is a loopback address"),
+        ("https://exa mple.com/", _PRINTABLE),
+        (
+            "https://[::1",
+            "the URL cannot be read: a [ or ] out of place, or a port that is not a number "
+            "from 1 to 65535",
+        ),
+        ("https://[fec0::1]/", "the URL's host is a site-local address"),
+        ("https://[ff02::1]/", "the URL's host is a multicast address"),
+        ("https://0.0.0.0/", "the URL's host is an unspecified address"),
+        (
+            "https://169.254.169.254/",
+            "the URL's host is a link-local address (the cloud metadata service among them)",
+        ),
+        ("https://240.0.0.1/", "the URL's host is a reserved address"),
+        ("https://10.0.0.1/", "the URL's host is a private address"),
+        ("https://100.64.0.1/", "the URL's host is not a public address"),
+        ("https://user@example.com/", "the URL must not carry a user name or password"),
+        ("https:///hooks", "the URL has no host"),
+        ("https://example.com:0/", "the URL's port is not a number from 1 to 65535"),
+        (
+            "https://[2606:4700::1%251]/",
+            "the URL's host may not name a network interface (%)",
+        ),
+        ("https://[v1.x]/", "the URL's host in [ ] is not an IPv6 address"),
+        (
+            "https://shop_1.example.com/",
+            "the URL's host is neither an IP address nor a host name (labels of 1 to 63 "
+            "letters, digits or hyphens, separated by dots)",
+        ),
+        ("", "a URL of at most 2048 characters"),
+    ],
+)
+def test_a_refused_url_is_answered_in_the_words_a_merchant_reads(url: str, answer: str) -> None:
+    # A known answer: the 422's message for each kind of refusal
+    with pytest.raises(InvalidWebhookUrlError) as refused:
+        check_endpoint_url(url, allow_loopback=False)
+    assert str(refused.value) == answer
+
+
+def test_the_local_stack_answers_plain_http_elsewhere_with_how_to_fix_it() -> None:
+    with pytest.raises(InvalidWebhookUrlError) as refused:
+        check_endpoint_url("http://example.com/hooks", allow_loopback=True)
+    assert str(refused.value) == "http is only for loopback addresses; use https"
+    with pytest.raises(InvalidWebhookUrlError) as refused:
+        check_endpoint_url("ftp://example.com/hooks", allow_loopback=True)
+    assert str(refused.value) == "the URL must start with https:// or http://"
+
+
+def test_a_url_of_2048_characters_is_taken_and_one_longer_is_not() -> None:
+    longest = "https://example.com/" + "a" * (2048 - len("https://example.com/"))
+    check_endpoint_url(longest, allow_loopback=False)
+    with pytest.raises(InvalidWebhookUrlError, match="at most 2048"):
+        check_endpoint_url(longest + "a", allow_loopback=False)
+
+
+def test_a_url_keeps_what_was_registered_and_its_schemes_default_port() -> None:
+    local = check_endpoint_url("http://127.0.0.1/hooks?x=1", allow_loopback=True)
+    public = check_endpoint_url("https://example.com/hooks", allow_loopback=False)
+
+    assert (local.url, local.port) == ("http://127.0.0.1/hooks?x=1", 80)
+    assert (public.url, public.port) == ("https://example.com/hooks", 443)
+
+
+def test_a_host_name_of_253_characters_is_a_host_name_and_254_is_not() -> None:
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(longest) == 253
+    check_endpoint_url(f"https://{longest}/", allow_loopback=False)
+    with pytest.raises(InvalidWebhookUrlError, match="host name"):
+        check_endpoint_url(f"https://{longest}e/", allow_loopback=False)
+
+
+def test_the_local_stack_allows_loopback_reached_through_an_ipv6_6to4_address() -> None:
+    assert address_refused("2002:7f00:1::", allow_loopback=True) is None
