@@ -1,0 +1,131 @@
+"""What a dead letter of the jobs queue is, as `paygate dlq list` shows it to an operator
+(core/domain/dead_letters.py letter_of): a job of a payment in flight (replayable), a stale
+copy (its payment is final), or poison; each with why, in words."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from core.domain.dead_letters import DeadLetter, LetterKind, age_seconds, letter_of
+from core.domain.errors import UnreadablePaymentError
+from core.domain.jobs import PaymentJob
+from core.domain.payment import FailureNotes, Payment, PaymentDetails, PaymentStatus
+from core.domain.reconcile_policy import ReconcilePolicy
+from tests.fakes import InMemoryPaymentStore
+from tests.unit.use_case_world import SETTINGS
+
+PAYMENT_ID = "27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1"
+JOB = PaymentJob(PAYMENT_ID, "req-1")
+DETAILS = PaymentDetails(1250, "EUR", 2031, 7, "Ada", "1 Main St", "4242", "digest")
+IN_FLIGHT = Payment(PAYMENT_ID, "m-1", PaymentStatus.PROCESSING, 2, 100, 160, details=DETAILS)
+
+
+class _Failing(InMemoryPaymentStore):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(ReconcilePolicy.of(SETTINGS))
+        self.error = error
+
+    def get(self, payment_id: str) -> Payment | None:
+        raise self.error
+
+
+def _letter(body: str, store: InMemoryPaymentStore | None = None) -> DeadLetter:
+    return letter_of(
+        message_id="m-7",
+        body=body,
+        sent_at_ms=1_000,
+        receipt_handle="rh-7",
+        receives_when_dead_lettered=5,
+        payments=store or InMemoryPaymentStore(ReconcilePolicy.of(SETTINGS)),
+        describe=lambda error: type(error).__name__,
+    )
+
+
+def _with(payment: Payment) -> InMemoryPaymentStore:
+    store = InMemoryPaymentStore(ReconcilePolicy.of(SETTINGS))
+    store._payments[payment.payment_id] = payment
+    return store
+
+
+def test_a_job_of_a_payment_in_flight_is_replayable_and_says_why_it_failed() -> None:
+    noted = replace(IN_FLIGHT, failure=FailureNotes("the bank timed out", 150, 160, 3))
+
+    letter = _letter(JOB.to_body(), _with(noted))
+
+    assert letter == DeadLetter(
+        message_id="m-7",
+        payment_id=PAYMENT_ID,
+        kind=LetterKind.JOB,
+        receives_when_dead_lettered=5,
+        sent_at_ms=1_000,
+        last_error="the bank timed out",
+        body=JOB.to_body(),
+        receipt_handle="rh-7",
+        payment_status="Processing",
+        merchant_id="m-1",
+        amount=1250,
+        failure=noted.failure,
+        job=JOB,
+    )
+
+
+def test_a_job_of_a_payment_in_flight_without_notes_says_its_status() -> None:
+    assert _letter(JOB.to_body(), _with(IN_FLIGHT)).last_error == "payment is Processing"
+
+
+def test_a_job_of_a_final_payment_is_a_stale_copy() -> None:
+    accepted = replace(IN_FLIGHT, status=PaymentStatus.ACCEPTED, version=3)
+
+    letter = _letter(JOB.to_body(), _with(accepted))
+
+    assert (letter.kind, letter.last_error) == (LetterKind.STALE, "payment is Accepted already")
+
+
+def test_a_job_of_a_payment_not_yet_paid_is_poison_it_could_never_move() -> None:
+    created = replace(IN_FLIGHT, status=PaymentStatus.CREATED, version=1, details=None)
+
+    letter = _letter(JOB.to_body(), _with(created))
+
+    assert (letter.kind, letter.last_error) == (
+        LetterKind.POISON,
+        "payment is Created, not in flight: a job cannot move it",
+    )
+    assert (letter.payment_status, letter.amount) == ("Created", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "store", "kind", "why"),
+    [
+        ("not json", None, LetterKind.POISON, "not a payment job"),
+        (JOB.to_body(), None, LetterKind.POISON, "no such payment"),
+        (
+            JOB.to_body(),
+            _Failing(UnreadablePaymentError("item has no status")),
+            LetterKind.POISON,
+            "item has no status",
+        ),
+        (
+            JOB.to_body(),
+            _Failing(TimeoutError("read timed out")),
+            LetterKind.JOB,
+            "its payment could not be read (TimeoutError)",
+        ),
+    ],
+)
+def test_a_letter_that_names_no_readable_payment_says_why(
+    body: str, store: InMemoryPaymentStore | None, kind: LetterKind, why: str
+) -> None:
+    letter = _letter(body, store)
+
+    assert (letter.kind, letter.last_error) == (kind, why)
+    assert (letter.payment_status, letter.merchant_id, letter.failure) == (None, None, None)
+
+
+def test_a_letters_age_is_whole_seconds_since_it_was_sent_and_never_negative() -> None:
+    letter = _letter("not json")  # sent at 1,000 ms
+
+    assert age_seconds(letter, 3_999) == 2
+    assert age_seconds(letter, 1_000) == 0
+    assert age_seconds(letter, 0) == 0  # a clock behind the queue's
