@@ -8,12 +8,19 @@ from dataclasses import replace
 
 import pytest
 
-from core.domain.dead_letters import DeadLetter, LetterKind, age_seconds, letter_of
+from core.domain.dead_letters import (
+    DeadLetter,
+    LetterFilter,
+    LetterKind,
+    age_seconds,
+    letter_of,
+)
 from core.domain.errors import UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import FailureNotes, Payment, PaymentDetails, PaymentStatus
 from core.domain.reconcile_policy import ReconcilePolicy
 from tests.fakes import InMemoryPaymentStore
+from tests.fakes_registry import InMemoryDeadLetterQueue
 from tests.unit.use_case_world import SETTINGS
 
 PAYMENT_ID = "27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1"
@@ -129,3 +136,67 @@ def test_a_letters_age_is_whole_seconds_since_it_was_sent_and_never_negative() -
     assert age_seconds(letter, 3_999) == 2
     assert age_seconds(letter, 1_000) == 0
     assert age_seconds(letter, 0) == 0  # a clock behind the queue's
+
+
+def _filtered(**given: object) -> bool:
+    noted = replace(IN_FLIGHT, failure=FailureNotes("The Bank Timed Out", 150, 160, 3))
+    letter = _letter(JOB.to_body(), _with(noted))  # sent at 1 s, merchant m-1
+    return LetterFilter(**given).matches(letter, now_ms=61_000)  # type: ignore[arg-type]
+
+
+def test_a_filter_lets_through_only_letters_matching_every_field_given() -> None:
+    assert _filtered()
+    assert _filtered(message_id="m-7") and not _filtered(message_id="m-8")
+    assert _filtered(payment_id=PAYMENT_ID) and not _filtered(payment_id="other")
+    assert _filtered(merchant_id="m-1") and not _filtered(merchant_id="m-2")
+    assert _filtered(error_contains="bank timed") and not _filtered(error_contains="declined")
+    assert _filtered(older_than_seconds=60) and not _filtered(older_than_seconds=61)
+    assert not _filtered(merchant_id="m-1", error_contains="declined")
+
+
+def _queue(*payments: Payment) -> InMemoryDeadLetterQueue:
+    store = InMemoryPaymentStore(ReconcilePolicy.of(SETTINGS))
+    for payment in payments:
+        store._payments[payment.payment_id] = payment
+    return InMemoryDeadLetterQueue(store, lambda: 61_000, 5)
+
+
+def test_list_shows_at_most_its_limit_and_show_finds_one_letter_by_id() -> None:
+    queue = _queue(IN_FLIGHT)
+    ids = [queue.dead_letter(JOB.to_body()) for _ in range(3)]
+
+    assert [letter.message_id for letter in queue.list(limit=2)] == ids[:2]
+    shown = queue.show(ids[1])
+    assert shown is not None and shown.message_id == ids[1]
+    assert queue.show("m-404") is None
+
+
+def test_replay_queues_jobs_up_to_its_limit_drops_stale_and_leaves_poison() -> None:
+    final_id = "9b2e5f0a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+    final = replace(IN_FLIGHT, payment_id=final_id, status=PaymentStatus.ACCEPTED, version=3)
+    queue = _queue(IN_FLIGHT, final)
+    queue.dead_letter(JOB.to_body())
+    queue.dead_letter(JOB.to_body())
+    queue.dead_letter(PaymentJob(final_id, "r").to_body())
+    queue.dead_letter("not json")
+    seen: list[str] = []
+
+    report = queue.replay(limit=1, on_letter=lambda letter, action: seen.append(action))
+
+    assert queue.replayed == [JOB]  # one job queued again: the limit
+    assert (len(report.replayed), len(report.dropped_stale), report.left) == (1, 1, 2)
+    assert seen == ["replayed", "left", "dropped", "left"]
+    assert [letter.kind for letter in queue.list()] == [LetterKind.JOB, LetterKind.POISON]
+
+
+def test_a_dry_run_changes_nothing_and_delete_keeps_jobs_unless_asked() -> None:
+    queue = _queue(IN_FLIGHT)
+    queue.dead_letter(JOB.to_body())
+    queue.dead_letter("not json")
+
+    assert len(queue.replay(dry_run=True).replayed) == 1
+    assert (queue.replayed, len(queue.list())) == ([], 2)
+    assert len(queue.delete().deleted) == 1  # the poison only
+    assert [letter.kind for letter in queue.list()] == [LetterKind.JOB]
+    assert len(queue.delete(include_jobs=True).deleted) == 1
+    assert queue.list() == []
