@@ -78,7 +78,6 @@ class Endpoint:
     behaviour: str
     # Every secret the merchant was ever given for it.
     secrets: list[str] = field(default_factory=list)
-    removed: bool = False
 
 
 @dataclass
@@ -173,8 +172,13 @@ class Webhooks:
             self.delivery.deliver(message.job)
             self.queue.delete(message.handle)
 
+    def live(self) -> list[Endpoint]:
+        """The endpoints still registered, as the endpoints table says (a removal that
+        failed on a fault left its endpoint there; one whose answer was lost did not)."""
+        return [e for e in self.endpoints if self.endpoint_store.get(e.merchant_id, e.endpoint_id)]
+
     def merchant_rotates(self) -> None:
-        live = [e for e in self.endpoints if not e.removed]
+        live = self.live()
         if not live:
             return
         endpoint = self.rng.choice(live)
@@ -187,11 +191,10 @@ class Webhooks:
         endpoint.secrets.append(issued.secret)
 
     def merchant_removes(self) -> None:
-        live = [e for e in self.endpoints if not e.removed]
+        live = self.live()
         if len(live) <= 1:
             return
         endpoint = self.rng.choice(live)
-        endpoint.removed = True
         try:
             self.rotations.remove(endpoint.merchant_id, endpoint.merchant_id, endpoint.endpoint_id)
         except UnknownEndpointError:
@@ -231,9 +234,7 @@ class Webhooks:
         """Each event of a merchant delivered (a 2xx recorded) to each of its endpoints still
         there, and every POST of it signed with a secret the merchant was given."""
         broken = []
-        for endpoint in self.endpoints:
-            if endpoint.removed:
-                continue
+        for endpoint in self.live():
             sent = self.sender.sent_to(endpoint.url)
             for post in sent:
                 if not _verifies(post.body, post.headers.get(SIGNATURE_HEADER), endpoint.secrets):

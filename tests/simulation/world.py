@@ -14,6 +14,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from core.adapters.list_cursors import SignedCursors
+from core.domain.bank_simulation import (
+    DECLINED_AMOUNT,
+    INSUFFICIENT_FUNDS_AMOUNT,
+    PENDING_AMOUNT,
+)
 from core.domain.cards import CardSecret
 from core.domain.errors import (
     MerchantMismatchError,
@@ -49,13 +54,15 @@ MERCHANTS = ("m-1", "m-2", "m-3")
 # A PAN no message, log line or stored field may ever hold in the clear.
 PAN = "4111111111111111"
 CVV = "737"
-# The bank's answers by amount (anything else is Accepted): as the simulated bank's.
+# The bank's answers by amount (anything else is Accepted), at the simulated bank's amounts.
 ANSWERS = {
-    201: BankOutcome(PaymentStatus.DECLINED, "card_declined", "The card was declined"),
-    301: BankOutcome(PaymentStatus.INSUFFICIENT_FUNDS, "insufficient_funds", "Not enough"),
-    401: BankOutcome(PaymentStatus.PENDING),
+    DECLINED_AMOUNT: BankOutcome(PaymentStatus.DECLINED, "card_declined", "Declined"),
+    INSUFFICIENT_FUNDS_AMOUNT: BankOutcome(
+        PaymentStatus.INSUFFICIENT_FUNDS, "insufficient_funds", "Not enough"
+    ),
+    PENDING_AMOUNT: BankOutcome(PaymentStatus.PENDING),
 }
-AMOUNTS = (1250, 1250, 1250, 201, 301, 401)
+AMOUNTS = (1250, 1250, 1250, DECLINED_AMOUNT, INSUFFICIENT_FUNDS_AMOUNT, PENDING_AMOUNT)
 VISIBILITY_SECONDS = 60
 WORKER_TIMEOUT_SECONDS = 30.0
 SETTINGS = replace(
@@ -76,12 +83,10 @@ class RecordingBank(FakeBank):
         self.charges: dict[str, int] = {}
 
     def authorize(self, request: Any, *, idempotency_key: str) -> BankOutcome:
-        if idempotency_key not in self.ledger and not self._unavailable_now():
+        # (During an outage the call fails before the ledger: no charge.)
+        if idempotency_key not in self.ledger and not self.unavailable:
             self.charges[request.payment_id] = self.charges.get(request.payment_id, 0) + 1
         return super().authorize(request, idempotency_key=idempotency_key)
-
-    def _unavailable_now(self) -> bool:
-        return bool(self.unavailable)
 
 
 @dataclass
@@ -104,6 +109,7 @@ class World:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.clock = FakeClock()
+        self._started = self.clock.now()
         self.scheduler = Scheduler(self.rng)
         self.plan = FaultPlan(
             rate=self.rng.choice((0.0, 0.02, 0.05, 0.1, 0.2)),
@@ -117,7 +123,6 @@ class World:
             duplicate_rate=self.rng.choice((0.0, 0.05, 0.2)),
         )
         policy = ReconcilePolicy.of(SETTINGS)
-        self.policy = policy
         store = (self.mutant.store if self.mutant else InMemoryPaymentStore)(policy)
         self.store = store
         self.bank = RecordingBank()
@@ -193,7 +198,7 @@ class World:
     def note(self, what: str) -> None:
         actor = getattr(self.scheduler._local, "actor", None)
         who = f"#{actor.number} {actor.name}" if actor else "driver"
-        elapsed = int(self.clock.now() - FakeClock().now())
+        elapsed = int(self.clock.now() - self._started)
         self.trace.append(f"t+{elapsed}s {who}: {what}")
 
     # The actors
@@ -223,17 +228,21 @@ class World:
     def make_payment(self, submission: Submission, attempts: int) -> None:
         command = submission.command
         answer = self._with_retries(
-            lambda: self.service.submit_payment(command.merchant_id, command, "corr"), attempts
+            lambda: self.service.submit_payment(command.merchant_id, command, "corr"),
+            attempts,
+            payment_id=command.payment_id,
         )
         if answer is not None:
             submission.answered = True
 
-    def _with_retries(self, call: Callable[[], Any], attempts: int) -> Any:
+    def _with_retries(
+        self, call: Callable[[], Any], attempts: int, *, payment_id: str | None = None
+    ) -> Any:
         for _ in range(attempts):
             try:
                 return call()
             except PaymentNotFoundError as refused:
-                if not self._expired(refused):
+                if payment_id is None or not self._expired(payment_id):
                     self.errors.append(f"a merchant's own payment was not found: {refused!r}")
                 return None
             except MerchantMismatchError as refused:
@@ -245,13 +254,10 @@ class World:
                 continue
         return None
 
-    def _expired(self, refused: PaymentNotFoundError) -> bool:
+    def _expired(self, payment_id: str) -> bool:
         """Whether the payment of a 404 is one left unused past its 10 minutes."""
-        now = int(self.clock.now())
-        return any(
-            payment.payment_id in str(refused) and payment.is_expired(now)
-            for payment in self.store._payments.values()
-        )
+        payment = self.store._payments.get(payment_id)
+        return payment is not None and payment.is_expired(int(self.clock.now()))
 
     def conflicting_payment(self, submission: Submission) -> None:
         """The same payment id with another amount: 409 once the first was accepted."""
@@ -270,8 +276,8 @@ class World:
         command = submission.command
         try:
             payment = self.service.get_payment(merchant, merchant, command.payment_id)
-        except PaymentNotFoundError as refused:
-            if merchant != command.merchant_id or self._expired(refused):
+        except PaymentNotFoundError:
+            if merchant != command.merchant_id or self._expired(command.payment_id):
                 return
             self.errors.append(f"{merchant} could not read its own {command.payment_id}")
             return
