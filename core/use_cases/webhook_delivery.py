@@ -30,7 +30,6 @@ from core.domain.webhooks import (
     ENDPOINT_REMOVED,
     Attempt,
     DeliveryJob,
-    DeliveryProgress,
     DeliveryQueue,
     DeliveryState,
     EndpointStore,
@@ -79,7 +78,9 @@ class WebhookDelivery:
         if progress is not None and progress.is_of(job) and progress.follow_up_pending:
             # This job's attempt was recorded, then the run stopped before what follows it
             # was queued: queue it now, without sending again.
-            return self._finish_follow_up(job, progress, now)
+            first = progress.first_attempt_at or now
+            self._follow_up(job, progress.next_at, first, "the last is in the event history")
+            return "follow-up queued"
         if progress is not None and progress.covers(job):
             return self._repeat()
         if progress is not None and progress.state == DeliveryState.DELIVERED and not job.replay:
@@ -109,7 +110,7 @@ class WebhookDelivery:
         self.metrics.milliseconds("WebhookLatency", attempt.milliseconds)
         if attempt.delivered:
             if not self.events.record_attempt(job, endpoint.url, attempt, DeliveryState.DELIVERED):
-                return self._another_copy_recorded(job, now)
+                return self._repeat()
             self._lane_after(endpoint, sent, now)
             self.metrics.count("WebhooksDelivered")
             return DeliveryState.DELIVERED
@@ -124,7 +125,7 @@ class WebhookDelivery:
         if not self.events.record_attempt(
             job, endpoint.url, attempt, state, next_at=due, first_attempt_at=first
         ):
-            return self._another_copy_recorded(job, now)
+            return self._repeat()
         slow = self._lane_after(endpoint, sent, now)
         self._follow_up(job, due, first, attempt.error or f"HTTP {attempt.status}", slow=slow)
         return state
@@ -169,21 +170,6 @@ class WebhookDelivery:
             lane = job.slow if slow is None else slow
             self.deliveries.publish([job.retry_at(due, first, slow=lane)], self.clock.now())
         self.events.follow_up_queued(job)
-
-    def _finish_follow_up(self, job: DeliveryJob, progress: DeliveryProgress, now: float) -> str:
-        first = progress.first_attempt_at or now
-        self._follow_up(job, progress.next_at, first, "the last is in the event history")
-        return "follow-up queued"
-
-    def _another_copy_recorded(self, job: DeliveryJob, now: float) -> str:
-        """Another copy of this job recorded its attempt first. If what follows that attempt
-        is not queued yet, it is queued here: that copy may have died after recording, and
-        this copy's message is deleted when it returns, so nothing else would. Twice at
-        worst (receivers dedupe), never stranded."""
-        _, progress = self.events.get_for_delivery(job.event_id, job.endpoint_id)
-        if progress is not None and progress.is_of(job) and progress.follow_up_pending:
-            return self._finish_follow_up(job, progress, now)
-        return self._repeat()
 
     def _repeat(self) -> str:
         """Another copy of this job recorded its attempt first: this one ends here."""

@@ -489,35 +489,6 @@ def test_two_copies_of_a_job_at_the_same_moment_record_one_attempt(
     assert len([j for j in world.queue.waiting() if j.attempt == 2]) == follow_ups
 
 
-def test_a_copy_that_recorded_its_attempt_and_died_leaves_the_retry_to_the_other(
-    world: WebhookWorld,
-) -> None:
-    # Found by the simulation (seed 4915): SQS hands a job to two instances; one records a
-    # failed attempt and dies before queuing the retry; the other, refused as a repeat,
-    # deleted its message, and the delivery stayed "retrying" with nothing queued.
-    endpoint = world.register(URL, replies=(Reply(500),)).endpoint
-    payment = world.payment()
-    world.publish(payment)
-    (message,) = world.queue.receive()
-    died: list[str] = []
-
-    def copy_records_then_dies() -> None:
-        world.queue.unavailable = 1  # its retry is refused: the run fails there
-        try:
-            world.delivery.deliver(message.job)
-        except QueueUnavailableError as error:
-            died.append(str(error))
-
-    # WHEN the copy runs (and dies) while the first send waits for its answer
-    world.sender.meanwhile.append(copy_records_then_dies)
-    first = world.delivery.deliver(message.job)
-
-    # THEN one attempt is recorded, and its retry is queued by the copy still alive
-    assert died and first == "follow-up queued"
-    assert len(world.delivery_of(payment, endpoint.endpoint_id).attempts) == 1
-    assert len([j for j in world.queue.waiting() if j.attempt == 2]) == 1
-
-
 class ThrottledPlaces(InMemoryEndpointStore):
     """The places item throttled: holds, or frees, fail."""
 
