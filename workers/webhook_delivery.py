@@ -2,7 +2,9 @@
 webhook_delivery.py); records of a batch run concurrently (each is an HTTP call of up to
 10 s). A record fails back to SQS only when paygate itself failed (a table or queue
 throttled) or too little of the run is left to send it: a merchant's endpoint failing is
-retried by a new, delayed message. A message that is not a delivery job goes to the DLQ
+retried by a new, delayed message. A record whose attempt another copy recorded, its
+follow-up not yet queued, is also left for SQS (see `settles`). A message that is not a
+delivery job goes to the DLQ
 (alarmed) on its own, never failing the records beside it."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from core.bootstrap import Services, with_process_services
 from core.domain.webhook_retry import DELIVERY_TIMEOUT_SECONDS
 from core.domain.webhooks import DeliveryJob, InvalidDeliveryJobError
 from core.observability import is_own_failure, logger, metrics, recorder
+from core.use_cases.webhook_delivery import settles
 from workers.batches import partial_batch_response
 
 DELIVERY_CONCURRENCY = 10
@@ -46,7 +49,7 @@ def deliver_record(record: SQSRecord, deps: Services, deadline: float) -> bool:
         )
         return False
     logger.info("webhook delivery", extra=log | {"outcome": outcome})
-    return True
+    return settles(outcome)
 
 
 def _set_aside(record: SQSRecord, deps: Services, reason: str) -> bool:

@@ -40,6 +40,17 @@ from core.domain.webhooks import (
     WebhookSender,
 )
 
+# What `deliver` answers when another copy of the job recorded the attempt and has not yet
+# said its follow-up is queued: this copy's message is left for SQS to hand over again (not
+# deleted), so that if the recorder died there, the job's next delivery queues the follow-up.
+LEFT_FOR_REDELIVERY = "left for SQS to deliver again: another copy recorded the attempt"
+
+
+def settles(outcome: str) -> bool:
+    """Whether the job's message is done with once `deliver` answered `outcome`."""
+    return outcome != LEFT_FOR_REDELIVERY
+
+
 # A job received this early is sent on again rather than delivered before it is due.
 EARLY_TOLERANCE_SECONDS = 1.0
 # How long an instance that marked an endpoint slow moves its jobs on unread: the burst of
@@ -110,7 +121,7 @@ class WebhookDelivery:
         self.metrics.milliseconds("WebhookLatency", attempt.milliseconds)
         if attempt.delivered:
             if not self.events.record_attempt(job, endpoint.url, attempt, DeliveryState.DELIVERED):
-                return self._repeat()
+                return self._refused(job)
             self._lane_after(endpoint, sent, now)
             self.metrics.count("WebhooksDelivered")
             return DeliveryState.DELIVERED
@@ -125,7 +136,7 @@ class WebhookDelivery:
         if not self.events.record_attempt(
             job, endpoint.url, attempt, state, next_at=due, first_attempt_at=first
         ):
-            return self._repeat()
+            return self._refused(job)
         slow = self._lane_after(endpoint, sent, now)
         self._follow_up(job, due, first, attempt.error or f"HTTP {attempt.status}", slow=slow)
         return state
@@ -170,6 +181,18 @@ class WebhookDelivery:
             lane = job.slow if slow is None else slow
             self.deliveries.publish([job.retry_at(due, first, slow=lane)], self.clock.now())
         self.events.follow_up_queued(job)
+
+    def _refused(self, job: DeliveryJob) -> str:
+        """This copy's record was refused: another recorded first. If that one's follow-up is
+        still pending it may have died before queuing it, and deleting this message would
+        leave nothing to: so the message stays for SQS to hand over again (after the
+        visibility time-out, longer than any run), when the follow-up is either queued or
+        queued then. Queuing it here instead would start a second series beside a live one."""
+        _, progress = self.events.get_for_delivery(job.event_id, job.endpoint_id)
+        if progress is not None and progress.is_of(job) and progress.follow_up_pending:
+            self.metrics.count("WebhookJobsLeftForRedelivery")
+            return LEFT_FOR_REDELIVERY
+        return self._repeat()
 
     def _repeat(self) -> str:
         """Another copy of this job recorded its attempt first: this one ends here."""

@@ -20,7 +20,7 @@ from core.domain.webhook_signature import (
     WebhookSignatureError,
     verify_signature,
 )
-from core.use_cases.webhook_delivery import WebhookDelivery
+from core.use_cases.webhook_delivery import WebhookDelivery, settles
 from core.use_cases.webhook_endpoints import WebhookEndpoints
 from core.use_cases.webhook_events import EventPublisher
 from tests.fakes import (
@@ -169,8 +169,8 @@ class Webhooks:
             still_queued = message.handle in self.queue._messages
             if still_queued and self.rng.random() < duplicate_rate:
                 self.queue.redeliver(message.handle)
-            self.delivery.deliver(message.job)
-            self.queue.delete(message.handle)
+            if settles(self.delivery.deliver(message.job)):
+                self.queue.delete(message.handle)
 
     def live(self) -> list[Endpoint]:
         """The endpoints still registered, as the endpoints table says (a removal that

@@ -23,6 +23,7 @@ from core.domain.webhook_retry import (
 )
 from core.domain.webhook_signature import WebhookSignatureError, verify_signature
 from core.domain.webhooks import ROTATION_GRACE_SECONDS, DeliveryJob
+from core.use_cases.webhook_delivery import LEFT_FOR_REDELIVERY, settles
 from tests.fakes import NO_ANSWER, SLOW_LANE, InMemoryEndpointStore, Reply
 from tests.support import SENTINEL_PAN, card_data_leaks
 from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
@@ -485,8 +486,41 @@ def test_two_copies_of_a_job_at_the_same_moment_record_one_attempt(
 
     # THEN both sent (at least once), but one attempt is recorded and followed up
     assert (copy, first) == ([copy[0]], "a repeat") and copy[0] != "a repeat"
+    assert settles(first)  # the copy queued the follow-up: this message is done with
     assert len(world.delivery_of(payment, endpoint.endpoint_id).attempts) == 1
     assert len([j for j in world.queue.waiting() if j.attempt == 2]) == follow_ups
+
+
+def test_a_copy_that_recorded_and_died_leaves_the_retry_to_the_next_delivery(
+    world: WebhookWorld,
+) -> None:
+    # Found by the simulation (seed 4915): SQS hands a job to two instances; one records a
+    # failed attempt and dies before queuing the retry; the other, refused as a repeat,
+    # deleted the message, and the delivery stayed "retrying" with nothing queued.
+    endpoint = world.register(URL, replies=(Reply(500),)).endpoint
+    payment = world.payment()
+    world.publish(payment)
+    (message,) = world.queue.receive()
+    died: list[str] = []
+
+    def copy_records_then_dies() -> None:
+        world.queue.unavailable = 1  # its retry is refused: the run fails there
+        try:
+            world.delivery.deliver(message.job)
+        except QueueUnavailableError as error:
+            died.append(str(error))
+
+    # WHEN the copy runs (and dies) while the first send waits for its answer
+    world.sender.meanwhile.append(copy_records_then_dies)
+    first = world.delivery.deliver(message.job)
+
+    # THEN the survivor keeps the message for SQS, and queues nothing itself
+    assert died and first == LEFT_FOR_REDELIVERY and not settles(first)
+    assert [j for j in world.queue.waiting() if j.attempt == 2] == []
+    # AND SQS's next hand-over (after the visibility time-out) queues the one retry
+    assert world.delivery.deliver(message.job) == "follow-up queued"
+    assert len(world.delivery_of(payment, endpoint.endpoint_id).attempts) == 1
+    assert len([j for j in world.queue.waiting() if j.attempt == 2]) == 1
 
 
 class ThrottledPlaces(InMemoryEndpointStore):
