@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from bench.equivalent_mutants import EQUIVALENT_MUTANTS, Equivalent
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTATE_VENV = ROOT / ".venv-mutate"
-WORK = ROOT / "build" / "mutate"
+# MUTATE_WORK: another copy, so that two runs (two people, two modules) do not share one.
+WORK = Path(os.environ.get("MUTATE_WORK", ROOT / "build" / "mutate"))
 MUTMUT = "mutmut==3.8.1"
 DEFAULT_MODULES = ("core/domain/*", "core/use_cases/*")
 FAST_TIER = ("tests/unit", "tests/contract")
