@@ -105,6 +105,10 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.text_rules.x._DigitRun.written_cards__mutmut_34": Equivalent(
         "range(len(groups) + 2)", "the extra windows hold fewer than 3 groups: no layout"
     ),
+    "core.domain.merchants.x_generate_api_key__mutmut_2": Equivalent(
+        "token_urlsafe(None)",
+        "secrets.token_urlsafe(None) draws secrets.DEFAULT_ENTROPY bytes, 32, as API_KEY_BYTES",
+    ),
     "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
     "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
 }
