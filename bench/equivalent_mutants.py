@@ -111,4 +111,12 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     ),
     "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
     "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
+    "core.use_cases.reconciler.x._InOrder.submit__mutmut_4": Equivalent(
+        "fn(*args, ))", "Executor.map, its only caller, never passes keyword arguments"
+    ),
+    "core.use_cases.reconciler.x._InOrder.submit__mutmut_5": Equivalent(
+        "set_exception(None)",
+        "unreachable: the functions the reconciler submits (_isolated, _note_progress) catch "
+        "every Exception themselves",
+    ),
 }

@@ -1,0 +1,431 @@
+"""The reconciler's rules as on-call sees them: the report the scheduled function returns,
+its metrics, its log lines, and each boundary (the settle time, the time a job is taken for
+lost, the run's last seconds), on the in-memory fakes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
+from core.domain.jobs import PaymentJob
+from core.domain.payment import Payment, PaymentStatus
+from core.domain.ports import QueueDepth, StalledPayment
+from core.domain.reconcile_policy import ReconcilePolicy
+from core.observability import CORRELATION_KEY
+from core.use_cases.reconciler import STOP_BEFORE_SECONDS
+from tests.fakes import PAGE_ITEMS, InMemoryJobQueue, InMemoryPaymentStore
+from tests.unit.log_lines import lines_saying
+from tests.unit.use_case_world import SETTINGS, World
+
+
+def _after_threshold(world: World) -> None:
+    world.clock.advance(world.settings.reconcile_after_seconds + 1)
+
+
+def _line_of(payment: Payment, status: str = "Processing") -> dict[str, str]:
+    return {"paymentId": payment.payment_id, CORRELATION_KEY: "req-1", "status": status}
+
+
+def _has(line: dict[str, Any], expected: dict[str, Any]) -> bool:
+    return {key: line.get(key) for key in expected} == expected
+
+
+def _times_left(*values: float) -> Callable[[], float]:
+    """The run's remaining time as each look at it finds it, the last value from then on."""
+    left = list(values)
+    return lambda: left.pop(0) if len(left) > 1 else left[0]
+
+
+def test_the_report_of_a_run_names_every_count_and_the_metrics_follow_it() -> None:
+    # GIVEN a payment whose job was lost
+    world = World()
+    world.submitted()
+    _after_threshold(world)
+
+    # WHEN the reconciler runs
+    report = world.reconcile()
+
+    # THEN the scheduled function's answer says what it did, and so do the metrics
+    assert report.as_dict() == {
+        "stalled": 1,
+        "requeued": 1,
+        "waiting": 0,
+        "stuck": 0,
+        "resolved": 0,
+        "errors": 0,
+        "complete": True,
+    }
+    counts = world.metrics.counts
+    assert (counts["PaymentsReenqueued"], counts["PaymentsStuck"], counts["ReconcilerErrors"]) == (
+        1,
+        0,
+        0,
+    )
+
+
+def test_a_requeued_job_keeps_the_request_correlation_id_and_is_logged(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN a payment submitted by request "req-1" whose job was lost
+    world = World()
+    payment = world.submitted()
+    _after_threshold(world)
+
+    # WHEN the reconciler queues it again
+    world.reconcile()
+
+    # THEN the job carries the request's correlation id, and on-call reads one line for it
+    assert [job.correlation_id for job, _ in world.jobs.take()] == ["req-1"]
+    lines = lines_saying(no_card_data_in_output, "re-queued a stalled payment")
+    assert len(lines) == 1 and _has(lines[0], _line_of(payment))
+
+
+def test_a_payment_final_or_gone_since_the_index_was_read_is_left_alone() -> None:
+    # GIVEN an index page naming a payment that was accepted meanwhile and one that is gone
+    world = World(store_class=StaleIndexStore)
+    accepted = world.submitted()
+    world.processor.process(PaymentJob(accepted.payment_id, "req-1"), deadline=_soon())
+    world.store.also_listed = [accepted.payment_id, "gone"]  # type: ignore[attr-defined]
+    _after_threshold(world)
+
+    # WHEN the reconciler runs
+    report = world.reconcile()
+
+    # THEN nothing is queued and nothing counts as an error
+    assert (report.stalled, report.requeued, report.errors) == (2, 0, 0)
+    assert world.jobs.published == []
+
+
+def test_a_payment_is_settled_from_exactly_its_settle_time() -> None:
+    # GIVEN a payment whose job never reached the bank
+    world = World()
+    payment = world.submitted()
+    settle_from = ReconcilePolicy.of(world.settings).settle_from(payment.created_at)
+
+    # WHEN the reconciler runs at exactly its settle time
+    world.clock.advance(settle_from - payment.created_at)
+    report = world.reconcile()
+
+    # THEN it is settled: the bank voided it, so it ends Failed
+    assert (report.resolved, report.requeued) == (1, 0)
+    settled = world.store.get(payment.payment_id)
+    assert settled is not None and settled.status is PaymentStatus.FAILED
+
+
+def test_a_job_is_lost_at_exactly_the_threshold_when_the_queue_is_empty() -> None:
+    world = World()
+    payment = world.submitted()
+    world.clock.advance(world.settings.reconcile_after_seconds)
+
+    report = world.reconcile()
+
+    assert (report.waiting, report.requeued) == (0, 1)
+    assert [job.payment_id for job, _ in world.jobs.take()] == [payment.payment_id]
+
+
+def test_a_job_behind_a_backlog_is_lost_at_exactly_the_time_the_backlog_drains() -> None:
+    # GIVEN a payment whose job was lost, behind a backlog of 500 jobs that stays
+    world = World()
+    payment = world.submitted()
+    backlog = 500
+    world.jobs.publish_many([PaymentJob(f"other-{n}", "req") for n in range(backlog)])
+    _after_threshold(world)
+    assert world.reconcile().waiting == 1
+
+    # WHEN the reconciler runs at exactly the time that backlog would have drained
+    wait = ReconcilePolicy.of(world.settings).backlog_wait_seconds(backlog)
+    world.clock.advance(wait - 1)
+    report = world.reconcile()
+
+    # THEN its job is taken for lost and queued again
+    assert (report.waiting, report.requeued) == (0, 1)
+    assert world.jobs.published[-1][0].payment_id == payment.payment_id
+
+
+def test_two_payments_each_waiting_or_each_settled_are_both_counted() -> None:
+    # GIVEN two payments behind a backlog, and later two at their bound
+    world = World()
+    first, second = world.submitted(), world.submitted()
+    world.jobs.publish_many([PaymentJob(f"other-{n}", "req") for n in range(999)])
+    _after_threshold(world)
+
+    # WHEN the reconciler runs, then again at their bound
+    waiting = world.reconcile()
+    world.clock.advance(world.settings.resolve_after_seconds)
+    settled = world.reconcile()
+
+    # THEN each report counts both
+    assert (waiting.waiting, waiting.requeued) == (2, 0)
+    assert (settled.resolved, settled.stalled, settled.errors) == (2, 2, 0)
+    for payment in (first, second):
+        assert world.store.get(payment.payment_id).status is PaymentStatus.FAILED  # type: ignore[union-attr]
+
+
+def test_two_stuck_payments_are_both_reported_and_logged(no_card_data_in_output: Any) -> None:
+    # GIVEN two payments whose jobs were queued again as often as allowed
+    world = World()
+    payments = [world.submitted(), world.submitted()]
+    for _ in range(world.settings.reconcile_max_attempts):
+        _after_threshold(world)
+        world.reconcile()
+        world.jobs.take()
+
+    # WHEN the reconciler finds them stalled again
+    _after_threshold(world)
+    report = world.reconcile()
+
+    # THEN both are stuck, each with a line that sends on-call to the DLQ
+    assert (report.stuck, report.requeued) == (2, 0)
+    lines = lines_saying(no_card_data_in_output, "payment stuck in flight; see the DLQ")
+    assert sorted(line["paymentId"] for line in lines) == sorted(p.payment_id for p in payments)
+    assert all(_has(line, {CORRELATION_KEY: "req-1", "status": "Processing"}) for line in lines)
+
+
+def test_a_failure_on_one_payment_is_logged_with_its_reason(no_card_data_in_output: Any) -> None:
+    world = World(store_class=StaleIndexStore)
+    broken = world.submitted()
+    world.store.broken = broken.payment_id  # type: ignore[attr-defined]
+    _after_threshold(world)
+
+    assert world.reconcile().errors == 1
+
+    lines = lines_saying(
+        no_card_data_in_output, "reconciling a payment failed; going on with the others"
+    )
+    expected = {"paymentId": broken.payment_id, "reason": "stands for any failure on one item"}
+    assert len(lines) == 1 and _has(lines[0], expected)
+
+
+def test_a_payment_that_moved_on_meanwhile_is_logged_not_counted_as_an_error(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN two payments a worker writes just as the reconciler notes them
+    world = World(store_class=MovingOnStore)
+    payments = [world.submitted(), world.submitted()]
+    world.store.moving_on = True  # type: ignore[attr-defined]
+    backlog = [PaymentJob(f"other-{n}", "req") for n in range(999)]
+    world.jobs.publish_many(backlog)
+    _after_threshold(world)
+
+    # WHEN the reconciler notes them waiting behind a backlog, then (the backlog gone)
+    # queues their jobs again
+    noted_waiting = world.reconcile()
+    world.jobs.take()
+    requeued_report = world.reconcile()
+
+    # THEN neither is an error, and each time on-call reads why nothing was noted
+    assert (noted_waiting.waiting, noted_waiting.errors) == (2, 0)
+    assert (requeued_report.requeued, requeued_report.errors) == (2, 0)
+    lines = lines_saying(no_card_data_in_output, "payment moved on while being reconciled")
+    assert len(lines) == 4
+    assert sorted(line["paymentId"] for line in lines) == sorted(
+        2 * [payment.payment_id for payment in payments]
+    )
+    assert all(_has(line, {CORRELATION_KEY: "req-1", "status": "Processing"}) for line in lines)
+
+
+def test_a_job_not_queued_and_a_progress_not_noted_are_two_errors(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN two lost jobs; the queue refuses the first, the table the second's progress note
+    world = World(store_class=UnwritableProgressStore)
+    world.submitted(), world.submitted()
+    world.jobs.unavailable = 1
+    _after_threshold(world)
+
+    # WHEN the reconciler runs
+    report = world.reconcile()
+
+    # THEN both are errors (the next run tries again), each logged with what failed
+    assert (report.requeued, report.errors) == (1, 2)
+    assert world.metrics.counts["ReconcilerErrors"] == 2
+    unqueued = lines_saying(
+        no_card_data_in_output, "re-queueing a stalled payment failed; the next run tries again"
+    )
+    unnoted = lines_saying(no_card_data_in_output, "noting a re-queued payment failed")
+    assert len(unqueued) == 1 and len(unnoted) == 1
+    assert unqueued[0][CORRELATION_KEY] == "req-1"
+    assert _has(unnoted[0], {CORRELATION_KEY: "req-1", "status": "Processing"})
+    assert unnoted[0]["reason"] == "ConnectionError"
+    assert unnoted[0]["paymentId"] != unqueued[0]["paymentId"]
+    assert [job.payment_id for job, _ in world.jobs.published] == [unnoted[0]["paymentId"]]
+
+
+def test_an_unreadable_queue_depth_is_logged_with_its_error_type(
+    no_card_data_in_output: Any,
+) -> None:
+    world = World(jobs=UnreadableDepthQueue())
+    world.submitted()
+    _after_threshold(world)
+
+    world.reconcile()
+
+    lines = lines_saying(
+        no_card_data_in_output, "the jobs queue's depth could not be read; taken as empty"
+    )
+    assert len(lines) == 1 and lines[0]["errorType"] == "ConnectionError"
+
+
+def test_with_exactly_its_margin_left_a_run_still_does_its_work() -> None:
+    world = World()
+    world.submitted()
+    _after_threshold(world)
+
+    report = world.reconcile(seconds_left=STOP_BEFORE_SECONDS)
+
+    assert (report.requeued, report.complete) == (1, True)
+
+
+def test_a_run_stopped_for_time_reports_what_it_did_and_counts_it() -> None:
+    # GIVEN two lost jobs, and a run whose time runs short after the first
+    world = World()
+    world.submitted(), world.submitted()
+    _after_threshold(world)
+
+    # WHEN the reconciler runs
+    report = world.reconciler.run(seconds_left=_times_left(60, 60, 1))
+
+    # THEN it queued the first, says it is not complete, and the metric counts the one
+    assert (report.stalled, report.requeued, report.complete) == (1, 1, False)
+    assert world.metrics.counts["PaymentsReenqueued"] == 1
+
+
+def test_a_run_is_incomplete_when_any_payment_of_a_page_found_the_time_short() -> None:
+    # GIVEN a page whose payments are looked at concurrently: the first look came last,
+    # when the time was short, the second one earlier
+    world = World()
+    world.submitted(), world.submitted()
+    _after_threshold(world)
+
+    report = world.reconciler.run(seconds_left=_times_left(60, 1, 60))
+
+    assert (report.stalled, report.requeued, report.complete) == (1, 1, False)
+
+
+def test_a_run_goes_through_every_page_of_stalled_payments() -> None:
+    # GIVEN more lost jobs than one page of the in-flight index holds
+    world = World()
+    payments = {world.submitted().payment_id for _ in range(PAGE_ITEMS + 1)}
+    _after_threshold(world)
+
+    # WHEN the reconciler runs
+    report = world.reconcile()
+
+    # THEN every one is queued again
+    assert (report.stalled, report.requeued, report.complete) == (
+        len(payments),
+        len(payments),
+        True,
+    )
+    assert {job.payment_id for job, _ in world.jobs.take()} == payments
+
+
+def test_settling_makes_no_attempt_that_could_not_finish_in_the_run(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN a payment at its bound, a bank down for one call whose calls may take 0.5 s,
+    # and a run with only its stop margin left
+    world = World(settings=SETTINGS.replace(bank_timeout_seconds=0.5))
+    payment = world.submitted()
+    world.clock.advance(world.settings.resolve_after_seconds)
+    world.bank.unavailable = 1
+
+    # WHEN the reconciler runs
+    report = world.reconcile(seconds_left=STOP_BEFORE_SECONDS)
+
+    # THEN it asked the bank once, gave up, and erased the card (logged) for a later run
+    assert (report.resolved, report.errors) == (0, 1)
+    assert world.bank.calls == [("void", payment.payment_id)]
+    stored = world.store.get(payment.payment_id)
+    assert stored is not None and stored.status.is_in_flight and stored.card_ciphertext is None
+    lines = lines_saying(no_card_data_in_output, "card erased at the bound; settling later")
+    assert len(lines) == 1 and lines[0]["paymentId"] == payment.payment_id
+
+
+def test_payments_are_looked_at_concurrently_up_to_the_setting() -> None:
+    # GIVEN two lost jobs, a concurrency of 2, and a table where each read waits for another
+    world = World(settings=SETTINGS.replace(reconcile_concurrency=2), store_class=PairedReadsStore)
+    world.submitted(), world.submitted()
+    _after_threshold(world)
+    world.store.pairs = threading.Barrier(2, timeout=5)  # type: ignore[attr-defined]
+
+    # WHEN the reconciler runs
+    report = world.reconcile()
+
+    # THEN the two were read together (one at a time, each read would have failed)
+    assert (report.requeued, report.errors) == (2, 0)
+
+
+def test_with_a_concurrency_of_one_payments_are_looked_at_on_the_run_thread() -> None:
+    world = World(store_class=PairedReadsStore)
+    world.submitted(), world.submitted()
+    _after_threshold(world)
+
+    assert world.reconcile().requeued == 2
+
+    assert world.store.readers == {threading.get_ident()}  # type: ignore[attr-defined]
+
+
+def _soon() -> float:
+    return time.monotonic() + 30
+
+
+class StaleIndexStore(InMemoryPaymentStore):
+    """The in-flight index read a moment ago: it may still name payments since finished or
+    gone; and one payment (`broken`) cannot be read."""
+
+    also_listed: list[str] = []  # noqa: RUF012 (set per test, on the instance)
+    broken: str = ""
+
+    def stalled_pages(self, now: int) -> Iterator[list[StalledPayment]]:
+        for page in super().stalled_pages(now):
+            yield page + [StalledPayment(payment_id, now) for payment_id in self.also_listed]
+
+    def get(self, payment_id: str) -> Payment | None:
+        if payment_id == self.broken:
+            raise BankUnavailableError("stands for any failure on one item")
+        return super().get(payment_id)
+
+
+class MovingOnStore(InMemoryPaymentStore):
+    """A worker's write lands just before each of the reconciler's notes."""
+
+    moving_on = False
+
+    def touch_progress(self, payment: Payment, now: int) -> None:
+        if self.moving_on:
+            raise ConcurrentUpdateError(payment.payment_id)
+        super().touch_progress(payment, now)
+
+    def note_waiting(self, payment: Payment, look_at: int) -> None:
+        if self.moving_on:
+            raise ConcurrentUpdateError(payment.payment_id)
+        super().note_waiting(payment, look_at)
+
+
+class UnwritableProgressStore(InMemoryPaymentStore):
+    def touch_progress(self, payment: Payment, now: int) -> None:
+        raise ConnectionError("the table cannot be reached")
+
+
+class UnreadableDepthQueue(InMemoryJobQueue):
+    def depth(self) -> QueueDepth:
+        raise ConnectionError("GetQueueAttributes failed")
+
+
+class PairedReadsStore(InMemoryPaymentStore):
+    """Notes which threads read payments; with `pairs`, each read waits for a second one."""
+
+    def __init__(self, policy: ReconcilePolicy) -> None:
+        super().__init__(policy)
+        self.pairs: threading.Barrier | None = None
+        self.readers: set[int] = set()
+
+    def get(self, payment_id: str) -> Payment | None:
+        self.readers.add(threading.get_ident())
+        if self.pairs is not None:
+            self.pairs.wait()
+        return super().get(payment_id)
