@@ -109,6 +109,11 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "token_urlsafe(None)",
         "secrets.token_urlsafe(None) draws secrets.DEFAULT_ENTROPY bytes, 32, as API_KEY_BYTES",
     ),
+    "core.domain.webhooks.x.WebhookSender.send__mutmut_1": Equivalent(
+        "slow_lane: bool = True,",
+        "the port's body never runs: each sender (HttpWebhookSender, FakeWebhookSender) is "
+        "called with its own default, False",
+    ),
     "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
     "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
     "core.use_cases.reconciler.x._InOrder.submit__mutmut_4": Equivalent(

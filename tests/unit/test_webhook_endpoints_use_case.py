@@ -15,7 +15,11 @@ from core.domain.errors import (
 )
 from core.domain.webhook_events import ALL_EVENT_TYPES
 from core.domain.webhook_urls import InvalidWebhookUrlError
-from core.domain.webhooks import MAX_ENDPOINTS_PER_MERCHANT, ROTATION_GRACE_SECONDS
+from core.domain.webhooks import (
+    MAX_ENDPOINTS_PER_MERCHANT,
+    MAX_SIGNING_SECRETS,
+    ROTATION_GRACE_SECONDS,
+)
 from core.use_cases.webhook_endpoints import ROTATION_TRIES, SECRET_PREFIX
 from tests.fakes import InMemoryEndpointStore
 from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
@@ -178,3 +182,65 @@ def test_a_history_without_deliveries_is_shown_as_stored(world: WebhookWorld) ->
     (event,) = world.endpoints.events_of(MERCHANT, MERCHANT, payment.payment_id)
 
     assert event.deliveries == () and event.to_json()["paymentId"] == payment.payment_id
+
+
+def test_at_the_end_of_the_grace_only_the_new_secret_signs(world: WebhookWorld) -> None:
+    old = world.register(URL)
+    endpoint_id = old.endpoint.endpoint_id
+    new = world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
+
+    world.clock.advance(ROTATION_GRACE_SECONDS)
+
+    assert signing(world, endpoint_id) == {new.secret}
+
+
+def rotated_later(world: WebhookWorld, endpoint_id: str, claim_id: str | None = None) -> str:
+    """The secret of a rotation made a minute after whatever came before."""
+    world.clock.advance(60)
+    return world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id, claim_id=claim_id).secret
+
+
+def test_however_often_a_merchant_rotates_the_three_newest_secrets_sign(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN an endpoint whose secret is rotated four times within the grace period
+    endpoint_id = world.register(URL).endpoint.endpoint_id
+    rotated = [rotated_later(world, endpoint_id) for _ in range(4)]
+
+    # THEN the newest and the two before it sign, and no more are kept
+    assert signing(world, endpoint_id) == set(rotated[-MAX_SIGNING_SECRETS:])
+    stored = world.endpoint_store.get(MERCHANT, endpoint_id)
+    assert stored is not None and len(stored.secrets) == MAX_SIGNING_SECRETS
+
+
+def test_a_late_retry_of_a_rotation_retires_when_its_first_try_would_have(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN a rotation under a key, then another rotation that starts its secret's grace
+    endpoint_id = world.register(URL).endpoint.endpoint_id
+    rotated_later(world, endpoint_id, "claim-1")
+    newest = rotated_later(world, endpoint_id)
+
+    # WHEN the first rotation is retried with its key, later
+    retried = rotated_later(world, endpoint_id, "claim-1")
+
+    # THEN its secret signs until the grace the newer rotation gave it runs out, not after
+    assert retried in signing(world, endpoint_id)
+    world.clock.advance(ROTATION_GRACE_SECONDS - 60)
+    assert signing(world, endpoint_id) == {newest}
+
+
+def test_a_late_retry_of_a_rotation_leaves_its_secret_as_old_as_its_first_try(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN a rotation under a key, two more rotations, then the first one's retry
+    endpoint_id = world.register(URL).endpoint.endpoint_id
+    rotated_later(world, endpoint_id, "claim-1")
+    later = [rotated_later(world, endpoint_id) for _ in range(2)]
+    rotated_later(world, endpoint_id, "claim-1")
+
+    # WHEN the secret is rotated once more
+    last = rotated_later(world, endpoint_id)
+
+    # THEN the retried rotation's secret is the oldest, the one that made way
+    assert signing(world, endpoint_id) == {last, *later}
