@@ -11,13 +11,8 @@ import typer
 from cli.output import duration_seconds, emit_records, fail, say, show, warn, when
 from cli.target import Target, target_of
 from core.domain.bank_simulation import TIMEOUT_AMOUNT, BankControls
-from core.domain.dead_letters import (
-    DeadLetter,
-    LetterAction,
-    LetterFilter,
-    LetterReport,
-    age_seconds,
-)
+from core.domain.dead_letters import DeadLetter, LetterFilter, LetterReport, age_seconds
+from core.domain.held_letters import LetterAction
 from core.domain.payment import PaymentStatus
 
 dlq_app = typer.Typer(

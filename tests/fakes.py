@@ -49,16 +49,16 @@ from core.domain.webhooks import (
     MAX_ENDPOINTS_PER_MERCHANT,
     Attempt,
     DeadLetterReplay,
-    DeadLetterReplayRun,
     Delivery,
     DeliveryJob,
     DeliveryProgress,
     DeliveryState,
-    LetterVerdict,
     SendResult,
     StoredEvent,
     WebhookEndpoint,
+    replay_delivery_letters,
 )
+from tests.fakes_letters import InMemoryLetterHold, StoredLetter
 from tests.support import FakeClock
 
 PAGE_ITEMS = 100
@@ -707,13 +707,6 @@ class QueuedDelivery:
     receives: int = 0
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    message_id: str
-    body: str
-    reason: str
-
-
 class InMemoryDeliveryQueue:
     """DeliveryQueue as SqsDeliveryQueue's two SQS standard queues and their DLQ, on a
     virtual clock (`now`): a job is visible once its delay is over (its due time, at most
@@ -740,7 +733,7 @@ class InMemoryDeliveryQueue:
         self._max_receives = max_receives
         self._messages: dict[int, QueuedDelivery] = {}
         self._handles = itertools.count()
-        self.dead_letters: list[DeadLetter] = []
+        self._dead_letters = InMemoryLetterHold("dl-")
         # Every job ever published, in order.
         self.published: list[DeliveryJob] = []
         self.unavailable = 0
@@ -760,20 +753,16 @@ class InMemoryDeliveryQueue:
         self.dead_letter_unreadable(job.to_body(), reason)
 
     def dead_letter_unreadable(self, body: str, reason: str) -> None:
-        self.dead_letters.append(DeadLetter(f"dl-{next(self._handles)}", body, reason[:1000]))
+        self._dead_letters.add(body, reason=reason[:1000])
+
+    @property
+    def dead_letters(self) -> list[StoredLetter]:
+        return self._dead_letters.letters
 
     def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
-        run = DeadLetterReplayRun(now, limit)
-        for letter in list(self.dead_letters):
-            if run.room <= 0:
-                break
-            verdict, fresh = run.judge(letter.message_id, letter.body)
-            if dry_run or verdict is LetterVerdict.UNREADABLE:
-                continue
-            if fresh is not None:
-                self.publish([fresh], now)
-            self.dead_letters.remove(letter)
-        return run.report()
+        return replay_delivery_letters(
+            self._dead_letters, self.publish, now, dry_run=dry_run, limit=limit
+        )
 
     def receive(self, lane: str = FAST_LANE, most: int = 10) -> list[QueuedDelivery]:
         """Up to `most` messages of the lane visible now, oldest first, hidden for the

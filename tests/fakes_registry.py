@@ -5,12 +5,11 @@ to its AWS adapter."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.dead_letters import DeadLetter, DeadLetters, letter_of
+from core.domain.dead_letters import DeadLetters
 from core.domain.errors import (
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
@@ -32,6 +31,7 @@ from core.domain.merchants import (
     key_id_of,
 )
 from core.domain.ports import PaymentStore, QueueDepth
+from tests.fakes_letters import InMemoryLetterHold
 
 
 @dataclass
@@ -169,22 +169,6 @@ class InMemoryMerchantStore:
         return IssuedKey(self._merchants[merchant_id], api_key, key_id)
 
 
-@dataclass(frozen=True)
-class _Letter:
-    message_id: str
-    body: str
-    sent_at_ms: int
-
-
-class _HeldInMemory:
-    def __init__(self, queue: InMemoryDeadLetterQueue, letters: list[DeadLetter]) -> None:
-        self._queue = queue
-        self.letters = letters
-
-    def delete(self, letter: DeadLetter) -> None:
-        self._queue.remove(letter.message_id)
-
-
 class InMemoryDeadLetterQueue(DeadLetters):
     """DeadLetters on a list: `dead_letter` puts a body in as SQS would after the jobs
     queue's last receive; replayed jobs land in `replayed` (the jobs queue)."""
@@ -195,41 +179,20 @@ class InMemoryDeadLetterQueue(DeadLetters):
         now_ms: Callable[[], int],
         receives_before_dead_lettering: int | None,
     ) -> None:
-        super().__init__(now_ms)
-        self._payments = payments
+        self._dlq = InMemoryLetterHold("m-")
+        super().__init__(now_ms, self._dlq, payments, lambda error: type(error).__name__)
         self._receives = receives_before_dead_lettering
-        self._letters: list[_Letter] = []
-        self._ids = (f"m-{n}" for n in itertools.count(1))
         self.replayed: list[PaymentJob] = []
 
-    def dead_letter(self, body: str) -> str:
-        message_id = next(self._ids)
-        self._letters.append(_Letter(message_id, body, self._now_ms()))
-        return message_id
+    @property
+    def receives_when_dead_lettered(self) -> int | None:
+        return self._receives
 
-    def remove(self, message_id: str) -> None:
-        self._letters = [kept for kept in self._letters if kept.message_id != message_id]
+    def dead_letter(self, body: str) -> str:
+        return self._dlq.add(body, sent_at_ms=self._now_ms())
 
     def depth(self) -> QueueDepth:
-        return QueueDepth(visible=len(self._letters), in_flight=0, delayed=0)
+        return QueueDepth(visible=len(self._dlq.letters), in_flight=0, delayed=0)
 
     def _requeue(self, job: PaymentJob) -> None:
         self.replayed.append(job)
-
-    @contextmanager
-    def _holding(self) -> Iterator[_HeldInMemory]:
-        yield _HeldInMemory(
-            self,
-            [
-                letter_of(
-                    message_id=letter.message_id,
-                    body=letter.body,
-                    sent_at_ms=letter.sent_at_ms,
-                    receipt_handle=letter.message_id,
-                    receives_when_dead_lettered=self._receives,
-                    payments=self._payments,
-                    describe=lambda error: type(error).__name__,
-                )
-                for letter in self._letters
-            ],
-        )

@@ -9,12 +9,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from core.domain.webhooks import (
-    DeadLetterReplay,
-    DeadLetterReplayRun,
-    DeliveryJob,
-    LetterVerdict,
-)
+from core.adapters.sqs_held_letters import SqsLetterHold
+from core.domain.webhooks import DeadLetterReplay, DeliveryJob, replay_delivery_letters
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -37,6 +33,7 @@ class SqsDeliveryQueue:
         self._queue_url = queue_url
         self._dlq_url = dlq_url
         self._slow_queue_url = slow_queue_url
+        self._dead_letters = SqsLetterHold(client, dlq_url)
         # Tests driven by a fake clock set 0: every message is visible at once.
         self._max_delay = max_delay_seconds
 
@@ -75,32 +72,6 @@ class SqsDeliveryQueue:
         )
 
     def replay_dead_letters(self, now: float, *, dry_run: bool, limit: int) -> DeadLetterReplay:
-        """The DLQ replayed as DeadLetterReplayRun judges each letter: a replay is sent
-        first and deleted from the DLQ second, so a crash in between can only deliver one
-        twice (receivers dedupe), never lose one; a duplicate is deleted; an unreadable
-        letter stays for a person to read; a dry run leaves every message there. What is
-        left is visible again at once."""
-        run = DeadLetterReplayRun(now, limit)
-        looked_at: list[str] = []
-        while run.room > 0:
-            messages = self._client.receive_message(
-                QueueUrl=self._dlq_url,
-                MaxNumberOfMessages=min(SQS_BATCH, run.room),
-                VisibilityTimeout=60,
-            ).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                handle = message["ReceiptHandle"]
-                verdict, fresh = run.judge(message["MessageId"], message["Body"])
-                if dry_run or verdict is LetterVerdict.UNREADABLE:
-                    looked_at.append(handle)
-                    continue
-                if fresh is not None:
-                    self.publish([fresh], now)
-                self._client.delete_message(QueueUrl=self._dlq_url, ReceiptHandle=handle)
-        for handle in looked_at:
-            self._client.change_message_visibility(
-                QueueUrl=self._dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
-            )
-        return run.report()
+        return replay_delivery_letters(
+            self._dead_letters, self.publish, now, dry_run=dry_run, limit=limit
+        )

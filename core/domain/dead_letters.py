@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 from core.domain.errors import UnreadablePaymentError
+from core.domain.held_letters import HeldLetter, LetterAction, LetterHold, settle
 from core.domain.jobs import PaymentJob
 from core.domain.payment import FailureNotes
 from core.domain.ports import PaymentStore, QueueDepth
@@ -46,7 +45,6 @@ class DeadLetter:
     sent_at_ms: int
     last_error: str
     body: str
-    receipt_handle: str
     payment_status: str | None = None
     merchant_id: str | None = None
     amount: int | None = None
@@ -91,13 +89,6 @@ class LetterFilter:
         )
 
 
-class LetterAction(StrEnum):
-    REPLAYED = "replayed"
-    DROPPED = "dropped"
-    DELETED = "deleted"
-    LEFT = "left"
-
-
 @dataclass
 class LetterReport:
     """What a replay or a delete did (or, in a dry run, would do) to each letter."""
@@ -140,7 +131,6 @@ def letter_of(
     message_id: str,
     body: str,
     sent_at_ms: int,
-    receipt_handle: str,
     receives_when_dead_lettered: int | None,
     payments: PaymentStore,
     describe: Callable[[BaseException], str],
@@ -177,7 +167,6 @@ def letter_of(
         sent_at_ms=sent_at_ms,
         last_error=reason,
         body=body,
-        receipt_handle=receipt_handle,
         payment_status=payment.status.value if payment else None,
         merchant_id=payment.merchant_id if payment else None,
         amount=payment.details.amount if payment and payment.details else None,
@@ -213,40 +202,53 @@ def delete_choice(include_jobs: bool) -> Choice:
     return choose
 
 
-class HeldLetters(Protocol):
-    """The letters a command holds (hidden from anyone else while it runs)."""
-
-    letters: list[DeadLetter]
-
-    def delete(self, letter: DeadLetter) -> None: ...
-
-
 class DeadLetters(ABC):
     """The port of the payment jobs' dead-letter queue: its commands (list, show, replay,
-    delete) are the same over any queue; an implementation says how deep it is, how it
-    holds letters and deletes one, and how it queues a job again. Every command leaves what
-    it does not act on where it was."""
+    delete) are the same over any queue; an implementation gives the hold of its letters
+    (`letters`, core/domain/held_letters.py) and says how deep it is, how often a job is
+    tried before it lands here, and how it queues a job again. Every command leaves what it
+    does not act on where it was."""
 
-    def __init__(self, now_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        now_ms: Callable[[], int],
+        letters: LetterHold,
+        payments: PaymentStore,
+        describe: Callable[[BaseException], str],
+    ) -> None:
         self._now_ms = now_ms
+        self._letters = letters
+        self._payments = payments
+        self._why = describe
 
     @abstractmethod
     def depth(self) -> QueueDepth: ...
 
+    @property
     @abstractmethod
-    def _holding(self) -> AbstractContextManager[HeldLetters]:
-        """The letters, described; whatever is not deleted stays (visible again once the
-        command ends, even if it fails)."""
+    def receives_when_dead_lettered(self) -> int | None:
+        """How often the jobs queue delivers a job before it moves it here (None: unknown)."""
 
     @abstractmethod
     def _requeue(self, job: PaymentJob) -> None:
         """Send `job` to the jobs queue (as we write one: nothing a letter carried besides)."""
 
+    def _describe(self, letter: HeldLetter) -> DeadLetter:
+        return letter_of(
+            message_id=letter.message_id,
+            body=letter.body,
+            sent_at_ms=letter.sent_at_ms,
+            receives_when_dead_lettered=self.receives_when_dead_lettered,
+            payments=self._payments,
+            describe=self._why,
+        )
+
     def list(self, limit: int = 100, only: LetterFilter = EVERY_LETTER) -> list[DeadLetter]:
         """What is in the DLQ (at most `limit` of what matches), left in place."""
         now_ms = self._now_ms()
-        with self._holding() as held:
-            return [letter for letter in held.letters if only.matches(letter, now_ms)][:limit]
+        with self._letters.holding() as held:
+            letters = (self._describe(letter) for letter in held)
+            return [letter for letter in letters if only.matches(letter, now_ms)][:limit]
 
     def show(self, message_id: str) -> DeadLetter | None:
         letters = self.list(limit=1, only=LetterFilter(message_id=message_id))
@@ -283,21 +285,20 @@ class DeadLetters(ABC):
         dry_run: bool,
         on_letter: Callable[[DeadLetter, LetterAction], None],
     ) -> LetterReport:
-        """Decide for each matching letter, and (unless a dry run) do it: a replayed letter
-        is queued again first and deleted second (a crash in between only duplicates a job,
-        which the worker absorbs); dropped and deleted ones are deleted; the rest stay."""
+        """Each matching letter settled as `choose` says (core/domain/held_letters.py)."""
         report = LetterReport()
         now_ms = self._now_ms()
-        with self._holding() as held:
-            for letter in held.letters:
-                if not only.matches(letter, now_ms):
-                    report.others += 1
-                    continue
-                action = choose(letter, report)
-                if not dry_run and action is not LetterAction.LEFT:
-                    if action is LetterAction.REPLAYED and letter.job is not None:
-                        self._requeue(letter.job)
-                    held.delete(letter)
-                report.done.append((letter, action))
-                on_letter(letter, action)
+
+        def judge(letter: DeadLetter) -> tuple[LetterAction, PaymentJob | None] | None:
+            if not only.matches(letter, now_ms):
+                report.others += 1
+                return None
+            return choose(letter, report), letter.job
+
+        def done(letter: DeadLetter, action: LetterAction) -> None:
+            report.done.append((letter, action))
+            on_letter(letter, action)
+
+        with self._letters.holding() as held:
+            settle(held, self._describe, judge, self._requeue, dry_run=dry_run, on_letter=done)
         return report

@@ -8,9 +8,9 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any, Protocol
 
+from core.domain.held_letters import MAX_LETTERS, LetterAction, LetterHold, settle
 from core.domain.queued_messages import queued_json_object
 from core.domain.webhook_events import ALL_EVENT_TYPES, WebhookEvent, parse_event_id
 
@@ -381,21 +381,13 @@ class DeadLetterReplay:
     duplicates: int = 0
 
 
-class LetterVerdict(StrEnum):
-    REPLAY = "replay"
-    # A second letter for a delivery this run replays already: deleted, not replayed again.
-    DUPLICATE = "duplicate"
-    # Not a delivery job: left in the DLQ for a person to read.
-    UNREADABLE = "unreadable"
-
-
 @dataclass
 class DeadLetterReplayRun:
     """What a replay of the deliveries' DLQ does with each letter, in the order they are
     read: a delivery job is replayed once, as the first attempt of a new chain with a fresh
     retry budget; a second letter for the same delivery (a run that died after dead-
-    lettering it) is a duplicate; anything else is unreadable. The queue's adapter and its
-    fake both read their letters through it."""
+    lettering it) is dropped; anything else is not a delivery job and left for a person to
+    read."""
 
     now: float
     limit: int
@@ -409,25 +401,50 @@ class DeadLetterReplayRun:
         """How many more letters may be replayed."""
         return self.limit - len(self._jobs)
 
-    def judge(self, message_id: str, body: str) -> tuple[LetterVerdict, DeliveryJob | None]:
-        """The letter's verdict, and for a replay the job to queue."""
+    def judge(self, message_id: str, body: str) -> tuple[LetterAction, DeliveryJob | None]:
+        """What to do with the letter, and for a replay the job to queue."""
         try:
             job = DeliveryJob.from_body(body)
         except InvalidDeliveryJobError:
             self._unreadable.append(message_id)
-            return LetterVerdict.UNREADABLE, None
+            return LetterAction.LEFT, None
         if (job.event_id, job.endpoint_id) in self._seen:
             self._duplicates += 1
-            return LetterVerdict.DUPLICATE, None
+            return LetterAction.DROPPED, None
         self._seen.add((job.event_id, job.endpoint_id))
         fresh = DeliveryJob.replayed(
             job.event_id, job.endpoint_id, job.merchant_id, self.now, replay=False
         )
         self._jobs.append(fresh)
-        return LetterVerdict.REPLAY, fresh
+        return LetterAction.REPLAYED, fresh
 
     def report(self) -> DeadLetterReplay:
         return DeadLetterReplay(tuple(self._jobs), tuple(self._unreadable), self._duplicates)
+
+
+def replay_delivery_letters(
+    letters: LetterHold,
+    publish: Callable[[Sequence[DeliveryJob], float], None],
+    now: float,
+    *,
+    dry_run: bool,
+    limit: int,
+) -> DeadLetterReplay:
+    """The deliveries' DLQ replayed as DeadLetterReplayRun judges each letter, until
+    `limit` are replayed (core/domain/held_letters.py settle: a replay is published first
+    and deleted second, so a crash in between can only deliver one twice, which receivers
+    dedupe). What is left is visible again at once."""
+    run = DeadLetterReplayRun(now, limit)
+    with letters.holding(max(limit, MAX_LETTERS)) as held:
+        settle(
+            held,
+            lambda letter: letter,
+            lambda letter: run.judge(letter.message_id, letter.body),
+            lambda job: publish([job], now),
+            dry_run=dry_run,
+            enough=lambda: run.room <= 0,
+        )
+    return run.report()
 
 
 class DeliveryQueue(Protocol):

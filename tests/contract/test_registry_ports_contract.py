@@ -15,7 +15,7 @@ from core.adapters.dynamodb_merchants import DynamoMerchantStore
 from core.adapters.dynamodb_payments import DynamoPaymentStore
 from core.adapters.kms_mac import KmsMac
 from core.adapters.sqs_dead_letters import SqsDeadLetterQueue
-from core.domain.dead_letters import DeadLetters, LetterAction, LetterFilter, LetterKind
+from core.domain.dead_letters import DeadLetters, LetterFilter, LetterKind
 from core.domain.errors import (
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
@@ -24,6 +24,7 @@ from core.domain.errors import (
     UnknownKeyError,
     UnknownMerchantError,
 )
+from core.domain.held_letters import LetterAction
 from core.domain.idempotency import IN_PROGRESS_SECONDS, KEEP_SECONDS, Claim, StoredAnswer
 from core.domain.jobs import PaymentJob
 from core.domain.payment import BankOutcome, Payment, PaymentStatus

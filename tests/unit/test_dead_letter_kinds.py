@@ -21,6 +21,7 @@ from core.domain.payment import FailureNotes, Payment, PaymentDetails, PaymentSt
 from core.domain.reconcile_policy import ReconcilePolicy
 from tests.fakes import InMemoryPaymentStore
 from tests.fakes_registry import InMemoryDeadLetterQueue
+from tests.support import FakeClock
 from tests.unit.use_case_world import SETTINGS
 
 PAYMENT_ID = "27391cce-9bbd-41aa-8c2d-38e1c1a0f2a1"
@@ -43,7 +44,6 @@ def _letter(body: str, store: InMemoryPaymentStore | None = None) -> DeadLetter:
         message_id="m-7",
         body=body,
         sent_at_ms=1_000,
-        receipt_handle="rh-7",
         receives_when_dead_lettered=5,
         payments=store or InMemoryPaymentStore(ReconcilePolicy.of(SETTINGS)),
         describe=lambda error: type(error).__name__,
@@ -69,7 +69,6 @@ def test_a_job_of_a_payment_in_flight_is_replayable_and_says_why_it_failed() -> 
         sent_at_ms=1_000,
         last_error="the bank timed out",
         body=JOB.to_body(),
-        receipt_handle="rh-7",
         payment_status="Processing",
         merchant_id="m-1",
         amount=1250,
@@ -154,11 +153,12 @@ def test_a_filter_lets_through_only_letters_matching_every_field_given() -> None
     assert not _filtered(merchant_id="m-1", error_contains="declined")
 
 
-def _queue(*payments: Payment) -> InMemoryDeadLetterQueue:
+def _queue(*payments: Payment, clock: FakeClock | None = None) -> InMemoryDeadLetterQueue:
     store = InMemoryPaymentStore(ReconcilePolicy.of(SETTINGS))
     for payment in payments:
         store._payments[payment.payment_id] = payment
-    return InMemoryDeadLetterQueue(store, lambda: 61_000, 5)
+    now_ms = (lambda: int(clock.now() * 1000)) if clock else (lambda: 61_000)
+    return InMemoryDeadLetterQueue(store, now_ms, 5)
 
 
 def test_list_shows_at_most_its_limit_and_show_finds_one_letter_by_id() -> None:
@@ -200,3 +200,42 @@ def test_a_dry_run_changes_nothing_and_delete_keeps_jobs_unless_asked() -> None:
     assert [letter.kind for letter in queue.list()] == [LetterKind.JOB]
     assert len(queue.delete(include_jobs=True).deleted) == 1
     assert queue.list() == []
+
+
+def test_the_commands_act_only_on_letters_old_enough_and_count_the_others() -> None:
+    # GIVEN a job dead-lettered an hour ago, and two just now
+    clock = FakeClock(1_000.0)
+    queue = _queue(IN_FLIGHT, clock=clock)
+    old = queue.dead_letter(JOB.to_body())
+    clock.advance(3600)
+    queue.dead_letter(JOB.to_body())
+    queue.dead_letter("not json")
+    an_hour_old = LetterFilter(older_than_seconds=3600)
+    heard: list[tuple[str, str]] = []
+
+    # WHEN ops list, dry-run a delete and replay what is an hour old
+    listed = queue.list(only=an_hour_old)
+    would = queue.delete(only=an_hour_old, include_jobs=True, dry_run=True)
+    done = queue.replay(
+        only=an_hour_old, on_letter=lambda letter, action: heard.append((letter.message_id, action))
+    )
+
+    # THEN each saw the old letter alone, sent when it was, and the delete deleted nothing
+    assert [(letter.message_id, letter.sent_at_ms) for letter in listed] == [(old, 1_000_000)]
+    assert ([letter.message_id for letter in would.deleted], would.others) == ([old], 2)
+    assert (heard, done.others, done.left, queue.replayed) == ([(old, "replayed")], 2, 2, [JOB])
+    assert len(queue.list()) == 2
+
+
+def test_the_commands_say_when_a_letters_payment_could_not_be_read() -> None:
+    # GIVEN a job whose payment cannot be read (the store times out)
+    queue = InMemoryDeadLetterQueue(_Failing(TimeoutError("read timed out")), lambda: 61_000, 5)
+    queue.dead_letter(JOB.to_body())
+
+    # WHEN ops list it THEN it is a job (replaying one is safe) and says why, without the
+    # error's text
+    (letter,) = queue.list()
+    assert (letter.kind, letter.last_error) == (
+        LetterKind.JOB,
+        "its payment could not be read (TimeoutError)",
+    )
