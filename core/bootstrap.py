@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         WebhookSender,
     )
     from core.use_cases.payment_listing import PaymentListing
+    from core.use_cases.payment_operations import PaymentOperations
     from core.use_cases.payment_processor import PaymentProcessor
     from core.use_cases.payment_service import PaymentService
     from core.use_cases.reconciler import Reconciler
@@ -285,6 +286,14 @@ class Services:
             payment_ttl_seconds=self.settings.payment_ttl_seconds,
             recheck_base_seconds=self.settings.recheck_base_seconds,
             recheck_cap_seconds=self.settings.recheck_cap_seconds,
+        )
+
+    @component
+    def payment_operations(self) -> PaymentOperations:
+        from core.use_cases.payment_operations import PaymentOperations
+
+        return PaymentOperations(
+            payments=self.payments, jobs=self.jobs, clock=self.clock, metrics=self.metrics
         )
 
     @component

@@ -14,11 +14,19 @@ from core.domain.errors import (
     InvalidCursorError,
     MerchantMismatchError,
     PaygateError,
+    PaymentBusyError,
     PaymentConflictError,
     PaymentNotFoundError,
     QueueUnavailableError,
     TooManyEndpointsError,
     UnknownEndpointError,
+)
+from core.domain.payment import (
+    CaptureExceedsAuthorizedError,
+    NotCapturableError,
+    NotRefundableError,
+    RefundExceedsCapturedError,
+    TooManyRefundsError,
 )
 from core.domain.webhook_urls import InvalidWebhookUrlError
 
@@ -97,6 +105,11 @@ HTTP_ERRORS: dict[type[PaygateError], HttpError] = {
     TooManyEndpointsError: HttpError(409, "too_many_endpoints"),
     EndpointBusyError: HttpError(409, "endpoint_busy"),
     IdempotencyKeyInUseError: HttpError(409, "idempotency_key_in_use"),
+    NotCapturableError: HttpError(409, "payment_not_capturable"),
+    CaptureExceedsAuthorizedError: HttpError(409, "capture_exceeds_authorized"),
+    NotRefundableError: HttpError(409, "payment_not_refundable"),
+    RefundExceedsCapturedError: HttpError(409, "refund_exceeds_captured"),
+    TooManyRefundsError: HttpError(409, "too_many_refunds"),
     PayloadTooLargeError: HttpError(413, "payload_too_large"),
     UnsupportedMediaTypeError: HttpError(415, "unsupported_media_type"),
     RequestValidationFailedError: HttpError(422, "validation_failed"),
@@ -107,6 +120,7 @@ HTTP_ERRORS: dict[type[PaygateError], HttpError] = {
     InternalError: HttpError(500, "internal_error"),
     QueueUnavailableError: HttpError(503, "queue_unavailable"),
     ServiceUnavailableError: HttpError(503, "service_unavailable"),
+    PaymentBusyError: HttpError(503, "payment_busy"),
 }
 
 

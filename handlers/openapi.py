@@ -23,6 +23,7 @@ from core.domain.bank_simulation import (
     TIMEOUT_AMOUNT,
 )
 from core.domain.payment import PaymentStatus
+from core.domain.refunds import RefundStatus
 from core.resources import LOCAL_API_PORT
 from handlers import gateway_responses
 from handlers.headers import (
@@ -36,17 +37,21 @@ from handlers.limits import MAX_BODY_BYTES
 from handlers.requests import (
     EXAMPLE_MERCHANT_ID,
     EXAMPLE_PAYMENT_ID,
+    CapturePaymentRequest,
     CreatePaymentRequest,
     CreateWebhookEndpointRequest,
     GetPaymentQuery,
     ListPaymentsQuery,
     MakePaymentRequest,
     PaymentEventsQuery,
+    RefundPaymentRequest,
     RotateWebhookSecretRequest,
+    VoidPaymentRequest,
     WebhookEndpointQuery,
     WebhookEndpointsQuery,
 )
 from handlers.routes import (
+    CAPTURE_PAYMENT,
     CREATE_PAYMENT,
     CREATE_WEBHOOK_ENDPOINT,
     DELETE_WEBHOOK_ENDPOINT,
@@ -55,8 +60,10 @@ from handlers.routes import (
     LIST_PAYMENTS,
     LIST_WEBHOOK_ENDPOINTS,
     MAKE_PAYMENT,
+    REFUND_PAYMENT,
     ROTATE_WEBHOOK_SECRET,
     ROUTES,
+    VOID_PAYMENT,
     Route,
 )
 from handlers.views import (
@@ -65,6 +72,7 @@ from handlers.views import (
     PaymentEvents,
     PaymentPage,
     PaymentView,
+    RefundAnswer,
     SubmittedPayment,
     WebhookEndpointList,
     WebhookEndpointView,
@@ -210,6 +218,68 @@ OPERATIONS = (
         PaymentPage,
         {"payments": [_VIEW_EXAMPLE], "nextCursor": None},
         query=ListPaymentsQuery,
+    ),
+    Operation(
+        CAPTURE_PAYMENT,
+        "capturePayment",
+        "Capture an Authorized payment, all or part (captureMethod manual)",
+        "The capture is recorded and queued: 202 with the payment as it stands (`settling`: "
+        "capture). The worker captures with the bank and the payment becomes Accepted with "
+        "capturedAmount; a partial capture releases the rest. Only an Authorized payment with "
+        "no capture or void under way can be captured (409 otherwise). A retry with the same "
+        "Idempotency-Key answers the same and captures once.",
+        202,
+        PaymentView,
+        _VIEW_EXAMPLE | {"status": "Authorized", "captureMethod": "manual", "settling": "capture"},
+        body=CapturePaymentRequest,
+        body_example={
+            "merchantId": EXAMPLE_MERCHANT_ID,
+            "paymentId": EXAMPLE_PAYMENT_ID,
+            "amount": 1000,
+        },
+        idempotent=True,
+    ),
+    Operation(
+        VOID_PAYMENT,
+        "voidPayment",
+        "Release an Authorized payment's hold (captureMethod manual)",
+        "The void is recorded and queued: 202; the payment becomes Voided (event "
+        "payment.voided). An authorization not captured within 7 days is voided by paygate "
+        "(voidReason authorization_expired). 409 unless Authorized with nothing under way.",
+        202,
+        PaymentView,
+        _VIEW_EXAMPLE | {"status": "Authorized", "captureMethod": "manual", "settling": "void"},
+        body=VoidPaymentRequest,
+        body_example={"merchantId": EXAMPLE_MERCHANT_ID, "paymentId": EXAMPLE_PAYMENT_ID},
+        idempotent=True,
+    ),
+    Operation(
+        REFUND_PAYMENT,
+        "refundPayment",
+        "Refund part or all of an Accepted payment",
+        "The refund is recorded Pending and queued: 202 with its refundId. The worker asks "
+        "the bank; the refund becomes Succeeded (event payment.refunded) or Failed (event "
+        "refund.failed). Several partial refunds are allowed; the refunds that have not "
+        "failed never sum past capturedAmount, however many are asked at once (the one that "
+        "would is 409 refund_exceeds_captured). At most 50 refunds a payment. A retry with "
+        "the same Idempotency-Key answers the same refund and refunds once. On the simulated "
+        "bank a refund of 3 is declined; 503 and 504 behave as for payments.",
+        202,
+        RefundAnswer,
+        RefundAnswer(
+            refund_id="rf_0123456789abcdef0123456789abcdef",
+            payment_id=EXAMPLE_PAYMENT_ID,
+            amount=500,
+            status=RefundStatus.PENDING,
+        ).to_json(),
+        body=RefundPaymentRequest,
+        body_example={
+            "merchantId": EXAMPLE_MERCHANT_ID,
+            "paymentId": EXAMPLE_PAYMENT_ID,
+            "amount": 500,
+            "reason": "returned goods",
+        },
+        idempotent=True,
     ),
     Operation(
         CREATE_WEBHOOK_ENDPOINT,

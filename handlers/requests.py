@@ -27,7 +27,8 @@ from pydantic_core import PydanticCustomError
 
 from core.domain.cards import MAX_PAN_DIGITS, MIN_PAN_DIGITS, CardSecret, passes_luhn
 from core.domain.currencies import is_known_currency
-from core.domain.payment import PaymentStatus
+from core.domain.payment import CaptureMethod, PaymentStatus
+from core.domain.refunds import MAX_REFUND_REASON_LENGTH
 from core.domain.submission import SubmitCard
 from core.domain.text_rules import (
     IDENTIFIER_PATTERN,
@@ -131,6 +132,12 @@ AddressText = Annotated[
     Field(min_length=1, max_length=200),
     AfterValidator(_free_text),
 ]
+ReasonText = Annotated[
+    StrictStr,
+    BeforeValidator(_strip),
+    Field(min_length=1, max_length=MAX_REFUND_REASON_LENGTH),
+    AfterValidator(_free_text),
+]
 
 
 class _Request(BaseModel):
@@ -202,6 +209,11 @@ class MakePaymentRequest(_Request):
         description="3 or 4 digits; never stored once the bank has answered",
         examples=["123"],
     )
+    capture_method: CaptureMethod = Field(
+        default=CaptureMethod.AUTOMATIC,
+        description="automatic: captured when authorized (Accepted). manual: the funds are "
+        "held (Authorized) until capture-payment or void-payment; voided after 7 days",
+    )
 
     @field_validator("expiry_year")
     @classmethod
@@ -237,7 +249,45 @@ class MakePaymentRequest(_Request):
             expiry_month=self.expiry_month,
             card_name=self.card_name,
             billing_address=self.billing_address,
+            capture_method=self.capture_method,
         )
+
+
+class PaymentOperationRequest(_Request):
+    """What capture, void and refund each name: the merchant and its payment."""
+
+    merchant_id: Identifier = _MERCHANT_ID_FIELD
+    payment_id: PaymentId = _PAYMENT_ID_FIELD
+
+
+class CapturePaymentRequest(PaymentOperationRequest):
+    amount: StrictInt | None = Field(
+        default=None,
+        ge=MIN_AMOUNT,
+        le=MAX_AMOUNT,
+        description="How much to capture, in minor units, at most the authorized amount "
+        "(the rest is released); all of it if left out",
+        examples=[1000],
+    )
+
+
+class VoidPaymentRequest(PaymentOperationRequest):
+    pass
+
+
+class RefundPaymentRequest(PaymentOperationRequest):
+    amount: StrictInt = Field(
+        ge=MIN_AMOUNT,
+        le=MAX_AMOUNT,
+        description="How much to give back, in minor units: with the refunds before it that "
+        "have not failed, at most the captured amount. The simulated bank declines 3",
+        examples=[500],
+    )
+    reason: ReasonText | None = Field(
+        default=None,
+        description="Why, for your records (shown with the refund)",
+        examples=["returned goods"],
+    )
 
 
 class GetPaymentQuery(_Request):
@@ -308,6 +358,10 @@ EventType = Literal[
     "payment.declined",
     "payment.insufficient_funds",
     "payment.failed",
+    "payment.authorized",
+    "payment.voided",
+    "payment.refunded",
+    "refund.failed",
 ]
 _ENDPOINT_ID_FIELD = Field(
     description="The endpoint's id, from POST or GET /webhook-endpoints",

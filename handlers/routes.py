@@ -86,6 +86,34 @@ LIST_PAYMENTS = Route(
     _GET_ERRORS,
 )
 
+# What a merchant asks of a payment after its authorization: one module, a function each.
+_OPERATIONS_MODULE = "handlers.payment_operations"
+CAPTURE_PAYMENT = Route(
+    "POST",
+    "/capture-payment",
+    _OPERATIONS_MODULE,
+    "CapturePayment",
+    "payment_operations",
+    (*_POST_ERRORS, 404, 409),
+)
+VOID_PAYMENT = Route(
+    "POST",
+    "/void-payment",
+    _OPERATIONS_MODULE,
+    "VoidPayment",
+    "payment_operations",
+    (*_POST_ERRORS, 404, 409),
+)
+REFUND_PAYMENT = Route(
+    "POST",
+    "/refund-payment",
+    _OPERATIONS_MODULE,
+    "RefundPayment",
+    "payment_operations",
+    (*_POST_ERRORS, 404, 409),
+)
+OPERATION_ROUTES = (CAPTURE_PAYMENT, VOID_PAYMENT, REFUND_PAYMENT)
+
 # Webhooks: one module serves a merchant's endpoints, each route its own function.
 _ENDPOINTS_MODULE = "handlers.webhook_endpoints"
 _ENDPOINTS_USE_CASE = "webhook_endpoint_service"
@@ -142,7 +170,14 @@ WEBHOOK_ROUTES = (
     LIST_PAYMENT_EVENTS,
 )
 
-ROUTES = (CREATE_PAYMENT, MAKE_PAYMENT, GET_PAYMENT, LIST_PAYMENTS, *WEBHOOK_ROUTES)
+ROUTES = (
+    CREATE_PAYMENT,
+    MAKE_PAYMENT,
+    GET_PAYMENT,
+    LIST_PAYMENTS,
+    *OPERATION_ROUTES,
+    *WEBHOOK_ROUTES,
+)
 
 
 def route_of(method: str, path: str) -> Route | None:

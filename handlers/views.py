@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment import CaptureMethod, Payment, PaymentStatus
 from core.domain.payment_view import PaymentView as MerchantView
+from core.domain.refunds import RefundStatus
 from core.domain.webhooks import WebhookEndpoint
 from handlers.http_errors import FieldIssue
 
@@ -42,6 +43,28 @@ class SubmittedPayment(_View):
     )
 
 
+class RefundView(_View):
+    refund_id: str = Field(
+        description="The refund's id", examples=["rf_0123456789abcdef0123456789abcdef"]
+    )
+    amount: int = Field(description="In minor units")
+    status: RefundStatus = Field(description="Pending, then Succeeded or Failed")
+    reason: str | None = None
+    fail_code: str | None = Field(default=None, description="When Failed: refund_declined")
+    fail_reason: str | None = None
+    created_at: int = Field(description="When it was asked for, in epoch seconds")
+    updated_at: int = Field(description="When it last changed, in epoch seconds")
+
+
+class RefundAnswer(_View):
+    refund_id: str = Field(description="The refund's id (in get-payment's refunds)")
+    payment_id: str = _PAYMENT_ID
+    amount: int = Field(description="In minor units")
+    status: RefundStatus = Field(
+        description="Pending: the bank is asked next", examples=["Pending"]
+    )
+
+
 # The fields of core/domain/payment_view.py's PaymentView, documented (its docstring is
 # the schema's description in docs/openapi.json).
 class PaymentView(_View):
@@ -52,7 +75,8 @@ class PaymentView(_View):
     status: PaymentStatus = Field(
         description=(
             "Created, then Processing; Pending while the bank has not decided; final: "
-            "Accepted, Declined, InsufficientFunds, or Failed"
+            "Accepted, Declined, InsufficientFunds, or Failed. A manual capture's "
+            "authorization is Authorized until captured (Accepted) or voided (Voided)"
         )
     )
     creation_timestamp_seconds: int = _CREATED_AT
@@ -83,6 +107,27 @@ class PaymentView(_View):
         default=None,
         description="get-payment only, while in flight: why the last try did not get the "
         "bank's answer (paygate retries by itself)",
+    )
+    capture_method: CaptureMethod | None = Field(
+        default=None, description="manual, when make-payment asked for it (else automatic)"
+    )
+    captured_amount: int | None = Field(
+        default=None, description="Once captured: how much, in minor units"
+    )
+    settling: str | None = Field(
+        default=None,
+        description="capture or void: asked for, and on its way to the bank",
+    )
+    void_reason: str | None = Field(
+        default=None,
+        description="Once Voided: requested_by_merchant, or authorization_expired (not "
+        "captured within 7 days)",
+    )
+    refunded_amount: int | None = Field(
+        default=None, description="The sum of the refunds that succeeded, in minor units"
+    )
+    refunds: list[RefundView] | None = Field(
+        default=None, description="Every refund asked for, oldest first"
     )
 
     @classmethod

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from core.adapters.sqs_deliveries import SQS_MAX_DELAY_SECONDS
+from core.domain.bank_simulation import REFUND_DECLINED_AMOUNT
 from core.domain.cards import CardSecret
 from core.domain.errors import (
     BankUnavailableError,
@@ -37,6 +38,7 @@ from core.domain.payment import (
 )
 from core.domain.ports import AuthorizationRequest, PaymentPage, QueueDepth, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
+from core.domain.refunds import REFUND_DECLINED, REFUND_SUCCEEDED, RefundOutcome, RefundStatus
 from core.domain.webhook_events import WebhookEvent
 from core.domain.webhook_retry import (
     DELIVERY_TIMEOUT_SECONDS,
@@ -79,11 +81,10 @@ class InMemoryPaymentStore:
     def _put(self, payment: Payment, reconcile_at: int | None = None) -> None:
         self.writes += 1
         self._payments[payment.payment_id] = payment
-        if payment.status.is_in_flight:
+        look_at = self._policy.next_look(payment)
+        if look_at is not None:
             self._reconcile_at[payment.payment_id] = (
-                reconcile_at
-                if reconcile_at is not None
-                else self._policy.look_at(payment.updated_at, payment.created_at)
+                reconcile_at if reconcile_at is not None else look_at
             )
         else:
             self._reconcile_at.pop(payment.payment_id, None)
@@ -92,7 +93,7 @@ class InMemoryPaymentStore:
         stored = self._payments.get(payment.payment_id)
         if stored is None or stored.version != payment.version:
             raise ConcurrentUpdateError(payment.payment_id)
-        if in_flight and not stored.status.is_in_flight:
+        if in_flight and payment.payment_id not in self._reconcile_at:
             raise ConcurrentUpdateError(payment.payment_id)
         return stored
 
@@ -168,7 +169,7 @@ class InMemoryPaymentStore:
 
     def note_dead_lettered(self, payment_id: str, receives: int) -> None:
         stored = self._payments.get(payment_id)
-        if stored is None or not stored.status.is_in_flight:
+        if stored is None or payment_id not in self._reconcile_at:
             return
         if stored.failure is None:
             self._receives[payment_id] = receives
@@ -185,7 +186,7 @@ class InMemoryPaymentStore:
         stored = self._at_version(payment, in_flight=True)
         self._update(
             stored,
-            reconcile_at=self._policy.look_at(now, payment.created_at),
+            reconcile_at=self._policy.next_look(payment, now) or now,
             reconcile_count=payment.reconcile_count + 1,
             reconciled_at=now,
         )
@@ -367,6 +368,10 @@ class FakeBank:
         self.unavailable = 0
         self.ledger: dict[str, BankOutcome] = {}
         self.calls: list[tuple[str, str]] = []
+        # Refunds of these amounts are declined (the simulated bank's: 3).
+        self.refund_answers: dict[int, RefundOutcome] = {REFUND_DECLINED_AMOUNT: REFUND_DECLINED}
+        self.operations: dict[str, RefundOutcome] = {}
+        self.moved: list[tuple[str, str, int]] = []
 
     def _call(self, kind: str, key: str) -> None:
         self.calls.append((kind, key))
@@ -395,6 +400,32 @@ class FakeBank:
             return entry
         self.ledger[idempotency_key] = PROCESSING_FAILED
         return None
+
+    def capture(self, payment_id: str, amount: int, *, idempotency_key: str) -> None:
+        self._move("capture", payment_id, amount, idempotency_key, REFUND_SUCCEEDED)
+
+    def void(self, payment_id: str, *, idempotency_key: str) -> None:
+        self._move("void", payment_id, 0, idempotency_key, REFUND_SUCCEEDED)
+
+    def refund(self, payment_id: str, amount: int, *, idempotency_key: str) -> RefundOutcome:
+        answer = self.refund_answers.get(amount, REFUND_SUCCEEDED)
+        return self._move("refund", payment_id, amount, idempotency_key, answer)
+
+    def _move(
+        self, kind: str, payment_id: str, amount: int, key: str, answer: RefundOutcome
+    ) -> RefundOutcome:
+        """Once per key: the money moves on the first call only (`moved` keeps every
+        movement, for the invariants)."""
+        self._call(kind, key)
+        if key not in self.operations:
+            self.operations[key] = answer
+            if answer.status is RefundStatus.SUCCEEDED:
+                self.moved.append((kind, payment_id, amount))
+        return self.operations[key]
+
+    def total(self, kind: str, payment_id: str) -> int:
+        """What the bank moved of `kind` (capture, refund) for the payment."""
+        return sum(a for k, p, a in self.moved if (k, p) == (kind, payment_id))
 
     def authorizations(self, key: str) -> int:
         return self.calls.count(("authorize", key))

@@ -15,7 +15,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.bootstrap import Services, with_process_services
-from core.domain.payment import PaymentStatus
 from core.domain.webhook_events import WebhookEvent, event_of_write
 from core.observability import is_own_failure, logger, metrics, recorder
 
@@ -26,8 +25,9 @@ def event_of(record: dict[str, Any], deps: Services) -> WebhookEvent | None:
         return None
     change = record.get("dynamodb") or {}
     new = deps.payment_of_stream_image(change.get("NewImage") or {})
-    old_status = (change.get("OldImage") or {}).get("status", {}).get("S")
-    return event_of_write(PaymentStatus(old_status) if old_status else None, new)
+    old_image = change.get("OldImage")
+    old = deps.payment_of_stream_image(old_image) if old_image else None
+    return event_of_write(old, new)
 
 
 @logger.inject_lambda_context(clear_state=True)

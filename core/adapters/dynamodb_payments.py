@@ -44,13 +44,18 @@ from core.domain.errors import (
 )
 from core.domain.payment import (
     CREATED_VERSION,
+    CaptureMethod,
     FailureNotes,
     Payment,
     PaymentDetails,
     PaymentStatus,
+    Settlement,
+    SettlementKind,
+    VoidReason,
 )
 from core.domain.ports import PaymentPage, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
+from core.domain.refunds import Refund, RefundStatus
 from core.observability import logger, recorder
 from core.resources import (
     BY_MERCHANT_INDEX,
@@ -124,6 +129,12 @@ def payment_to_item(
         _CARD_CIPHERTEXT: payment.card_ciphertext,
         "enqueueFailed": payment.enqueue_failed or None,
         "reconciledAt": payment.reconciled_at,
+        "captureMethod": _capture_method_value(payment.details) if payment.details else None,
+        "authorizedAt": payment.authorized_at,
+        "capturedAmount": payment.captured_amount,
+        "voidReason": payment.void_reason.value if payment.void_reason else None,
+        "settlement": _settlement_value(payment.settlement) if payment.settlement else None,
+        "refunds": [_refund_value(r) for r in payment.refunds] or None,
     }
     values |= {key: value for key, value in optional.items() if value is not None}
     if payment.details is not None:
@@ -133,12 +144,68 @@ def payment_to_item(
         }
     if payment.failure is not None:
         values |= _failure_values(payment.failure)
-    if payment.status.is_in_flight:
+    look_at = policy.next_look(payment)
+    if look_at is not None:
         values |= {
             IN_FLIGHT_ATTRIBUTE: in_flight_shard(payment.payment_id, layout.in_flight_shards),
-            RECONCILE_AT_ATTRIBUTE: policy.look_at(payment.updated_at, payment.created_at),
+            RECONCILE_AT_ATTRIBUTE: look_at,
         }
     return _serialize(values)
+
+
+def _capture_method_value(details: PaymentDetails) -> str | None:
+    """Written only for a manual capture: an automatic payment's item is as it always was."""
+    manual = details.capture_method is CaptureMethod.MANUAL
+    return details.capture_method.value if manual else None
+
+
+def _settlement_value(settlement: Settlement) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "kind": settlement.kind.value,
+        "requestedAt": settlement.requested_at,
+        "amount": settlement.amount,
+    }
+    if settlement.void_reason:
+        value["voidReason"] = settlement.void_reason.value
+    return value
+
+
+def _settlement_from(value: dict[str, Any]) -> Settlement:
+    reason = value.get("voidReason")
+    return Settlement(
+        kind=SettlementKind(value["kind"]),
+        requested_at=int(value["requestedAt"]),
+        amount=int(value["amount"]),
+        void_reason=VoidReason(reason) if reason else None,
+    )
+
+
+_REFUND_OPTIONAL = {"reason": "reason", "fail_code": "failCode", "fail_reason": "failReason"}
+
+
+def _refund_value(refund: Refund) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "refundId": refund.refund_id,
+        "amount": refund.amount,
+        "status": refund.status.value,
+        "createdAt": refund.created_at,
+        "updatedAt": refund.updated_at,
+    }
+    for field, attribute in _REFUND_OPTIONAL.items():
+        if getattr(refund, field) is not None:
+            value[attribute] = getattr(refund, field)
+    return value
+
+
+def _refund_from(value: dict[str, Any]) -> Refund:
+    return Refund(
+        refund_id=str(value["refundId"]),
+        amount=int(value["amount"]),
+        status=RefundStatus(value["status"]),
+        created_at=int(value["createdAt"]),
+        updated_at=int(value["updatedAt"]),
+        **{field: value.get(attribute) for field, attribute in _REFUND_OPTIONAL.items()},
+    )
 
 
 def _failure_values(failure: FailureNotes) -> dict[str, Any]:
@@ -185,12 +252,17 @@ def _details_from(values: dict[str, Any]) -> PaymentDetails | None:
             billing_address=str(raw["billing_address"]),
             card_last_four=str(raw["card_last_four"]),
             request_digest=str(raw["request_digest"]),
+            capture_method=CaptureMethod(values.get("captureMethod", CaptureMethod.AUTOMATIC)),
         )
     except (TypeError, ValueError):
         # Show what can be read (its status) and raise the alarm.
         logger.error("payment details unreadable", extra={"paymentId": values.get(_KEY)})
         recorder.count("UnreadablePayments")
         return None
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def payment_from_item(item: dict[str, Any]) -> Payment:
@@ -219,6 +291,11 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
             reconciled_at=int(values["reconciledAt"]) if "reconciledAt" in values else None,
             failure=_failure_from(values),
             enqueue_failed=bool(values.get("enqueueFailed", False)),
+            authorized_at=_optional_int(values.get("authorizedAt")),
+            captured_amount=_optional_int(values.get("capturedAmount")),
+            void_reason=VoidReason(values["voidReason"]) if "voidReason" in values else None,
+            settlement=_settlement_from(values["settlement"]) if "settlement" in values else None,
+            refunds=tuple(_refund_from(r) for r in values.get("refunds", ())),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         payment_id = item.get(_KEY, {}).get("S") if isinstance(item.get(_KEY), dict) else None
@@ -363,6 +440,10 @@ class DynamoPaymentStore:
         for field, attribute in _DETAIL_ATTRIBUTES.items():
             values[f":{attribute}"] = getattr(details, field)
             detail_sets.append(f"{attribute} = :{attribute}")
+        capture_method = _capture_method_value(details)
+        if capture_method:
+            values[":capture_method"] = capture_method
+            detail_sets.append("captureMethod = :capture_method")
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -494,7 +575,7 @@ class DynamoPaymentStore:
             payment,
             "SET #reconcile_at = :look_at, reconcileCount = :count, reconciledAt = :now",
             {
-                ":look_at": self._policy.look_at(now, payment.created_at),
+                ":look_at": self._policy.next_look(payment, now) or now,
                 ":count": payment.reconcile_count + 1,
                 ":now": now,
             },

@@ -6,6 +6,8 @@ What each amount answers, and the switches: core/domain/bank_simulation.py.
 
 A Pending authorization is checked again by its idempotency key alone (`inquire`), and an
 authorization can be voided (`void_unless_decided`): the reconciler's last resort.
+Captures, voids and refunds are operations of their own, each once per idempotency key: the
+ledger item of an operation records its answer and the money it moved.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from core.domain.bank_simulation import (
     FLAKY_FAILURES,
     INSUFFICIENT_FUNDS_AMOUNT,
     PENDING_AMOUNT,
+    REFUND_DECLINED_AMOUNT,
     BankControls,
 )
 from core.domain.errors import BankTimeoutError, BankUnavailableError
 from core.domain.payment import PROCESSING_FAILED, BankOutcome, PaymentStatus
 from core.domain.ports import AuthorizationRequest
+from core.domain.refunds import REFUND_DECLINED, REFUND_SUCCEEDED, RefundOutcome, RefundStatus
 from core.resources import BANK_CONTROL_TABLE, BANK_LEDGER_TABLE
 
 if TYPE_CHECKING:
@@ -131,9 +135,12 @@ class LedgerEntry:
     authorizations: int
     # The amount of an authorization the bank answered Pending, decided on its next check.
     pending_amount: int | None = None
+    # A capture's, void's or refund's answer, and the money it moved.
+    answer: RefundOutcome | None = None
+    moved: int = 0
 
 
-def _outcome_attributes(outcome: BankOutcome) -> dict[str, Any]:
+def _outcome_attributes(outcome: BankOutcome | RefundOutcome) -> dict[str, Any]:
     attributes: dict[str, Any] = {"status": {"S": outcome.status.value}}
     if outcome.fail_code:
         attributes["failCode"] = {"S": outcome.fail_code}
@@ -213,6 +220,59 @@ class SimulatedBank:
         outcome = self._record_outcome(idempotency_key, PROCESSING_FAILED, authorizes=False)
         return None if outcome == PROCESSING_FAILED else outcome
 
+    @_bank_errors
+    def capture(self, payment_id: str, amount: int, *, idempotency_key: str) -> None:
+        self._operate("capture", payment_id, amount, idempotency_key, REFUND_SUCCEEDED)
+
+    @_bank_errors
+    def void(self, payment_id: str, *, idempotency_key: str) -> None:
+        self._operate("void", payment_id, 0, idempotency_key, REFUND_SUCCEEDED)
+
+    @_bank_errors
+    def refund(self, payment_id: str, amount: int, *, idempotency_key: str) -> RefundOutcome:
+        answer = REFUND_DECLINED if amount == REFUND_DECLINED_AMOUNT else REFUND_SUCCEEDED
+        return self._operate("refund", payment_id, amount, idempotency_key, answer)
+
+    def _operate(
+        self, kind: str, payment_id: str, amount: int, key: str, answer: RefundOutcome
+    ) -> RefundOutcome:
+        """One operation, decided once per key: a repeat answers what was recorded."""
+        controls = self._answer_like_a_bank()
+        if controls.times_out(amount):
+            self._sleep(self._timeout)
+            raise BankTimeoutError(f"the bank did not answer within {self._timeout}s")
+        entry = self._count_call(key)
+        if entry.answer is not None:
+            return entry.answer
+        if amount == FLAKY_AMOUNT and entry.calls <= FLAKY_FAILURES:
+            raise BankUnavailableError("the bank is temporarily unavailable")
+        attributes = {"#answer": "answer"}
+        values: dict[str, Any] = {
+            ":answer": {"M": _outcome_attributes(answer)},
+            ":kind": {"S": kind},
+            ":payment": {"S": payment_id},
+            ":moved": {"N": str(amount if answer.status is RefundStatus.SUCCEEDED else 0)},
+        }
+        try:
+            self._client.update_item(
+                TableName=self._ledger,
+                Key={_LEDGER_KEY: {"S": key}},
+                UpdateExpression=(
+                    "SET #answer = :answer, kind = :kind, paymentId = :payment, moved = :moved"
+                ),
+                ConditionExpression="attribute_not_exists(#answer)",
+                ExpressionAttributeNames=attributes,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            recorded = self.ledger_entry(key)
+            if recorded is None or recorded.answer is None:
+                raise
+            return recorded.answer
+        return answer
+
     def ledger_entry(self, idempotency_key: str) -> LedgerEntry | None:
         item = self._client.get_item(
             TableName=self._ledger,
@@ -278,12 +338,8 @@ def _decide(amount: int) -> BankOutcome:
 def _entry_from_item(item: dict[str, Any]) -> LedgerEntry:
     outcome = None
     if "outcome" in item:
-        stored = item["outcome"]["M"]
-        outcome = BankOutcome(
-            status=PaymentStatus(stored["status"]["S"]),
-            fail_code=stored.get("failCode", {}).get("S"),
-            fail_reason=stored.get("failReason", {}).get("S"),
-        )
+        status, fail_code, fail_reason = _outcome_fields(item["outcome"]["M"])
+        outcome = BankOutcome(PaymentStatus(status), fail_code, fail_reason)
     return LedgerEntry(
         idempotency_key=item[_LEDGER_KEY]["S"],
         calls=int(item.get("calls", {}).get("N", "0")),
@@ -291,4 +347,19 @@ def _entry_from_item(item: dict[str, Any]) -> LedgerEntry:
         outcome=outcome,
         authorizations=int(item.get("authorizations", {}).get("N", "0")),
         pending_amount=int(item["pendingAmount"]["N"]) if "pendingAmount" in item else None,
+        answer=_answer_from(item["answer"]["M"]) if "answer" in item else None,
+        moved=int(item.get("moved", {}).get("N", "0")),
+    )
+
+
+def _answer_from(stored: dict[str, Any]) -> RefundOutcome:
+    status, fail_code, fail_reason = _outcome_fields(stored)
+    return RefundOutcome(RefundStatus(status), fail_code, fail_reason)
+
+
+def _outcome_fields(stored: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    return (
+        stored["status"]["S"],
+        stored.get("failCode", {}).get("S"),
+        stored.get("failReason", {}).get("S"),
     )

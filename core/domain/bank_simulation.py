@@ -8,6 +8,10 @@ and ops can switch its faults on and off (`paygate bank`).
 | 503    | unavailable on the first two calls, then Accepted |
 | 504    | never answers: times out (unless timeouts are switched off) |
 | other  | Accepted |
+
+Captures, voids and refunds each have their own idempotency key: 503 and 504 behave for
+them as for an authorization (by the amount captured or refunded), and a refund of 3 is
+declined (refund_declined).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ PENDING_AMOUNT = 24
 FLAKY_AMOUNT = 503
 TIMEOUT_AMOUNT = 504
 FLAKY_FAILURES = 2
+REFUND_DECLINED_AMOUNT = 3
 
 
 @dataclass(frozen=True)

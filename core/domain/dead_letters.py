@@ -21,7 +21,7 @@ from enum import StrEnum
 from core.domain.errors import UnreadablePaymentError
 from core.domain.held_letters import HeldLetter, LetterAction, LetterHold, settle
 from core.domain.jobs import PaymentJob
-from core.domain.payment import FailureNotes
+from core.domain.payment import FailureNotes, PaymentStatus
 from core.domain.ports import PaymentStore, QueueDepth
 from core.domain.text_rules import may_hold_card_number
 
@@ -152,11 +152,11 @@ def letter_of(
             reason = "no such payment"
     if payment is not None:
         status = payment.status.value
-        if payment.status.is_final:
-            kind, reason = LetterKind.STALE, f"payment is {status} already"
-        elif payment.status.is_in_flight:
+        if payment.has_work_in_flight:
             kind = LetterKind.JOB
             reason = payment.failure.reason if payment.failure else f"payment is {status}"
+        elif payment.status is not PaymentStatus.CREATED:
+            kind, reason = LetterKind.STALE, f"payment is {status} already"
         else:
             reason = f"payment is {status}, not in flight: a job cannot move it"
     return DeadLetter(

@@ -38,6 +38,10 @@ class PaymentConflictError(PaygateError):
     """The payment was already submitted with other details."""
 
 
+class PaymentBusyError(PaygateError):
+    """The payment changed under this request too many times at once: retry shortly."""
+
+
 class QueueUnavailableError(PaygateError):
     """Recorded but not queued yet: repeat the request to queue it, or poll."""
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
-from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment import CaptureMethod, Payment, PaymentStatus
+from core.domain.refunds import Refund
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,14 @@ class PaymentView:
     attempts: int | None = None
     # get-payment only, while in flight: why the last try did not get the bank's answer.
     last_error: str | None = None
+    # Shown for a manual capture only (automatic is the default, and every older payment).
+    capture_method: CaptureMethod | None = None
+    captured_amount: int | None = None
+    # A capture or void asked for and not yet done with the bank.
+    settling: str | None = None
+    void_reason: str | None = None
+    refunded_amount: int | None = None
+    refunds: list[dict[str, Any]] | None = None
 
     @classmethod
     def of(cls, payment: Payment, *, processing: bool = True) -> PaymentView:
@@ -59,6 +68,14 @@ class PaymentView:
             billing_address=details.billing_address if details else None,
             fail_code=payment.fail_code,
             fail_reason=payment.fail_reason if payment.fail_code else None,
+            capture_method=payment.capture_method
+            if payment.capture_method is CaptureMethod.MANUAL
+            else None,
+            captured_amount=payment.captured_amount,
+            settling=payment.settlement.kind.value if payment.settlement else None,
+            void_reason=payment.void_reason.value if payment.void_reason else None,
+            refunded_amount=payment.refunded_amount if payment.refunds else None,
+            refunds=[refund_json(r) for r in payment.refunds] if payment.refunds else None,
         )
 
     def fields(self) -> dict[str, Any]:
@@ -73,6 +90,21 @@ class PaymentView:
             for name, value in self.fields().items()
             if value is not None
         }
+
+
+def refund_json(refund: Refund) -> dict[str, Any]:
+    """A refund as its merchant reads it (in get-payment, and in its events)."""
+    shown = {
+        "refundId": refund.refund_id,
+        "amount": refund.amount,
+        "status": refund.status.value,
+        "reason": refund.reason,
+        "failCode": refund.fail_code,
+        "failReason": refund.fail_reason,
+        "createdAt": refund.created_at,
+        "updatedAt": refund.updated_at,
+    }
+    return {name: value for name, value in shown.items() if value is not None}
 
 
 def _camel(name: str) -> str:

@@ -10,6 +10,7 @@ from typing import Protocol
 from core.domain.cards import CardSecret
 from core.domain.jobs import PaymentJob
 from core.domain.payment import BankOutcome, Payment, PaymentDetails, PaymentStatus
+from core.domain.refunds import RefundOutcome
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,20 @@ class Bank(Protocol):
     def void_unless_decided(self, idempotency_key: str) -> BankOutcome | None:
         """End the authorization for good: its final outcome if the bank decided one,
         otherwise None, and the bank will never authorize this key afterwards."""
+        ...
+
+    def capture(self, payment_id: str, amount: int, *, idempotency_key: str) -> None:
+        """Capture `amount` of the payment's authorization (the rest is released); once per
+        idempotency key, a repeat moves no money again."""
+        ...
+
+    def void(self, payment_id: str, *, idempotency_key: str) -> None:
+        """Release the payment's authorization; once per idempotency key."""
+        ...
+
+    def refund(self, payment_id: str, amount: int, *, idempotency_key: str) -> RefundOutcome:
+        """Give back `amount` of what the payment captured; once per idempotency key (the
+        refund id), a repeat answering the original result."""
         ...
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.domain.payment import Payment
+from core.domain.payment import AUTHORIZATION_HOLD_SECONDS, Payment, PaymentStatus
 from core.resources import WORKER_TIMEOUT_SECONDS
 from core.settings import Settings
 
@@ -53,6 +53,20 @@ class ReconcilePolicy:
         """When the reconciler looks next at a payment whose last progress was at
         `progress_at` (a change of state, or its own last look)."""
         return min(progress_at + self.reconcile_after_seconds, self.settle_from(created_at))
+
+    def next_look(self, payment: Payment, progress_at: int | None = None) -> int | None:
+        """When the reconciler looks at the payment next (its in-flight index entry), from
+        its last progress (`progress_at`, else its last change); None if never. An
+        authorization in flight is settled by its bound; a capture, void or refund whose job
+        is lost is queued again like a payment's; an authorization held too long is voided."""
+        progress = payment.updated_at if progress_at is None else progress_at
+        if payment.status.is_in_flight:
+            return self.look_at(progress, payment.created_at)
+        if payment.has_work_in_flight:
+            return progress + self.reconcile_after_seconds
+        if payment.status is PaymentStatus.AUTHORIZED and payment.authorized_at is not None:
+            return payment.authorized_at + AUTHORIZATION_HOLD_SECONDS
+        return None
 
     def backlog_wait_seconds(self, backlog: int) -> int:
         """The longest `backlog` jobs ahead of one keep it waiting."""

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from core.domain.cards import VISIBLE_DIGITS, CardSecret
-from core.domain.payment import PaymentDetails
+from core.domain.payment import CaptureMethod, PaymentDetails
 from core.domain.ports import Mac
 
 
@@ -24,6 +24,7 @@ class SubmitCard:
     billing_address: str
     # Tells a repeat from a different request: see RequestDigests.
     digest: str = ""
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
 
     @property
     def details(self) -> PaymentDetails:
@@ -39,6 +40,7 @@ class SubmitCard:
             billing_address=self.billing_address,
             card_last_four=self.card.pan[-VISIBLE_DIGITS:],
             request_digest=self.digest,
+            capture_method=self.capture_method,
         )
 
 
@@ -63,5 +65,9 @@ class RequestDigests:
             "cardNumber": command.card.pan,
             "cvv": command.card.cvv,
         }
+        if command.capture_method is not CaptureMethod.AUTOMATIC:
+            # Only when asked for: the digest of every automatic request stays as it was,
+            # so a retry of a payment submitted before manual capture existed still matches.
+            document["captureMethod"] = command.capture_method.value
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return replace(command, digest=self._mac.sign(canonical.encode("utf-8")))

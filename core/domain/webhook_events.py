@@ -1,6 +1,7 @@
-"""Webhook events: one for each status a payment reaches, derived from the write itself
-(the payments table's stream), named by what happened, identified by the payment and its
-version, so the same write always makes the same event id."""
+"""Webhook events: one for each status a payment reaches, and one for each refund the bank
+answered, derived from the write itself (the payments table's stream), named by what
+happened, identified by the payment and its version, so the same write always makes the
+same event id."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain.payment import Payment, PaymentStatus
-from core.domain.payment_view import PaymentView
+from core.domain.payment_view import PaymentView, refund_json
+from core.domain.refunds import Refund, RefundStatus
 
 EVENT_ID_PREFIX = "evt_"
 # Events and their deliveries are kept this long (a merchant's history, replays).
@@ -21,8 +23,15 @@ EVENT_TYPES: Mapping[PaymentStatus, str] = {
     PaymentStatus.DECLINED: "payment.declined",
     PaymentStatus.INSUFFICIENT_FUNDS: "payment.insufficient_funds",
     PaymentStatus.FAILED: "payment.failed",
+    PaymentStatus.AUTHORIZED: "payment.authorized",
+    PaymentStatus.VOIDED: "payment.voided",
 }
-ALL_EVENT_TYPES = tuple(EVENT_TYPES.values())
+# A refund the bank answered: one event for each, carrying the refund.
+REFUND_EVENT_TYPES: Mapping[RefundStatus, str] = {
+    RefundStatus.SUCCEEDED: "payment.refunded",
+    RefundStatus.FAILED: "refund.failed",
+}
+ALL_EVENT_TYPES = (*EVENT_TYPES.values(), *REFUND_EVENT_TYPES.values())
 
 
 def event_id(payment_id: str, version: int) -> str:
@@ -59,13 +68,15 @@ class WebhookEvent:
     merchant_id: str
     version: int
     data: Mapping[str, Any]
+    # A refund's event: the refund the bank answered.
+    refund: Mapping[str, Any] | None = None
 
     @property
     def id(self) -> str:
         return event_id(self.payment_id, self.version)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown = {
             "id": self.id,
             "type": self.type,
             "created": self.created,
@@ -74,12 +85,16 @@ class WebhookEvent:
             "version": self.version,
             "data": dict(self.data),
         }
+        return shown | ({"refund": dict(self.refund)} if self.refund is not None else {})
 
 
-def event_of_write(old: PaymentStatus | None, new: Payment) -> WebhookEvent | None:
+def event_of_write(old: Payment | None, new: Payment) -> WebhookEvent | None:
     """The event a write to a payment makes (from `old`, None for a new item), or None:
-    not a status reached."""
-    event_type = event_type_of(old, new.status)
+    neither a status reached nor a refund answered."""
+    event_type = event_type_of(old.status if old else None, new.status)
+    answered = _refund_answered(old, new) if event_type is None else None
+    if answered is not None:
+        event_type = REFUND_EVENT_TYPES[answered.status]
     if event_type is None:
         return None
     return WebhookEvent(
@@ -89,4 +104,14 @@ def event_of_write(old: PaymentStatus | None, new: Payment) -> WebhookEvent | No
         merchant_id=new.merchant_id,
         version=new.version,
         data=PaymentView.of(new).to_json(),
+        refund=refund_json(answered) if answered else None,
+    )
+
+
+def _refund_answered(old: Payment | None, new: Payment) -> Refund | None:
+    """The refund this write answered (Pending before, Succeeded or Failed now), if any."""
+    pending = {r.refund_id for r in old.pending_refunds} if old else set()
+    return next(
+        (r for r in new.refunds if r.refund_id in pending and r.status is not RefundStatus.PENDING),
+        None,
     )

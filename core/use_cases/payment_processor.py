@@ -29,7 +29,14 @@ from tenacity.stop import stop_base
 from core.domain.clock import Clock, epoch_seconds
 from core.domain.errors import BankUnavailableError, ConcurrentUpdateError, UnreadablePaymentError
 from core.domain.jobs import PaymentJob
-from core.domain.payment import PROCESSING_FAILED, BankOutcome, Payment, PaymentStatus
+from core.domain.payment import (
+    PROCESSING_FAILED,
+    BankOutcome,
+    Payment,
+    PaymentStatus,
+    Settlement,
+    SettlementKind,
+)
 from core.domain.polling import recheck_delay_seconds
 from core.domain.ports import (
     AuthorizationRequest,
@@ -40,8 +47,10 @@ from core.domain.ports import (
     PaymentStore,
 )
 from core.domain.reconcile_policy import ReconcilePolicy
+from core.domain.refunds import Refund, RefundStatus
 from core.observability import CORRELATION_KEY, logger
 from core.settings import Settings
+from core.use_cases.payment_changes import apply_change
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -140,12 +149,14 @@ class PaymentProcessor:
             raise PoisonJobError(str(error)) from None
         if payment is None:
             raise PoisonJobError(f"no payment {job.payment_id}")
-        if payment.status.is_final:
-            logger.info("job for a final payment acknowledged", extra=log)
+        if not payment.has_work_in_flight:
+            if payment.status is PaymentStatus.CREATED:
+                raise PoisonJobError(f"payment {job.payment_id} is Created, not in flight")
+            logger.info("job for a payment with nothing to do acknowledged", extra=log)
             self._metrics.count("DuplicateJobs")
             return ProcessedJob(payment.payment_id, JobResult.DUPLICATE, payment.status)
         if not payment.status.is_in_flight:
-            raise PoisonJobError(f"payment {job.payment_id} is {payment.status}, not in flight")
+            return self._move_money(payment, deadline, log)
         try:
             outcome = self._ask_bank(payment, deadline, log)
         except Exception as error:
@@ -159,6 +170,76 @@ class PaymentProcessor:
             reason = f"the bank's answer ({outcome.status.value}) was not recorded: "
             self._note_failure(payment, reason + self.reason_of(error), deadline, log)
             raise
+
+    def _move_money(self, payment: Payment, deadline: float, log: dict[str, str]) -> ProcessedJob:
+        """What a merchant asked of an authorized or captured payment: the capture or void,
+        then every Pending refund, each asked of the bank by its own idempotency key (a
+        repeat moves no money twice) and its answer recorded as a change of its own."""
+        try:
+            if payment.settlement is not None:
+                payment = self._settle_authorization(payment, payment.settlement, deadline, log)
+            for refund in payment.pending_refunds:
+                payment = self._refund(payment, refund, deadline, log)
+        except Exception as error:
+            self._note_failure(payment, self.reason_of(error), deadline, log)
+            raise
+        return ProcessedJob(payment.payment_id, JobResult.RECORDED, payment.status)
+
+    def _settle_authorization(
+        self, payment: Payment, settlement: Settlement, deadline: float, log: dict[str, str]
+    ) -> Payment:
+        key = settlement.bank_key(payment.payment_id)
+        if settlement.kind is SettlementKind.CAPTURE:
+            self._with_retries(
+                lambda amount: self._bank.capture(payment.payment_id, amount, idempotency_key=key),
+                settlement.amount,
+                deadline,
+                log,
+            )
+        else:
+            self._with_retries(
+                lambda _: self._bank.void(payment.payment_id, idempotency_key=key),
+                None,
+                deadline,
+                log,
+            )
+        now = epoch_seconds(self._clock)
+        done = apply_change(
+            self._payments,
+            payment,
+            lambda p: p.with_settlement_done(now) if p.settlement == settlement else None,
+        )
+        logger.info("authorization settled", extra=log | {"status": done.status.value})
+        self._metrics.count(f"Payments{done.status.value}")
+        return done
+
+    def _refund(
+        self, payment: Payment, refund: Refund, deadline: float, log: dict[str, str]
+    ) -> Payment:
+        outcome = self._with_retries(
+            lambda amount: self._bank.refund(
+                payment.payment_id, amount, idempotency_key=refund.refund_id
+            ),
+            refund.amount,
+            deadline,
+            log,
+        )
+
+        def record(current: Payment) -> Payment | None:
+            stored = current.refund(refund.refund_id)
+            if stored is None or stored.status is not RefundStatus.PENDING:
+                return None
+            return current.with_refund_outcome(
+                refund.refund_id, outcome, epoch_seconds(self._clock)
+            )
+
+        done = apply_change(self._payments, payment, record)
+        logger.info(
+            "refund answered",
+            extra=log | {"refundId": refund.refund_id, "status": outcome.status.value},
+        )
+        self._metrics.count(f"Refunds{outcome.status.value}")
+        return done
 
     def _note_failure(
         self, payment: Payment, reason: str, deadline: float, log: dict[str, str]

@@ -27,13 +27,14 @@ from enum import Enum
 from typing import TypeVar
 
 from core.domain.clock import Clock, epoch_seconds
-from core.domain.errors import ConcurrentUpdateError
+from core.domain.errors import ConcurrentUpdateError, PaygateError
 from core.domain.jobs import PaymentJob
-from core.domain.payment import Payment
+from core.domain.payment import Payment, PaymentStatus, VoidReason
 from core.domain.ports import JobPublisher, Metrics, PaymentStore, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import CORRELATION_KEY, logger
 from core.settings import Settings
+from core.use_cases.payment_changes import apply_change
 from core.use_cases.payment_processor import PaymentProcessor
 
 RECONCILER_CORRELATION_ID = "reconciler"
@@ -195,9 +196,14 @@ class Reconciler:
 
     def _examine(self, candidate: StalledPayment, run: _Run) -> tuple[_Action, Payment | None]:
         payment = self._payments.get(candidate.payment_id)
-        if payment is None or not payment.status.is_in_flight:
+        if payment is None:
             return _Action.NOTHING, None
-        if run.now >= self._policy.settle_from(payment.created_at):
+        if payment.status is PaymentStatus.AUTHORIZED and payment.settlement is None:
+            return self._void_if_held_too_long(payment, run)
+        if not payment.has_work_in_flight:
+            return _Action.NOTHING, None
+        settles = payment.status.is_in_flight
+        if settles and run.now >= self._policy.settle_from(payment.created_at):
             self._settle(payment, _job_of(payment), run.seconds_left)
             return _Action.RESOLVED, payment
         if payment.reconcile_count >= self._settings.reconcile_max_attempts:
@@ -211,6 +217,29 @@ class Reconciler:
         # between only queues twice, which the worker absorbs; the other order could lose it.
         return _Action.QUEUE, payment
 
+    def _void_if_held_too_long(self, payment: Payment, run: _Run) -> tuple[_Action, Payment | None]:
+        """An authorization not captured within AUTHORIZATION_HOLD_SECONDS is voided (the
+        merchant is told by the payment.voided event): the void is asked for on the payment,
+        then queued with the page's others (a lost job is found again like any other)."""
+        held_until = self._policy.next_look(payment)
+        if held_until is None or run.now < held_until:
+            return _Action.NOTHING, None
+        try:
+            voided = apply_change(
+                self._payments,
+                payment,
+                lambda p: (
+                    p.asks_void(run.now, VoidReason.EXPIRED)
+                    if p.status is PaymentStatus.AUTHORIZED and p.settlement is None
+                    else None
+                ),
+            )
+        except PaygateError:
+            return _Action.NOTHING, None
+        logger.info("authorization held too long: voiding it", extra=_log_of(payment))
+        self._metrics.count("AuthorizationsExpired")
+        return _Action.QUEUE, voided
+
     def _on_its_way(self, payment: Payment, run: _Run) -> bool:
         """True if its job may still come (seen lately, or in the backlog): it is then
         looked at again once it would be lost, or at its settle time if that is sooner."""
@@ -219,7 +248,9 @@ class Reconciler:
             lost_from = self._policy.lost_from(payment, run.backlog.depth())
             if run.now >= lost_from:
                 return False
-        look_at = min(lost_from, self._policy.settle_from(payment.created_at))
+        look_at = lost_from
+        if payment.status.is_in_flight:
+            look_at = min(lost_from, self._policy.settle_from(payment.created_at))
         try:
             self._payments.note_waiting(payment, look_at)
         except ConcurrentUpdateError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain.errors import EndpointBusyError, UnknownEndpointError
-from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment import Payment
 from core.domain.webhook_events import ALL_EVENT_TYPES, event_id, event_of_write
 from core.domain.webhook_signature import (
     EVENT_ID_HEADER,
@@ -50,7 +50,7 @@ MAX_STREAM_BATCH = 5
 @dataclass(frozen=True)
 class StreamRecord:
     sequence: int
-    old: PaymentStatus | None
+    old: Payment | None
     new: Payment
 
 
@@ -64,8 +64,7 @@ class PaymentsStream:
         def tapped(payment: Payment, reconcile_at: int | None = None) -> None:
             before = store._payments.get(payment.payment_id)
             put(payment, reconcile_at)
-            old = before.status if before is not None else None
-            self.records.append(StreamRecord(len(self.records), old, payment))
+            self.records.append(StreamRecord(len(self.records), before, payment))
 
         store._put = tapped  # type: ignore[method-assign]
 

@@ -58,8 +58,8 @@ def test_a_registered_endpoint_answers_its_secret_once_and_stores_it_encrypted(
 def test_unknown_event_types_and_refused_urls_register_nothing(world: WebhookWorld) -> None:
     world.sender.refuse("https://10.0.0.7/h", "a private address")
 
-    with pytest.raises(InvalidWebhookUrlError, match=r"unknown event types: payment\.refunded"):
-        world.endpoints.register(MERCHANT, MERCHANT, URL, ("payment.refunded",))
+    with pytest.raises(InvalidWebhookUrlError, match=r"unknown event types: payment\.teleported"):
+        world.endpoints.register(MERCHANT, MERCHANT, URL, ("payment.teleported",))
     with pytest.raises(InvalidWebhookUrlError, match="a private address"):
         world.endpoints.register(MERCHANT, MERCHANT, "https://10.0.0.7/h", ())
 

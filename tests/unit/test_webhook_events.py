@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -69,7 +70,8 @@ def test_a_version_of_up_to_15_digits_reads_back_and_the_id_splits_at_its_last_u
 def test_a_write_that_reaches_a_status_makes_its_event_from_the_payment_as_written() -> None:
     accepted = Payment(PAYMENT, "ada", PaymentStatus.ACCEPTED, 3, 1_800_000_000, 1_800_000_042)
 
-    event = event_of_write(PaymentStatus.PROCESSING, accepted)
+    processing = replace(accepted, status=PaymentStatus.PROCESSING, version=2)
+    event = event_of_write(processing, accepted)
 
     assert event == WebhookEvent(
         "payment.accepted",
@@ -79,7 +81,7 @@ def test_a_write_that_reaches_a_status_makes_its_event_from_the_payment_as_writt
         3,
         PaymentView.of(accepted).to_json(),
     )
-    assert event_of_write(PaymentStatus.ACCEPTED, accepted) is None  # a note, not a change
+    assert event_of_write(accepted, accepted) is None  # a note, not a change
     assert event_of_write(None, accepted) is not None  # a new item that is already a status
 
 
