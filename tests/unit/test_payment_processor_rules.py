@@ -98,7 +98,7 @@ def test_each_job_answers_its_payment_and_result_and_logs_the_outcome(
     assert second == ProcessedJob(payment.payment_id, JobResult.DUPLICATE, PaymentStatus.ACCEPTED)
     recorded = _one(no_card_data_in_output, "bank outcome recorded")
     assert _has(recorded, _line(payment, status="Accepted"))
-    duplicate = _one(no_card_data_in_output, "job for a final payment acknowledged")
+    duplicate = _one(no_card_data_in_output, "job for a payment with nothing to do acknowledged")
     assert _has(duplicate, _line(payment))
 
 
