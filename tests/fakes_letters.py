@@ -1,7 +1,7 @@
 """The dead-letter queue both DLQ fakes keep their letters in (the payment jobs' in
 tests/fakes_registry.py, the webhook deliveries' in tests/fakes.py): a LetterHold on a
-list, as core/adapters/sqs_held_letters.py is on SQS. tests/contract/
-test_held_letters_contract.py holds the two to each other."""
+list, as core/adapters/sqs_held_letters.py is on SQS; the two are held to each other by
+tests/contract/test_held_letters_contract.py."""
 
 from __future__ import annotations
 
