@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core.domain.errors import ConcurrentUpdateError
-from core.domain.payment import BankOutcome, Payment
+from core.domain.payment import BankOutcome, NotRefundableError, Payment, PaymentStatus
 from core.domain.ports import AuthorizationRequest, StalledPayment
+from core.domain.refunds import Refund, RefundStatus, new_refund_id
+from core.use_cases.payment_operations import PaymentOperations
 from tests.fakes import InMemoryPaymentStore
 
 
@@ -56,6 +58,32 @@ class KeylessBank:
         return getattr(self._bank, name)
 
 
+class UncheckedRefunds(PaymentOperations):
+    """A refund written without the refundable-amount check: what is left to refund is
+    never read."""
+
+    def refund(
+        self,
+        caller: str,
+        merchant_id: str,
+        payment_id: str,
+        amount: int,
+        reason: str | None,
+        correlation_id: str,
+        claim_id: str | None = None,
+    ) -> tuple[Payment, Refund]:
+        payment = self._visible(caller, merchant_id, payment_id)
+        if payment.status is not PaymentStatus.ACCEPTED:
+            raise NotRefundableError("not captured")
+        now = int(self._clock.now())
+        refund = Refund(new_refund_id(), amount, RefundStatus.PENDING, now, now, reason)
+        after = replace(
+            payment, version=payment.version + 1, updated_at=now, refunds=(*payment.refunds, refund)
+        )
+        self._payments.save_transition(payment, after)
+        return self._queued(after, correlation_id, "RefundsAsked"), refund
+
+
 def _same(bank: Any) -> Any:
     return bank
 
@@ -68,6 +96,7 @@ class Mutant:
     bank: Callable[[Any], Any] = _same
     # The stream's record acknowledged before its event is published.
     commits_first: bool = False
+    operations: type[PaymentOperations] = PaymentOperations
 
 
 MUTANTS = {
@@ -78,5 +107,10 @@ MUTANTS = {
         Mutant("card-kept-after-final", "card data erased when final", store=KeepsTheCard),
         Mutant("bank-call-without-idempotency-key", "charged at most once", bank=KeylessBank),
         Mutant("event-dropped-on-a-crash", "one event per status change", commits_first=True),
+        Mutant(
+            "refund-without-refundable-check",
+            "money never exceeds what was captured",
+            operations=UncheckedRefunds,
+        ),
     )
 }

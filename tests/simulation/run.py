@@ -28,6 +28,10 @@ _EVENTS = (
     ("conflict", 3),
     ("read", 8),
     ("list", 3),
+    ("capture", 4),
+    ("void", 1),
+    ("refund", 6),
+    ("refunds at once", 2),
     ("worker", 22),
     ("reconciler", 5),
     ("replay", 3),
@@ -40,6 +44,7 @@ _EVENTS = (
     ("rotate", 1),
     ("remove endpoint", 1),
 )
+_OPERATIONS = ("capture", "void", "refund", "refunds at once")
 _TIME_STEPS = (1, 5, 30, 61, 300, 1200)
 QUIET_ROUNDS = 300
 QUIET_STEP_SECONDS = 1
@@ -124,7 +129,7 @@ def _drive(world: World, watch: Watch) -> list[str]:
 def _start(world: World, event: str) -> None:
     rng, spawn = world.rng, world.scheduler.spawn
     submissions = list(world.submissions.values())
-    if event in ("repeat", "duplicates", "conflict", "read") and not submissions:
+    if event in ("repeat", "duplicates", "conflict", "read", *_OPERATIONS) and not submissions:
         event = "pay"
     if event == "pay":
         merchant = rng.choice(MERCHANTS)
@@ -139,6 +144,15 @@ def _start(world: World, event: str) -> None:
     elif event == "read":
         submission, reader = rng.choice(submissions), rng.choice(MERCHANTS)
         spawn("get-payment", lambda: world.merchant_reads(submission, reader))
+    elif event in _OPERATIONS:
+        submission = rng.choice(submissions)
+        if event == "capture":
+            spawn("capture-payment", lambda: world.merchant_captures(submission))
+        elif event == "void":
+            spawn("void-payment", lambda: world.merchant_voids(submission))
+        else:
+            for _ in range(1 if event == "refund" else 2):
+                spawn("refund-payment", lambda: world.merchant_refunds(submission))
     elif event == "list":
         merchant = rng.choice(MERCHANTS)
         spawn("list-payments", lambda: world.merchant_lists(merchant))
@@ -211,7 +225,7 @@ def _next_due(world: World) -> float:
 
 
 def _quiet(world: World) -> bool:
-    in_flight = any(p.status.is_in_flight for p in world.store._payments.values())
+    in_flight = any(p.has_work_in_flight for p in world.store._payments.values())
     letters = world.queue.jobs_dead_lettered()
     return not in_flight and not len(world.queue) and not letters and world.webhooks.quiet()
 

@@ -21,11 +21,13 @@ SEEDS = 500
 ROOT = Path(__file__).resolve().parents[2]
 # The first seed that catches each mutant (each below SEEDS, so `make test`'s run would).
 CAUGHT_BY = {
-    "unconditional-write": (174, "Accepted v4 -> Pending v3"),
-    "reconciler-skips-a-shard": (10, "is still Processing at quiescence"),
+    "unconditional-write": (111, "Accepted v7 -> Accepted v6"),
+    "reconciler-skips-a-shard": (6, "is still Processing at quiescence"),
     "card-kept-after-final": (0, "is Accepted and still holds its card"),
     "bank-call-without-idempotency-key": (0, "is Accepted but the bank says nothing"),
-    "event-dropped-on-a-crash": (3, "no event for the status change"),
+    # The event never made: its delivery never comes.
+    "event-dropped-on-a-crash": (6, "not delivered to"),
+    "refund-without-refundable-check": (46, "refunds of 2500 on a capture of 1250"),
 }
 
 
@@ -43,7 +45,7 @@ def test_every_invariant_holds_for_500_seeds() -> None:
 def test_a_seed_replays_exactly(seed: int) -> None:
     first, again = run_seed(seed), run_seed(seed)
 
-    assert first.steps > 50
+    assert first.steps > 30  # a run with real work in it
     assert first.trace == again.trace
 
 

@@ -25,11 +25,12 @@ from core.domain.errors import (
     PaygateError,
     PaymentNotFoundError,
 )
-from core.domain.payment import BankOutcome, PaymentStatus
+from core.domain.payment import BankOutcome, CaptureMethod, PaymentStatus
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.domain.submission import RequestDigests, SubmitCard
 from core.resources import MAX_RECEIVE_COUNT
 from core.use_cases.payment_listing import ListPayments, PaymentListing
+from core.use_cases.payment_operations import PaymentOperations
 from core.use_cases.payment_processor import PaymentProcessor
 from core.use_cases.payment_service import PaymentService
 from core.use_cases.reconciler import Reconciler
@@ -63,6 +64,10 @@ ANSWERS = {
     PENDING_AMOUNT: BankOutcome(PaymentStatus.PENDING),
 }
 AMOUNTS = (1250, 1250, 1250, DECLINED_AMOUNT, INSUFFICIENT_FUNDS_AMOUNT, PENDING_AMOUNT)
+# What merchants refund (3 the bank declines) and capture (None: all of it): enough that two
+# refunds at once can pass what a payment captured.
+REFUND_AMOUNTS = (3, 100, 400, 700, 1250)
+CAPTURE_AMOUNTS = (None, None, 600, 1250)
 VISIBILITY_SECONDS = 60
 WORKER_TIMEOUT_SECONDS = 30.0
 SETTINGS = replace(
@@ -177,6 +182,10 @@ class World:
         for merchant in MERCHANTS:
             for _ in range(self.rng.randint(0, 2)):
                 self.webhooks.register(merchant)
+        operations = self.mutant.operations if self.mutant else PaymentOperations
+        self.operations = operations(
+            payments=payments, jobs=jobs, clock=self.clock, metrics=metrics
+        )
         self.listing = PaymentListing(
             payments=payments,
             cursors=SignedCursors(InMemoryMac(b"cursor key")),
@@ -220,6 +229,9 @@ class World:
                 expiry_month=7,
                 card_name="Ada Lovelace",
                 billing_address="12 Analytical Row",
+                capture_method=self.rng.choice(
+                    (CaptureMethod.AUTOMATIC, CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL)
+                ),
             )
         )
         submission = self.submissions.setdefault(payment.payment_id, Submission(command))
@@ -287,6 +299,55 @@ class World:
             self.errors.append(f"{merchant} read another merchant's {command.payment_id}")
         elif PAN in repr(payment) or (payment.status.is_final and payment.card_ciphertext):
             self.errors.append(f"card data readable in {command.payment_id} ({payment.status})")
+
+    def merchant_captures(self, submission: Submission) -> None:
+        """capture-payment, tried again after a 5xx (409 once it is under way or done)."""
+        command, amount = submission.command, self.rng.choice(CAPTURE_AMOUNTS)
+        self._asks(
+            lambda: self.operations.capture(
+                command.merchant_id, command.merchant_id, command.payment_id, amount, "c"
+            )
+        )
+
+    def merchant_voids(self, submission: Submission) -> None:
+        command = submission.command
+        self._asks(
+            lambda: self.operations.void(
+                command.merchant_id, command.merchant_id, command.payment_id, "v"
+            )
+        )
+
+    def merchant_refunds(self, submission: Submission) -> None:
+        """refund-payment, tried again after a 5xx; with an Idempotency-Key now and then
+        (its retries then name the same refund), without one otherwise (a retry of a
+        refund whose answer was lost is a second refund, bound by the same rule)."""
+        command, amount = submission.command, self.rng.choice(REFUND_AMOUNTS)
+        claim = f"key-{self.rng.getrandbits(32)}" if self.rng.random() < 0.5 else None
+        self._asks(
+            lambda: self.operations.refund(
+                command.merchant_id,
+                command.merchant_id,
+                command.payment_id,
+                amount,
+                None,
+                "r",
+                claim,
+            )
+        )
+
+    def _asks(self, call: Callable[[], Any]) -> None:
+        """An operation's request: a 4xx is an answer (409, or 404 for an unpaid payment
+        that expired); a fault, the same request again, up to three times."""
+        for _ in range(3):
+            try:
+                call()
+                return
+            except PaygateError as refused:
+                if isinstance(refused, MerchantMismatchError):
+                    self.errors.append(f"a merchant's own request was refused: {refused!r}")
+                return
+            except Exception:  # noqa: S112 (a 5xx or time-out: the merchant tries again)
+                continue
 
     def merchant_lists(self, merchant: str) -> None:
         try:
