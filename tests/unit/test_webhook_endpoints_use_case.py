@@ -4,6 +4,8 @@ retry, removal, limits, tenancy, and the history as the merchant reads it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.domain.errors import (
@@ -19,9 +21,10 @@ from core.domain.webhooks import (
     MAX_ENDPOINTS_PER_MERCHANT,
     MAX_SIGNING_SECRETS,
     ROTATION_GRACE_SECONDS,
+    WebhookEndpoint,
 )
 from core.use_cases.webhook_endpoints import ROTATION_TRIES, SECRET_PREFIX
-from tests.fakes import InMemoryEndpointStore
+from tests.fakes import InMemoryEndpointStore, Reply
 from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
 from tests.unit.webhook_world import WebhookWorld
 
@@ -48,9 +51,11 @@ def test_a_registered_endpoint_answers_its_secret_once_and_stores_it_encrypted(
 ) -> None:
     issued = world.endpoints.register(MERCHANT, MERCHANT, URL, ())
 
-    assert issued.secret.startswith(SECRET_PREFIX)
+    # 32 random bytes, URL-safe base64 without padding: 43 characters
+    assert re.fullmatch(SECRET_PREFIX + "[A-Za-z0-9_-]{43}", issued.secret)
     (stored,) = world.endpoints.list_of(MERCHANT, MERCHANT)
     assert stored.to_json()["eventTypes"] == list(ALL_EVENT_TYPES)
+    assert WebhookEndpoint.is_id(stored.endpoint_id)
     assert all(issued.secret.encode() not in s.ciphertext for s in stored.secrets)
     assert signing(world, stored.endpoint_id) == {issued.secret}
 
@@ -58,8 +63,9 @@ def test_a_registered_endpoint_answers_its_secret_once_and_stores_it_encrypted(
 def test_unknown_event_types_and_refused_urls_register_nothing(world: WebhookWorld) -> None:
     world.sender.refuse("https://10.0.0.7/h", "a private address")
 
-    with pytest.raises(InvalidWebhookUrlError, match=r"unknown event types: payment\.teleported"):
-        world.endpoints.register(MERCHANT, MERCHANT, URL, ("payment.teleported",))
+    with pytest.raises(InvalidWebhookUrlError) as unknown:
+        world.endpoints.register(MERCHANT, MERCHANT, URL, ("payment.zz", "payment.aa"))
+    assert str(unknown.value) == "unknown event types: payment.aa, payment.zz"
     with pytest.raises(InvalidWebhookUrlError, match="a private address"):
         world.endpoints.register(MERCHANT, MERCHANT, "https://10.0.0.7/h", ())
 
@@ -97,6 +103,8 @@ def test_a_registration_retried_with_its_key_keeps_one_endpoint_and_both_secrets
     again = world.endpoints.register(MERCHANT, MERCHANT, URL, (), claim_id="claim-1")
 
     assert again.endpoint.endpoint_id == first.endpoint.endpoint_id
+    assert WebhookEndpoint.is_id(first.endpoint.endpoint_id)
+    assert again.endpoint == world.endpoint_store.get(MERCHANT, first.endpoint.endpoint_id)
     assert len(world.endpoints.list_of(MERCHANT, MERCHANT)) == 1
     assert signing(world, first.endpoint.endpoint_id) == {first.secret, again.secret}
 
@@ -108,6 +116,8 @@ def test_a_rotation_signs_with_both_until_the_grace_runs_out(world: WebhookWorld
     new = world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
 
     assert new.secret != old.secret
+    # The endpoint answered with the new secret is the endpoint as now stored
+    assert new.endpoint == world.endpoint_store.get(MERCHANT, endpoint_id)
     assert signing(world, endpoint_id) == {old.secret, new.secret}
     world.clock.advance(ROTATION_GRACE_SECONDS + 1)
     assert signing(world, endpoint_id) == {new.secret}
@@ -130,10 +140,12 @@ def test_unknown_endpoints_cannot_be_rotated_or_removed(world: WebhookWorld) -> 
     endpoint_id = world.register(URL).endpoint.endpoint_id
     world.endpoints.remove(MERCHANT, MERCHANT, endpoint_id)
 
-    with pytest.raises(UnknownEndpointError):
+    with pytest.raises(UnknownEndpointError) as removing:
         world.endpoints.remove(MERCHANT, MERCHANT, endpoint_id)
-    with pytest.raises(UnknownEndpointError):
+    with pytest.raises(UnknownEndpointError) as rotating:
         world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
+    # The failReason of the 404 names the endpoint
+    assert str(removing.value) == str(rotating.value) == f"no webhook endpoint {endpoint_id}"
 
 
 class EverChangingEndpoints(InMemoryEndpointStore):
@@ -155,11 +167,13 @@ def test_a_rotation_that_keeps_meeting_others_gives_up_busy() -> None:
         MERCHANT, MERCHANT, URL, (), claim_id="c"
     ).endpoint.endpoint_id
 
-    with pytest.raises(EndpointBusyError):
+    busy = f"webhook endpoint {endpoint_id} is being changed by other requests: try again"
+    with pytest.raises(EndpointBusyError) as rotating:
         world.endpoints.rotate(MERCHANT, MERCHANT, endpoint_id)
     assert store.saves == ROTATION_TRIES
-    with pytest.raises(EndpointBusyError):  # the registration's retry renews its secret
+    with pytest.raises(EndpointBusyError) as registering:  # its retry renews its secret
         world.endpoints.register(MERCHANT, MERCHANT, URL, (), claim_id="c")
+    assert str(rotating.value) == str(registering.value) == busy
 
 
 def test_the_history_shows_a_payments_events_only_to_its_merchant(world: WebhookWorld) -> None:
@@ -244,3 +258,28 @@ def test_a_late_retry_of_a_rotation_leaves_its_secret_as_old_as_its_first_try(
 
     # THEN the retried rotation's secret is the oldest, the one that made way
     assert signing(world, endpoint_id) == {last, *later}
+
+
+def test_a_history_shows_a_delivery_to_a_live_endpoint_still_retrying(world: WebhookWorld) -> None:
+    # GIVEN a delivery whose first attempt got a 500
+    world.register(URL, replies=(Reply(500), Reply(200)))
+    payment = world.payment()
+    world.publish(payment)
+    world.deliver_due()
+
+    # WHEN the merchant reads the payment's events
+    (event,) = world.endpoints.events_of(MERCHANT, MERCHANT, payment.payment_id)
+
+    # THEN it is retrying, not ended: its endpoint is there
+    assert [(d.state, d.reason) for d in event.deliveries] == [("retrying", None)]
+
+
+def test_a_created_payment_has_no_events_until_it_expires_then_is_not_found(
+    world: WebhookWorld,
+) -> None:
+    created = world.payments.service.create_payment(MERCHANT, MERCHANT)
+
+    assert world.endpoints.events_of(MERCHANT, MERCHANT, created.payment_id) == []
+    world.clock.advance(world.payments.settings.payment_ttl_seconds)
+    with pytest.raises(PaymentNotFoundError):
+        world.endpoints.events_of(MERCHANT, MERCHANT, created.payment_id)
