@@ -142,4 +142,13 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "with no stalled count, errors >= 0 and errors >= 1 agree for every integer but 0, "
         "which `errors and` already lets pass",
     ),
+    "core.use_cases.payment_processor.x.PaymentProcessor._with_retries__mutmut_8": Equivalent(
+        "if (state.outcome) or True else None",
+        "tenacity calls before_sleep only after an attempt failed, so the outcome is always set",
+    ),
+    "core.use_cases.payment_processor.x.PaymentProcessor.resolve__mutmut_7": Equivalent(
+        "deadline, log), None, log)",
+        "_record uses the job only to queue a Pending re-check, and settling never ends Pending: "
+        "void_unless_decided gives a final outcome or None (Failed)",
+    ),
 }

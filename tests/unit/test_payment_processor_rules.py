@@ -273,6 +273,24 @@ def test_an_answer_that_could_not_be_recorded_is_noted_for_the_dlq() -> None:
     assert noted.failure.reason == "the bank's answer (Accepted) was not recorded: ConnectionError"
 
 
+def test_an_answer_neither_recorded_nor_noted_raises_the_writes_error_and_logs_the_note(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN a table that refuses the outcome's write and every note
+    world = World(store_class=ThrottledStore)
+    payment = world.submitted()
+    world.store.writes_fail = True  # type: ignore[attr-defined]
+    world.store.note_failures = 100  # type: ignore[attr-defined]
+
+    # WHEN the worker has the bank's answer THEN the write's error goes on (SQS redelivers)
+    with pytest.raises(ConnectionError):
+        _worker(world).process(payment)
+
+    # AND on-call reads that the note was lost too
+    line = _one(no_card_data_in_output, "failure not noted")
+    assert _has(line, _line(payment, reason="ConnectionError"))
+
+
 def test_a_failure_note_is_tried_again_with_short_growing_waits() -> None:
     # GIVEN a bank down for the whole job, and a table that refuses the note 4 times
     world = World(store_class=ThrottledStore)
