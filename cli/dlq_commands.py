@@ -13,7 +13,6 @@ from cli.target import Target, target_of
 from core.domain.bank_simulation import TIMEOUT_AMOUNT, BankControls
 from core.domain.dead_letters import DeadLetter, LetterFilter, LetterReport, age_seconds
 from core.domain.held_letters import LetterAction
-from core.domain.payment import PaymentStatus
 
 dlq_app = typer.Typer(
     help="The dead-letter queue: inspect, replay, delete (nothing is ever lost: replay sends "
@@ -188,8 +187,12 @@ def _report_document(report: LetterReport, dry_run: bool) -> dict[str, Any]:
     }
 
 
-def _wait_for_outcomes(target: Target, payment_ids: list[str], seconds: float) -> dict[str, str]:
-    """Each replayed payment's status once final, or as it stands when the wait is over."""
+def _wait_for_outcomes(
+    target: Target, payment_ids: list[str], seconds: float
+) -> tuple[dict[str, str], list[str]]:
+    """Each replayed payment's status once it has nothing left to do with the bank (its
+    authorization, capture, void or refunds), or as it stands when the wait is over; and
+    the payments still at work then."""
     deadline = time.monotonic() + seconds
     pending = list(dict.fromkeys(payment_ids))
     statuses: dict[str, str] = {}
@@ -197,19 +200,11 @@ def _wait_for_outcomes(target: Target, payment_ids: list[str], seconds: float) -
         for payment_id in list(pending):
             payment = target.services.payments.get(payment_id)
             statuses[payment_id] = payment.status.value if payment else "gone"
-            if payment is None or payment.status.is_final:
+            if payment is None or not payment.has_work_in_flight:
                 pending.remove(payment_id)
         if pending:
             time.sleep(_WAIT_STEP_SECONDS)
-    return statuses
-
-
-def _in_flight(statuses: dict[str, str]) -> list[str]:
-    return [
-        payment_id
-        for payment_id, status in statuses.items()
-        if status != "gone" and not PaymentStatus(status).is_final
-    ]
+    return statuses, pending
 
 
 def bank_warnings(controls: BankControls, replayed: list[DeadLetter]) -> list[str]:
@@ -276,11 +271,11 @@ def dlq_replay(
         + ("; nothing moved" if dry_run else "")
     )
     statuses: dict[str, str] = {}
+    in_flight: list[str] = []
     if wait and not dry_run and report.replayed:
-        statuses = _wait_for_outcomes(
+        statuses, in_flight = _wait_for_outcomes(
             target, [letter.payment_id for letter in report.replayed if letter.payment_id], wait
         )
-    in_flight = _in_flight(statuses)
     for each, status in statuses.items():
         say(f"outcome  {each}  {status}" + (" (still in flight)" if each in in_flight else ""))
     # Read last: what matters is whether a switch is still on once the wait is over.

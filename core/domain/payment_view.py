@@ -31,7 +31,8 @@ class PaymentView:
     updated_at: int | None = None
     # get-payment only: the bank's answers so far, plus the tries that got no answer since.
     attempts: int | None = None
-    # get-payment only, while in flight: why the last try did not get the bank's answer.
+    # get-payment only, while the bank is still to be asked (the authorization, a capture,
+    # void or refund): why the last try did not get the bank's answer.
     last_error: str | None = None
     # Shown for a manual capture only (automatic is the default, and every older payment).
     capture_method: CaptureMethod | None = None
@@ -48,7 +49,7 @@ class PaymentView:
         leave out (their index holds none of it, so progress notes cost it nothing)."""
         details = payment.details
         failure = payment.failure if processing else None
-        in_flight = payment.status.is_in_flight
+        in_flight = payment.has_work_in_flight
         return cls(
             updated_at=payment.updated_at,
             attempts=payment.bank_checks + (failure.count if failure else 0)

@@ -21,10 +21,11 @@ def poll_after_seconds(
     """Seconds until a poll may find the payment changed; None once it is final (or still
     Created: the merchant's move).
 
-    Processing: the worker usually answers within a second or two; one that has waited
-    longer is retrying or recovering, so poll about half as often as it has waited.
-    Pending: not before the worker's next re-check."""
-    if payment.status is PaymentStatus.PROCESSING:
+    Processing (or a capture, void or refund on its way): the worker usually answers within
+    a second or two; one that has waited longer is retrying or recovering, so poll about
+    half as often as it has waited. Pending: not before the worker's next re-check."""
+    working = payment.has_work_in_flight and not payment.status.is_in_flight
+    if payment.status is PaymentStatus.PROCESSING or working:
         waited = max(0, now - payment.updated_at)
         return max(MIN_POLL_SECONDS, min(MAX_PROCESSING_POLL_SECONDS, waited // 2))
     if payment.status is PaymentStatus.PENDING:

@@ -6,6 +6,10 @@ The card is decrypted only for the first authorization. Once the bank has answer
 Pending, the card is erased; a Pending payment is checked again by its idempotency key. A
 payment still in flight at its resolution bound is settled with the bank: its outcome if the
 bank decided one, else the bank voids it and it ends Failed.
+
+A job of a payment already answered does what the merchant asked of it since
+(core/use_cases/payment_operations.py): its capture or void, then its Pending refunds, each
+by its own idempotency key at the bank ("Money never exceeds what was captured").
 """
 
 from __future__ import annotations

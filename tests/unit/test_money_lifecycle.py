@@ -260,3 +260,15 @@ def test_each_step_makes_one_event_and_a_refund_event_carries_its_refund(world: 
     assert refunded["refund"]["amount"] == 500 and refunded["refund"]["reason"] == "late"
     assert refunded["data"]["refundedAmount"] == 500
     assert refunded["data"]["capturedAmount"] == 900
+
+
+def test_a_merchant_polling_a_payment_with_a_refund_on_its_way_is_told_when_to_look_again(
+    world: World,
+) -> None:
+    accepted = _paid(world, 1000)
+    assert world.service.poll_after_seconds(accepted) is None  # final, nothing on its way
+    asked, _ = _ops(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 100, None, "r")
+    world.clock.advance(30)
+    assert world.service.poll_after_seconds(asked) == 15  # half the wait so far
+    world.work()
+    assert world.service.poll_after_seconds(_now(world, accepted)) is None
