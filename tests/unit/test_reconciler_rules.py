@@ -4,6 +4,7 @@ lost, the run's last seconds), on the in-memory fakes."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from core.domain.payment import Payment, PaymentStatus
 from core.domain.ports import QueueDepth, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import CORRELATION_KEY
-from core.use_cases.reconciler import STOP_BEFORE_SECONDS
+from core.use_cases.reconciler import STOP_BEFORE_SECONDS, ReconcileReport
 from tests.fakes import PAGE_ITEMS, InMemoryJobQueue, InMemoryPaymentStore
 from tests.unit.log_lines import lines_saying
 from tests.unit.use_case_world import SETTINGS, World
@@ -359,6 +360,28 @@ def test_payments_are_looked_at_concurrently_up_to_the_setting() -> None:
     assert (report.requeued, report.errors) == (2, 0)
 
 
+def test_a_page_is_read_by_no_more_workers_than_the_setting() -> None:
+    # GIVEN four lost jobs, a concurrency of 2, and reads held until the run has handed
+    # out the whole page and waits for its results
+    world = World(settings=SETTINGS.replace(reconcile_concurrency=2), store_class=PairedReadsStore)
+    for _ in range(4):
+        world.submitted()
+    _after_threshold(world)
+    world.store.held = threading.Event()  # type: ignore[attr-defined]
+    reports: list[ReconcileReport] = []
+    run = threading.Thread(target=lambda: reports.append(world.reconcile()))
+
+    # WHEN the reconciler runs
+    run.start()
+    _wait_for_results_in(run)
+    world.store.held.set()  # type: ignore[attr-defined]
+    run.join()
+
+    # THEN all four were queued again, read by two workers
+    assert reports[0].requeued == 4
+    assert len(world.store.readers) == 2  # type: ignore[attr-defined]
+
+
 def test_with_a_concurrency_of_one_payments_are_looked_at_on_the_run_thread() -> None:
     world = World(store_class=PairedReadsStore)
     world.submitted(), world.submitted()
@@ -367,6 +390,19 @@ def test_with_a_concurrency_of_one_payments_are_looked_at_on_the_run_thread() ->
     assert world.reconcile().requeued == 2
 
     assert world.store.readers == {threading.get_ident()}  # type: ignore[attr-defined]
+
+
+def _wait_for_results_in(thread: threading.Thread) -> None:
+    """Returns once `thread` waits on a future's result: every task handed out by then."""
+    for _ in range(10_000):
+        frame = sys._current_frames().get(thread.ident or 0)
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "result" and "concurrent" in code.co_filename:
+                return
+            frame = frame.f_back
+        time.sleep(0.001)
+    raise AssertionError("the run never waited for its workers")
 
 
 def _soon() -> float:
@@ -417,15 +453,19 @@ class UnreadableDepthQueue(InMemoryJobQueue):
 
 
 class PairedReadsStore(InMemoryPaymentStore):
-    """Notes which threads read payments; with `pairs`, each read waits for a second one."""
+    """Notes which threads read payments; with `pairs`, each read waits for a second one;
+    with `held`, until it is set."""
 
     def __init__(self, policy: ReconcilePolicy) -> None:
         super().__init__(policy)
         self.pairs: threading.Barrier | None = None
+        self.held: threading.Event | None = None
         self.readers: set[int] = set()
 
     def get(self, payment_id: str) -> Payment | None:
         self.readers.add(threading.get_ident())
         if self.pairs is not None:
             self.pairs.wait()
+        if self.held is not None:
+            self.held.wait(timeout=30)
         return super().get(payment_id)
