@@ -35,6 +35,7 @@ from tests.fakes import (
     InMemorySecretVault,
     Reply,
 )
+from tests.simulation.port_faults import FAULTS
 
 # How each endpoint answers, picked per endpoint: at once; failing its first POSTs; too late
 # for the fast lane once; never within the fast lane's time at first, then at once.
@@ -45,6 +46,7 @@ _RECEIVERS: dict[str, tuple[Reply, ...]] = {
     "down a while": (Reply(error="connection refused"), NO_ANSWER, Reply(seconds=0.05)),
 }
 MAX_STREAM_BATCH = 5
+ROTATION_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -181,13 +183,21 @@ class Webhooks:
         if not live:
             return
         endpoint = self.rng.choice(live)
-        try:
-            issued = self.rotations.rotate(
-                endpoint.merchant_id, endpoint.merchant_id, endpoint.endpoint_id
-            )
-        except (UnknownEndpointError, EndpointBusyError):
-            return  # removed meanwhile (404), or rotated by another request (409)
-        endpoint.secrets.append(issued.secret)
+        # With an Idempotency-Key, tried again after a 5xx until answered, as the docs ask:
+        # a merchant that gave up on a rotation whose answer was lost would not know the
+        # secret that signs alone once the old one's 24 hours are over.
+        claim = f"rotation-{self.rng.getrandbits(32)}"
+        for _ in range(ROTATION_RETRIES):
+            try:
+                issued = self.rotations.rotate(
+                    endpoint.merchant_id, endpoint.merchant_id, endpoint.endpoint_id, claim_id=claim
+                )
+            except (UnknownEndpointError, EndpointBusyError):
+                return  # removed meanwhile (404), or rotated by another request (409)
+            except FAULTS:
+                continue
+            endpoint.secrets.append(issued.secret)
+            return
 
     def merchant_removes(self) -> None:
         live = self.live()
