@@ -26,9 +26,10 @@ def http_request(
     api_key: str,
     payload: Any = None,
     query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HttpAnswer:
     """`path` ("/get-payment") under `base_url` (the local stack's, or a stack's ApiUrl
-    output, with or without its trailing slash)."""
+    output, with or without its trailing slash); `headers` such as Idempotency-Key."""
     url = base_url.rstrip("/") + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
     if not url.startswith(("https://", "http://")):
         raise ValueError(f"not an http(s) URL: {base_url}")
@@ -37,6 +38,8 @@ def http_request(
     request.add_header("Authorization", f"Bearer {api_key}")
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             return HttpAnswer(response.status, json.loads(response.read() or b"null"))

@@ -72,6 +72,8 @@ class Target:
     large_usage_plan_id: str | None = None
     # The local stack's state file (None on AWS).
     state_file: Path | None = None
+    # The local stack's development merchant's API key (None on AWS: no key is kept there).
+    dev_api_key: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -121,6 +123,7 @@ def local_target(state_file: Path) -> Target:
         raise TargetError(f"{state_file} holds unusable settings: {error}") from None
     for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
+    api_key = state.document.get("apiKey")
     return Target(
         name="local",
         settings=settings,
@@ -128,6 +131,7 @@ def local_target(state_file: Path) -> Target:
         api_url=state.url,
         session=boto3.session.Session(region_name=settings.aws_region),
         state_file=state_file,
+        dev_api_key=api_key if isinstance(api_key, str) else None,
     )
 
 

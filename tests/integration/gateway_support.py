@@ -30,18 +30,16 @@ def served_gateway(services: Services, state_file: Path | None = None) -> Iterat
         server.server_close()
 
 
-def write_state_file(path: Path, aws: AwsEnv, port: int) -> Path:
+def write_state_file(path: Path, aws: AwsEnv, port: int, api_key: str | None = None) -> Path:
     """A state file as `paygate local` writes it, for this (live) process and gateway, and
-    the emulator `aws` runs on (the `emulated_aws` fixture)."""
+    the emulator `aws` runs on (the `emulated_aws` fixture); with `api_key`, the development
+    merchant's key."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "pid": os.getpid(),
-                "url": f"http://127.0.0.1:{port}",
-                "environment": aws.settings.to_env(),
-                "deadLetterQueueUrl": aws.dlq_url,
-            }
-        )
-    )
+    state = {
+        "pid": os.getpid(),
+        "url": f"http://127.0.0.1:{port}",
+        "environment": aws.settings.to_env(),
+        "deadLetterQueueUrl": aws.dlq_url,
+    }
+    path.write_text(json.dumps(state | ({"apiKey": api_key} if api_key else {})))
     return path

@@ -191,10 +191,15 @@ def _job_in_dlq(api: ApiClient, aws: AwsEnv, amount: int) -> str:
 
 
 # Commands this module cannot run to the end, and where their --json is run instead.
-NOT_RUN_HERE = {
+NOT_RUN_HERE: dict[tuple[str, ...], str] = {
     ("local",): "starts a whole stack and runs until stopped (tests/e2e start it)",
     ("listen",): "runs until its --count of webhooks arrive (no deliveries here)",
     ("merchants", "set-plan"): "AWS only: test_cli_against_a_stack runs it with --json",
+    **{
+        ("payments", operation): "as a merchant, with its key: test_cli_payment_operations "
+        "runs it with --json"
+        for operation in ("capture", "void", "refund")
+    },
 }
 
 
