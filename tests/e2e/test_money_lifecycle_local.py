@@ -212,6 +212,13 @@ def test_the_development_merchant_voids_with_the_cli_and_its_key_from_the_state_
     assert (voided["status"], voided["settling"]) == ("Authorized", "void")
     shown = json.loads(stack.cli("payments", "get", payment_id, "--json"))
     assert (shown["status"], shown["voidReason"]) == ("Voided", "requested_by_merchant")
+    # and its event is out before the next test listens for the development merchant's
+    stack.wait_for(lambda: "payment.voided" in _types(stack, payment_id), SETTLE_SECONDS, "event")
+
+
+def _types(stack: RunningStack, payment_id: str) -> list[str]:
+    query = f"merchantId={stack.merchant_id}&paymentId={payment_id}"
+    return [e["type"] for e in stack.request("GET", f"/payment-events?{query}").body["events"]]
 
 
 def pay_manually(stack: RunningStack) -> str:
