@@ -46,8 +46,10 @@ def state(services: Services, aws: AwsEnv, tmp_path: Path) -> Iterator[Path]:
         yield write_state_file(tmp_path / "local.json", aws, port, api_key=issued.api_key)
 
 
-def _cli(state: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(app, ["--state-file", str(state), *args], env=env)
+def _cli(state: Path, *args: str, env: dict[str, str | None] | None = None) -> Result:
+    """The command run as on a shell without PAYGATE_API_KEY, unless `env` sets it."""
+    environment: dict[str, str | None] = {"PAYGATE_API_KEY": None, **(env or {})}
+    return CliRunner().invoke(app, ["--state-file", str(state), *args], env=environment)
 
 
 def _printed(text: str) -> str:
