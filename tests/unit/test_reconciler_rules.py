@@ -12,14 +12,20 @@ from typing import Any
 
 from core.domain.errors import BankUnavailableError, ConcurrentUpdateError
 from core.domain.jobs import PaymentJob
-from core.domain.payment import Payment, PaymentStatus
+from core.domain.payment import (
+    AUTHORIZATION_HOLD_SECONDS,
+    CaptureMethod,
+    Payment,
+    PaymentStatus,
+    SettlementKind,
+)
 from core.domain.ports import QueueDepth, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
 from core.observability import CORRELATION_KEY
 from core.use_cases.reconciler import STOP_BEFORE_SECONDS, ReconcileReport
 from tests.fakes import PAGE_ITEMS, InMemoryJobQueue, InMemoryPaymentStore
 from tests.unit.log_lines import lines_saying
-from tests.unit.use_case_world import SETTINGS, World
+from tests.unit.use_case_world import MERCHANT, SETTINGS, World
 
 
 def _after_threshold(world: World) -> None:
@@ -183,6 +189,40 @@ def test_two_stuck_payments_are_both_reported_and_logged(no_card_data_in_output:
     lines = lines_saying(no_card_data_in_output, "payment stuck in flight; see the DLQ")
     assert sorted(line["paymentId"] for line in lines) == sorted(p.payment_id for p in payments)
     assert all(_has(line, {CORRELATION_KEY: "req-1", "status": "Processing"}) for line in lines)
+    # AND they are looked at again only after another threshold, not at the next run
+    assert world.reconcile().stalled == 0
+
+
+def test_an_authorization_held_too_long_is_voided_from_exactly_its_hold_end(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN a manual-capture payment authorized, its index read a second before its hold ends
+    world = World(store_class=StaleIndexStore)
+    created = world.service.create_payment(MERCHANT, MERCHANT)
+    command = world.command(created.payment_id, capture_method=CaptureMethod.MANUAL)
+    world.service.submit_payment(MERCHANT, command, "req-1")
+    world.work()
+    authorized = world.store.get(created.payment_id)
+    assert authorized is not None and authorized.authorized_at is not None
+    held_until = authorized.authorized_at + AUTHORIZATION_HOLD_SECONDS
+    world.clock.advance(held_until - 1 - world.clock.now())
+    world.store.also_listed = [created.payment_id]  # type: ignore[attr-defined]
+
+    # WHEN the reconciler runs then, and again at exactly the hold's end
+    early = world.reconcile()
+    world.store.also_listed = []  # type: ignore[attr-defined]
+    world.clock.advance(1)
+    due = world.reconcile()
+
+    # THEN only the second voids it: asked on the payment, its job queued, logged, counted
+    assert (early.requeued, due.requeued) == (0, 1)
+    voided = world.store.get(created.payment_id)
+    assert voided is not None and voided.settlement is not None
+    assert voided.settlement.kind is SettlementKind.VOID
+    assert [job.payment_id for job, _ in world.jobs.take()] == [created.payment_id]
+    line = lines_saying(no_card_data_in_output, "authorization held too long: voiding it")
+    assert len(line) == 1 and _has(line[0], _line_of(authorized, "Authorized"))
+    assert world.metrics.counts["AuthorizationsExpired"] == 1
 
 
 def test_a_failure_on_one_payment_is_logged_with_its_reason(no_card_data_in_output: Any) -> None:
