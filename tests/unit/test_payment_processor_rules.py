@@ -291,13 +291,19 @@ def test_an_answer_neither_recorded_nor_noted_raises_the_writes_error_and_logs_t
     assert _has(line, _line(payment, reason="ConnectionError"))
 
 
-def test_a_failure_note_is_tried_again_with_short_growing_waits() -> None:
-    # GIVEN a bank down for the whole job, and a table that refuses the note 4 times
+def _failing_at_the_bank(note_failures: int) -> tuple[World, Payment, Worker]:
+    """A payment whose job fails at the bank (down for its one attempt), on a table that
+    refuses its first `note_failures` failure notes."""
     world = World(store_class=ThrottledStore)
     payment = world.submitted()
-    world.store.note_failures = NOTE_ATTEMPTS - 1  # type: ignore[attr-defined]
-    worker = _worker(world, bank_max_attempts=1)
+    world.store.note_failures = note_failures  # type: ignore[attr-defined]
     world.bank.unavailable = 1
+    return world, payment, _worker(world, bank_max_attempts=1)
+
+
+def test_a_failure_note_is_tried_again_with_short_growing_waits() -> None:
+    # GIVEN a bank down for the whole job, and a table that refuses the note 4 times
+    world, payment, worker = _failing_at_the_bank(NOTE_ATTEMPTS - 1)
 
     # WHEN the worker fails on it
     with pytest.raises(Exception, match="unavailable"):
@@ -315,11 +321,7 @@ def test_a_note_that_keeps_failing_is_given_up_after_its_attempts_and_logged(
     no_card_data_in_output: Any,
 ) -> None:
     # GIVEN a bank down for the job, and a table that refuses every note
-    world = World(store_class=ThrottledStore)
-    payment = world.submitted()
-    world.store.note_failures = 100  # type: ignore[attr-defined]
-    worker = _worker(world, bank_max_attempts=1)
-    world.bank.unavailable = 1
+    world, payment, worker = _failing_at_the_bank(100)
 
     # WHEN the worker fails on it THEN the job's own error goes on
     with pytest.raises(Exception, match="unavailable"):
@@ -335,11 +337,7 @@ def test_a_note_is_not_tried_again_when_a_try_could_not_finish_before_the_deadli
     no_card_data_in_output: Any,
 ) -> None:
     # GIVEN a job with one second left (a note's try may take that long) and a bank down
-    world = World(store_class=ThrottledStore)
-    payment = world.submitted()
-    world.store.note_failures = 100  # type: ignore[attr-defined]
-    worker = _worker(world, bank_max_attempts=1)
-    world.bank.unavailable = 1
+    world, payment, worker = _failing_at_the_bank(100)
 
     with pytest.raises(Exception, match="unavailable"):
         worker.process(payment, within=1.0)
@@ -350,10 +348,7 @@ def test_a_note_is_not_tried_again_when_a_try_could_not_finish_before_the_deadli
 
 
 def test_a_dead_lettered_job_shows_its_receive_count_on_the_payment() -> None:
-    world = World()
-    payment = world.submitted()
-    worker = _worker(world, bank_max_attempts=1)
-    world.bank.unavailable = 1
+    world, payment, worker = _failing_at_the_bank(0)
     with pytest.raises(Exception, match="unavailable"):
         worker.process(payment)
 

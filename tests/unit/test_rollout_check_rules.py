@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.use_cases.rollout_check import RolloutCheck, TrialRun, verdict_of
+from core.use_cases.rollout_check import TrialRun, verdict_of
+from tests.unit.test_rollout_check import _check
 
 
 @pytest.mark.parametrize(
@@ -49,18 +50,6 @@ def test_a_report_of_errors_with_no_payment_count_is_broken() -> None:
     assert verdict_of(TrialRun(report={"errors": 1})) == (
         "the run failed on every payment it looked at (1)"
     )
-
-
-def _check(trials: list[TrialRun], budget: float) -> tuple[RolloutCheck, list[float]]:
-    slept: list[float] = []
-    left = [budget]
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        left[0] -= seconds
-
-    check = RolloutCheck(invoke=lambda: trials.pop(0), sleep=sleep, seconds_left=lambda: left[0])
-    return check, slept
 
 
 def test_a_throttled_trial_is_tried_again_while_two_waits_still_fit() -> None:
