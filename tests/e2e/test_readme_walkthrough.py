@@ -100,12 +100,17 @@ def test_every_api_page_example_works_pasted_in_order(
 
     # THEN no example answered an error, and each answered what the page says
     assert "failCode" not in output
-    created, submitted, fetched, first_page, next_page = json_lines(output)
+    lines = json_lines(output)
+    created, submitted, fetched, first_page, next_page, held, capture, refund = lines
     assert created["status"] == "Created"
     assert submitted["status"] == "Processing"
     assert fetched["cardNumber"] == "************4242"
     assert len(first_page["payments"]) == 2
     assert next_page["payments"]
+    # AND a manual capture is held, captured in part, and refunded in part
+    assert held["status"] == "Processing"
+    assert (capture["status"], capture["settling"]) == ("Authorized", "capture")
+    assert (refund["amount"], refund["status"]) == (400, "Pending")
     # AND the idempotent create answered twice, the second time a replay
     assert output.count("HTTP/1.1 201") == 2
     assert output.lower().count("idempotent-replayed: true") == 1
