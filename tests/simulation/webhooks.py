@@ -35,6 +35,7 @@ from tests.fakes import (
     InMemorySecretVault,
     Reply,
 )
+from tests.faults import SimulatedCrash
 from tests.simulation.port_faults import FAULTS
 
 # How each endpoint answers, picked per endpoint: at once; failing its first POSTs; too late
@@ -194,8 +195,8 @@ class Webhooks:
                 )
             except (UnknownEndpointError, EndpointBusyError):
                 return  # removed meanwhile (404), or rotated by another request (409)
-            except FAULTS:
-                continue
+            except (*FAULTS, SimulatedCrash):
+                continue  # the function failed or died: a 5xx to the merchant, who retries
             endpoint.secrets.append(issued.secret)
             return
 
