@@ -5,6 +5,7 @@ crashes, lost answers and throttling."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,11 +14,12 @@ import pytest
 
 from cli.lambda_emulation import SqsEventSource
 from core.bootstrap import Services
+from core.domain.dead_letters import LetterKind
 from core.domain.errors import PaygateError
 from handlers.http_errors import http_error_of
 from tests.conftest import ApiClient, AwsEnv, make_payment_body
 from tests.faults import crash_after, lose_response, throttle
-from tests.integration.worker_support import event_source
+from tests.integration.worker_support import dead_letters, event_source
 
 THREADS = 8
 
@@ -166,3 +168,32 @@ def test_a_void_and_an_operation_on_a_payment_in_the_wrong_state_or_of_another_m
     view = api.get_payment(payment_id).body
     assert (view["status"], view["voidReason"]) == ("Voided", "requested_by_merchant")
     assert _moved(services, f"{payment_id}:capture") == 0
+
+
+def test_a_refund_whose_job_reached_the_dlq_is_listed_as_a_job_and_replayed_once(
+    api: ApiClient, aws: AwsEnv, services: Services, worker: SqsEventSource
+) -> None:
+    # GIVEN a refund asked while the bank is out, its job failed to the DLQ
+    payment_id = _paid(api, worker, 1000, "automatic")
+    _, asked = _ask(api, "/refund-payment", payment_id, amount=250)
+    services.bank_controls.set_outage(True)
+    job = aws.queued_bodies()[0]
+    assert worker.poll_once().failed == 1
+    aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
+    aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=json.dumps(job))
+    letters = dead_letters(aws, services)
+
+    # THEN ops see a job to replay (not a stale copy of a final payment), and why
+    (letter,) = letters.list()
+    assert (letter.kind, letter.payment_id) == (LetterKind.JOB, payment_id)
+    assert letter.last_error == "the bank is unavailable (simulated outage)"
+
+    # WHEN the bank is back and ops replay it, twice over (a replay run that died)
+    services.bank_controls.set_outage(False)
+    assert len(letters.replay().replayed) == 1
+    aws.sqs.send_message(QueueUrl=aws.settings.jobs_queue_url, MessageBody=json.dumps(job))
+    worker.drain()
+
+    # THEN the refund succeeded and the bank moved its money once
+    assert api.get_payment(payment_id).body["refunds"][0]["status"] == "Succeeded"
+    assert _moved(services, asked["refundId"]) == 250
