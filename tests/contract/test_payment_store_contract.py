@@ -13,7 +13,15 @@ from core.domain.errors import (
     PaymentExistsError,
     TransitionRejectedError,
 )
-from core.domain.payment import BankOutcome, Payment, PaymentDetails, PaymentStatus
+from core.domain.payment import (
+    AUTHORIZATION_HOLD_SECONDS,
+    BankOutcome,
+    CaptureMethod,
+    Payment,
+    PaymentDetails,
+    PaymentStatus,
+)
+from core.domain.refunds import REFUND_DECLINED, REFUND_SUCCEEDED, Refund, RefundStatus
 from tests.contract.conftest import LAYOUT, POLICY
 
 NOW = 1_800_000_000
@@ -369,3 +377,74 @@ def test_every_payment_in_flight_is_listed_once_in_due_order(store: Any) -> None
 
     assert sorted(s.payment_id for s in listed) == sorted(p.payment_id for p in payments)
     assert [s.reconcile_at for s in listed] == sorted(s.reconcile_at for s in listed)
+
+
+def test_a_manual_capture_its_settlement_and_refunds_are_read_back_as_written(
+    store: Any,
+) -> None:
+    # GIVEN a manual payment authorized, captured in part, refunded twice (one declined)
+    payment = created()
+    store.add(payment)
+    manual = replace(DETAILS, capture_method=CaptureMethod.MANUAL)
+    processing = store.mark_processing(
+        payment_id=payment.payment_id,
+        merchant_id=payment.merchant_id,
+        details=manual,
+        card_ciphertext=b"\x01ciphertext",
+        correlation_id="req-1",
+        now=NOW + 5,
+    )
+    assert processing.capture_method is CaptureMethod.MANUAL
+    steps = [processing.with_outcome(BankOutcome(PaymentStatus.ACCEPTED), NOW + 6)]
+    steps.append(steps[-1].asks_capture(1000, NOW + 7))
+    steps.append(steps[-1].with_settlement_done(NOW + 8))
+    declined = Refund("rf_" + "a" * 32, 3, RefundStatus.PENDING, NOW + 9, NOW + 9, "oops")
+    given = Refund("rf_" + "b" * 32, 500, RefundStatus.PENDING, NOW + 9, NOW + 9)
+    steps.append(steps[-1].asks_refund(declined, NOW + 9))
+    steps.append(steps[-1].asks_refund(given, NOW + 9))
+    steps.append(steps[-1].with_refund_outcome(declined.refund_id, REFUND_DECLINED, NOW + 10))
+    before = processing
+    for step in steps:
+        # WHEN each is written
+        store.save_transition(before, step)
+        # THEN it reads back exactly as written
+        assert store.get(payment.payment_id) == step
+        before = step
+    assert before.refunds[0].fail_code == "refund_declined"
+    assert before.refundable_amount == 500
+
+
+def test_the_in_flight_index_holds_money_work_and_authorizations_until_their_hold_ends(
+    store: Any,
+) -> None:
+    # GIVEN an authorization (held), and an accepted payment with a refund pending
+    held, refunded = created(), created()
+    for payment in (held, refunded):
+        store.add(payment)
+    authorized = submit(store, held)
+    authorized_at = NOW + 6
+    manual = replace(authorized, details=replace(DETAILS, capture_method=CaptureMethod.MANUAL))
+    store.save_transition(
+        authorized, manual.with_outcome(BankOutcome(PaymentStatus.ACCEPTED), authorized_at)
+    )
+    accepted = submit(store, refunded)
+    accepted = _written(
+        store, accepted, accepted.with_outcome(BankOutcome(PaymentStatus.ACCEPTED), NOW + 6)
+    )
+    refund = Refund("rf_" + "c" * 32, 100, RefundStatus.PENDING, NOW + 7, NOW + 7)
+    asked = _written(store, accepted, accepted.asks_refund(refund, NOW + 7))
+
+    # THEN the refund is due once its job could be lost, the authorization at 7 days
+    due = NOW + 7 + POLICY.reconcile_after_seconds
+    assert stalled_ids(store, due - 1) == []
+    assert stalled_ids(store, due) == [refunded.payment_id]
+    hold_ends = authorized_at + AUTHORIZATION_HOLD_SECONDS
+    assert stalled_ids(store, hold_ends) == [refunded.payment_id, held.payment_id]
+    # AND once the bank answered the refund it leaves the index
+    _written(store, asked, asked.with_refund_outcome(refund.refund_id, REFUND_SUCCEEDED, due))
+    assert stalled_ids(store, hold_ends) == [held.payment_id]
+
+
+def _written(store: Any, before: Payment, after: Payment) -> Payment:
+    store.save_transition(before, after)
+    return after
