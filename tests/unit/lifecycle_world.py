@@ -1,0 +1,38 @@
+"""The money lifecycle driven on the fakes (tests/unit/use_case_world.py): a payment taken
+to the bank, and the merchant's capture, void and refund of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.domain.payment import CaptureMethod, Payment
+from core.domain.payment_view import PaymentView
+from core.use_cases.payment_operations import PaymentOperations
+from tests.unit.use_case_world import MERCHANT, World
+
+
+def operations(world: World) -> PaymentOperations:
+    return world.services.payment_operations
+
+
+def paid(
+    world: World, amount: int = 1250, method: CaptureMethod = CaptureMethod.AUTOMATIC
+) -> Payment:
+    """Created, submitted and taken to the bank by the worker."""
+    created = world.service.create_payment(MERCHANT, MERCHANT)
+    command = world.command(created.payment_id, amount, capture_method=method)
+    world.service.submit_payment(MERCHANT, command, "req-1")
+    world.work()
+    return stored(world, created)
+
+
+def stored(world: World, payment: Payment) -> Payment:
+    found = world.store.get(payment.payment_id)
+    assert found is not None
+    return found
+
+
+def shown(world: World, payment: Payment) -> dict[str, Any]:
+    """The payment as get-payment answers its merchant."""
+    found = world.service.get_payment(MERCHANT, MERCHANT, payment.payment_id)
+    return PaymentView.of(found).to_json()
