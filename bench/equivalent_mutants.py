@@ -127,6 +127,11 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "without a claim the id is 80 fresh random bits (uuid4): the extra read finds no "
         "endpoint, and the same endpoint is added (it differs only if 80 random bits collide)",
     ),
+    "core.use_cases.webhook_delivery.x.WebhookDelivery.deliver__mutmut_16": Equivalent(
+        "get(job.endpoint_id, 1.0)",
+        "now is the clock's epoch seconds, so an endpoint this instance never marked (0.0 or "
+        "1.0) is never seen slow past now",
+    ),
     "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
     "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
     "core.use_cases.reconciler.x._InOrder.submit__mutmut_4": Equivalent(

@@ -516,6 +516,7 @@ def test_a_copy_that_recorded_and_died_leaves_the_retry_to_the_next_delivery(
 
     # THEN the survivor keeps the message for SQS, and queues nothing itself
     assert died and first == LEFT_FOR_REDELIVERY and not settles(first)
+    assert world.metrics.counts["WebhookJobsLeftForRedelivery"] == 1
     assert [j for j in world.queue.waiting() if j.attempt == 2] == []
     # AND SQS's next hand-over (after the visibility time-out) queues the one retry
     assert world.delivery.deliver(message.job) == "follow-up queued"

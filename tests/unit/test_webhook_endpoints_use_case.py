@@ -270,8 +270,8 @@ def test_a_history_shows_a_delivery_to_a_live_endpoint_still_retrying(world: Web
     # WHEN the merchant reads the payment's events
     (event,) = world.endpoints.events_of(MERCHANT, MERCHANT, payment.payment_id)
 
-    # THEN it is retrying, not ended: its endpoint is there
-    assert [(d.state, d.reason) for d in event.deliveries] == [("retrying", None)]
+    # THEN it is retrying to its URL, not ended: its endpoint is there
+    assert [(d.state, d.url, d.reason) for d in event.deliveries] == [("retrying", URL, None)]
 
 
 def test_a_created_payment_has_no_events_until_it_expires_then_is_not_found(
