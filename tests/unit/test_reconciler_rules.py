@@ -225,6 +225,27 @@ def test_an_authorization_held_too_long_is_voided_from_exactly_its_hold_end(
     assert world.metrics.counts["AuthorizationsExpired"] == 1
 
 
+def test_a_capture_whose_job_waits_in_a_backlog_is_looked_at_once_it_would_have_drained() -> None:
+    # GIVEN an authorized payment whose capture was asked, its job behind a backlog
+    world = World()
+    created = world.service.create_payment(MERCHANT, MERCHANT)
+    command = world.command(created.payment_id, capture_method=CaptureMethod.MANUAL)
+    world.service.submit_payment(MERCHANT, command, "req-1")
+    world.work()
+    world.services.payment_operations.capture(MERCHANT, MERCHANT, created.payment_id, None, "r")
+    world.jobs.take()
+    world.jobs.publish_many([PaymentJob(f"other-{n}", "req") for n in range(999)])
+    _after_threshold(world)
+
+    # WHEN the reconciler runs, and runs again at once
+    report = world.reconcile()
+    again = world.reconcile()
+
+    # THEN it waits for the backlog, and is not looked at again before it would have drained
+    assert (report.waiting, report.requeued) == (1, 0)
+    assert again.stalled == 0
+
+
 def test_a_failure_on_one_payment_is_logged_with_its_reason(no_card_data_in_output: Any) -> None:
     world = World(store_class=StaleIndexStore)
     broken = world.submitted()
