@@ -132,6 +132,11 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "now is the clock's epoch seconds, so an endpoint this instance never marked (0.0 or "
         "1.0) is never seen slow past now",
     ),
+    "core.use_cases.webhook_delivery.x._SlowSendPlace.hold__mutmut_1": Equivalent(
+        "return False",
+        "_ended is set only once the send has returned, and an answer then is acted on by "
+        "nobody: HttpWebhookSender's late timer cuts a connection it already closed",
+    ),
     "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
     "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
     "core.use_cases.reconciler.x._InOrder.submit__mutmut_4": Equivalent(

@@ -6,16 +6,21 @@ the lane of each send, and jobs that must send nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from core.domain.errors import QueueUnavailableError
-from core.domain.webhook_retry import FAST_LANE_SECONDS, RETRY_FOR_SECONDS
+from core.domain.webhook_retry import (
+    FAST_LANE_SECONDS,
+    RETRY_FOR_SECONDS,
+    SLOW_SENDS_PER_MERCHANT,
+)
 from core.domain.webhook_signature import verify_signature
 from core.domain.webhooks import DeliveryJob
-from core.use_cases.webhook_delivery import EARLY_TOLERANCE_SECONDS
+from core.use_cases.webhook_delivery import EARLY_TOLERANCE_SECONDS, SEEN_SLOW_SECONDS
 from tests.fakes import FAST_LANE, SLOW_LANE, Reply
-from tests.unit.use_case_world import OTHER_MERCHANT
+from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT
 from tests.unit.webhook_world import WebhookWorld
 
 URL = "https://hooks.example/paygate"
@@ -210,3 +215,85 @@ def test_a_job_naming_another_merchants_event_sends_it_nowhere(world: WebhookWor
     assert world.delivery.deliver(forged) == "endpoint or event gone"
     assert world.sender.sent == []
     assert world.metrics.counts["WebhooksDropped"] == 1
+
+
+def test_an_instance_that_marked_an_endpoint_slow_moves_its_jobs_unread_for_a_while(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN an endpoint this instance marked slow, and another instance lifted the mark
+    world.register(URL, replies=(SLOW, Reply(200)))
+    world.publish(world.payment())
+    marked_at = world.clock.now()
+    (fast,) = world.queue.receive(FAST_LANE)
+    world.queue.delete(fast.handle)
+    world.delivery.deliver(fast.job)
+    (slow,) = world.queue.receive(SLOW_LANE)
+    world.queue.delete(slow.handle)
+    assert world.another_instance().deliver(slow.job) == "delivered"
+
+    def next_job_at(at: float) -> str:
+        """What this instance does with the fast-lane job of an event published at `at`."""
+        world.clock.advance(at - world.clock.now())
+        world.publish(world.payment())
+        (message,) = world.queue.receive(FAST_LANE)
+        world.queue.delete(message.handle)
+        return world.delivery.deliver(message.job)
+
+    # THEN within SEEN_SLOW_SECONDS of its mark it moves them to the slow lane unread
+    assert next_job_at(marked_at + SEEN_SLOW_SECONDS - 1) == "moved to the slow lane"
+    # AND from then on it reads the endpoint again, unmarked: sent in the fast lane
+    assert next_job_at(marked_at + SEEN_SLOW_SECONDS) == "delivered"
+
+
+def test_a_lagging_send_holds_one_of_its_merchants_places_while_it_waits(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN a send past its patience, within the fast lane's time
+    world.register(URL, replies=(Reply(200, seconds=1.0),))
+    world.publish(world.payment())
+    send = world.sender.send
+    free_while_waiting: list[int | None] = []
+
+    def sending(*args: Any, keep_waiting: Callable[[], bool] | None = None, **kw: Any) -> Any:
+        def asked() -> bool:
+            waits = keep_waiting is not None and keep_waiting()
+            now = world.clock.now()
+            for _ in range(SLOW_SENDS_PER_MERCHANT):
+                place = world.endpoint_store.hold_slow_send(MERCHANT, now, now + 0.1)
+                free_while_waiting.append(place)
+            return waits
+
+        return send(*args, keep_waiting=asked, **kw)
+
+    world.sender.send = sending  # type: ignore[method-assign]
+
+    # WHEN it is delivered
+    world.deliver_due()
+
+    # THEN while it waited, it held one of the merchant's places: the others were free
+    assert free_while_waiting == [*range(1, SLOW_SENDS_PER_MERCHANT), None]
+
+
+def test_a_send_asked_to_wait_after_it_ended_takes_no_place(world: WebhookWorld) -> None:
+    # GIVEN a sender whose patience timer fires just as the answer came (after the send)
+    world.register(URL)
+    world.publish(world.payment())
+    send = world.sender.send
+    late_asks: list[Callable[[], bool]] = []
+
+    def sending(*args: Any, keep_waiting: Callable[[], bool] | None = None, **kw: Any) -> Any:
+        if keep_waiting is not None:
+            late_asks.append(keep_waiting)
+        return send(*args, keep_waiting=keep_waiting, **kw)
+
+    world.sender.send = sending  # type: ignore[method-assign]
+    world.deliver_due()
+
+    # WHEN the timer asks whether to wait on
+    (ask,) = late_asks
+    ask()
+
+    # THEN no place is taken: every one of the merchant's places is free
+    now = world.clock.now()
+    held = [world.endpoint_store.hold_slow_send(MERCHANT, now, now + 5) for _ in range(3)]
+    assert held == [*range(SLOW_SENDS_PER_MERCHANT), None]
