@@ -4,11 +4,20 @@ answered, and that an answered refund stays answered."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from core.domain.refunds import REFUND_DECLINED, REFUND_ID, REFUND_SUCCEEDED
+from core.domain.payment import (
+    CaptureMethod,
+    IllegalTransitionError,
+    NotRefundableError,
+    RefundExceedsCapturedError,
+    TooManyRefundsError,
+)
+from core.domain.refunds import REFUND_DECLINED, REFUND_ID, REFUND_SUCCEEDED, Refund, RefundStatus
 from tests.unit.lifecycle_world import operations, paid, shown, stored
-from tests.unit.use_case_world import MERCHANT, World
+from tests.unit.use_case_world import MERCHANT, SETTINGS, World
 
 
 @pytest.fixture
@@ -70,3 +79,69 @@ def test_an_answered_refund_is_never_answered_again(world: World) -> None:
     with pytest.raises(ValueError, match=f"refund {declined.refund_id} is Failed: final is final"):
         payment.with_refund_outcome(declined.refund_id, REFUND_SUCCEEDED, payment.updated_at)
     assert payment.refunds[0].fail_code == REFUND_DECLINED.fail_code
+
+
+def test_a_refund_is_refused_with_a_reason_the_merchant_can_act_on(world: World) -> None:
+    # GIVEN a held authorization, and an accepted payment of 1000 with 600 refunded
+    held = paid(world, 1250, CaptureMethod.MANUAL)
+    accepted = paid(world, 1000)
+    refund = operations(world).refund
+    refund(MERCHANT, MERCHANT, accepted.payment_id, 600, None, "r")
+    # WHEN the merchant refunds what cannot be THEN each refusal says why
+    with pytest.raises(
+        NotRefundableError,
+        match=r"^the payment is Authorized: only a captured payment can be refunded$",
+    ):
+        refund(MERCHANT, MERCHANT, held.payment_id, 1, None, "r")
+    with pytest.raises(
+        RefundExceedsCapturedError,
+        match=r"^at most 400 of the captured 1000 can still be refunded$",
+    ):
+        refund(MERCHANT, MERCHANT, accepted.payment_id, 401, None, "r")
+    for _ in range(49):
+        refund(MERCHANT, MERCHANT, accepted.payment_id, 1, None, "r")
+    with pytest.raises(TooManyRefundsError, match=r"^a payment holds at most 50 refunds$"):
+        refund(MERCHANT, MERCHANT, accepted.payment_id, 1, None, "r")
+
+
+def test_an_accepted_payment_that_recorded_no_capture_is_not_refundable(world: World) -> None:
+    # GIVEN an Accepted payment with no captured amount recorded (accepted before paygate
+    # recorded captures)
+    accepted = replace(paid(world, 1000), captured_amount=None)
+    asked = Refund("rf_1", 1, RefundStatus.PENDING, 0, 0)
+    # WHEN a refund is asked THEN it is refused as not refundable, not as too large
+    with pytest.raises(NotRefundableError, match=r"^the payment is Accepted: only a captured"):
+        accepted.asks_refund(asked, accepted.updated_at)
+
+
+def test_an_answer_for_a_refund_the_payment_never_had_is_refused(world: World) -> None:
+    # GIVEN an accepted payment with no refund
+    accepted = paid(world, 1000)
+    # WHEN an answer comes for an unknown refund THEN it is refused, naming the refund
+    with pytest.raises(IllegalTransitionError, match=r"^no refund rf_unknown$"):
+        accepted.with_refund_outcome("rf_unknown", REFUND_SUCCEEDED, accepted.updated_at)
+
+
+def test_a_refund_the_bank_missed_once_reads_clean_once_answered() -> None:
+    # GIVEN a refund whose job got no answer from the bank, was lost, and was queued again
+    # by the reconciler (after one attempt it reports a payment stuck)
+    world = World(settings=replace(SETTINGS, reconcile_max_attempts=1))
+    accepted = paid(world, 1000)
+    operations(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 100, None, "r")
+    world.bank.unavailable = 100
+    with pytest.raises(Exception, match="unavailable"):
+        world.work()
+    assert shown(world, accepted)["lastError"]  # the merchant sees why it waits
+    world.bank.unavailable = 0
+    world.clock.advance(world.settings.reconcile_after_seconds + 1)
+    assert world.reconcile().requeued == 1
+    # WHEN the worker asks the bank again
+    world.work()
+    # THEN get-payment counts only the bank's answers to the authorization, no failure
+    view = shown(world, accepted)
+    assert (view["refundedAmount"], view["attempts"], view.get("lastError")) == (100, 1, None)
+    # AND a second refund whose job is lost is queued again, not reported stuck
+    operations(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 100, None, "r")
+    world.jobs.take()
+    world.clock.advance(world.settings.reconcile_after_seconds + 1)
+    assert world.reconcile().requeued == 1
