@@ -36,3 +36,14 @@ def shown(world: World, payment: Payment) -> dict[str, Any]:
     """The payment as get-payment answers its merchant."""
     found = world.service.get_payment(MERCHANT, MERCHANT, payment.payment_id)
     return PaymentView.of(found).to_json()
+
+
+def requeued_lost_refund(world: World, payment: Payment) -> int:
+    """A refund asked on an API instance whose clock runs 10 s behind the reconciler's, its
+    job lost: how many jobs the reconciler queues again once that refund is overdue by its
+    own time (1 unless something older than the refund holds the payment back)."""
+    world.clock.advance(-10)
+    operations(world).refund(MERCHANT, MERCHANT, payment.payment_id, 100, None, "r")
+    world.jobs.take()
+    world.clock.advance(world.settings.reconcile_after_seconds + 1)
+    return world.reconcile().requeued

@@ -24,7 +24,7 @@ from core.domain.payment import (
 from core.domain.submission import RequestDigests
 from core.use_cases.payment_changes import CHANGE_ATTEMPTS
 from tests.fakes import InMemoryPaymentStore
-from tests.unit.lifecycle_world import operations, paid, shown, stored
+from tests.unit.lifecycle_world import operations, paid, requeued_lost_refund, shown, stored
 from tests.unit.log_lines import lines_saying
 from tests.unit.test_known_answers import DIGESTED_DOCUMENT, SUBMISSION, _ShowingMac
 from tests.unit.use_case_world import MERCHANT, SETTINGS, World
@@ -160,11 +160,9 @@ def test_a_capture_the_bank_missed_once_reads_clean_once_done() -> None:
     # THEN get-payment counts only the bank's answers (the authorization) and no failure
     view = shown(world, held)
     assert (view["status"], view["attempts"], view.get("lastError")) == ("Accepted", 1, None)
-    # AND a refund whose job is lost later is queued again, not reported stuck
-    operations(world).refund(MERCHANT, MERCHANT, held.payment_id, 100, None, "r")
-    world.jobs.take()
-    world.clock.advance(world.settings.reconcile_after_seconds + 1)
-    assert world.reconcile().requeued == 1
+    # AND a refund whose job is lost later is queued again on its own time: not reported
+    # stuck, nor held back by the reconciler's look at the earlier job
+    assert requeued_lost_refund(world, held) == 1
 
 
 def test_a_refund_asked_while_another_write_lands_is_decided_again_on_it() -> None:
