@@ -43,7 +43,7 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.cards.x_passes_luhn__mutmut_20": Equivalent(
         "total -= value", "a sum is a multiple of 10 exactly when its negation is"
     ),
-    "core.domain.submission.x.RequestDigests.digested__mutmut_42": Equivalent(
+    "core.domain.submission.x.RequestDigests.digested__mutmut_47": Equivalent(
         'encode("UTF-8")', _CODEC_ALIAS
     ),
     "core.domain.webhook_signature.x_verify_signature__mutmut_16": Equivalent(
@@ -136,6 +136,21 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "return False",
         "_ended is set only once the send has returned, and an answer then is acted on by "
         "nobody: HttpWebhookSender's late timer cuts a connection it already closed",
+    ),
+    "core.domain.payment.x.Payment.asks_capture__mutmut_4": Equivalent(
+        "if self.details else 1",
+        "a payment without details is Created (make-payment adds them), and _check_settleable "
+        "refuses every status but Authorized before `authorized` is compared",
+    ),
+    "core.domain.webhook_events.x_event_of_write__mutmut_10": Equivalent(
+        "(event_type is None) or True",
+        "a refund is answered only on an Accepted payment, which is final: no write both "
+        "reaches a status and answers a refund, so the refund answered is None whenever "
+        "event_type is set",
+    ),
+    "core.domain.polling.x_poll_after_seconds__mutmut_11": Equivalent(
+        "waited = max(1, now - payment.updated_at)",
+        "a wait of 0 and of 1 both halve to 0, which max(MIN_POLL_SECONDS, ...) lifts to 1",
     ),
     "core.domain.reconcile_policy.x_last_seen__mutmut_4": Equivalent("else 1", _EPOCH),
     "core.domain.reconcile_policy.x_last_seen__mutmut_12": Equivalent("reconciled_at or 1", _EPOCH),
