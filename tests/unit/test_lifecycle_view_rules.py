@@ -54,8 +54,16 @@ def test_an_automatic_payment_shows_its_refunds_and_no_capture_method(world: Wor
     # WHEN it is refunded twice, one of them declined (3)
     operations(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 250, None, "r")
     operations(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 3, None, "r")
+    asked_at = int(world.clock.now())
+    # THEN, until the bank answers, each is Pending since it was asked, nothing refunded yet
+    pending = shown(world, accepted)
+    assert pending["refundedAmount"] == 0
+    assert [(r["status"], r["createdAt"], r["updatedAt"]) for r in pending["refunds"]] == [
+        ("Pending", asked_at, asked_at)
+    ] * 2
+    world.clock.advance(1)
     world.work()
-    # THEN get-payment shows what was refunded and each refund, in the order asked
+    # AND once answered, what was refunded and each refund, in the order asked
     view = shown(world, accepted)
     assert _lifecycle(view) == {"capturedAmount": 1000, "refundedAmount": 250}
     assert [(r["amount"], r["status"]) for r in view["refunds"]] == [
