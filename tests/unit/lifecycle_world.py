@@ -3,12 +3,15 @@ to the bank, and the merchant's capture, void and refund of it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from core.domain.payment import CaptureMethod, Payment
 from core.domain.payment_view import PaymentView
 from core.use_cases.payment_operations import PaymentOperations
-from tests.unit.use_case_world import MERCHANT, World
+from tests.unit.use_case_world import MERCHANT, SETTINGS, World
 
 
 def operations(world: World) -> PaymentOperations:
@@ -47,3 +50,23 @@ def requeued_lost_refund(world: World, payment: Payment) -> int:
     world.jobs.take()
     world.clock.advance(world.settings.reconcile_after_seconds + 1)
     return world.reconcile().requeued
+
+
+def stalls_quickly() -> World:
+    """A world whose reconciler reports a payment stuck after queueing its job once."""
+    return World(settings=replace(SETTINGS, reconcile_max_attempts=1))
+
+
+def done_after_a_miss(world: World, payment: Payment) -> dict[str, Any]:
+    """The operation just asked of `payment` gets no answer from the bank and its job is
+    lost (the merchant meanwhile reads why it waits); the reconciler queues it again and
+    the worker finishes it: get-payment then."""
+    world.bank.unavailable = 100
+    with pytest.raises(Exception, match="unavailable"):
+        world.work()
+    assert shown(world, payment)["lastError"]
+    world.bank.unavailable = 0
+    world.clock.advance(world.settings.reconcile_after_seconds + 1)
+    assert world.reconcile().requeued == 1
+    world.work()
+    return shown(world, payment)

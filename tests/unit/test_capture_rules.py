@@ -24,10 +24,17 @@ from core.domain.payment import (
 from core.domain.submission import RequestDigests
 from core.use_cases.payment_changes import CHANGE_ATTEMPTS
 from tests.fakes import InMemoryPaymentStore
-from tests.unit.lifecycle_world import operations, paid, requeued_lost_refund, shown, stored
+from tests.unit.lifecycle_world import (
+    done_after_a_miss,
+    operations,
+    paid,
+    requeued_lost_refund,
+    stalls_quickly,
+    stored,
+)
 from tests.unit.log_lines import lines_saying
 from tests.unit.test_known_answers import DIGESTED_DOCUMENT, SUBMISSION, _ShowingMac
-from tests.unit.use_case_world import MERCHANT, SETTINGS, World
+from tests.unit.use_case_world import MERCHANT, World
 
 
 class RacingStore(InMemoryPaymentStore):
@@ -143,22 +150,13 @@ def test_a_void_records_when_it_was_asked_and_a_worker_with_nothing_asked_refuse
 
 
 def test_a_capture_the_bank_missed_once_reads_clean_once_done() -> None:
-    # GIVEN a held authorization whose capture job got no answer from the bank, then was
-    # lost, and the reconciler (after one attempt it reports a payment stuck) queued it
-    world = World(settings=replace(SETTINGS, reconcile_max_attempts=1))
+    # GIVEN a capture of a held authorization
+    world = stalls_quickly()
     held = paid(world, 1250, CaptureMethod.MANUAL)
     operations(world).capture(MERCHANT, MERCHANT, held.payment_id, None, "r")
-    world.bank.unavailable = 100
-    with pytest.raises(Exception, match="unavailable"):
-        world.work()
-    assert shown(world, held)["lastError"]  # the merchant sees why it waits
-    world.bank.unavailable = 0
-    world.clock.advance(world.settings.reconcile_after_seconds + 1)
-    assert world.reconcile().requeued == 1
-    # WHEN the worker captures it
-    world.work()
+    # WHEN the bank misses it once, and the reconciler queues it again
+    view = done_after_a_miss(world, held)
     # THEN get-payment counts only the bank's answers (the authorization) and no failure
-    view = shown(world, held)
     assert (view["status"], view["attempts"], view.get("lastError")) == ("Accepted", 1, None)
     # AND a refund whose job is lost later is queued again on its own time: not reported
     # stuck, nor held back by the reconciler's look at the earlier job

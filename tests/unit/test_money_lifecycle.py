@@ -23,34 +23,15 @@ from core.domain.payment import (
 )
 from core.domain.refunds import MAX_REFUNDS_PER_PAYMENT, RefundStatus
 from core.domain.webhook_events import event_of_write
-from core.use_cases.payment_operations import PaymentOperations
+from tests.unit.lifecycle_world import operations as _ops
+from tests.unit.lifecycle_world import paid as _paid
+from tests.unit.lifecycle_world import stored as _now
 from tests.unit.use_case_world import MERCHANT, OTHER_MERCHANT, World
 
 
 @pytest.fixture
 def world() -> World:
     return World()
-
-
-def _ops(world: World) -> PaymentOperations:
-    return world.services.payment_operations
-
-
-def _paid(
-    world: World, amount: int = 1250, method: CaptureMethod = CaptureMethod.AUTOMATIC
-) -> Payment:
-    """Created, submitted and taken to the bank by the worker."""
-    created = world.service.create_payment(MERCHANT, MERCHANT)
-    command = world.command(created.payment_id, amount, capture_method=method)
-    world.service.submit_payment(MERCHANT, command, "req-1")
-    world.work()
-    return _now(world, created)
-
-
-def _now(world: World, payment: Payment) -> Payment:
-    found = world.store.get(payment.payment_id)
-    assert found is not None
-    return found
 
 
 def test_a_manual_capture_holds_the_funds_then_captures_part_and_releases_the_rest(

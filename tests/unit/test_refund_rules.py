@@ -16,8 +16,16 @@ from core.domain.payment import (
     TooManyRefundsError,
 )
 from core.domain.refunds import REFUND_DECLINED, REFUND_ID, REFUND_SUCCEEDED, Refund, RefundStatus
-from tests.unit.lifecycle_world import operations, paid, requeued_lost_refund, shown, stored
-from tests.unit.use_case_world import MERCHANT, SETTINGS, World
+from tests.unit.lifecycle_world import (
+    done_after_a_miss,
+    operations,
+    paid,
+    requeued_lost_refund,
+    shown,
+    stalls_quickly,
+    stored,
+)
+from tests.unit.use_case_world import MERCHANT, World
 
 
 @pytest.fixture
@@ -123,22 +131,13 @@ def test_an_answer_for_a_refund_the_payment_never_had_is_refused(world: World) -
 
 
 def test_a_refund_the_bank_missed_once_reads_clean_once_answered() -> None:
-    # GIVEN a refund whose job got no answer from the bank, was lost, and was queued again
-    # by the reconciler (after one attempt it reports a payment stuck)
-    world = World(settings=replace(SETTINGS, reconcile_max_attempts=1))
+    # GIVEN a refund
+    world = stalls_quickly()
     accepted = paid(world, 1000)
     operations(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 100, None, "r")
-    world.bank.unavailable = 100
-    with pytest.raises(Exception, match="unavailable"):
-        world.work()
-    assert shown(world, accepted)["lastError"]  # the merchant sees why it waits
-    world.bank.unavailable = 0
-    world.clock.advance(world.settings.reconcile_after_seconds + 1)
-    assert world.reconcile().requeued == 1
-    # WHEN the worker asks the bank again
-    world.work()
+    # WHEN the bank misses it once, and the reconciler queues it again
+    view = done_after_a_miss(world, accepted)
     # THEN get-payment counts only the bank's answers to the authorization, no failure
-    view = shown(world, accepted)
     assert (view["refundedAmount"], view["attempts"], view.get("lastError")) == (100, 1, None)
     # AND a refund whose job is lost later is queued again on its own time: not reported
     # stuck, nor held back by the reconciler's look at the earlier job
