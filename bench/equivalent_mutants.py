@@ -102,7 +102,7 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.text_rules.x._DigitRun.written_cards__mutmut_21": Equivalent(
         "len(groups[end]) < 5:", "groups[end] stopped the run of 4s, so it is never 4 long"
     ),
-    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_34": Equivalent(
+    "core.domain.text_rules.x._DigitRun.written_cards__mutmut_56": Equivalent(
         "range(len(groups) + 2)", "the extra windows hold fewer than 3 groups: no layout"
     ),
     "core.domain.merchants.x_generate_api_key__mutmut_2": Equivalent(

@@ -313,8 +313,9 @@ def dlq_delete(
     include_jobs: Annotated[
         bool,
         typer.Option(
-            help="Delete jobs of in-flight payments too (the reconciler then re-queues them, "
-            "and they are settled at their bound)."
+            help="Delete jobs of payments with work in flight too: an authorization is then "
+            "settled at its bound; a capture, void or refund is queued again by the reconciler, "
+            "less often each time."
         ),
     ] = False,
     dry_run: Annotated[bool, typer.Option(help="Say what would be done; delete nothing.")] = False,

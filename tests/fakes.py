@@ -18,6 +18,7 @@ from core.adapters.sqs_deliveries import SQS_MAX_DELAY_SECONDS
 from core.domain.bank_simulation import REFUND_DECLINED_AMOUNT
 from core.domain.cards import CardSecret
 from core.domain.errors import (
+    BankTimeoutError,
     BankUnavailableError,
     ConcurrentUpdateError,
     InvalidCursorError,
@@ -371,6 +372,8 @@ class FakeBank:
         # Refunds of these amounts are declined (the simulated bank's: 3).
         self.refund_answers: dict[int, RefundOutcome] = {REFUND_DECLINED_AMOUNT: REFUND_DECLINED}
         self.operations: dict[str, RefundOutcome] = {}
+        # Captures and refunds of these amounts are never answered (the simulated bank's 504).
+        self.never_answers: set[int] = set()
         self.moved: list[tuple[str, str, int]] = []
 
     def _call(self, kind: str, key: str) -> None:
@@ -417,6 +420,8 @@ class FakeBank:
         """Once per key: the money moves on the first call only (`moved` keeps every
         movement, for the invariants)."""
         self._call(kind, key)
+        if amount in self.never_answers:
+            raise BankTimeoutError(f"the bank did not answer the {kind}")
         if key not in self.operations:
             self.operations[key] = answer
             if answer.status is RefundStatus.SUCCEEDED:

@@ -295,6 +295,11 @@ class Payment:
         job. NotCapturableError unless Authorized with nothing asked yet."""
         authorized = self.details.amount if self.details else 0
         self._check_settleable()
+        if (
+            self.authorized_at is not None
+            and now >= self.authorized_at + AUTHORIZATION_HOLD_SECONDS
+        ):
+            raise NotCapturableError("the authorization expired after 7 days: it is being voided")
         take = authorized if amount is None else amount
         if take > authorized:
             raise CaptureExceedsAuthorizedError(

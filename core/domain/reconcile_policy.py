@@ -23,6 +23,10 @@ from core.domain.payment import AUTHORIZATION_HOLD_SECONDS, Payment, PaymentStat
 from core.resources import WORKER_TIMEOUT_SECONDS
 from core.settings import Settings
 
+# A capture, void or refund has no bound to be settled at: the reconciler queues its job
+# again for as long as it takes, each time waiting twice as long, up to 64 x reconcileAfter.
+WORK_BACKOFF_DOUBLINGS = 6
+
 
 @dataclass(frozen=True)
 class ReconcilePolicy:
@@ -63,7 +67,8 @@ class ReconcilePolicy:
         if payment.status.is_in_flight:
             return self.look_at(progress, payment.created_at)
         if payment.has_work_in_flight:
-            return progress + self.reconcile_after_seconds
+            backoff: int = 2 ** min(payment.reconcile_count, WORK_BACKOFF_DOUBLINGS)
+            return progress + self.reconcile_after_seconds * backoff
         if payment.status is PaymentStatus.AUTHORIZED and payment.authorized_at is not None:
             return payment.authorized_at + AUTHORIZATION_HOLD_SECONDS
         return None

@@ -125,9 +125,11 @@ class _DigitRun:
         """What in the run is written as a card is: a whole group (never part of one);
         consecutive groups of 4 (all of them, with or without one shorter group after: a
         card may be followed by its expiry or CVV, and a tracking number in groups of 4 is
-        longer than any card); 4-6-5 or 4-6-4 (American Express, Diners Club); and the
-        whole run when written with one separator throughout in groups of 4 or more
-        (8-8, 4-4-4-4). Never digits joined across a phone number's parts and extension."""
+        longer than any card), and the first four of five or more when the fifth reads as an
+        expiry (MMYY), or each four of exactly eight (two cards); 4-6-5 or 4-6-4 (American
+        Express, Diners Club); and the whole run when written with one separator throughout
+        in groups of 4 or more (8-8, 4-4-4-4). Never digits joined across a phone number's
+        parts and extension."""
         groups = self.groups
         yield from groups
         start = 0
@@ -139,6 +141,13 @@ class _DigitRun:
                 yield "".join(groups[start:end])
                 if end < len(groups) and len(groups[end]) < 4:
                     yield "".join(groups[start : end + 1])
+            if end - start > 4 and _reads_as_expiry(groups[start + 4]):
+                # A card and its expiry written the same way (4242 … 4242 0127).
+                yield "".join(groups[start : start + 4])
+            if end - start == 8:
+                # Two cards in a row.
+                yield "".join(groups[start : start + 4])
+                yield "".join(groups[start + 4 : end])
             start = max(end, start + 1)
         for first in range(len(groups) - 2):
             if tuple(len(group) for group in groups[first : first + 3]) in _CARD_LAYOUTS:
@@ -149,6 +158,11 @@ class _DigitRun:
             and all(len(group) >= 4 for group in groups)
         ):
             yield "".join(groups)
+
+
+def _reads_as_expiry(group: str) -> bool:
+    """MMYY: a month, then a year."""
+    return 1 <= int(group[:2]) <= 12
 
 
 def _digit_runs(text: str) -> list[_DigitRun]:

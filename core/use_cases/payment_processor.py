@@ -178,15 +178,27 @@ class PaymentProcessor:
     def _move_money(self, payment: Payment, deadline: float, log: dict[str, str]) -> ProcessedJob:
         """What a merchant asked of an authorized or captured payment: the capture or void,
         then every Pending refund, each asked of the bank by its own idempotency key (a
-        repeat moves no money twice) and its answer recorded as a change of its own."""
+        repeat moves no money twice) and its answer recorded as a change of its own. One
+        refund the bank cannot answer does not hold up the others: each is tried, and the
+        job fails (to be delivered again) after, if any did."""
+        failed: Exception | None = None
         try:
             if payment.settlement is not None:
                 payment = self._settle_authorization(payment, payment.settlement, deadline, log)
-            for refund in payment.pending_refunds:
-                payment = self._refund(payment, refund, deadline, log)
         except Exception as error:
-            self._note_failure(payment, self.reason_of(error), deadline, log)
-            raise
+            failed = error
+        for refund in payment.pending_refunds if failed is None else []:
+            try:
+                payment = self._refund(payment, refund, deadline, log)
+            except Exception as error:
+                failed = failed or error
+                logger.warning(
+                    "refund not answered; the others go on",
+                    extra=log | {"refundId": refund.refund_id, "reason": self.reason_of(error)},
+                )
+        if failed is not None:
+            self._note_failure(payment, self.reason_of(failed), deadline, log)
+            raise failed
         return ProcessedJob(payment.payment_id, JobResult.RECORDED, payment.status)
 
     def _settle_authorization(

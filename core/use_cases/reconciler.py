@@ -70,6 +70,9 @@ class ReconcileReport:
 class _Action(Enum):
     NOTHING = "nothing"  # final or gone meanwhile
     QUEUE = "queue"
+    # A capture, void or refund past its attempts: reported stuck, and queued again (less
+    # often each time: ReconcilePolicy.next_look), as nothing settles it at a bound.
+    STUCK_QUEUE = "stuck, queued again"
     WAIT = "wait"
     STUCK = "stuck"
     RESOLVED = "resolved"
@@ -160,11 +163,15 @@ class Reconciler:
         for action, _ in looked:
             report.stalled += action is not _Action.OUT_OF_TIME
             report.complete &= action is not _Action.OUT_OF_TIME
-            report.stuck += action is _Action.STUCK
+            report.stuck += action in (_Action.STUCK, _Action.STUCK_QUEUE)
             report.resolved += action is _Action.RESOLVED
             report.waiting += action is _Action.WAIT
             report.errors += action is _Action.ERROR
-        to_queue = [payment for action, payment in looked if payment and action is _Action.QUEUE]
+        to_queue = [
+            payment
+            for action, payment in looked
+            if payment and action in (_Action.QUEUE, _Action.STUCK_QUEUE)
+        ]
         if not to_queue:
             return
         jobs = {payment.payment_id: _job_of(payment) for payment in to_queue}
@@ -206,13 +213,20 @@ class Reconciler:
         if settles and run.now >= self._policy.settle_from(payment.created_at):
             self._settle(payment, _job_of(payment), run.seconds_left)
             return _Action.RESOLVED, payment
-        if payment.reconcile_count >= self._settings.reconcile_max_attempts:
+        stuck = payment.reconcile_count >= self._settings.reconcile_max_attempts
+        if stuck and settles:
             # Its jobs keep failing (they are in the DLQ, alarmed); it is settled at its bound.
             logger.error("payment stuck in flight; see the DLQ", extra=_log_of(payment))
             self._note_looked_at(payment, run.now)
             return _Action.STUCK, payment
         if self._on_its_way(payment, run):
             return _Action.WAIT, payment
+        if stuck:
+            logger.error(
+                "capture, void or refund stuck; queued again, less often; see the DLQ",
+                extra=_log_of(payment),
+            )
+            return _Action.STUCK_QUEUE, payment
         # Queued first (with the page's others), then its progress noted: a failure in
         # between only queues twice, which the worker absorbs; the other order could lose it.
         return _Action.QUEUE, payment
@@ -236,6 +250,8 @@ class Reconciler:
             )
         except PaygateError:
             return _Action.NOTHING, None
+        if voided.settlement is None or voided.settlement.void_reason is not VoidReason.EXPIRED:
+            return _Action.NOTHING, None  # the merchant captured or voided it meanwhile
         logger.info("authorization held too long: voiding it", extra=_log_of(payment))
         self._metrics.count("AuthorizationsExpired")
         return _Action.QUEUE, voided

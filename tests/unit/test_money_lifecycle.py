@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.errors import MerchantMismatchError, PaymentNotFoundError
+from core.domain.errors import BankUnavailableError, MerchantMismatchError, PaymentNotFoundError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import (
     AUTHORIZATION_HOLD_SECONDS,
@@ -253,3 +253,55 @@ def test_a_merchant_polling_a_payment_with_a_refund_on_its_way_is_told_when_to_l
     assert world.service.poll_after_seconds(asked) == 15  # half the wait so far
     world.work()
     assert world.service.poll_after_seconds(_now(world, accepted)) is None
+
+
+def test_a_refund_the_bank_never_answers_does_not_hold_up_the_refunds_after_it(
+    world: World,
+) -> None:
+    # Found by review: the worker stopped at the first refund that failed, in every job.
+    accepted = _paid(world, 5000)
+    _, stuck = _ops(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 504, None, "r")
+    _, later = _ops(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 500, None, "r")
+    world.bank.never_answers = {504}
+
+    with pytest.raises(BankUnavailableError):
+        world.work()
+
+    payment = _now(world, accepted)
+    assert payment.refund(later.refund_id).status is RefundStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert payment.refund(stuck.refund_id).status is RefundStatus.PENDING  # type: ignore[union-attr]
+    assert payment.failure is not None and payment.has_work_in_flight
+
+
+def test_a_refund_stuck_past_the_reconcilers_attempts_is_still_queued_less_often(
+    world: World,
+) -> None:
+    # Found by review: past reconcile_max_attempts the reconciler only reported it stuck, so a
+    # bank outage of an hour left the refund Pending until a person replayed its DLQ letter.
+    accepted = _paid(world, 1000)
+    _ops(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 250, None, "r")
+    world.jobs.take()
+    waits = []
+    for _ in range(world.settings.reconcile_max_attempts + 3):
+        looked_at = world.clock.now()
+        due = min(world.store._reconcile_at.values())
+        world.clock.advance(due - looked_at)
+        waits.append(due - looked_at)
+        report = world.reconcile()
+        assert report.requeued == 1  # queued again every time, stuck or not
+        world.jobs.take()  # and lost again (the bank is out; its letters are in the DLQ)
+    assert report.stuck == 1
+    assert waits[-1] > waits[-2] > waits[2]  # less often each time
+    world.reconcile()
+    world.clock.advance(min(world.store._reconcile_at.values()) - world.clock.now())
+    world.reconcile()
+    world.work()  # the bank is back
+    assert _now(world, accepted).refunded_amount == 250
+
+
+def test_an_authorization_past_its_hold_can_no_longer_be_captured(world: World) -> None:
+    authorized = _paid(world, 1250, CaptureMethod.MANUAL)
+    world.clock.advance(AUTHORIZATION_HOLD_SECONDS)
+    with pytest.raises(NotCapturableError, match="expired"):
+        _ops(world).capture(MERCHANT, MERCHANT, authorized.payment_id, None, "r")
+    _ops(world).void(MERCHANT, MERCHANT, authorized.payment_id, "r")  # a void still may

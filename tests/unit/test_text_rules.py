@@ -168,6 +168,24 @@ def test_names_people_have_are_kept(text: str) -> None:
         ("4242 4242 DK50 0040 0440 1162 43 4242 4242", False),
         # IBAN-shaped with check digits that fail: its digits are read as digits.
         ("GB00 4242 4242 4242 4242", True),
+        # A card and its expiry (MMYY) written alike, found in a refund's reason by review.
+        ("Refund to card 4111 1111 1111 1111 0127", True),
+        ("4242-4242-4242-4242-1227", True),
+        ("4242 4242 4242 4242 / 1227", True),
+        ("4242 4242 4242 4242 0127 123", True),
+        ("5555 5555 5555 4444 0930", True),
+        # ... but the fifth group must be a month (01 to 12).
+        ("4242 4242 4242 4242 1327", False),
+        ("4242 4242 4242 4242 0027", False),
+        # Two cards in a row: either is found, after a short group too.
+        ("4000 0000 0000 0002 9234 5678 9012 3456", True),
+        # Four groups of four that are no card are no card (nothing read past them).
+        ("1234 5678 9012 3456", False),
+        ("1234 5678 9012 3456 5555 5555 5555 4444", True),
+        ("no 12 1234 5678 9012 3456 5555 5555 5555 4444", True),
+        ("no 12 4000 0000 0000 0002 9234 5678 9012 3456", True),
+        # A tracking number whose fifth group is no month is read whole (22 digits).
+        ("9400 1000 0000 0000 0000 00", False),
     ],
 )
 def test_how_digits_are_grouped_decides_what_is_read_as_a_card(text: str, caught: bool) -> None:
