@@ -29,6 +29,7 @@ from handlers.routes import (
     LIST_PAYMENTS,
     LIST_WEBHOOK_ENDPOINTS,
     MAKE_PAYMENT,
+    OPERATION_ROUTES,
     ROTATE_WEBHOOK_SECRET,
     ROUTES,
     Route,
@@ -310,9 +311,21 @@ class Functions(Construct):
         access.card_key(self.worker, storage.card_key, "kms:Decrypt")
         for function in (self.make_payment, self.worker, self.reconciler):
             access.send_jobs(function, messaging.jobs)
+        self._grant_operations(storage, messaging)
         # The reconciler never queues a job again while it may still wait in the backlog.
         access.read_queue_depth(self.reconciler, messaging.jobs)
         self._grant_webhooks(storage, messaging)
+
+    def _grant_operations(self, storage: Storage, messaging: Messaging) -> None:
+        """Capture, void, refund (core/use_cases/payment_operations.py): the operation is
+        recorded on the payment by a conditional PutItem on the version read (re-read on a
+        lost race), and the payment's job queued; the worker asks the bank. No card key:
+        the card was erased when the authorization ended."""
+        for route in OPERATION_ROUTES:
+            function = self.for_route[route]
+            access.table(function, storage.payments, ["GetItem", "PutItem"])
+            self._grant_idempotency(function, storage)
+            access.send_jobs(function, messaging.jobs)
 
     @staticmethod
     def _grant_idempotency(function: lambda_.Function, storage: Storage) -> None:

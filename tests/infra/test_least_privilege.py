@@ -10,10 +10,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from cli.lambda_emulation import SqsEventSource
 from core.bootstrap import Services
+from core.domain.payment import AUTHORIZATION_HOLD_SECONDS
 from core.domain.webhooks import DeliveryJob
 from core.settings import Settings
 from handlers import authorizer
+from handlers.routes import OPERATION_ROUTES
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv, make_payment_body
 from tests.infra.conftest import Synthesized, as_list
 from tests.integration.webhook_support import (
@@ -269,6 +272,7 @@ def _run_every_payment_path(
     aws.sqs.receive_message(QueueUrl=aws.settings.jobs_queue_url, MaxNumberOfMessages=1)
     worker = log.services("Worker", aws, clock)
     event_source(aws, worker).drain()
+    held = _run_every_operation_path(api, event_source(aws, worker))
     api("GetPayment").get_payment(ids[0])
     listing = api("ListPayments")
     first = listing.get("/list-payments", {"merchantId": MERCHANT_A, "limit": "1"})
@@ -281,6 +285,42 @@ def _run_every_payment_path(
     reconcile(log.services("Reconciler", aws, clock))
     clock.advance(aws.settings.resolve_after_seconds)
     reconcile(log.services("Reconciler", aws, clock))
+    # An authorization held past its hold: the reconciler voids it, the worker tells the bank
+    clock.advance(AUTHORIZATION_HOLD_SECONDS)
+    reconcile(log.services("Reconciler", aws, clock))
+    event_source(aws, worker).drain()
+    assert api("GetPayment").get_payment(held).body["status"] == "Voided"
+
+
+def _run_every_operation_path(api: Callable[[str], ApiClient], worker: SqsEventSource) -> str:
+    """Three authorizations: one captured in part then refunded (with an Idempotency-Key,
+    sent twice; and a refund the bank declines), one voided, one left held (its id)."""
+
+    def ask(function_id: str, path: str, payment_id: str, key: str = "", **fields: Any) -> None:
+        body = {"merchantId": MERCHANT_A, "paymentId": payment_id, **fields}
+        headers = {"Idempotency-Key": key} if key else {}
+        response = api(function_id).post(path, body, headers=headers)
+        assert response.status == 202, response.body
+
+    authorized = []
+    for _ in range(3):
+        payment_id = api("CreatePayment").create_payment()
+        body = make_payment_body(payment_id) | {"captureMethod": "manual"}
+        assert api("MakePayment").post("/make-payment", body).status == 202
+        authorized.append(payment_id)
+    worker.drain()
+    captured, voided, held = authorized
+    ask("CapturePayment", "/capture-payment", captured, key=f"capture-{captured}", amount=1000)
+    ask("VoidPayment", "/void-payment", voided, key=f"void-{voided}")
+    worker.drain()
+    for _ in range(2):
+        ask("RefundPayment", "/refund-payment", captured, key=f"refund-{captured}", amount=300)
+    ask("RefundPayment", "/refund-payment", captured, amount=3)
+    worker.drain()
+    view = api("GetPayment").get_payment(captured).body
+    assert [r["status"] for r in view["refunds"]] == ["Succeeded", "Failed"], view
+    assert api("GetPayment").get_payment(voided).body["status"] == "Voided"
+    return held
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_role_and_no_more_tables(
@@ -516,3 +556,59 @@ def test_only_the_delivery_worker_can_decrypt_webhook_secrets(synth: Synthesized
     }
     assert decrypting == {_role_id(synth, functions.webhook_delivery)}
     assert encrypting == opening_answers == issuing
+
+
+def _granted(synth: Synthesized, function: Any) -> set[tuple[str, str]]:
+    """(action, resource) for each statement of the function's role; a key usable only
+    through a service reads "<key> via <service>"."""
+    storage, messaging = synth.stack.storage, synth.stack.messaging
+    names = {logical_id: name for name, logical_id in _resource_ids(synth).items()} | {
+        synth.logical_id(storage.table_key): "table_key",
+        synth.logical_id(messaging.queue_key): "queue_key",
+        synth.logical_id(function.log_group): "its own log group",
+    }
+    granted = set()
+    for statement in _statements_by_function(synth)[function.node.id]:
+        via = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        # "sqs.<Region>.amazonaws.com", the Region a token unless the stage pins it
+        service = (via if isinstance(via, str) else str(via["Fn::Join"][1][0])) if via else ""
+        for resource in as_list(statement["Resource"]):
+            name = "*" if resource == "*" else names[resource["Fn::GetAtt"][0]]
+            if service:
+                name += " via " + service.split(".")[0]
+            granted |= {(str(action), name) for action in as_list(statement["Action"])}
+    return granted
+
+
+def test_capture_void_and_refund_only_record_on_the_payment_and_queue_its_job(
+    synth_each: Synthesized,
+) -> None:
+    # GIVEN the roles of the functions of the three operations
+    functions = synth_each.stack.functions
+    operations = [functions.for_route[route] for route in OPERATION_ROUTES]
+
+    # THEN each may read and write the payment (its conditional PutItem on the version read),
+    # keep an Idempotency-Key's answer, and queue the payment's job: nothing else, no card
+    # key, no events or webhook tables
+    expected = {
+        ("logs:CreateLogStream", "its own log group"),
+        ("logs:PutLogEvents", "its own log group"),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+        ("dynamodb:GetItem", "payments"),
+        ("dynamodb:PutItem", "payments"),
+        *(
+            (f"dynamodb:{action}", "idempotency")
+            for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+        ),
+        ("kms:GenerateMac", "idempotency_digest_key"),
+        *(
+            (action, "table_key via dynamodb")
+            for action in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey")
+        ),
+        ("sqs:SendMessage", "jobs"),
+        ("kms:GenerateDataKey", "queue_key via sqs"),
+        ("kms:Decrypt", "queue_key via sqs"),
+    }
+    for function in operations:
+        assert _granted(synth_each, function) == expected, function.node.id

@@ -129,8 +129,9 @@ def test_every_function_is_arm64_current_python_traced_and_configured(
 ) -> None:
     synth = synth_each
     functions = synth.resources("AWS::Lambda::Function")
-    # prod adds the reconciler's rollout check (infra/rollouts.py)
-    assert len(functions) == 14 + (synth.stack.rollouts is not None)
+    # One per route, the authorizer, the worker, the reconciler, the event publisher and the
+    # webhook delivery; prod adds the reconciler's rollout check (infra/rollouts.py)
+    assert len(functions) == len(ROUTES) + 5 + (synth.stack.rollouts is not None)
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
@@ -346,7 +347,7 @@ def test_the_api_authorizes_by_bearer_key_with_a_cache_and_keys_from_the_authori
         for m in synth.resources("AWS::ApiGateway::Method").values()
         if m["Properties"]["HttpMethod"] != "OPTIONS"
     ]
-    assert len(methods) == len(ROUTES) == 9
+    assert len(methods) == len(ROUTES) == 12
     for method in methods:
         assert method["AuthorizationType"] == "CUSTOM"
         assert method["ApiKeyRequired"] is True
