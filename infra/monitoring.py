@@ -213,6 +213,14 @@ class Monitoring(Construct):
                 threshold=ITERATOR_AGE_MS,
             ),
             self._alarm(
+                "OperationJobsNotQueued",
+                "Warning: captures, voids or refunds were recorded but their jobs not queued. "
+                "Nothing is lost: the reconciler queues them within "
+                f"{STUCK_WINDOW.to_minutes()} min (PaymentsStuck follows if it cannot)",
+                _paygate_metric("OperationJobsNotQueued"),
+                threshold=1,
+            ),
+            self._alarm(
                 "UnreadablePayments",
                 "Stored payment items could not be read",
                 _paygate_metric("UnreadablePayments"),
@@ -484,6 +492,25 @@ class Monitoring(Construct):
                     messaging.deliveries.metric_approximate_number_of_messages_visible(),
                     messaging.slow_deliveries.metric_approximate_number_of_messages_visible(),
                     messaging.delivery_dead_letters.metric_approximate_number_of_messages_visible(),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Captures, voids, refunds: asked, refunds answered; not queued, expired",
+                left=[
+                    _paygate_metric(name)
+                    for name in (
+                        "CapturesAsked",
+                        "VoidsAsked",
+                        "RefundsAsked",
+                        "RefundsSucceeded",
+                        "RefundsFailed",
+                    )
+                ],
+                # Jobs the reconciler must queue; authorizations it voided at their hold's end
+                right=[
+                    _paygate_metric("OperationJobsNotQueued"),
+                    _paygate_metric("AuthorizationsExpired"),
                 ],
                 width=12,
             ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from handlers.routes import OPERATION_ROUTES
 from infra.functions import LIVE_ALIAS
 from tests.infra.conftest import Synthesized
 
@@ -218,3 +219,20 @@ def test_prod_starts_the_apis_functions_from_a_snapshot(
     assert len(api) == 7
     assert snap_started(synth_prod) == api
     assert snap_started(synth) == set()
+
+
+def test_a_new_capture_void_or_refund_version_rolls_back_on_its_own_failures(
+    synth_prod: Synthesized,
+) -> None:
+    # GIVEN the alarms each operation's deployment group rolls back on
+    alarms = _rollback_alarms(synth_prod)
+    for route in OPERATION_ROUTES:
+        function_id = synth_prod.logical_id(synth_prod.stack.functions.for_route[route])
+
+        # THEN its new version's failed invocations, and its own failures (the 500s it
+        # catches), each roll it back
+        names = sorted(alarm["AlarmName"].split("-")[-1] for alarm in alarms[function_id])
+        assert names == [
+            f"{route.construct_id}NewVersionErrors",
+            f"{route.construct_id}NewVersionOwnFailures",
+        ]

@@ -26,7 +26,7 @@ from core.resources import (
     StackOutput,
 )
 from core.settings import SettingsError
-from handlers.routes import CREATE_WEBHOOK_ENDPOINT, ROUTES
+from handlers.routes import CREATE_WEBHOOK_ENDPOINT, OPERATION_ROUTES, ROUTES
 from infra.account import ACCOUNT_STACK
 from infra.app import build_app
 from infra.nag import ACCOUNT_WIDE, STACK_WIDE, WITHOUT_WAF
@@ -427,6 +427,7 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         "ReconcilerPaymentErrors",
         "ReconcilerScheduleFailed",
         "PaymentsSettledAtBound",
+        "OperationJobsNotQueued",
         "UnreadablePayments",
         "WebhookDeadLetters",
         "EventStreamFailures",
@@ -546,6 +547,38 @@ def test_the_dashboard_shows_queues_outcomes_bank_and_api(synth: Synthesized) ->
     # Every alarm of the ops topic is on it, the ones derived from the stack included
     for alarm in synth.stack.monitoring.alarms:
         assert synth.logical_id(alarm) in body, alarm.node.id
+
+
+def test_capture_void_and_refund_are_watched_and_an_unqueued_operation_warns(
+    synth: Synthesized,
+) -> None:
+    # GIVEN the alarms of the ops topic and the dashboard
+    alarms = {
+        a["Properties"]["AlarmName"].removeprefix(f"{synth.stack.stack_name}-"): a["Properties"]
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+    dashboard = _only(synth.resources("AWS::CloudWatch::Dashboard"), "Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+
+    # THEN each operation's function has its errors alarm, on the dashboard
+    for route in OPERATION_ROUTES:
+        errors = synth.stack.monitoring.by_name[f"{route.construct_id}Errors"]
+        assert synth.logical_id(errors) in body
+    # AND an operation recorded but not queued warns (the reconciler queues it), on the topic
+    unqueued = alarms["OperationJobsNotQueued"]
+    assert (unqueued["Namespace"], unqueued["MetricName"], unqueued["Threshold"]) == (
+        "Paygate",
+        "OperationJobsNotQueued",
+        1,
+    )
+    assert unqueued["AlarmDescription"].startswith("Warning:")
+    assert "25 min" in unqueued["AlarmDescription"]
+    assert unqueued["AlarmActions"] == [{"Ref": synth.logical_id(synth.stack.monitoring.topic)}]
+    # AND expired authorizations only show on the dashboard, beside what was asked and answered
+    assert not any(a.get("MetricName") == "AuthorizationsExpired" for a in alarms.values())
+    for metric in ("CapturesAsked", "VoidsAsked", "RefundsAsked", "RefundsFailed"):
+        assert metric in body
+    assert "AuthorizationsExpired" in body
 
 
 def test_the_outputs_name_what_the_cli_reads(synth: Synthesized) -> None:
