@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import SettingsError
+from handlers.routes import OPERATION_ROUTES
 from infra.app import build_app
 from infra.scaling import RECONCILER_CONCURRENCY, Scaling
 from tests.infra.conftest import PROD_CONTEXT, Synthesized
@@ -75,7 +76,12 @@ def test_a_failed_reconciler_run_is_not_run_again_by_lambda(synth_each: Synthesi
 
 
 def test_the_maxima_and_the_api_fit_the_accounts_concurrency(synth_each: Synthesized) -> None:
-    # The same budget the capacity model reports (bench/capacity_model.py)
+    # GIVEN capture, void and refund served by the API, under its stage throttle with the rest
+    functions = synth_each.stack.functions
+    operations = {functions.for_route[route] for route in OPERATION_ROUTES}
+    assert operations <= set(functions.api_functions)
+
+    # THEN the same budget the capacity model reports (bench/capacity_model.py) fits
     settings = _scaling(synth_each)
     budget = settings.concurrency_budget()
     assert sum(budget.values()) <= settings.usable_concurrency < settings.account_concurrency
