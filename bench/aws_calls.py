@@ -1,10 +1,14 @@
-"""AWS requests per payment over one full lifecycle, counted at botocore, in moto.
+"""AWS requests per payment over one full lifecycle, counted at botocore, in moto; and per
+refund of an accepted payment, end to end.
 
 Counted: the calls paygate's own code makes (create, make, worker to final, the event
 publisher on the payments stream, one get), and with a webhook endpoint registered, the
-delivery worker's (one delivery per event, to a real HTTP receiver on loopback).
+delivery worker's (one delivery per event, to a real HTTP receiver on loopback). A refund:
+refund-payment with an Idempotency-Key, the worker asking the bank, the publisher on the
+stream, one get.
 Reported apart: the simulated bank's ledger and switches (a real bank is not on our AWS
-bill) and the authorizer's merchant lookup (API Gateway caches it for 5 minutes per key).
+bill), the authorizer's merchant lookup (API Gateway caches it for 5 minutes per key) and
+the Idempotency-Key digest key's derivation (once per function instance).
 SQS receive/delete are Lambda's event source mapping's, not our code's: not counted here.
 """
 
@@ -32,7 +36,7 @@ from cli.lambda_emulation import (
 )
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock
-from handlers import authorizer, create_payment, get_payment, make_payment
+from handlers import authorizer, create_payment, get_payment, make_payment, payment_operations
 from workers import event_publisher, payment_worker, webhook_delivery
 
 TARGET_CALLS = 8
@@ -57,6 +61,7 @@ class CallCounter:
             services.settings.bank_control_table,
         }
         self._merchants = services.settings.merchants_table
+        self._derived_once = services.settings.idempotency_digest_key_id
         for client in (services.clients.dynamodb, services.clients.sqs, services.clients.kms):
             client.meta.events.register("before-parameter-build.*.*", self._count)
 
@@ -68,6 +73,8 @@ class CallCounter:
         table = params.get("TableName") or next(iter(params.get("RequestItems", {})), None)
         if table in self._bank_tables:
             bucket = "bank simulator"
+        elif params.get("KeyId") == self._derived_once:
+            bucket = ONCE_PER_INSTANCE
         elif table == self._merchants and self._phase != "setup":
             bucket = "authorizer"
         else:
@@ -76,6 +83,16 @@ class CallCounter:
 
 
 BENCH_STAGE = ApiStage(api_id="bench", stage="bench")
+ONCE_PER_INSTANCE = "once per instance"
+# Neither paygate's per request nor on our AWS bill per request.
+_NOT_COUNTED = {
+    "bank simulator",
+    "authorizer",
+    "event source (not ours)",
+    "setup",
+    ONCE_PER_INSTANCE,
+}
+REFUND_AMOUNT = 500
 
 
 @contextlib.contextmanager
@@ -124,7 +141,8 @@ def api_event(
 
 def _lifecycle(
     services: Services, counter: CallCounter, amount: int, webhook_url: str | None = None
-) -> str:
+) -> tuple[str, DynamoStreamEventSource]:
+    """A payment to its final status and one get; its id, and the publisher on the stream."""
     key = services.merchants.create_merchant(
         f"bench-{amount}", "Bench", created_at=0, actor="bench"
     ).api_key
@@ -171,7 +189,37 @@ def _lifecycle(
         lambda_context("g"),
         services,
     )
-    return payment_id
+    return payment_id, events
+
+
+def _refund(
+    services: Services,
+    counter: CallCounter,
+    payment_id: str,
+    events: DynamoStreamEventSource,
+) -> None:
+    """A refund of part of an accepted payment, end to end: asked for (with an
+    Idempotency-Key), the worker asking the bank, the publisher, one get to see it."""
+    counter.phase("refund")
+    body = {"merchantId": "bench", "paymentId": payment_id, "amount": REFUND_AMOUNT}
+    asked = payment_operations.handle(
+        api_event("POST", "/refund-payment", body, headers={"Idempotency-Key": "bench-refund"}),
+        lambda_context("r"),
+        services,
+    )
+    if asked["statusCode"] != 202:
+        raise RuntimeError(f"refund-payment answered {asked['statusCode']}: {asked['body']}")
+    _drain(services, counter, services.settings.jobs_queue_url, "worker")
+    counter.phase("event publisher")
+    events.drain()
+    counter.phase("get")
+    seen = get_payment.handle(
+        api_event("GET", "/get-payment", query={"merchantId": "bench", "paymentId": payment_id}),
+        lambda_context("g"),
+        services,
+    )
+    if json.loads(seen["body"]).get("refundedAmount") != REFUND_AMOUNT:
+        raise RuntimeError(f"the refund did not succeed: {seen['body']}")
 
 
 def _drain(services: Services, counter: CallCounter, queue: str, phase: str) -> None:
@@ -193,14 +241,13 @@ def _drain(services: Services, counter: CallCounter, queue: str, phase: str) -> 
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _summarize(calls: Counter[str]) -> dict[str, Any]:
+def _summarize(calls: Counter[str], per: str = "per_payment") -> dict[str, Any]:
     by_phase: dict[str, dict[str, int]] = {}
     for key, count in calls.items():
         phase, operation = key.split("|")
         by_phase.setdefault(phase, {})[operation] = count
-    excluded = {"bank simulator", "authorizer", "event source (not ours)", "setup"}
-    ours = sum(sum(ops.values()) for phase, ops in by_phase.items() if phase not in excluded)
-    return {"per_payment": ours, "by_phase": by_phase}
+    ours = sum(sum(ops.values()) for phase, ops in by_phase.items() if phase not in _NOT_COUNTED)
+    return {per: ours, "by_phase": by_phase}
 
 
 # Lambda invocations a payment causes: the API's three, its share of a worker batch of 10,
@@ -210,6 +257,10 @@ INVOCATIONS = 3 + 0.1 + 0.2
 # waiting on the merchant's answer (assumed 200 ms, at 256 MB).
 WEBHOOK_INVOCATIONS = 0.2
 WEBHOOK_GB_SECONDS = 2 * 0.256 * 0.2
+# A refund: refund-payment and one get, the worker's share of a batch of 10, the publisher's
+# of its stream batches (the refund asked and answered, about 10 records a batch).
+REFUND_API_CALLS = 2
+REFUND_INVOCATIONS = REFUND_API_CALLS + 0.1 + 0.2
 
 
 def monthly_cost(
@@ -217,14 +268,16 @@ def monthly_cost(
     payments: int = 1_000_000,
     functions_per_payment: float = INVOCATIONS,
     extra_gb_seconds: float = 0.0,
+    api_calls: int = 3,
 ) -> dict[str, float]:
-    """Rough monthly cost of `payments` payments: requests by service, 3 API calls each
-    (create, make, one get), 256 MB API functions at ~50 ms and a 512 MB worker at ~100 ms a
-    record in batches of 10. Writes and reads of items under 1 KB: 1 unit each, plus one
-    write per GSI the item is in (byMerchant always, inFlight while in flight)."""
+    """Rough monthly cost of `payments` payments (or refunds): requests by service,
+    `api_calls` API calls each (a payment's create, make, one get), 256 MB API functions at
+    ~50 ms and a 512 MB worker at ~100 ms a record in batches of 10. Writes and reads of
+    items under 1 KB: 1 unit each, plus one write per GSI the item is in (byMerchant
+    always, inFlight while in flight)."""
     ops: Counter[str] = Counter()
     for phase, operations in summary["by_phase"].items():
-        if phase in ("bank simulator", "authorizer", "setup"):
+        if phase in ("bank simulator", "authorizer", "setup", ONCE_PER_INSTANCE):
             continue
         ops.update(operations)
     writes = ops["dynamodb:PutItem"] + ops["dynamodb:UpdateItem"]
@@ -233,7 +286,6 @@ def monthly_cost(
     sqs = sum(count for op, count in ops.items() if op.startswith("sqs:"))
     kms = sum(count for op, count in ops.items() if op.startswith("kms:"))
     millions = payments / 1_000_000
-    api_calls = 3
     # The API's three, the worker's share of a batch of 10; with a webhook, the publisher's
     # share of a stream batch and the delivery worker's of its batches of 10.
     lambda_invocations = functions_per_payment
@@ -257,6 +309,12 @@ def monthly_cost(
     return {name: round(value, 2) for name, value in cost.items()}
 
 
+def _moto_services() -> Services:
+    """paygate on a fresh moto (inside the active `mock_aws()`)."""
+    settings = provisioned_settings().replace(recheck_base_seconds=0, webhooks_allow_loopback=1)
+    return Services(settings, AwsClients(settings), SystemClock())
+
+
 def measure() -> dict[str, Any]:
     results: dict[str, Any] = {}
     variants = (
@@ -267,19 +325,26 @@ def measure() -> dict[str, Any]:
     with quiet(), _receiver() as url:
         for label, amount, webhook in variants:
             with mock_aws():
-                settings = provisioned_settings().replace(
-                    recheck_base_seconds=0, webhooks_allow_loopback=1
-                )
-                services = Services(settings, AwsClients(settings), SystemClock())
+                services = _moto_services()
                 counter = CallCounter(services)
                 _lifecycle(services, counter, amount, url if webhook else None)
                 results[label] = _summarize(counter.calls)
+        with mock_aws():
+            services = _moto_services()
+            counter = CallCounter(services)
+            payment_id, events = _lifecycle(services, counter, 1250)
+            counter.calls.clear()
+            _refund(services, counter, payment_id, events)
+            results["refund"] = _summarize(counter.calls, per="per_refund")
     results["target"] = TARGET_CALLS
     results["monthly_cost_per_million_payments"] = monthly_cost(results["accepted"])
     results["monthly_cost_per_million_payments_with_a_webhook"] = monthly_cost(
         results["accepted_with_a_webhook"],
         functions_per_payment=INVOCATIONS + WEBHOOK_INVOCATIONS,
         extra_gb_seconds=WEBHOOK_GB_SECONDS,
+    )
+    results["monthly_cost_per_million_refunds"] = monthly_cost(
+        results["refund"], functions_per_payment=REFUND_INVOCATIONS, api_calls=REFUND_API_CALLS
     )
     results["prices"] = PRICES
     return results

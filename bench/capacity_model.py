@@ -5,7 +5,9 @@ which it is reached. The table names the binding limit, with AWS's default quota
 the quotas docs/sizing.md asks a deployment to raise.
 
 Rates are payments per second. A payment here is the issue's mix: create, make (with an
-Idempotency-Key), the worker to final (5% through Pending), two get-payment polls.
+Idempotency-Key), the worker to final (5% through Pending), two get-payment polls; and a
+share of payments refunded in part (bench/partition_heat.py REFUND_SHARE): refund-payment,
+the worker asking the bank, one poll.
 """
 
 from __future__ import annotations
@@ -109,9 +111,11 @@ def _dynamodb_limits(heat: dict[str, Any]) -> list[Limit]:
 
 
 def worker_seconds_per_payment(heat: dict[str, Any], bank_latency: float) -> float:
-    """How long one payment holds a worker slot (and a bank call slot): the bank's answer
-    plus the worker's own time for its batch (measured with an instant bank)."""
-    return bank_latency + float(heat["invocation_ms"]["worker"]) / 1000
+    """How long one payment holds a worker slot (and a bank call slot): for each of its jobs
+    (its authorization, a Pending one's recheck, a refund), the bank's answer plus the
+    worker's own time for its batch (measured with an instant bank)."""
+    per_job = bank_latency + float(heat["invocation_ms"]["worker"]) / 1000
+    return float(heat["worker_jobs_per_payment"]) * per_job
 
 
 def lambda_seconds_per_payment(heat: dict[str, Any], bank_latency: float) -> float:

@@ -5,7 +5,9 @@ to find the units each partition key of each table and index takes per payment.
 The mix (issue #12): one merchant sends half of all payments, the rest are spread over
 1,000 merchants by Zipf's law; 5% of payments go through the bank's Pending path; each
 payment is created, submitted (with an Idempotency-Key), processed by the worker in
-batches of 10 to its final status and polled twice (once in flight, once final).
+batches of 10 to its final status and polled twice (once in flight, once final). Then
+(issue #27) a share of the accepted payments is refunded in part: refund-payment (with an
+Idempotency-Key), the worker asking the bank, one poll to see the refund.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from core.resources import (
     TableSpec,
 )
 from core.settings import Settings
-from handlers import create_payment, get_payment, make_payment
+from handlers import create_payment, get_payment, make_payment, payment_operations
 from workers import payment_worker
 
 # DynamoDB's per-partition throughput (Developer Guide, "Best practices for designing and
@@ -58,6 +60,9 @@ OTHER_MERCHANTS = 1000
 BIG_MERCHANT_SHARE = 0.5
 PENDING_SHARE = 0.05
 PENDING_AMOUNT = 24
+# Our assumption, not a measured figure: about one card payment in ten refunded (online
+# retail; apparel refunds more). The use per payment grows with it, linearly.
+REFUND_SHARE = 0.1
 ROUND = 100
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -196,6 +201,7 @@ class MixRunner:
         self.seconds: defaultdict[str, list[float]] = defaultdict(list)
         self.records_per_batch: list[int] = []
         self.requests: Counter[str] = Counter()
+        self.refunds = 0
         count_requests(self.requests, services.clients.kms, services.clients.sqs)
         self._worker = SqsEventSource(
             services.clients.sqs,
@@ -223,8 +229,27 @@ class MixRunner:
         return json.loads(response["body"])
 
     def _poll(self, merchant: str, payment_id: str) -> str:
+        return str(self._view(merchant, payment_id)["status"])
+
+    def _view(self, merchant: str, payment_id: str) -> dict[str, Any]:
         query = {"merchantId": merchant, "paymentId": payment_id}
-        return str(self._call(get_payment, "GET", "/get-payment", merchant, query=query)["status"])
+        return dict(self._call(get_payment, "GET", "/get-payment", merchant, query=query))
+
+    def _refund(self, accepted: list[tuple[str, str, int]]) -> None:
+        """Refunds half of each of `accepted` (merchant, payment, amount), the worker asks
+        the bank, each merchant polls once to see its refund."""
+        for merchant, payment_id, amount in accepted:
+            body = {"merchantId": merchant, "paymentId": payment_id, "amount": amount // 2}
+            headers = {"Idempotency-Key": f"{payment_id}-refund"}
+            self._call(
+                payment_operations, "POST", "/refund-payment", merchant, body=body, headers=headers
+            )
+        self._worker.drain(max_polls=10_000)
+        for merchant, payment_id, amount in accepted:
+            view = self._view(merchant, payment_id)
+            if view.get("refundedAmount") != amount // 2:
+                raise RuntimeError(f"a refund of the mix did not succeed: {view}")
+        self.refunds += len(accepted)
 
     def run(self, merchants: list[str]) -> dict[str, int]:
         statuses: dict[str, int] = defaultdict(int)
@@ -250,10 +275,15 @@ class MixRunner:
                     headers={"Idempotency-Key": f"{payment_id}-make"},
                 )
                 self._poll(merchant, payment_id)
-                submitted.append((merchant, payment_id))
+                submitted.append((merchant, payment_id, amount))
             self._worker.drain(max_polls=10_000)
-            for merchant, payment_id in submitted:
-                statuses[self._poll(merchant, payment_id)] += 1
+            to_refund = []
+            for merchant, payment_id, amount in submitted:
+                status = self._poll(merchant, payment_id)
+                statuses[status] += 1
+                if status == PaymentStatus.ACCEPTED and self._rng.random() < REFUND_SHARE:
+                    to_refund.append((merchant, payment_id, amount))
+            self._refund(to_refund)
         return dict(statuses)
 
 
@@ -311,6 +341,8 @@ def measure(
         "rate": rate,
         "seconds": round(seconds, 1),
         "final_statuses": statuses,
+        "refunds": runner.refunds,
+        "refund_share_assumed": REFUND_SHARE,
         "settings": {
             "in_flight_shards": settings.in_flight_shards,
             "merchant_buckets": settings.merchant_buckets,
@@ -328,6 +360,8 @@ def measure(
             name: round(len(times) / payments, 3) for name, times in sorted(runner.seconds.items())
         },
         "records_per_worker_batch": round(statistics.mean(runner.records_per_batch), 2),
+        # Each holds a worker slot and a bank call: a payment's, a recheck's, a refund's.
+        "worker_jobs_per_payment": round(sum(runner.records_per_batch) / payments, 3),
         # Requests per payment; SQS receives and deletes are the event source's.
         "requests_per_payment": {
             name: round(count / payments, 3) for name, count in sorted(runner.requests.items())

@@ -77,6 +77,21 @@ def _mark(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _phases(row: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{phase}: " + ", ".join(f"{op} x{n}" for op, n in ops.items())
+        for phase, ops in row["by_phase"].items()
+        if phase not in ("setup",)
+    )
+
+
+def _costs(cost: dict[str, float]) -> str:
+    return (
+        ", ".join(f"{name} ${value}" for name, value in cost.items() if name != "total")
+        + f"; **total ${cost['total']}**"
+    )
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [
         "# paygate benchmarks",
@@ -116,31 +131,33 @@ def render(results: dict[str, Any]) -> str:
     ]
     for path in ("accepted", "pending_then_accepted", "accepted_with_a_webhook"):
         row = calls[path]
-        phases = "; ".join(
-            f"{phase}: " + ", ".join(f"{op} x{n}" for op, n in ops.items())
-            for phase, ops in row["by_phase"].items()
-            if phase not in ("setup",)
-        )
         target = calls["target"] if path == "accepted" else "-"
         met = _mark(row["per_payment"] <= calls["target"]) if path == "accepted" else "-"
-        lines.append(f"| {path} | {row['per_payment']} | {target} | {met} | {phases} |")
+        lines.append(f"| {path} | {row['per_payment']} | {target} | {met} | {_phases(row)} |")
+    refund = calls.get("refund")
+    if refund is not None:
+        lines.append(
+            f"| a refund of an accepted payment | {refund['per_refund']} | - | - | "
+            f"{_phases(refund)} |"
+        )
     lines += [
         "",
         "Not counted as paygate's: the bank simulator's ledger and switches, the "
-        "authorizer's merchant lookup (cached 5 minutes by API Gateway), and the SQS "
+        "authorizer's merchant lookup (cached 5 minutes by API Gateway), the "
+        "Idempotency-Key digest key's derivation (once per instance), and the SQS "
         "receive/delete of Lambda's event source mapping.",
         "",
         "Monthly cost of one million payments (us-east-1 on-demand list prices, 2026-11; "
         "see `bench/aws_calls.py` for the prices and assumptions): "
-        + ", ".join(f"{name} ${value}" for name, value in cost.items() if name != "total")
-        + f"; **total ${cost['total']}**. With one webhook endpoint per merchant: "
-        + ", ".join(
-            f"{name} ${value}"
-            for name, value in calls["monthly_cost_per_million_payments_with_a_webhook"].items()
-            if name != "total"
-        )
-        + f"; **total ${calls['monthly_cost_per_million_payments_with_a_webhook']['total']}**.",
+        + _costs(cost)
+        + ". With one webhook endpoint per merchant: "
+        + _costs(calls["monthly_cost_per_million_payments_with_a_webhook"])
+        + ".",
     ]
+    if refund is not None:
+        lines[-1] += " One million refunds (refund-payment and one get each): " + (
+            _costs(calls["monthly_cost_per_million_refunds"]) + "."
+        )
     worker = results["worker_concurrency"]
     lines += [
         "",

@@ -16,10 +16,13 @@ def _heat(heat: dict[str, Any]) -> list[str]:
         "## 6. Partition heat (measured)",
         "",
         f"{heat['payments']:,} payments of the peak mix through create, make (with an "
-        "Idempotency-Key), the worker to final and two polls, in-process on moto in "
-        f"{heat['seconds']} s; every DynamoDB request recorded at botocore with the item "
-        "before and after it (bench/capacity_units.py has DynamoDB's rules). Mix: one "
-        "merchant 50%, the rest Zipf over 1,000 merchants, 5% through Pending. Layout: "
+        "Idempotency-Key), the worker to final and two polls, then "
+        f"{heat['refunds']:,} of the accepted ones ({100 * heat['refund_share_assumed']:g}%, "
+        "our assumption) refunded in part (refund-payment with an Idempotency-Key, the "
+        f"worker, one poll), in-process on moto in {heat['seconds']} s; every DynamoDB "
+        "request recorded at botocore with the item before and after it "
+        "(bench/capacity_units.py has DynamoDB's rules). Mix: one merchant 50%, the rest "
+        "Zipf over 1,000 merchants, 5% through Pending. Layout: "
         + ", ".join(f"{name} {value}" for name, value in heat["settings"].items())
         + ".",
         "",
