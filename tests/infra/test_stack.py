@@ -675,8 +675,10 @@ def test_the_access_log_has_one_json_line_per_request_with_the_merchant(
 
 
 def test_the_api_serves_each_route_of_the_registry_with_its_own_function(
-    synth: Synthesized,
+    synth_each: Synthesized,
 ) -> None:
+    # GIVEN each stage's template (prod puts a firewall and canaries in front)
+    synth = synth_each
     functions = synth.resources("AWS::Lambda::Function")
     # API Gateway invokes each function's live alias (tests/infra/test_rollouts.py)
     handlers = {
@@ -687,14 +689,24 @@ def test_the_api_serves_each_route_of_the_registry_with_its_own_function(
         logical_id: resource["Properties"]["PathPart"]
         for logical_id, resource in synth.resources("AWS::ApiGateway::Resource").items()
     }
-    served = set()
+    served, aliases = set(), []
     for method in synth.resources("AWS::ApiGateway::Method").values():
         properties = method["Properties"]
         uri = json.dumps(properties["Integration"]["Uri"])
-        invoked = [handler for logical_id, handler in handlers.items() if f'"{logical_id}"' in uri]
-        served.add((properties["HttpMethod"], paths[properties["ResourceId"]["Ref"]], *invoked))
+        invoked = [logical_id for logical_id in handlers if f'"{logical_id}"' in uri]
+        aliases += invoked
+        served.add(
+            (
+                properties["HttpMethod"],
+                paths[properties["ResourceId"]["Ref"]],
+                *(handlers[logical_id] for logical_id in invoked),
+            )
+        )
 
+    # THEN each route is served by its handler (capture, void and refund share a module)...
     assert served == {(r.method, r.name, r.lambda_handler) for r in ROUTES}
+    # AND each by a function of its own
+    assert len(aliases) == len(set(aliases)) == len(ROUTES)
 
 
 def test_registering_an_endpoint_waits_for_dns_well_within_its_functions_timeout(
