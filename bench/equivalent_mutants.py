@@ -142,6 +142,11 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "a payment without details is Created (make-payment adds them), and _check_settleable "
         "refuses every status but Authorized before `authorized` is compared",
     ),
+    "core.domain.payment.x.Payment.with_settlement_done__mutmut_30": Equivalent(
+        "None if (capture) and False else done.void_reason",
+        "a capture's settlement carries no void reason (asks_capture never sets one), so a "
+        "capture reads void_reason None either way",
+    ),
     "core.domain.webhook_events.x_event_of_write__mutmut_10": Equivalent(
         "(event_type is None) or True",
         "a refund is answered only on an Accepted payment, which is final: no write both "
