@@ -22,6 +22,10 @@ _AT_IMPORT = (
     "test_a_brand_reads_exactly_the_lengths_it_issues"
 )
 _SHORT = "it only adds or drops candidates of 11 digits or fewer, or a group already yielded alone"
+_UNREACHABLE_REFUND = (
+    "the message of a check no input reaches: apply_change returns the payment as written "
+    "by asks_refund (the refund added) or as found holding the refund, never one without it"
+)
 
 EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.card_brands.x__lengths__mutmut_1": Equivalent("frozenset(None)", _AT_IMPORT),
@@ -146,6 +150,15 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "None if (capture) and False else done.void_reason",
         "a capture's settlement carries no void reason (asks_capture never sets one), so a "
         "capture reads void_reason None either way",
+    ),
+    "core.use_cases.payment_operations.x.PaymentOperations.refund__mutmut_43": Equivalent(
+        "AssertionError(None)", _UNREACHABLE_REFUND
+    ),
+    "core.use_cases.payment_operations.x.PaymentOperations.refund__mutmut_44": Equivalent(
+        "XXthe refund just written is on the paymentXX", _UNREACHABLE_REFUND
+    ),
+    "core.use_cases.payment_operations.x.PaymentOperations.refund__mutmut_45": Equivalent(
+        "THE REFUND JUST WRITTEN IS ON THE PAYMENT", _UNREACHABLE_REFUND
     ),
     "core.domain.webhook_events.x_event_of_write__mutmut_10": Equivalent(
         "(event_type is None) or True",
