@@ -41,15 +41,17 @@ def shown(world: World, payment: Payment) -> dict[str, Any]:
     return PaymentView.of(found).to_json()
 
 
-def requeued_lost_refund(world: World, payment: Payment) -> int:
+def requeued_lost_refund(world: World, payment: Payment) -> tuple[int, int]:
     """A refund asked on an API instance whose clock runs 10 s behind the reconciler's, its
-    job lost: how many jobs the reconciler queues again once that refund is overdue by its
-    own time (1 unless something older than the refund holds the payment back)."""
+    job lost: the jobs the reconciler queues again once that refund is overdue by its own
+    time, and the payments it reports stuck ((1, 0) unless something older than the refund
+    holds the payment back or counts against it)."""
     world.clock.advance(-10)
     operations(world).refund(MERCHANT, MERCHANT, payment.payment_id, 100, None, "r")
     world.jobs.take()
     world.clock.advance(world.settings.reconcile_after_seconds + 1)
-    return world.reconcile().requeued
+    report = world.reconcile()
+    return report.requeued, report.stuck
 
 
 def stalls_quickly() -> World:
