@@ -14,6 +14,7 @@ import pytest
 from core.domain.errors import ConcurrentUpdateError, PaymentBusyError, PaymentNotFoundError
 from core.domain.jobs import PaymentJob
 from core.domain.payment import (
+    AUTHORIZATION_HOLD_SECONDS,
     CaptureExceedsAuthorizedError,
     CaptureMethod,
     IllegalTransitionError,
@@ -219,3 +220,32 @@ def test_a_manual_capture_is_part_of_the_request_digest_by_its_name_and_value() 
     assert document == DIGESTED_DOCUMENT.replace(
         '"billingAddress":"1 Main St",', '"billingAddress":"1 Main St","captureMethod":"manual",'
     )
+
+
+def test_an_authorization_past_its_7_day_hold_is_not_captured(world: World) -> None:
+    # GIVEN a held authorization 7 days old (the reconciler has not voided it yet)
+    held = paid(world, 1250, CaptureMethod.MANUAL)
+    world.clock.advance(AUTHORIZATION_HOLD_SECONDS)
+    # WHEN the merchant captures it THEN it is refused, saying why
+    with pytest.raises(
+        NotCapturableError, match=r"^the authorization expired after 7 days: it is being voided$"
+    ):
+        operations(world).capture(MERCHANT, MERCHANT, held.payment_id, None, "r")
+
+
+@pytest.mark.parametrize("settle", ["capture", "void"])
+def test_a_captured_or_voided_authorization_is_never_looked_at_again(
+    world: World, settle: str
+) -> None:
+    # GIVEN a held authorization captured (or voided) at once
+    held = paid(world, 1250, CaptureMethod.MANUAL)
+    if settle == "capture":
+        operations(world).capture(MERCHANT, MERCHANT, held.payment_id, None, "r")
+    else:
+        operations(world).void(MERCHANT, MERCHANT, held.payment_id, "r")
+    world.work()
+    # WHEN the reconciler runs after its 7-day hold would have ended
+    world.clock.advance(AUTHORIZATION_HOLD_SECONDS + 1)
+    report = world.reconcile()
+    # THEN it finds nothing to look at
+    assert (report.stalled, report.requeued) == (0, 0)

@@ -142,3 +142,26 @@ def test_a_refund_the_bank_missed_once_reads_clean_once_answered() -> None:
     # AND a refund whose job is lost later is queued again on its own time: not reported
     # stuck, nor held back by the reconciler's look at the earlier job
     assert requeued_lost_refund(world, accepted) == (1, 0)
+
+
+def test_a_refund_whose_job_keeps_getting_lost_is_queued_again_twice_as_late_each_time(
+    world: World,
+) -> None:
+    # GIVEN a refund whose job is lost, queued again by the reconciler reconcileAfter
+    # later, lost again, queued again reconcileAfter later, and lost again
+    accepted = paid(world, 1000)
+    operations(world).refund(MERCHANT, MERCHANT, accepted.payment_id, 100, None, "r")
+    after = world.settings.reconcile_after_seconds
+    world.clock.advance(1)
+    for _ in range(2):
+        world.jobs.take()
+        world.clock.advance(after)
+        assert world.reconcile().requeued == 1
+    world.jobs.take()
+    # WHEN the reconciler runs just before, then at, twice reconcileAfter since then
+    world.clock.advance(2 * after - 1)
+    early = world.reconcile()
+    world.clock.advance(1)
+    due = world.reconcile()
+    # THEN it is queued again only then
+    assert (early.stalled, early.requeued, due.requeued) == (0, 0, 1)
