@@ -189,7 +189,26 @@ def main() -> int:
     run = [str(mutmut), "run", "--max-children", str(args.max_children)]
     subprocess.run(run, cwd=WORK, check=False)  # noqa: S603 (its progress shown as it goes)
     report(mutmut, scores(), diffs=not args.no_diffs)
+    if not any_mutant_checked():
+        print(
+            "\nmutmut checked none of the mutants it made, so each reads as a survivor: either "
+            "the fast tier failed on the unmutated copy of the tree (an uncommitted edit "
+            "failing a test? run `make test-fast`), or no fast-tier test reaches this code.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def any_mutant_checked() -> bool:
+    """False when mutmut's clean run failed, so it ran none of the mutants it made (each
+    then reads as a survivor, every score 0%)."""
+    codes = [
+        code
+        for meta in (WORK / "mutants").rglob("*.py.meta")
+        for code in json.loads(meta.read_text())["exit_code_by_key"].values()
+    ]
+    return not codes or any(code is not None for code in codes)
 
 
 if __name__ == "__main__":
