@@ -261,6 +261,19 @@ def _details_from(values: dict[str, Any]) -> PaymentDetails | None:
         return None
 
 
+def _captured_amount(
+    values: dict[str, Any], status: PaymentStatus, details: PaymentDetails | None
+) -> int | None:
+    """What the payment captured. A payment Accepted before captures were recorded (no
+    capturedAmount in its item, no manual capture then) captured its whole amount: it can
+    be refunded like any other."""
+    if "capturedAmount" in values:
+        return int(values["capturedAmount"])
+    if status is PaymentStatus.ACCEPTED and details is not None:
+        return details.amount
+    return None
+
+
 def _optional_int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
@@ -273,15 +286,17 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
         # Read straight from the wire format: botocore already gives bytes for a B value.
         ciphertext = item.get(_CARD_CIPHERTEXT, {}).get("B")
         expires_at = values.get("expiresAt")
+        status = PaymentStatus(values["status"])
+        details = _details_from(values)
         return Payment(
             payment_id=str(values[_KEY]),
             merchant_id=str(values["merchantId"]),
-            status=PaymentStatus(values["status"]),
+            status=status,
             version=int(values["version"]),
             created_at=int(values["createdAt"]),
             updated_at=int(values["updatedAt"]),
             expires_at=int(expires_at) if expires_at is not None else None,
-            details=_details_from(values),
+            details=details,
             card_ciphertext=bytes(ciphertext) if ciphertext is not None else None,
             correlation_id=values.get("correlationId"),
             fail_code=values.get("failCode"),
@@ -292,7 +307,7 @@ def payment_from_item(item: dict[str, Any]) -> Payment:
             failure=_failure_from(values),
             enqueue_failed=bool(values.get("enqueueFailed", False)),
             authorized_at=_optional_int(values.get("authorizedAt")),
-            captured_amount=_optional_int(values.get("capturedAmount")),
+            captured_amount=_captured_amount(values, status, details),
             void_reason=VoidReason(values["voidReason"]) if "voidReason" in values else None,
             settlement=_settlement_from(values["settlement"]) if "settlement" in values else None,
             refunds=tuple(_refund_from(r) for r in values.get("refunds", ())),

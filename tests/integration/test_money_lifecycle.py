@@ -197,3 +197,26 @@ def test_a_refund_whose_job_reached_the_dlq_is_listed_as_a_job_and_replayed_once
     # THEN the refund succeeded and the bank moved its money once
     assert api.get_payment(payment_id).body["refunds"][0]["status"] == "Succeeded"
     assert _moved(services, asked["refundId"]) == 250
+
+
+def test_a_payment_accepted_before_captures_were_recorded_is_refunded_like_any_other(
+    api: ApiClient, aws: AwsEnv, services: Services, worker: SqsEventSource
+) -> None:
+    # GIVEN an Accepted payment's item as written before this release: no capturedAmount
+    payment_id = _paid(api, worker, 1000, "automatic")
+    aws.dynamodb.update_item(
+        TableName=aws.settings.payments_table,
+        Key={"paymentId": {"S": payment_id}},
+        UpdateExpression="REMOVE capturedAmount",
+    )
+    assert "capturedAmount" not in aws.raw_item(payment_id)
+
+    # WHEN it is refunded in full
+    status, asked = _ask(api, "/refund-payment", payment_id, amount=1000)
+    worker.drain()
+
+    # THEN its whole amount counted as captured
+    assert status == 202
+    view = api.get_payment(payment_id).body
+    assert (view["capturedAmount"], view["refundedAmount"]) == (1000, 1000)
+    assert _moved(services, asked["refundId"]) == 1000
