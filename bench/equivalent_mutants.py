@@ -113,6 +113,16 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "token_urlsafe(None)",
         "secrets.token_urlsafe(None) draws secrets.DEFAULT_ENTROPY bytes, 32, as API_KEY_BYTES",
     ),
+    "core.domain.ports.x.JobPublisher.publish__mutmut_1": Equivalent(
+        "delay_seconds: int = 1)",
+        "the port's body never runs: each queue (SqsJobPublisher, InMemoryJobQueue) is called "
+        "with its own default, 0",
+    ),
+    "core.domain.ports.x.Metrics.count__mutmut_1": Equivalent(
+        "value: float = 2)",
+        "the port's body never runs: each recorder (PowertoolsMetrics, CountingMetrics) is "
+        "called with its own default, 1",
+    ),
     "core.domain.webhooks.x.WebhookSender.send__mutmut_1": Equivalent(
         "slow_lane: bool = True,",
         "the port's body never runs: each sender (HttpWebhookSender, FakeWebhookSender) is "

@@ -11,10 +11,16 @@ import time
 import pytest
 
 from core.domain.clock import SystemClock, epoch_seconds, utc_today
-from core.domain.errors import MerchantMismatchError
+from core.domain.errors import (
+    MerchantMismatchError,
+    TooManyEndpointsError,
+    TransitionRejectedError,
+)
 from core.domain.fingerprints import fingerprint
 from core.domain.queued_messages import MAX_QUEUED_BODY_CHARACTERS, queued_json_object
 from core.domain.tenancy import ensure_caller_is
+from core.domain.webhook_events import WebhookEvent
+from core.use_cases.webhook_events import event_body
 from tests.support import FakeClock
 
 
@@ -73,3 +79,26 @@ def test_a_short_json_object_is_read_up_to_its_bound() -> None:
     padded = '{"k": "' + "x" * (MAX_QUEUED_BODY_CHARACTERS - 10) + '"}'
     assert len(padded) == MAX_QUEUED_BODY_CHARACTERS - 1
     assert queued_json_object(padded + " ", "job")["k"].startswith("x")
+
+
+def test_an_error_answers_the_merchant_with_its_reason_in_words() -> None:
+    # (handlers/http_errors.py answers failReason from `reason`)
+    assert MerchantMismatchError("why").reason == "why"
+    assert TooManyEndpointsError(16).reason == (
+        "at most 16 webhook endpoints per merchant: remove one first"
+    )
+
+
+def test_a_refused_make_payment_carries_the_payment_as_it_was() -> None:
+    refused = TransitionRejectedError(None)
+    assert refused.current is None
+    assert str(refused) == "payment is not an unexpired Created payment of this merchant"
+
+
+def test_an_events_body_is_compact_json_with_sorted_keys_fixed_once() -> None:
+    # Merchants verify the signature over these exact bytes
+    event = WebhookEvent("payment.accepted", 1_800_000_000, "p-1", "shop", 3, {"b": 1, "a": "é"})
+    assert event_body(event) == (
+        '{"created":1800000000,"data":{"a":"\\u00e9","b":1},"id":"evt_p-1_3",'
+        '"merchantId":"shop","paymentId":"p-1","type":"payment.accepted","version":3}'
+    )
