@@ -113,6 +113,11 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "token_urlsafe(None)",
         "secrets.token_urlsafe(None) draws secrets.DEFAULT_ENTROPY bytes, 32, as API_KEY_BYTES",
     ),
+    "core.use_cases.payment_processor.x.PaymentProcessor._move_money__mutmut_14": Equivalent(
+        "(failed is None) or True",
+        "only a settlement can fail before the refunds, and a payment with a settlement "
+        "(Authorized) has no refunds (only an Accepted one does)",
+    ),
     "core.domain.ports.x.JobPublisher.publish__mutmut_1": Equivalent(
         "delay_seconds: int = 1)",
         "the port's body never runs: each queue (SqsJobPublisher, InMemoryJobQueue) is called "
