@@ -239,3 +239,15 @@ def test_the_commands_say_when_a_letters_payment_could_not_be_read() -> None:
         LetterKind.JOB,
         "its payment could not be read (TimeoutError)",
     )
+
+
+def test_a_listing_shows_and_a_replay_moves_at_most_100_letters_by_default() -> None:
+    # (The commands' --limit defaults are theirs; the port's own default is 100.)
+    queue = _queue(IN_FLIGHT)
+    for _ in range(101):
+        queue.dead_letter(JOB.to_body())
+
+    assert len(queue.list()) == 100
+    report = queue.replay()
+    assert (len(report.replayed), len(queue.replayed)) == (100, 100)
+    assert len(queue.list()) == 1
