@@ -150,7 +150,7 @@ def test_a_host_that_resolves_too_slowly_is_refused_within_the_routes_time(
     [
         ({"merchantId": MERCHANT_A}, 422, "validation_failed"),
         (
-            {"merchantId": MERCHANT_A, "url": PUBLIC_URL, "eventTypes": ["payment.refunded"]},
+            {"merchantId": MERCHANT_A, "url": PUBLIC_URL, "eventTypes": ["payment.teleported"]},
             422,
             "validation_failed",
         ),
