@@ -209,6 +209,13 @@ class Payment:
         return self.details.capture_method if self.details else CaptureMethod.AUTOMATIC
 
     @property
+    def hold_ends_at(self) -> int | None:
+        """When an authorization's hold ends (it is voided then, never captured after)."""
+        if self.authorized_at is None:
+            return None
+        return self.authorized_at + AUTHORIZATION_HOLD_SECONDS
+
+    @property
     def has_work_in_flight(self) -> bool:
         """Whether the worker has something to do with the bank for it: the authorization
         (in flight), a capture or void asked for, or a refund Pending."""
@@ -295,10 +302,7 @@ class Payment:
         job. NotCapturableError unless Authorized with nothing asked yet."""
         authorized = self.details.amount if self.details else 0
         self._check_settleable()
-        if (
-            self.authorized_at is not None
-            and now >= self.authorized_at + AUTHORIZATION_HOLD_SECONDS
-        ):
+        if self.hold_ends_at is not None and now >= self.hold_ends_at:
             raise NotCapturableError("the authorization expired after 7 days: it is being voided")
         take = authorized if amount is None else amount
         if take > authorized:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.domain.payment import AUTHORIZATION_HOLD_SECONDS, Payment, PaymentStatus
+from core.domain.payment import Payment, PaymentStatus
 from core.resources import WORKER_TIMEOUT_SECONDS
 from core.settings import Settings
 
@@ -69,8 +69,8 @@ class ReconcilePolicy:
         if payment.has_work_in_flight:
             backoff: int = 2 ** min(payment.reconcile_count, WORK_BACKOFF_DOUBLINGS)
             return progress + self.reconcile_after_seconds * backoff
-        if payment.status is PaymentStatus.AUTHORIZED and payment.authorized_at is not None:
-            return payment.authorized_at + AUTHORIZATION_HOLD_SECONDS
+        if payment.status is PaymentStatus.AUTHORIZED:
+            return payment.hold_ends_at
         return None
 
     def backlog_wait_seconds(self, backlog: int) -> int:
