@@ -43,14 +43,14 @@ class PaymentOperations:
     ) -> Payment:
         """Authorized -> (the worker) Accepted with `amount` captured (all if None)."""
         now = epoch_seconds(self._clock)
-        payment = self._visible(caller, merchant_id, payment_id)
+        payment = self._visible(caller, merchant_id, payment_id, now)
         asked = apply_change(self._payments, payment, lambda p: p.asks_capture(amount, now))
         return self._queued(asked, correlation_id, "CapturesAsked")
 
     def void(self, caller: str, merchant_id: str, payment_id: str, correlation_id: str) -> Payment:
         """Authorized -> (the worker) Voided."""
         now = epoch_seconds(self._clock)
-        payment = self._visible(caller, merchant_id, payment_id)
+        payment = self._visible(caller, merchant_id, payment_id, now)
         asked = apply_change(self._payments, payment, lambda p: p.asks_void(now))
         return self._queued(asked, correlation_id, "VoidsAsked")
 
@@ -70,7 +70,7 @@ class PaymentOperations:
         now = epoch_seconds(self._clock)
         refund_id = _refund_id(claim_id)
         asked = Refund(refund_id, amount, RefundStatus.PENDING, now, now, reason)
-        payment = self._visible(caller, merchant_id, payment_id)
+        payment = self._visible(caller, merchant_id, payment_id, now)
         recorded = apply_change(
             self._payments,
             payment,
@@ -81,8 +81,7 @@ class PaymentOperations:
             raise AssertionError("the refund just written is on the payment")
         return self._queued(recorded, correlation_id, "RefundsAsked"), refund
 
-    def _visible(self, caller: str, merchant_id: str, payment_id: str) -> Payment:
-        now = epoch_seconds(self._clock)
+    def _visible(self, caller: str, merchant_id: str, payment_id: str, now: int) -> Payment:
         return visible_payment(self._payments, caller, merchant_id, payment_id, now)
 
     def _queued(self, payment: Payment, correlation_id: str, metric: str) -> Payment:

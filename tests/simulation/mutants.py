@@ -72,10 +72,10 @@ class UncheckedRefunds(PaymentOperations):
         correlation_id: str,
         claim_id: str | None = None,
     ) -> tuple[Payment, Refund]:
-        payment = self._visible(caller, merchant_id, payment_id)
+        now = int(self._clock.now())
+        payment = self._visible(caller, merchant_id, payment_id, now)
         if payment.status is not PaymentStatus.ACCEPTED:
             raise NotRefundableError("not captured")
-        now = int(self._clock.now())
         refund = Refund(new_refund_id(), amount, RefundStatus.PENDING, now, now, reason)
         after = replace(
             payment, version=payment.version + 1, updated_at=now, refunds=(*payment.refunds, refund)
