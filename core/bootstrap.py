@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from core.use_cases.webhook_events import EventPublisher
 
 T = TypeVar("T")
+# What each key derived from a KMS HMAC key is for (core/adapters/derived_digests.py).
+REQUEST_DIGEST_LABEL = "make-payment request"
+IDEMPOTENCY_KEY_LABEL = "Idempotency-Key"
 
 # Fail fast inside a Lambda's time budget; our own retries (tenacity) sit on top.
 _BOTO_CONFIG = Config(
@@ -170,10 +173,12 @@ class Services:
 
     @component
     def request_digests(self) -> RequestDigests:
+        from core.adapters.derived_digests import DerivedKeyMac
         from core.adapters.kms_mac import KmsMac
         from core.domain.submission import RequestDigests
 
-        return RequestDigests(KmsMac(self.clients.kms, self.settings.card_digest_key_id))
+        key = KmsMac(self.clients.kms, self.settings.card_digest_key_id)
+        return RequestDigests(DerivedKeyMac(key, REQUEST_DIGEST_LABEL), earlier=key)
 
     @component
     def cursors(self) -> CursorSealer:
@@ -195,7 +200,7 @@ class Services:
         from core.adapters.kms_mac import KmsMac
 
         digests = DerivedKeyDigests(
-            KmsMac(self.clients.kms, self.settings.idempotency_digest_key_id), "Idempotency-Key"
+            KmsMac(self.clients.kms, self.settings.idempotency_digest_key_id), IDEMPOTENCY_KEY_LABEL
         )
         return DynamoIdempotencyStore(
             self.clients.dynamodb, self.settings.idempotency_table, self.clock, digests

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from core.bootstrap import Services
-from core.domain.errors import PaygateError
+from core.domain.errors import IdempotencyKeyReusedError, PaygateError
 from core.domain.idempotency import Claim, IdempotencyStore, StoredAnswer
 from core.domain.merchants import MERCHANT_CONTEXT_KEY
 from core.domain.text_rules import contains_card_number
@@ -159,17 +159,25 @@ def answer_idempotently(
     request_fingerprint: str,
     answer: Callable[[Claim | None], Response[str]],
     sealed: bool = False,
+    earlier_fingerprint: Callable[[], str] | None = None,
 ) -> Response[str]:
     """Honour an `Idempotency-Key` header: replay the first answer for the same request.
     `answer` gets the key's claim (None without a key) to derive its work from. `sealed`:
-    the answer shows a secret, so it is kept encrypted (core/adapters/kms_sealed_answers.py)."""
+    the answer shows a secret, so it is kept encrypted (core/adapters/kms_sealed_answers.py).
+    `earlier_fingerprint`: the request's fingerprint as an earlier release made it, tried
+    when the key is held for another fingerprint (SubmitCard.earlier_digest)."""
     key = _single_header(app, IDEMPOTENCY_HEADER)
     if key is None:
         return answer(None)
     services = services_of(app)
     store = services.idempotency
     check_key(key)
-    held = store.begin(merchant_id, route, key, request_fingerprint)
+    try:
+        held = store.begin(merchant_id, route, key, request_fingerprint)
+    except IdempotencyKeyReusedError:
+        if earlier_fingerprint is None:
+            raise
+        held = store.begin(merchant_id, route, key, earlier_fingerprint())
     scope = {"merchant_id": merchant_id, "route": route}
     if isinstance(held, StoredAnswer):
         metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)

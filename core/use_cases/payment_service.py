@@ -133,7 +133,7 @@ class PaymentService:
         if current.status is PaymentStatus.CREATED:
             # Still Created yet the update was refused: it expired between our checks.
             raise payment_not_found(command.payment_id)
-        if current.details is None or current.details.request_digest != command.digest:
+        if current.details is None or not command.repeats(current.details.request_digest):
             raise PaymentConflictError(
                 f"payment {command.payment_id} was already submitted with different details"
             )

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from core.adapters.kms_mac import KmsMac
 from core.bootstrap import Services
 from core.domain.fingerprints import fingerprint
 from core.domain.idempotency import KEEP_SECONDS, Claim
-from tests.conftest import MERCHANT_B, ApiClient, AwsEnv, make_payment_body
+from core.domain.submission import DIGEST_FORMAT, RequestDigests, SubmitCard
+from tests.conftest import MERCHANT_A, MERCHANT_B, ApiClient, AwsEnv, make_payment_body
 from tests.support import SENTINEL_PAN, ApiResponse, FakeClock, card_data_leaks
 
 
@@ -119,3 +122,41 @@ def test_an_unusable_key_is_400(api: ApiClient, aws: AwsEnv) -> None:
     assert too_long.status == control.status == 400
     assert too_long.body["failCode"] == "invalid_idempotency_key"
     assert aws.payment_items() == []
+
+
+class _EarlierRelease:
+    """Digests as the release before the v2 format made them: KMS's MAC of the request,
+    one GenerateMac each, stored bare."""
+
+    def __init__(self, services: Services) -> None:
+        key = KmsMac(services.clients.kms, services.settings.card_digest_key_id)
+        self._digests = RequestDigests(key)
+
+    def digested(self, command: SubmitCard) -> SubmitCard:
+        digested = self._digests.digested(command)
+        return replace(digested, digest=digested.digest.removeprefix(DIGEST_FORMAT))
+
+
+def test_a_payment_submitted_before_the_upgrade_is_repeated_not_refused(
+    aws: AwsEnv, clock: FakeClock
+) -> None:
+    # GIVEN payments submitted by the earlier release, one with an Idempotency-Key
+    before = Services(aws.settings, aws.clients(), clock)
+    before.overrides = {"request_digests": _EarlierRelease(before)}
+    earlier = ApiClient(before, MERCHANT_A)
+    plain_id, keyed_id = earlier.create_payment(), earlier.create_payment()
+    assert earlier.post("/make-payment", make_payment_body(plain_id)).status == 202
+    assert _make(earlier, "order-9", make_payment_body(keyed_id)).status == 202
+    assert "." not in aws.raw_item(plain_id)["requestDigest"]["S"]
+
+    # WHEN the merchant retries each after the upgrade
+    after = ApiClient(Services(aws.settings, aws.clients(), clock), MERCHANT_A)
+    plain = after.post("/make-payment", make_payment_body(plain_id))
+    keyed = _make(after, "order-9", make_payment_body(keyed_id))
+
+    # THEN each is answered as the repeat it is, and a changed one is still refused
+    assert (plain.status, keyed.status) == (202, 202)
+    assert keyed.headers["Idempotent-Replayed"] == "true"
+    assert after.post("/make-payment", make_payment_body(plain_id, cvv="999")).status == 409
+    assert _make(after, "order-9", make_payment_body(keyed_id, cvv="999")).status == 422
+    assert len(aws.queued_bodies()) == 2

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import replace
 
 from core.domain.cards import CardSecret
-from core.domain.submission import RequestDigests, SubmitCard
+from core.domain.submission import DIGEST_FORMAT, RequestDigests, SubmitCard
 from core.domain.webhook_signature import sign, signature_header, verify_signature
 from tests.fakes import InMemoryMac
 
@@ -67,15 +68,16 @@ DIGESTED_DOCUMENT = (
     '"cardNumber":"4242424242424242","currency":"EUR","cvv":"123","expiry":[2030,12],'
     '"merchantId":"m_1","paymentId":"pay_1"}'
 )
-PINNED_DIGEST = "b991f7767411138cb88a2ebee5e7a59a3c3a32adedaacdab9c5d2dfc8852c5da"
+PINNED_MAC = "b991f7767411138cb88a2ebee5e7a59a3c3a32adedaacdab9c5d2dfc8852c5da"
+PINNED_DIGEST = "v2." + PINNED_MAC
 
 
 def test_the_request_digest_is_the_mac_of_the_canonical_json_of_the_whole_request() -> None:
     # WHEN a make-payment request is digested
     document = RequestDigests(_ShowingMac()).digested(SUBMISSION).digest
 
-    # THEN what is MACed is this document, byte for byte
-    assert document == DIGESTED_DOCUMENT
+    # THEN what is MACed is this document, byte for byte, after the format's mark
+    assert document == DIGEST_FORMAT + DIGESTED_DOCUMENT
 
 
 def test_the_request_digest_of_a_known_request_and_key_is_pinned() -> None:
@@ -84,7 +86,41 @@ def test_the_request_digest_of_a_known_request_and_key_is_pinned() -> None:
 
     digested = RequestDigests(InMemoryMac(key)).digested(SUBMISSION)
 
-    assert digested.digest == expected == PINNED_DIGEST
+    assert digested.digest == "v2." + expected == PINNED_DIGEST
     assert digested.details.request_digest == PINNED_DIGEST
     assert digested.details.card_last_four == "4242"
     assert digested.details.masked_card_number == "************4242"
+
+
+def test_a_digest_stored_before_the_v2_format_still_matches_its_own_request_only() -> None:
+    # GIVEN a payment stored by the earlier release: the bare MAC (KMS's, per request)
+    earlier_key, key = b"kms mac key", b"derived key"
+    stored = hmac.new(earlier_key, DIGESTED_DOCUMENT.encode(), hashlib.sha256).hexdigest()
+    digests = RequestDigests(InMemoryMac(key), earlier=InMemoryMac(earlier_key))
+
+    # THEN the same request repeated now is a repeat of it, and a different CVV is not
+    assert digests.digested(SUBMISSION).repeats(stored)
+    other_cvv = replace(SUBMISSION, card=CardSecret(pan="4242424242424242", cvv="124"))
+    assert not digests.digested(other_cvv).repeats(stored)
+    # AND a v2 digest is never matched through the earlier key (no KMS request for it)
+    calls: list[bytes] = []
+    counting = RequestDigests(InMemoryMac(key), earlier=_CountingMac(earlier_key, calls))
+    assert not counting.digested(other_cvv).repeats(PINNED_DIGEST)
+    assert counting.digested(SUBMISSION).repeats("v2." + _mac(key))
+    assert calls == []
+    # AND without an earlier key, an earlier digest matches nothing
+    assert not RequestDigests(InMemoryMac(key)).digested(SUBMISSION).repeats(stored)
+
+
+def _mac(key: bytes) -> str:
+    return hmac.new(key, DIGESTED_DOCUMENT.encode(), hashlib.sha256).hexdigest()
+
+
+class _CountingMac(InMemoryMac):
+    def __init__(self, key: bytes, calls: list[bytes]) -> None:
+        super().__init__(key)
+        self._calls = calls
+
+    def sign(self, message: bytes) -> str:
+        self._calls.append(message)
+        return super().sign(message)
