@@ -8,7 +8,8 @@ refund-payment with an Idempotency-Key, the worker asking the bank, the publishe
 stream, one get.
 Reported apart: the simulated bank's ledger and switches (a real bank is not on our AWS
 bill), the authorizer's merchant lookup (API Gateway caches it for 5 minutes per key) and
-the Idempotency-Key digest key's derivation (once per function instance).
+what a function instance does once (a day): the digest keys' derivation, make-payment's
+read of the day's card public key, the worker's read and KMS unwrap of its private key.
 SQS receive/delete are Lambda's event source mapping's, not our code's: not counted here.
 """
 
@@ -35,6 +36,7 @@ from cli.lambda_emulation import (
     sqs_lambda_event,
 )
 from core.adapters.derived_digests import DERIVATION_PREFIX
+from core.adapters.kms_card_vault import EPOCH_CONTEXT_KEY
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock
 from handlers import authorizer, create_payment, get_payment, make_payment, payment_operations
@@ -62,6 +64,7 @@ class CallCounter:
             services.settings.bank_control_table,
         }
         self._merchants = services.settings.merchants_table
+        self._card_keys = services.settings.card_keys_table
         for client in (services.clients.dynamodb, services.clients.sqs, services.clients.kms):
             client.meta.events.register("before-parameter-build.*.*", self._count)
 
@@ -73,7 +76,9 @@ class CallCounter:
         table = params.get("TableName") or next(iter(params.get("RequestItems", {})), None)
         if table in self._bank_tables:
             bucket = "bank simulator"
-        elif _derives_a_key(params):
+        elif self._phase != "setup" and (
+            _derives_a_key(params) or table == self._card_keys or _unwraps_a_card_key(params)
+        ):
             bucket = ONCE_PER_INSTANCE
         elif table == self._merchants and self._phase != "setup":
             bucket = "authorizer"
@@ -85,6 +90,12 @@ class CallCounter:
 def _derives_a_key(params: dict[str, Any]) -> bool:
     """A GenerateMac that derives a function instance's key (derived_digests.py): once."""
     return bytes(params.get("Message") or b"").startswith(DERIVATION_PREFIX)
+
+
+def _unwraps_a_card_key(params: dict[str, Any]) -> bool:
+    """The worker's KMS Decrypt of a card key pair's private key: once per day and instance
+    (core/adapters/hpke_card_vault.py)."""
+    return EPOCH_CONTEXT_KEY in (params.get("EncryptionContext") or {})
 
 
 BENCH_STAGE = ApiStage(api_id="bench", stage="bench")
@@ -153,6 +164,8 @@ def _lifecycle(
     ).api_key
     if webhook_url:
         services.webhook_endpoint_service.register("bench", "bench", webhook_url, ())
+    # A stack in steady state: the worker made the day's card key pair the day before.
+    services.card_key_upkeep.run()
     # The publisher runs for every payment, endpoints or not (events are its history).
     table = services.clients.dynamodb.describe_table(TableName=services.settings.payments_table)
     events = DynamoStreamEventSource(

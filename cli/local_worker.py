@@ -50,6 +50,8 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    # Before the first job, so the stack's first payment is already encrypted to a key pair.
+    payment_worker.keep_card_keys_ahead(deps.card_key_upkeep)
 
     def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(payment_worker.handle(event, context, deps))

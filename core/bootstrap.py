@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sqs import SQSClient
 
+    from core.adapters.dynamodb_card_keys import DynamoCardKeyring
     from core.adapters.kms_sealed_answers import KmsSealedAnswers
     from core.adapters.lambda_rollouts import LambdaRollouts
     from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         SecretVault,
         WebhookSender,
     )
+    from core.use_cases.card_key_upkeep import CardKeyUpkeep
     from core.use_cases.payment_listing import PaymentListing
     from core.use_cases.payment_operations import PaymentOperations
     from core.use_cases.payment_processor import PaymentProcessor
@@ -167,9 +169,28 @@ class Services:
 
     @component
     def vault(self) -> CardVault:
+        from core.adapters.hpke_card_vault import HpkeCardVault
         from core.adapters.kms_card_vault import KmsCardVault
 
-        return KmsCardVault(self.clients.kms, self.settings.card_key_id)
+        kms = KmsCardVault(self.clients.kms, self.settings.card_key_id)
+        return HpkeCardVault(self.card_keyring, self.clock, kms, self.metrics)
+
+    @component
+    def card_keyring(self) -> DynamoCardKeyring:
+        from core.adapters.dynamodb_card_keys import DynamoCardKeyring
+
+        return DynamoCardKeyring(
+            self.clients.dynamodb,
+            self.settings.card_keys_table,
+            self.clients.kms,
+            self.settings.card_key_id,
+        )
+
+    @component
+    def card_key_upkeep(self) -> CardKeyUpkeep:
+        from core.use_cases.card_key_upkeep import CardKeyUpkeep
+
+        return CardKeyUpkeep(self.card_keyring, self.clock)
 
     @component
     def request_digests(self) -> RequestDigests:

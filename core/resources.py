@@ -29,6 +29,7 @@ class EnvVar(StrEnum):
     JOBS_QUEUE_URL = "PAYGATE_JOBS_QUEUE_URL"
     CARD_KEY_ID = "PAYGATE_CARD_KEY_ID"
     CARD_DIGEST_KEY_ID = "PAYGATE_CARD_DIGEST_KEY_ID"
+    CARD_KEYS_TABLE = "PAYGATE_CARD_KEYS_TABLE"
     CURSOR_KEY_ID = "PAYGATE_CURSOR_KEY_ID"
     IDEMPOTENCY_DIGEST_KEY_ID = "PAYGATE_IDEMPOTENCY_DIGEST_KEY_ID"
     EVENTS_TABLE = "PAYGATE_EVENTS_TABLE"
@@ -71,6 +72,7 @@ RESOURCE_ENV_VARS = frozenset(
         EnvVar.JOBS_QUEUE_URL,
         EnvVar.CARD_KEY_ID,
         EnvVar.CARD_DIGEST_KEY_ID,
+        EnvVar.CARD_KEYS_TABLE,
         EnvVar.CURSOR_KEY_ID,
         EnvVar.IDEMPOTENCY_DIGEST_KEY_ID,
         EnvVar.EVENTS_TABLE,
@@ -222,6 +224,13 @@ EVENTS_TABLE = TableSpec(
     ttl_attribute="expiresAt",
     indexes=(EVENTS_BY_DAY_INDEX,),
 )
+# The card key pairs, one item per epoch (core/domain/card_keys.py), gone by TTL once no
+# card can still be encrypted to them.
+CARD_KEYS_TABLE = TableSpec(
+    logical_name="card-keys",
+    partition_key=KeyAttribute("epoch", "S"),
+    ttl_attribute="expiresAt",
+)
 WEBHOOK_ENDPOINTS_TABLE = TableSpec(
     logical_name="webhook-endpoints",
     partition_key=KeyAttribute("merchantId", "S"),
@@ -236,6 +245,7 @@ ALL_TABLES = (
     IDEMPOTENCY_TABLE,
     EVENTS_TABLE,
     WEBHOOK_ENDPOINTS_TABLE,
+    CARD_KEYS_TABLE,
 )
 
 
@@ -352,6 +362,7 @@ class StackOutput(StrEnum):
     IDEMPOTENCY_TABLE = "IdempotencyTableName"
     CARD_KEY_ID = "CardKeyId"
     CARD_DIGEST_KEY_ID = "CardDigestKeyId"
+    CARD_KEYS_TABLE = "CardKeysTableName"
     CURSOR_KEY_ID = "CursorKeyId"
     IDEMPOTENCY_DIGEST_KEY_ID = "IdempotencyDigestKeyId"
     USAGE_PLAN_ID = "UsagePlanId"

@@ -42,6 +42,7 @@ class Settings:
     jobs_queue_url: str = _setting(EnvVar.JOBS_QUEUE_URL)
     card_key_id: str = _setting(EnvVar.CARD_KEY_ID)
     card_digest_key_id: str = _setting(EnvVar.CARD_DIGEST_KEY_ID)
+    card_keys_table: str = _setting(EnvVar.CARD_KEYS_TABLE)
     cursor_key_id: str = _setting(EnvVar.CURSOR_KEY_ID)
     idempotency_digest_key_id: str = _setting(EnvVar.IDEMPOTENCY_DIGEST_KEY_ID)
     events_table: str = _setting(EnvVar.EVENTS_TABLE)

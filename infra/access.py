@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
 from core.adapters.dynamodb_webhook_endpoints import secret_context
-from core.adapters.kms_card_vault import encryption_context
+from core.adapters.kms_card_vault import EPOCH_CONTEXT_KEY, encryption_context
 from core.adapters.kms_sealed_answers import answer_context
 from infra.keys import AdministeredKey, ServiceKey
 
@@ -80,7 +80,21 @@ def card_key(function: lambda_.Function, key: AdministeredKey, action: str) -> N
     """kms:Encrypt or kms:Decrypt on the card key, only with a payment's encryption
     context (paymentId and merchantId, and nothing else): allowed by the key policy, and
     named in the role's policy too, so the role shows all it may do."""
-    context = _exact_context(_CARD_CONTEXT_KEYS)
+    _card_key_with(function, key, action, _CARD_CONTEXT_KEYS)
+
+
+def card_key_pairs(function: lambda_.Function, key: AdministeredKey, *actions: str) -> None:
+    """kms:Encrypt (wrap) or kms:Decrypt (unwrap) on the card key, only with a card key
+    pair's encryption context (its epoch, and nothing else; core/adapters/
+    dynamodb_card_keys.py)."""
+    for action in actions:
+        _card_key_with(function, key, action, [EPOCH_CONTEXT_KEY])
+
+
+def _card_key_with(
+    function: lambda_.Function, key: AdministeredKey, action: str, context_keys: list[str]
+) -> None:
+    context = _exact_context(context_keys)
     if function.role is None:
         raise TypeError(f"{function.node.path} has no role")
     key.allow_use(function.role, action, context)

@@ -218,6 +218,7 @@ def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling)
         EnvVar.JOBS_QUEUE_URL: messaging.jobs.queue_url,
         EnvVar.CARD_KEY_ID: storage.card_key.key_arn,
         EnvVar.CARD_DIGEST_KEY_ID: storage.card_digest_key.key_arn,
+        EnvVar.CARD_KEYS_TABLE: storage.card_keys.table_name,
         EnvVar.CURSOR_KEY_ID: storage.cursor_key.key_arn,
         EnvVar.IDEMPOTENCY_DIGEST_KEY_ID: storage.idempotency_digest_key.key_arn,
         EnvVar.EVENTS_TABLE: storage.events.table_name,
@@ -306,7 +307,13 @@ class Functions(Construct):
         access.mac_key(self.make_payment, storage.card_digest_key, "kms:GenerateMac")
         access.mac_key(self.list_payments, storage.cursor_key, "kms:GenerateMac", "kms:VerifyMac")
         # Card data: only make-payment encrypts, only the worker decrypts. No one else,
-        # get-payment included, can read a card.
+        # get-payment included, can read a card. make-payment encrypts to a key pair's
+        # public key (read from the card keys table); only the worker makes key pairs and
+        # unwraps their private keys (core/domain/card_keys.py). KMS encrypts and decrypts
+        # cards itself only while no key pair is found, and for cards from before them.
+        access.table(self.make_payment, storage.card_keys, ["GetItem"])
+        access.table(self.worker, storage.card_keys, ["GetItem", "PutItem"])
+        access.card_key_pairs(self.worker, storage.card_key, "kms:Encrypt", "kms:Decrypt")
         access.card_key(self.make_payment, storage.card_key, "kms:Encrypt")
         access.card_key(self.worker, storage.card_key, "kms:Decrypt")
         for function in (self.make_payment, self.worker, self.reconciler):

@@ -221,6 +221,13 @@ class Monitoring(Construct):
                 threshold=1,
             ),
             self._alarm(
+                "CardKeyUpkeepFailures",
+                "The worker could not make the card key pairs ahead: cards are encrypted "
+                "to yesterday's key pair, then by KMS per payment, until it can",
+                _paygate_metric("CardKeyUpkeepFailures"),
+                threshold=1,
+            ),
+            self._alarm(
                 "UnreadablePayments",
                 "Stored payment items could not be read",
                 _paygate_metric("UnreadablePayments"),
@@ -512,6 +519,12 @@ class Monitoring(Construct):
                     _paygate_metric("OperationJobsNotQueued"),
                     _paygate_metric("AuthorizationsExpired"),
                 ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Card keys: cards encrypted by KMS (no key pair found); upkeep failures",
+                left=[_paygate_metric("CardsEncryptedByKms")],
+                right=[_paygate_metric("CardKeyUpkeepFailures")],
                 width=12,
             ),
             cloudwatch.GraphWidget(

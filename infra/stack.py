@@ -115,6 +115,7 @@ class PaygateStack(Stack):
             StackOutput.IDEMPOTENCY_TABLE: self.storage.idempotency.table_name,
             StackOutput.CARD_KEY_ID: self.storage.card_key.key_arn,
             StackOutput.CARD_DIGEST_KEY_ID: self.storage.card_digest_key.key_arn,
+            StackOutput.CARD_KEYS_TABLE: self.storage.card_keys.table_name,
             StackOutput.CURSOR_KEY_ID: self.storage.cursor_key.key_arn,
             StackOutput.IDEMPOTENCY_DIGEST_KEY_ID: self.storage.idempotency_digest_key.key_arn,
             StackOutput.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,

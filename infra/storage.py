@@ -12,6 +12,7 @@ from core.resources import (
     BANK_CONTROL_TABLE,
     BANK_LEDGER_TABLE,
     CARD_DIGEST_KEY_ALIAS,
+    CARD_KEYS_TABLE,
     CURSOR_KEY_ALIAS,
     EVENTS_TABLE,
     IDEMPOTENCY_DIGEST_KEY_ALIAS,
@@ -97,6 +98,7 @@ class Storage(Construct):
         self.idempotency = self._table("Idempotency", IDEMPOTENCY_TABLE)
         self.events = self._table("Events", EVENTS_TABLE)
         self.webhook_endpoints = self._table("WebhookEndpoints", WEBHOOK_ENDPOINTS_TABLE)
+        self.card_keys = self._table("CardKeys", CARD_KEYS_TABLE)
 
     def _mac_key(self, construct_id: str, prefix: str, alias: str, purpose: str) -> kms.Key:
         return kms.Key(

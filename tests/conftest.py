@@ -215,7 +215,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def services(aws: AwsEnv, clock: FakeClock) -> Services:
-    return Services(aws.settings, aws.clients(), clock)
+    """paygate as deployed: its card key pairs made (as the worker makes them ahead)."""
+    services = Services(aws.settings, aws.clients(), clock)
+    services.card_key_upkeep.run()
+    return services
 
 
 class ApiClient:

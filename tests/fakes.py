@@ -975,3 +975,22 @@ class FakeWebhookSender:
         """`result`, `seconds` after the send began (`waited` of them passed already)."""
         self._advance(seconds - waited)
         return replace(result, milliseconds=round(seconds * 1000))
+
+
+class InMemoryCardKeyring:
+    """CardKeyring that remembers which epochs have a key pair, and until when."""
+
+    def __init__(self) -> None:
+        self.expiry: dict[str, int] = {}
+        self.unavailable = False
+
+    def has(self, epoch: str) -> bool:
+        if self.unavailable:
+            raise ConnectionError("the card keys table is unavailable")
+        return epoch in self.expiry
+
+    def create(self, epoch: str, *, expires_at: int) -> bool:
+        if epoch in self.expiry:
+            return False
+        self.expiry[epoch] = expires_at
+        return True

@@ -17,6 +17,7 @@ from core.domain.errors import BankUnavailableError, UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from core.observability import CORRELATION_KEY, is_own_failure, logger, metrics, recorder
 from core.resources import MAX_RECEIVE_COUNT
+from core.use_cases.card_key_upkeep import CardKeyUpkeep
 from core.use_cases.payment_processor import PaymentProcessor, PoisonJobError
 from workers.batches import partial_batch_response
 
@@ -50,11 +51,25 @@ def process_record(record: SQSRecord, processor: PaymentProcessor, deadline: flo
     return True
 
 
+def keep_card_keys_ahead(upkeep: CardKeyUpkeep) -> None:
+    """Make the card key pairs ahead that are missing (core/domain/card_keys.py). A failure
+    stops no payment: make-payment encrypts with yesterday's key, or KMS, meanwhile."""
+    try:
+        made = upkeep.run()
+    except Exception as error:
+        logger.error("card key upkeep failed", extra={"errorType": type(error).__name__})
+        recorder.count("CardKeyUpkeepFailures")
+        return
+    for epoch in made:
+        logger.info("card key pair made", extra={"epoch": epoch})
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - SAFETY_MARGIN_SECONDS
+    keep_card_keys_ahead(deps.card_key_upkeep)
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
     workers = max(1, min(len(records), deps.settings.worker_concurrency))
     with ThreadPoolExecutor(max_workers=workers) as pool:

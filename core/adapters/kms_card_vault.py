@@ -1,7 +1,9 @@
-"""The one module that touches the card-data KMS key.
+"""The card-data KMS key's encryption contexts, and cards encrypted by KMS itself.
 
-Card data is encrypted with KMS bound to an encryption context of paymentId and
+Card data encrypted with KMS is bound to an encryption context of paymentId and
 merchantId, so a ciphertext copied to another payment (or merchant) cannot be decrypted.
+The key also wraps the card key pairs' private keys, each under its epoch's context
+(core/adapters/dynamodb_card_keys.py); nothing else is encrypted with it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 
+EPOCH_CONTEXT_KEY = "cardKeyEpoch"
+
+
 def encryption_context(payment_id: str, merchant_id: str) -> dict[str, str]:
     return {"paymentId": payment_id, "merchantId": merchant_id}
+
+
+def wrapping_context(epoch: str) -> dict[str, str]:
+    """The context a card key pair's private key is wrapped under."""
+    return {EPOCH_CONTEXT_KEY: epoch}
 
 
 class KmsCardVault:

@@ -163,6 +163,19 @@ class CardVault(Protocol):
     def decrypt(self, ciphertext: bytes, *, payment_id: str, merchant_id: str) -> CardSecret: ...
 
 
+class CardKeyring(Protocol):
+    """The card key pairs, one per epoch (core/domain/card_keys.py)."""
+
+    def has(self, epoch: str) -> bool:
+        """Whether the key pair of `epoch` exists."""
+        ...
+
+    def create(self, epoch: str, *, expires_at: int) -> bool:
+        """Make the key pair of `epoch`, kept until `expires_at`; False (and nothing
+        changed) if it exists already."""
+        ...
+
+
 @dataclass(frozen=True)
 class QueueDepth:
     """A queue's approximate message counts (SQS GetQueueAttributes)."""

@@ -7,15 +7,21 @@ from typing import Any
 
 import pytest
 
+from core.adapters.dynamodb_card_keys import DynamoCardKeyring
 from core.adapters.dynamodb_payments import DynamoPaymentStore, IndexLayout
+from core.adapters.hpke_card_vault import HpkeCardVault
 from core.adapters.kms_card_vault import KmsCardVault
 from core.adapters.kms_mac import KmsMac
 from core.adapters.simulated_bank import BankControlPanel, SimulatedBank
 from core.adapters.sqs_jobs import SqsJobQueue
+from core.bootstrap import Services
+from core.domain.clock import SystemClock
 from core.domain.jobs import PaymentJob
 from core.domain.reconcile_policy import ReconcilePolicy
 from tests.fakes import (
+    CountingMetrics,
     FakeBank,
+    InMemoryCardKeyring,
     InMemoryCardVault,
     InMemoryJobQueue,
     InMemoryMac,
@@ -61,13 +67,28 @@ def store(kind: str, request: pytest.FixtureRequest) -> Any:
     )
 
 
+def _card_vault(aws: Any) -> HpkeCardVault:
+    """The vault as deployed: key pairs made by the worker's upkeep."""
+    services = Services(aws.settings, aws.clients(), SystemClock())
+    services.card_key_upkeep.run()
+    kms = KmsCardVault(aws.kms, aws.settings.card_key_id)
+    return HpkeCardVault(services.card_keyring, SystemClock(), kms, CountingMetrics())
+
+
 @pytest.fixture
 def vault(kind: str, request: pytest.FixtureRequest) -> Any:
+    return _one_of(kind, request, InMemoryCardVault, _card_vault)
+
+
+@pytest.fixture
+def keyring(kind: str, request: pytest.FixtureRequest) -> Any:
     return _one_of(
         kind,
         request,
-        InMemoryCardVault,
-        lambda aws: KmsCardVault(aws.kms, aws.settings.card_key_id),
+        InMemoryCardKeyring,
+        lambda aws: DynamoCardKeyring(
+            aws.dynamodb, aws.settings.card_keys_table, aws.kms, aws.settings.card_key_id
+        ),
     )
 
 

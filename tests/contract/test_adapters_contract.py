@@ -24,6 +24,16 @@ def test_the_vault_gives_the_card_back_only_to_its_payment_and_merchant(vault: A
             vault.decrypt(ciphertext, payment_id=payment_id, merchant_id=merchant_id)
 
 
+def test_a_key_pair_is_made_once_per_epoch(keyring: Any) -> None:
+    assert not keyring.has("2027-01-15")
+
+    assert keyring.create("2027-01-15", expires_at=1_801_382_400) is True
+    assert keyring.create("2027-01-15", expires_at=1_801_382_400) is False
+
+    assert keyring.has("2027-01-15")
+    assert not keyring.has("2027-01-16")
+
+
 def test_a_mac_verifies_only_its_own_message(mac: Any) -> None:
     signed = mac.sign(b"message")
 

@@ -67,6 +67,7 @@ class CallLog:
             settings.bank_ledger_table: "bank_ledger",
             settings.bank_control_table: "bank_control",
             settings.card_key_id: "card_key",
+            settings.card_keys_table: "card_keys",
             settings.card_digest_key_id: "card_digest_key",
             settings.idempotency_digest_key_id: "idempotency_digest_key",
             settings.cursor_key_id: "cursor_key",
@@ -154,6 +155,7 @@ def _resource_ids(synth: Synthesized) -> dict[str, str]:
         "bank_ledger": storage.bank_ledger,
         "bank_control": storage.bank_control,
         "card_key": storage.card_key,
+        "card_keys": storage.card_keys,
         "card_digest_key": storage.card_digest_key,
         "idempotency_digest_key": storage.idempotency_digest_key,
         "cursor_key": storage.cursor_key,
@@ -448,10 +450,15 @@ def test_only_the_worker_can_get_card_plaintext_and_the_account_only_administers
     synth = synth_each
     card_key, functions = synth.stack.storage.card_key, synth.stack.functions
 
-    # THEN the worker alone may decrypt, make-payment alone encrypt, and no one, the account
-    # included, may re-encrypt card ciphertext, grant Decrypt or make data keys with it
-    assert _may_use(synth, card_key, "kms:Decrypt") == {_role_id(synth, functions.worker)}
-    assert _may_use(synth, card_key, "kms:Encrypt") == {_role_id(synth, functions.make_payment)}
+    # THEN the worker alone may decrypt, make-payment encrypt (and the worker wrap a key
+    # pair's private key), and no one, the account included, may re-encrypt card
+    # ciphertext, grant Decrypt or make data keys with it
+    worker, make_payment = (
+        _role_id(synth, functions.worker),
+        _role_id(synth, functions.make_payment),
+    )
+    assert _may_use(synth, card_key, "kms:Decrypt") == {worker}
+    assert _may_use(synth, card_key, "kms:Encrypt") == {make_payment, worker}
     for action in _CARD_KEY_FORBIDDEN:
         assert _may_use(synth, card_key, action) == set(), action
     # AND the account keeps the key's administration, through IAM, and none of its use
@@ -459,18 +466,19 @@ def test_only_the_worker_can_get_card_plaintext_and_the_account_only_administers
         assert _ACCOUNT in _principals_allowed(synth, card_key, action), action
     for action in _USE:
         assert _ACCOUNT not in _principals_allowed(synth, card_key, action), action
-    # AND each use only with a payment's encryption context
+    # AND each use only with a payment's encryption context, or, for the worker alone, a
+    # key pair's (its epoch)
     key_policy = synth.resources("AWS::KMS::Key")[synth.logical_id(card_key)]["Properties"]
     uses = [s for s in key_policy["KeyPolicy"]["Statement"] if _ACCOUNT not in _principals(s)]
-    assert len(uses) == 2
+    assert len(uses) == 4
     for statement in uses:
+        keys = statement["Condition"]["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]
+        assert keys in (["merchantId", "paymentId"], ["cardKeyEpoch"])
         assert statement["Condition"]["Null"] == {
-            "kms:EncryptionContext:merchantId": "false",
-            "kms:EncryptionContext:paymentId": "false",
+            f"kms:EncryptionContext:{key}": "false" for key in keys
         }
-        assert statement["Condition"]["ForAllValues:StringEquals"] == {
-            "kms:EncryptionContextKeys": ["merchantId", "paymentId"]
-        }
+        if keys == ["cardKeyEpoch"]:
+            assert _principals(statement) == {worker}
 
 
 def test_no_role_may_reencrypt_nor_decrypt_with_every_key(synth_each: Synthesized) -> None:

@@ -58,7 +58,7 @@ def test_the_locks_agree_and_lambda_ships_what_the_tests_ran() -> None:
     assert RUNTIME_PROVIDED not in LAMBDA.pins()
     assert {"setuptools", "wheel"} <= set(DEV.pins()) & set(RUN.pins())
     assert len(build_requirements()) == 2
-    assert len(runtime_requirements()) == 4
+    assert len(runtime_requirements()) == 5
 
 
 def test_this_venv_was_installed_from_the_dev_lock() -> None:

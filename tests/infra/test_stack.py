@@ -17,6 +17,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from core.domain.webhook_retry import REGISTRATION_RESOLVE_SECONDS
 from core.resources import (
+    ALL_TABLES,
     JOBS_DLQ,
     JOBS_QUEUE,
     MAX_RECEIVE_COUNT,
@@ -48,7 +49,7 @@ def test_tables_are_recoverable_and_encrypted_with_our_key(synth_each: Synthesiz
     synth = synth_each
     tables = synth.resources("AWS::DynamoDB::Table")
     table_key = synth.logical_id(synth.stack.storage.table_key)
-    assert len(tables) == 7
+    assert len(tables) == len(ALL_TABLES) == 8
     for table in tables.values():
         properties = table["Properties"]
         assert properties["PointInTimeRecoverySpecification"] == {
@@ -172,26 +173,54 @@ def _may(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
     )
 
 
+_PAYMENT = ("merchantId", "paymentId")
+_EPOCH = ("cardKeyEpoch",)
+
+
 @pytest.mark.parametrize(
-    ("function_id", "encrypt", "decrypt"),
+    ("function_id", "uses"),
     [
-        ("MakePayment", True, False),
-        ("Worker", False, True),
-        ("GetPayment", False, False),
-        ("ListPayments", False, False),
-        ("CreatePayment", False, False),
-        ("Authorizer", False, False),
-        ("Reconciler", False, False),
+        # make-payment encrypts a card (KMS itself only while no key pair is found)...
+        ("MakePayment", {("kms:Encrypt", _PAYMENT)}),
+        # ...the worker decrypts one, and wraps and unwraps the key pairs' private keys
+        (
+            "Worker",
+            {("kms:Decrypt", _PAYMENT), ("kms:Encrypt", _EPOCH), ("kms:Decrypt", _EPOCH)},
+        ),
+        ("GetPayment", set()),
+        ("ListPayments", set()),
+        ("CreatePayment", set()),
+        ("Authorizer", set()),
+        ("Reconciler", set()),
     ],
 )
 def test_only_make_payment_encrypts_and_only_the_worker_decrypts_cards(
-    synth: Synthesized, function_id: str, encrypt: bool, decrypt: bool
+    synth: Synthesized, function_id: str, uses: set[tuple[str, tuple[str, ...]]]
 ) -> None:
     card_key = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.card_key), "Arn"]}
     statements = _statements_of(synth, function_id)
 
-    assert _may(statements, "kms:Encrypt", card_key) is encrypt
-    assert _may(statements, "kms:Decrypt", card_key) is decrypt
+    assert {
+        (str(action), tuple(statement["Condition"]["ForAllValues:StringEquals"][_CONTEXT_KEYS]))
+        for statement in statements
+        if statement["Effect"] == "Allow" and card_key in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+    } == uses
+
+
+_CONTEXT_KEYS = "kms:EncryptionContextKeys"
+
+
+def test_only_the_worker_writes_card_key_pairs_and_make_payment_reads_them(
+    synth: Synthesized,
+) -> None:
+    table = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.card_keys), "Arn"]}
+    writes = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+    for function_id in ("MakePayment", "Worker", "GetPayment", "Reconciler", "CreatePayment"):
+        statements = _statements_of(synth, function_id)
+        reads = _may(statements, "dynamodb:GetItem", table)
+        assert reads is (function_id in ("MakePayment", "Worker")), function_id
+        assert any(_may(statements, w, table) for w in writes) is (function_id == "Worker")
 
 
 @pytest.mark.parametrize(
@@ -428,6 +457,7 @@ def test_each_alarm_notifies_the_ops_topic(synth: Synthesized) -> None:
         "ReconcilerScheduleFailed",
         "PaymentsSettledAtBound",
         "OperationJobsNotQueued",
+        "CardKeyUpkeepFailures",
         "UnreadablePayments",
         "WebhookDeadLetters",
         "EventStreamFailures",

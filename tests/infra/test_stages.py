@@ -41,8 +41,8 @@ def test_nothing_that_outlives_a_stack_has_a_fixed_name(synth_each: Synthesized)
         or resource.get("UpdateReplacePolicy", "Delete") != "Delete"
     }
     if synth_each.stack.stage.name == "prod":
-        # 7 tables, 9 keys, 21 log groups (18 functions, the API's two, WAF's), 7 queues
-        assert len(retained) == 44
+        # 8 tables, 9 keys, 21 log groups (18 functions, the API's two, WAF's), 7 queues
+        assert len(retained) == 45
     # A name made from a generated id (API Gateway's execution log group) cannot collide.
     named = [
         logical_id

@@ -36,6 +36,7 @@ def _deploy_outputs(aws: AwsEnv, usage_plan_id: str, large_plan_id: str = "none"
         StackOutput.IDEMPOTENCY_TABLE: settings.idempotency_table,
         StackOutput.CARD_KEY_ID: settings.card_key_id,
         StackOutput.CARD_DIGEST_KEY_ID: settings.card_digest_key_id,
+        StackOutput.CARD_KEYS_TABLE: settings.card_keys_table,
         StackOutput.IDEMPOTENCY_DIGEST_KEY_ID: settings.idempotency_digest_key_id,
         StackOutput.CURSOR_KEY_ID: settings.cursor_key_id,
         StackOutput.USAGE_PLAN_ID: usage_plan_id,

@@ -52,7 +52,8 @@ def test_a_lost_response_on_makes_update_still_queues_the_job(
 
 @pytest.mark.parametrize(
     ("service", "operation"),
-    [("kms", "Encrypt"), ("dynamodb", "UpdateItem"), ("kms", "GenerateMac")],
+    # The card key pair's read (GetItem), the payment's write, the digest key's derivation
+    [("dynamodb", "GetItem"), ("dynamodb", "UpdateItem"), ("kms", "GenerateMac")],
 )
 def test_a_throttle_before_the_write_is_a_503_that_changed_nothing(
     api: ApiClient, aws: AwsEnv, services: Services, service: str, operation: str

@@ -47,8 +47,10 @@ def test_the_bank_or_a_passing_aws_fault_is_no_failure_of_the_workers_own(
     services.bank_controls.set_outage(False)
     aws.sqs.purge_queue(QueueUrl=aws.settings.jobs_queue_url)
     submit(api, 1250)
-    with throttle(services.clients.kms, "Decrypt", times=50, code="ThrottlingException"):
-        assert event_source(aws, services).poll_once().failed == 1
+    # (a worker instance of its own: it unwraps the day's card key, with KMS)
+    worker = Services(aws.settings, aws.clients(), services.clock)
+    with throttle(worker.clients.kms, "Decrypt", times=50, code="ThrottlingException"):
+        assert event_source(aws, worker).poll_once().failed == 1
 
     # THEN neither failure is the worker's own
     assert _own_failures(capsys.readouterr().out) == []

@@ -13,6 +13,7 @@ REQUIRED = {
     "PAYGATE_JOBS_QUEUE_URL": "https://sqs.example/jobs",
     "PAYGATE_CARD_KEY_ID": "alias/card",
     "PAYGATE_CARD_DIGEST_KEY_ID": "alias/card-digest",
+    "PAYGATE_CARD_KEYS_TABLE": "paygate-card-keys",
     "PAYGATE_IDEMPOTENCY_DIGEST_KEY_ID": "alias/idempotency-key-digest",
     "PAYGATE_CURSOR_KEY_ID": "alias/list-cursors",
     "PAYGATE_EVENTS_TABLE": "webhook-events",

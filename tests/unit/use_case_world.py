@@ -37,6 +37,7 @@ SETTINGS = Settings(
     jobs_queue_url="https://sqs.invalid/jobs",
     card_key_id="card",
     card_digest_key_id="digest",
+    card_keys_table="card-keys",
     idempotency_digest_key_id="idempotency-digest",
     cursor_key_id="cursor",
     events_table="events",
