@@ -63,6 +63,9 @@ LOCAL_TUNING = {
     EnvVar.RECONCILE_EVERY_SECONDS: "10",
     # `paygate listen` receives webhooks on loopback over http (a deployed stack refuses it).
     EnvVar.WEBHOOKS_ALLOW_LOOPBACK: "1",
+    # One publisher reads a merchant's endpoints for every event: no hot key to spare, and a
+    # developer's new endpoint (`paygate listen`) gets the very next event.
+    EnvVar.ENDPOINT_LIST_SECONDS: "0",
 }
 
 

@@ -397,16 +397,18 @@ class Services:
             deliveries=self.deliveries,
             clock=self.clock,
             metrics=self.metrics,
+            endpoint_list_seconds=self.settings.endpoint_list_seconds,
         )
 
     @component
     def webhook_delivery(self) -> WebhookDelivery:
+        from core.use_cases.opened_secrets import OpenedSecrets
         from core.use_cases.webhook_delivery import WebhookDelivery
 
         return WebhookDelivery(
             events=self.events,
             endpoints=self.webhook_endpoints,
-            vault=self.webhook_secrets,
+            vault=OpenedSecrets(self.webhook_secrets, self.clock),
             sender=self.webhook_sender,
             deliveries=self.deliveries,
             clock=self.clock,

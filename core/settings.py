@@ -53,6 +53,9 @@ class Settings:
     webhook_secret_key_id: str = _setting(EnvVar.WEBHOOK_SECRET_KEY_ID)
     # Webhooks to loopback addresses over http: the local stack's `paygate listen` only.
     webhooks_allow_loopback: int = _setting(EnvVar.WEBHOOKS_ALLOW_LOOPBACK, 0, minimum=0, maximum=1)
+    # How long the event publisher uses a merchant's endpoints as read, per instance: a new
+    # endpoint receives the events made this long after its registration at the latest.
+    endpoint_list_seconds: int = _setting(EnvVar.ENDPOINT_LIST_SECONDS, 60, minimum=0, maximum=300)
     aws_region: str = _setting(EnvVar.AWS_REGION, "us-east-1")
     # Set only for the local stack (moto server); None means the real AWS endpoints.
     aws_endpoint_url: str | None = _setting(EnvVar.AWS_ENDPOINT_URL, None)

@@ -669,21 +669,27 @@ class InMemoryEndpointStore:
     def __init__(self) -> None:
         self._endpoints: dict[tuple[str, str], WebhookEndpoint] = {}
         self._places: dict[tuple[str, int], float] = {}
+        # How many times a merchant's endpoints were listed (a Query each, on DynamoDB).
+        self.lists = 0
 
     def add(self, endpoint: WebhookEndpoint) -> None:
         key = (endpoint.merchant_id, endpoint.endpoint_id)
         if key in self._endpoints:
             return
-        if len(self.list(endpoint.merchant_id)) >= MAX_ENDPOINTS_PER_MERCHANT:
+        if len(self._of(endpoint.merchant_id)) >= MAX_ENDPOINTS_PER_MERCHANT:
             raise TooManyEndpointsError(MAX_ENDPOINTS_PER_MERCHANT)
         self._endpoints[key] = endpoint
 
     def get(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         return self._endpoints.get((merchant_id, endpoint_id))
 
-    def list(self, merchant_id: str) -> list[WebhookEndpoint]:
+    def _of(self, merchant_id: str) -> list[WebhookEndpoint]:
         by_id = [e for (m, _), e in sorted(self._endpoints.items()) if m == merchant_id]
         return sorted(by_id, key=lambda e: e.created_at)
+
+    def list(self, merchant_id: str) -> list[WebhookEndpoint]:
+        self.lists += 1
+        return self._of(merchant_id)
 
     def remove(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         return self._endpoints.pop((merchant_id, endpoint_id), None)
@@ -721,11 +727,13 @@ class InMemorySecretVault:
 
     def __init__(self) -> None:
         self._cipher = _LocalCipher(b"in-memory webhook secrets")
+        self.decrypted = 0
 
     def encrypt(self, secret: str, *, merchant_id: str, endpoint_id: str) -> bytes:
         return self._cipher.seal(secret.encode(), f"{merchant_id}|{endpoint_id}".encode())
 
     def decrypt(self, ciphertext: bytes, *, merchant_id: str, endpoint_id: str) -> str:
+        self.decrypted += 1
         return self._cipher.open(ciphertext, f"{merchant_id}|{endpoint_id}".encode()).decode()
 
 

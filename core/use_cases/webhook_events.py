@@ -6,12 +6,13 @@ and handed to every endpoint of its merchant that wants its type."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.domain.clock import Clock
 from core.domain.ports import Metrics
 from core.domain.webhook_events import WebhookEvent
 from core.domain.webhooks import DeliveryJob, DeliveryQueue, EndpointStore, EventStore
+from core.use_cases.endpoint_lists import RecentEndpointLists
 
 
 def event_body(event: WebhookEvent) -> str:
@@ -26,6 +27,15 @@ class EventPublisher:
     deliveries: DeliveryQueue
     clock: Clock
     metrics: Metrics
+    # How long an instance uses a merchant's endpoints as read (endpoint_lists.py); 0: read
+    # them for every event.
+    endpoint_list_seconds: float = 0
+    _endpoint_lists: RecentEndpointLists = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._endpoint_lists = RecentEndpointLists(
+            self.endpoints, self.clock, self.endpoint_list_seconds
+        )
 
     def publish(self, event: WebhookEvent) -> None:
         """Idempotent on the event id: a repeat of a record already handed on does nothing;
@@ -46,7 +56,7 @@ class EventPublisher:
                 due_at=now,
                 slow=endpoint.in_slow_lane(now),
             )
-            for endpoint in self.endpoints.list(event.merchant_id)
+            for endpoint in self._endpoint_lists.of(event.merchant_id)
             if endpoint.wants(event.type)
         ]
         if jobs:

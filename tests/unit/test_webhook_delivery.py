@@ -446,6 +446,8 @@ def test_another_instance_moves_a_marked_endpoints_fast_lane_job_to_the_slow_lan
     world.register(URL, replies=(SLOW,))
     world.publish(world.payment())
     world.deliver_due()  # marks the endpoint slow
+    # (the publisher sees the mark once its list of the merchant's endpoints is renewed)
+    world.clock.advance(world.settings_endpoint_list_seconds)
     world.publish(world.payment())
     (queued,) = world.queue.receive(SLOW_LANE)
     early = replace(queued.job, slow=False)  # a job queued to the fast lane before the mark
@@ -577,3 +579,54 @@ def test_an_endpoint_that_never_answers_is_marked_slow_and_retried_in_the_slow_l
     ]
     assert len(attempts) > 2 and all(s.slow_lane for s in world.sender.sent[1:])
     assert [job.slow for job in world.queue.waiting()] == [True]
+
+
+def test_a_new_endpoint_gets_the_events_made_a_minute_after_it_at_the_latest(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN the publisher has read the merchant's endpoints (none yet) for an event
+    assert world.settings_endpoint_list_seconds == 60
+    world.publish(world.payment())
+    reads = world.endpoint_store.lists
+
+    # WHEN an endpoint is registered, and events keep coming
+    issued = world.register(URL)
+    world.publish(world.payment())
+    # THEN within the minute its endpoints were read, the publisher goes on without it
+    assert world.queue.waiting() == []
+    assert world.endpoint_store.lists == reads
+    # AND from a minute after that read, every event reaches it (one read per minute)
+    world.clock.advance(60)
+    later = [world.payment() for _ in range(3)]
+    for payment in later:
+        world.publish(payment)
+    assert [job.endpoint_id for job in world.queue.waiting()] == [issued.endpoint.endpoint_id] * 3
+    assert world.endpoint_store.lists == reads + 1
+
+
+def test_an_instance_decrypts_a_secret_once_per_five_minutes_and_a_rotated_one_at_once(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN an endpoint, and three events delivered to it by one instance
+    issued = world.register(URL)
+    for _ in range(3):
+        world.publish(world.payment())
+    world.deliver_due()
+    # THEN its secret was decrypted once for the three
+    assert world.secrets.decrypted == 1
+
+    # WHEN the secret is rotated: the next delivery is signed with both at once
+    rotated = world.endpoints.rotate(MERCHANT, MERCHANT, issued.endpoint.endpoint_id)
+    world.publish(world.payment())
+    world.deliver_due()
+    last = world.sender.sent[-1]
+    for secret in (issued.secret, rotated.secret):
+        verify_signature(
+            last.body, last.headers["Paygate-Signature"], [secret], now=world.clock.now()
+        )
+    # AND five minutes on, what was kept is decrypted again
+    decrypted = world.secrets.decrypted
+    world.clock.advance(300)
+    world.publish(world.payment())
+    world.deliver_due()
+    assert world.secrets.decrypted == decrypted + 2

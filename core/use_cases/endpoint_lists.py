@@ -1,0 +1,44 @@
+"""A merchant's webhook endpoints as the event publisher sees them: read once per
+`fresh_seconds` per instance instead of on every event. Every event of a merchant read its
+endpoints (a consistent Query on one partition key), so one busy merchant's key was hot;
+now an endpoint registered receives the events made `fresh_seconds` after it at the
+latest. A deleted endpoint's jobs are dropped by the delivery worker, which reads the
+endpoint itself; a secret rotated is read there too."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from core.domain.clock import Clock
+from core.domain.webhooks import EndpointStore, WebhookEndpoint
+
+# Merchants whose endpoints an instance keeps: a few MB at most.
+KEPT_MERCHANTS = 10_000
+
+
+@dataclass
+class RecentEndpointLists:
+    store: EndpointStore
+    clock: Clock
+    fresh_seconds: float
+    _lists: OrderedDict[str, tuple[float, list[WebhookEndpoint]]] = field(
+        default_factory=OrderedDict
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, merchant_id: str) -> list[WebhookEndpoint]:
+        now = self.clock.now()
+        with self._lock:
+            held = self._lists.get(merchant_id)
+            if held is not None and held[0] > now:
+                return held[1]
+        endpoints = self.store.list(merchant_id)
+        if self.fresh_seconds > 0:
+            with self._lock:
+                self._lists[merchant_id] = (now + self.fresh_seconds, endpoints)
+                self._lists.move_to_end(merchant_id)
+                while len(self._lists) > KEPT_MERCHANTS:
+                    self._lists.popitem(last=False)
+        return endpoints
