@@ -18,6 +18,7 @@ from core.domain.payment import (
     Payment,
     PaymentStatus,
     SettlementKind,
+    VoidReason,
 )
 from core.domain.ports import QueueDepth, StalledPayment
 from core.domain.reconcile_policy import ReconcilePolicy
@@ -198,15 +199,9 @@ def test_an_authorization_held_too_long_is_voided_from_exactly_its_hold_end(
 ) -> None:
     # GIVEN a manual-capture payment authorized, its index read a second before its hold ends
     world = World(store_class=StaleIndexStore)
-    created = world.service.create_payment(MERCHANT, MERCHANT)
-    command = world.command(created.payment_id, capture_method=CaptureMethod.MANUAL)
-    world.service.submit_payment(MERCHANT, command, "req-1")
-    world.work()
-    authorized = world.store.get(created.payment_id)
-    assert authorized is not None and authorized.authorized_at is not None
-    held_until = authorized.authorized_at + AUTHORIZATION_HOLD_SECONDS
-    world.clock.advance(held_until - 1 - world.clock.now())
-    world.store.also_listed = [created.payment_id]  # type: ignore[attr-defined]
+    authorized = _authorized(world)
+    world.clock.advance(_held_until(authorized) - 1 - world.clock.now())
+    world.store.also_listed = [authorized.payment_id]  # type: ignore[attr-defined]
 
     # WHEN the reconciler runs then, and again at exactly the hold's end
     early = world.reconcile()
@@ -216,10 +211,11 @@ def test_an_authorization_held_too_long_is_voided_from_exactly_its_hold_end(
 
     # THEN only the second voids it: asked on the payment, its job queued, logged, counted
     assert (early.requeued, due.requeued) == (0, 1)
-    voided = world.store.get(created.payment_id)
+    voided = world.store.get(authorized.payment_id)
     assert voided is not None and voided.settlement is not None
     assert voided.settlement.kind is SettlementKind.VOID
-    assert [job.payment_id for job, _ in world.jobs.take()] == [created.payment_id]
+    assert voided.settlement.void_reason is VoidReason.EXPIRED
+    assert [job.payment_id for job, _ in world.jobs.take()] == [authorized.payment_id]
     line = lines_saying(no_card_data_in_output, "authorization held too long: voiding it")
     assert len(line) == 1 and _has(line[0], _line_of(authorized, "Authorized"))
     assert world.metrics.counts["AuthorizationsExpired"] == 1
@@ -228,12 +224,7 @@ def test_an_authorization_held_too_long_is_voided_from_exactly_its_hold_end(
 def test_a_capture_whose_job_waits_in_a_backlog_is_looked_at_once_it_would_have_drained() -> None:
     # GIVEN an authorized payment whose capture was asked, its job behind a backlog
     world = World()
-    created = world.service.create_payment(MERCHANT, MERCHANT)
-    command = world.command(created.payment_id, capture_method=CaptureMethod.MANUAL)
-    world.service.submit_payment(MERCHANT, command, "req-1")
-    world.work()
-    world.services.payment_operations.capture(MERCHANT, MERCHANT, created.payment_id, None, "r")
-    world.jobs.take()
+    _capture_asked(world)
     world.jobs.publish_many([PaymentJob(f"other-{n}", "req") for n in range(999)])
     _after_threshold(world)
 
@@ -244,6 +235,55 @@ def test_a_capture_whose_job_waits_in_a_backlog_is_looked_at_once_it_would_have_
     # THEN it waits for the backlog, and is not looked at again before it would have drained
     assert (report.waiting, report.requeued) == (1, 0)
     assert again.stalled == 0
+
+
+def test_a_void_the_merchant_asks_as_the_hold_ends_stands_and_nothing_expires(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN an authorization at its hold's end, voided by its merchant just as the reconciler
+    # goes to void it
+    world = World(store_class=VoidedMeanwhileStore)
+    authorized = _authorized(world)
+    world.clock.advance(_held_until(authorized) - world.clock.now())
+    void = world.services.payment_operations.void
+    assert isinstance(world.store, VoidedMeanwhileStore)
+    world.store.meanwhile = lambda: void(MERCHANT, MERCHANT, authorized.payment_id, "req-2")
+
+    # WHEN the reconciler runs
+    report = world.reconcile()
+
+    # THEN the merchant's void stands, its one job queued: no expiry is counted or logged
+    voided = world.store.get(authorized.payment_id)
+    assert voided is not None and voided.settlement is not None
+    assert voided.settlement.void_reason is VoidReason.REQUESTED
+    assert (report.requeued, report.errors) == (0, 0)
+    assert [job.payment_id for job, _ in world.jobs.take()] == [authorized.payment_id]
+    assert "AuthorizationsExpired" not in world.metrics.counts
+    assert lines_saying(no_card_data_in_output, "authorization held too long: voiding it") == []
+
+
+def test_a_capture_stuck_past_its_attempts_sends_on_call_to_the_dlq_and_is_queued_again(
+    no_card_data_in_output: Any,
+) -> None:
+    # GIVEN an authorized payment whose capture job is lost each time it is queued
+    world = World()
+    asked = _capture_asked(world)
+
+    # WHEN the reconciler finds it stalled once more than its attempts
+    reports = []
+    for _ in range(world.settings.reconcile_max_attempts + 1):
+        world.clock.advance(min(world.store._reconcile_at.values()) - world.clock.now())
+        reports.append(world.reconcile())
+        world.jobs.take()
+
+    # THEN only the last run reports it stuck, queues it again all the same, and logs one
+    # line naming the payment that sends on-call to the DLQ
+    assert [(report.stuck, report.requeued) for report in reports[-2:]] == [(0, 1), (1, 1)]
+    lines = lines_saying(
+        no_card_data_in_output,
+        "capture, void or refund stuck; queued again, less often; see the DLQ",
+    )
+    assert len(lines) == 1 and _has(lines[0], _line_of(asked, "Authorized"))
 
 
 def test_a_failure_on_one_payment_is_logged_with_its_reason(no_card_data_in_output: Any) -> None:
@@ -470,6 +510,31 @@ def _soon() -> float:
     return time.monotonic() + 30
 
 
+def _authorized(world: World) -> Payment:
+    """A manual-capture payment, authorized."""
+    created = world.service.create_payment(MERCHANT, MERCHANT)
+    command = world.command(created.payment_id, capture_method=CaptureMethod.MANUAL)
+    world.service.submit_payment(MERCHANT, command, "req-1")
+    world.work()
+    authorized = world.store.get(created.payment_id)
+    assert authorized is not None and authorized.status is PaymentStatus.AUTHORIZED
+    return authorized
+
+
+def _held_until(authorized: Payment) -> int:
+    assert authorized.authorized_at is not None
+    return authorized.authorized_at + AUTHORIZATION_HOLD_SECONDS
+
+
+def _capture_asked(world: World) -> Payment:
+    """An authorized payment whose capture was asked, its job taken off the queue."""
+    authorized = _authorized(world)
+    ops = world.services.payment_operations
+    asked = ops.capture(MERCHANT, MERCHANT, authorized.payment_id, None, "r")
+    world.jobs.take()
+    return asked
+
+
 class StaleIndexStore(InMemoryPaymentStore):
     """The in-flight index read a moment ago: it may still name payments since finished or
     gone; and one payment (`broken`) cannot be read."""
@@ -485,6 +550,20 @@ class StaleIndexStore(InMemoryPaymentStore):
         if payment_id == self.broken:
             raise BankUnavailableError("stands for any failure on one item")
         return super().get(payment_id)
+
+
+class VoidedMeanwhileStore(InMemoryPaymentStore):
+    """`meanwhile` (another writer's change) lands just before the reconciler's expiry void
+    is written, once."""
+
+    meanwhile: Callable[[], object] | None = None
+
+    def save_transition(self, before: Payment, after: Payment) -> None:
+        settlement = after.settlement
+        if settlement and settlement.void_reason is VoidReason.EXPIRED and self.meanwhile:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        super().save_transition(before, after)
 
 
 class MovingOnStore(InMemoryPaymentStore):
