@@ -240,18 +240,11 @@ class Reconciler:
             return _Action.NOTHING, None
         try:
             voided = apply_change(
-                self._payments,
-                payment,
-                lambda p: (
-                    p.asks_void(run.now, VoidReason.EXPIRED)
-                    if p.status is PaymentStatus.AUTHORIZED and p.settlement is None
-                    else None
-                ),
+                self._payments, payment, lambda p: p.asks_void(run.now, VoidReason.EXPIRED)
             )
         except PaygateError:
+            # The merchant captured or voided it meanwhile (NotCapturableError), or it is busy.
             return _Action.NOTHING, None
-        if voided.settlement is None or voided.settlement.void_reason is not VoidReason.EXPIRED:
-            return _Action.NOTHING, None  # the merchant captured or voided it meanwhile
         logger.info("authorization held too long: voiding it", extra=_log_of(payment))
         self._metrics.count("AuthorizationsExpired")
         return _Action.QUEUE, voided
