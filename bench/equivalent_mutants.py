@@ -1,7 +1,8 @@
 """Surviving mutants judged equivalent: the mutated code behaves as the original for every
 input, so no test can tell them apart. Each is keyed by mutmut's name (its ǁ written as .)
-with a fragment of its mutated line: if the code changes and the name comes to mean another
-mutant, the fragment no longer matches and `make mutate` reports that one as a survivor."""
+with a fragment of its mutated line (of the line it deletes, `deleted`, for a mutant that only
+deletes one): if the code changes and the name comes to mean another mutant, the fragment no
+longer matches and `make mutate` reports that one as a survivor."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import NamedTuple
 class Equivalent(NamedTuple):
     mutated_line: str
     reason: str
+    deleted: bool = False
 
 
 _CODEC_ALIAS = "codec names are case-insensitive aliases of the same codec"
@@ -203,6 +205,12 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.use_cases.payment_processor.x.PaymentProcessor._with_retries__mutmut_8": Equivalent(
         "if (state.outcome) or True else None",
         "tenacity calls before_sleep only after an attempt failed, so the outcome is always set",
+    ),
+    "core.use_cases.payment_processor.x.PaymentProcessor._note_failure__mutmut_25": Equivalent(
+        "max=NOTE_MAX_WAIT_SECONDS",
+        "NOTE_ATTEMPTS (5) allows 4 waits, the longest 0.05 * 2**3 plus a jitter of at most "
+        "0.05: 0.45 s, so the cap of 0.5 s (tenacity's default: 60 s) is never reached",
+        deleted=True,
     ),
     "core.use_cases.payment_processor.x.PaymentProcessor.resolve__mutmut_7": Equivalent(
         "deadline, log), None, log)",

@@ -148,9 +148,14 @@ def _judged_as(name: str) -> str:
 def equivalent(name: str, diff: str) -> Equivalent | None:
     """The recorded judgement of this survivor, if it still names the same mutation."""
     known = EQUIVALENT_MUTANTS.get(_judged_as(name))
+    if known is None:
+        return None
     lines = diff.splitlines()
-    mutated = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
-    if known and any(known.mutated_line in line for line in mutated):
+    added = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
+    deleted = [line for line in lines if line.startswith("-") and not line.startswith("---")]
+    # A mutant that only deletes a line is named by a fragment of the line it deletes.
+    mutated = ([] if added else deleted) if known.deleted else added
+    if any(known.mutated_line in line for line in mutated):
         return known
     return None
 
