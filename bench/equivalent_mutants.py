@@ -24,6 +24,10 @@ _AT_IMPORT = (
     "test_a_brand_reads_exactly_the_lengths_it_issues"
 )
 _SHORT = "it only adds or drops candidates of 11 digits or fewer, or a group already yielded alone"
+_FIRST_LETTER = (
+    "list() matches every letter it holds before it cuts the matches to its limit, and show "
+    "reads only the first match: the same letter (or none) for a limit of 1, 2, 100 or None"
+)
 _UNREACHABLE_REFUND = (
     "the message of a check no input reaches: apply_change returns the payment as written "
     "by asks_refund (the refund added) or as found holding the refund, never one without it"
@@ -153,6 +157,14 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "now is the clock's epoch seconds, so an endpoint this instance never marked (0.0 or "
         "1.0) is never seen slow past now",
     ),
+    "core.use_cases.webhook_delivery.x.WebhookDelivery.deliver__mutmut_37": Equivalent(
+        "if endpoint is None or progress is not None:",
+        "alike to every reader, not in its writes: with the endpoint there, it also ends the "
+        "delivery when the event is gone (the job names its event's own merchant): its item "
+        "expired by TTL (from its creation) before the delivery's (from its first attempt). "
+        "Nobody reads that delivery again: events_of lists deliveries under their event only, "
+        "and every later job of the event is dropped here before its progress is read",
+    ),
     "core.use_cases.webhook_delivery.x._SlowSendPlace.hold__mutmut_1": Equivalent(
         "return False",
         "_ended is set only once the send has returned, and an answer then is acted on by "
@@ -196,6 +208,20 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
         "set_exception(None)",
         "unreachable: the functions the reconciler submits (_isolated, _note_progress) catch "
         "every Exception themselves",
+    ),
+    "core.domain.dead_letters.x.DeadLetters.show__mutmut_2": Equivalent(
+        "self.list(limit=None,", _FIRST_LETTER
+    ),
+    "core.domain.dead_letters.x.DeadLetters.show__mutmut_4": Equivalent(
+        "self.list(only=LetterFilter(message_id=message_id))", _FIRST_LETTER
+    ),
+    "core.domain.dead_letters.x.DeadLetters.show__mutmut_6": Equivalent(
+        "self.list(limit=2,", _FIRST_LETTER
+    ),
+    "core.use_cases.payment_listing.x.PaymentListing.list_payments__mutmut_23": Equivalent(
+        "created_from=query.created_from or 1,",
+        "created_at is a real time (seconds since 1970): no payment is created at second 0, so "
+        "a window from 0 and one from 1 hold the same payments",
     ),
     "core.use_cases.rollout_check.x_verdict_of__mutmut_20": Equivalent(
         'get("stalled", 1)',
