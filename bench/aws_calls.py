@@ -9,7 +9,8 @@ stream, one get.
 Reported apart: the simulated bank's ledger and switches (a real bank is not on our AWS
 bill), the authorizer's merchant lookup (API Gateway caches it for 5 minutes per key) and
 what a function instance does once (a day): the digest keys' derivation, make-payment's
-read of the day's card public key, the worker's read and KMS unwrap of its private key.
+read of the day's card public key, the worker's read and KMS unwrap of its private key,
+the delivery worker's KMS decrypt of an endpoint's secret.
 SQS receive/delete are Lambda's event source mapping's, not our code's: not counted here.
 """
 
@@ -93,9 +94,11 @@ def _derives_a_key(params: dict[str, Any]) -> bool:
 
 
 def _unwraps_a_card_key(params: dict[str, Any]) -> bool:
-    """The worker's KMS Decrypt of a card key pair's private key: once per day and instance
-    (core/adapters/hpke_card_vault.py)."""
-    return EPOCH_CONTEXT_KEY in (params.get("EncryptionContext") or {})
+    """A KMS Decrypt an instance keeps the answer of: a card key pair's private key (once
+    per day and worker instance, core/adapters/hpke_card_vault.py), or an endpoint's
+    signing secret (once per delivery instance, KmsSecretVault)."""
+    context = params.get("EncryptionContext") or {}
+    return EPOCH_CONTEXT_KEY in context or "endpointId" in context
 
 
 BENCH_STAGE = ApiStage(api_id="bench", stage="bench")

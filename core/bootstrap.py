@@ -402,13 +402,12 @@ class Services:
 
     @component
     def webhook_delivery(self) -> WebhookDelivery:
-        from core.use_cases.opened_secrets import OpenedSecrets
         from core.use_cases.webhook_delivery import WebhookDelivery
 
         return WebhookDelivery(
             events=self.events,
             endpoints=self.webhook_endpoints,
-            vault=OpenedSecrets(self.webhook_secrets, self.clock),
+            vault=self.webhook_secrets,
             sender=self.webhook_sender,
             deliveries=self.deliveries,
             clock=self.clock,

@@ -727,13 +727,11 @@ class InMemorySecretVault:
 
     def __init__(self) -> None:
         self._cipher = _LocalCipher(b"in-memory webhook secrets")
-        self.decrypted = 0
 
     def encrypt(self, secret: str, *, merchant_id: str, endpoint_id: str) -> bytes:
         return self._cipher.seal(secret.encode(), f"{merchant_id}|{endpoint_id}".encode())
 
     def decrypt(self, ciphertext: bytes, *, merchant_id: str, endpoint_id: str) -> str:
-        self.decrypted += 1
         return self._cipher.open(ciphertext, f"{merchant_id}|{endpoint_id}".encode()).decode()
 
 

@@ -602,31 +602,3 @@ def test_a_new_endpoint_gets_the_events_made_a_minute_after_it_at_the_latest(
         world.publish(payment)
     assert [job.endpoint_id for job in world.queue.waiting()] == [issued.endpoint.endpoint_id] * 3
     assert world.endpoint_store.lists == reads + 1
-
-
-def test_an_instance_decrypts_a_secret_once_per_five_minutes_and_a_rotated_one_at_once(
-    world: WebhookWorld,
-) -> None:
-    # GIVEN an endpoint, and three events delivered to it by one instance
-    issued = world.register(URL)
-    for _ in range(3):
-        world.publish(world.payment())
-    world.deliver_due()
-    # THEN its secret was decrypted once for the three
-    assert world.secrets.decrypted == 1
-
-    # WHEN the secret is rotated: the next delivery is signed with both at once
-    rotated = world.endpoints.rotate(MERCHANT, MERCHANT, issued.endpoint.endpoint_id)
-    world.publish(world.payment())
-    world.deliver_due()
-    last = world.sender.sent[-1]
-    for secret in (issued.secret, rotated.secret):
-        verify_signature(
-            last.body, last.headers["Paygate-Signature"], [secret], now=world.clock.now()
-        )
-    # AND five minutes on, what was kept is decrypted again
-    decrypted = world.secrets.decrypted
-    world.clock.advance(300)
-    world.publish(world.payment())
-    world.deliver_due()
-    assert world.secrets.decrypted == decrypted + 2
