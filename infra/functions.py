@@ -368,7 +368,7 @@ class Functions(Construct):
         access.table(route[LIST_PAYMENT_EVENTS], events, ["Query"])
         # Which endpoints are still there: a delivery to a removed one is shown as ended.
         access.table(route[LIST_PAYMENT_EVENTS], endpoints, ["Query"])
-        access.table(self.event_publisher, events, ["PutItem", "GetItem", "UpdateItem"])
+        access.table(self.event_publisher, events, ["BatchWriteItem"])
         access.table(self.event_publisher, endpoints, ["Query"])
         access.send_jobs(self.event_publisher, messaging.deliveries)
         # A job for an endpoint marked slow goes straight to the slow lane.

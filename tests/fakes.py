@@ -562,35 +562,30 @@ class _DeliveryItem:
 
 
 class InMemoryEventStore:
-    """EventStore on dicts, with DynamoEventStore's conditions: an event is added once; an
-    attempt is recorded only over an older one of its chain or an older chain (a repeat
-    job's write is refused); a delivery is ended only while retrying in the job's chain or
-    an older one; a follow-up is marked queued only for the attempt recorded last."""
+    """EventStore on dicts, with DynamoEventStore's conditions: an event is one item, however
+    often it is stored; an attempt is recorded only over an older one of its chain or an
+    older chain (a repeat job's write is refused); a delivery is ended only while retrying
+    in the job's chain or an older one; a follow-up is marked queued only for the attempt
+    recorded last."""
 
     def __init__(self) -> None:
         self._events: dict[str, StoredEvent] = {}
         self._deliveries: dict[tuple[str, str], _DeliveryItem] = {}
 
-    def add(self, event: WebhookEvent, body: str) -> bool:
-        if event.id in self._events:
-            return False
-        self._events[event.id] = StoredEvent(
-            event.id,
-            event.type,
-            event.created,
-            event.payment_id,
-            event.merchant_id,
-            event.version,
-            body,
-        )
-        return True
+    def put_all(self, events: Sequence[tuple[WebhookEvent, str]]) -> None:
+        for event, body in events:
+            self._events[event.id] = StoredEvent(
+                event.id,
+                event.type,
+                event.created,
+                event.payment_id,
+                event.merchant_id,
+                event.version,
+                body,
+            )
 
     def get(self, event_id: str) -> StoredEvent | None:
         return self._events.get(event_id)
-
-    def mark_queued(self, event_id: str) -> None:
-        if event_id in self._events:
-            self._events[event_id] = replace(self._events[event_id], queued=True)
 
     def get_for_delivery(
         self, event_id: str, endpoint_id: str

@@ -1,9 +1,9 @@
 """The payments table's stream -> webhook events (the transactional outbox). Each record is
 a write that happened; a status it reached becomes one event (core/use_cases/
-webhook_events.py). Records are handled in order, and the first that fails is reported
-with everything after it (`batchItemFailures` by sequence number), as Lambda requires of
-a stream: the event source bisects and retries, then sends what still fails to its
-on-failure destination.
+webhook_events.py). The batch's events are published together. A record that cannot be
+read is reported with everything after it (`batchItemFailures` by sequence number), the
+events before it published; if publishing fails, the whole batch is reported. Lambda then
+bisects and retries, and sends what still fails to the on-failure destination.
 
 Stream images hold the card ciphertext: it is dropped before anything else is read, and
 nothing of an image is ever logged."""
@@ -34,20 +34,35 @@ def event_of(record: dict[str, Any], deps: Services) -> WebhookEvent | None:
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext, deps: Services) -> dict[str, Any]:
     records = event.get("Records", [])
+    made: list[WebhookEvent] = []
+    unread: str | None = None
     for record in records:
-        sequence = (record.get("dynamodb") or {}).get("SequenceNumber")
         try:
-            made = event_of(record, deps)
-            if made is not None:
-                deps.event_publisher.publish(made)
+            found = event_of(record, deps)
         except Exception as error:
-            recorder.count_failure("EventPublishFailures", own=is_own_failure(error))
-            logger.warning(
-                "stream record failed; it and the records after it are retried",
-                extra={"sequenceNumber": sequence, "errorType": type(error).__name__},
+            unread = _sequence(record)
+            _failed(
+                "stream record unreadable; it and the records after it are retried", unread, error
             )
-            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
-    return {"batchItemFailures": []}
+            break
+        if found is not None:
+            made.append(found)
+    try:
+        deps.event_publisher.publish_all(made)
+    except Exception as error:
+        first = _sequence(records[0])
+        _failed("events not published; the batch is retried", first, error)
+        return {"batchItemFailures": [{"itemIdentifier": first}]}
+    return {"batchItemFailures": [{"itemIdentifier": unread}] if unread else []}
+
+
+def _sequence(record: dict[str, Any]) -> str | None:
+    return (record.get("dynamodb") or {}).get("SequenceNumber")
+
+
+def _failed(message: str, sequence: str | None, error: Exception) -> None:
+    recorder.count_failure("EventPublishFailures", own=is_own_failure(error))
+    logger.warning(message, extra={"sequenceNumber": sequence, "errorType": type(error).__name__})
 
 
 lambda_handler = with_process_services(handle, primes="event_publisher")

@@ -312,7 +312,6 @@ class StoredEvent:
     version: int
     # The exact bytes every delivery of it sends (and signs).
     body: str
-    queued: bool = False
     deliveries: tuple[Delivery, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
@@ -321,9 +320,13 @@ class StoredEvent:
 
 
 class EventStore(Protocol):
-    def add(self, event: WebhookEvent, body: str) -> bool: ...
+    def put_all(self, events: Sequence[tuple[WebhookEvent, str]]) -> None:
+        """Store each event with the body every delivery of it sends, in as few requests as
+        the store allows. An event stored again (its stream record handed over twice) is
+        the same one event; its deliveries are entries of their own, untouched."""
+        ...
+
     def get(self, event_id: str) -> StoredEvent | None: ...
-    def mark_queued(self, event_id: str) -> None: ...
     def get_for_delivery(
         self, event_id: str, endpoint_id: str
     ) -> tuple[StoredEvent | None, DeliveryProgress | None]: ...

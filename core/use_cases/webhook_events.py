@@ -1,11 +1,19 @@
 """Webhook events from the payments table's stream (the transactional outbox): a status
 write that happened makes exactly one event, whatever crashes or duplicates the stream
-delivers; a write that did not happen (a lost race) makes none. Each event is stored once
-and handed to every endpoint of its merchant that wants its type."""
+delivers; a write that did not happen (a lost race) makes none. Each event is stored (the
+same item however often its record comes) and handed to every endpoint of its merchant
+that wants its type.
+
+A stream batch's events are stored together (a request per 25) and their delivery jobs
+queued together (a request per 10), then the batch is done. A batch handed over again (a
+crash, a failed request) stores and queues its events again: the event is the same item,
+and a delivery job repeated is recognized by the delivery's own entry (webhook_delivery.py:
+sent once, or "delivered already")."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.domain.clock import Clock
@@ -37,14 +45,12 @@ class EventPublisher:
             self.endpoints, self.clock, self.endpoint_list_seconds
         )
 
-    def publish(self, event: WebhookEvent) -> None:
-        """Idempotent on the event id: a repeat of a record already handed on does nothing;
-        a repeat of one that crashed before being handed on is handed on (again)."""
-        if not self.events.add(event, event_body(event)):
-            stored = self.events.get(event.id)
-            if stored is not None and stored.queued:
-                self.metrics.count("WebhookEventRepeats")
-                return
+    def publish_all(self, events: Sequence[WebhookEvent]) -> None:
+        """Store the events, then queue a delivery job per endpoint that wants each; raises
+        if either fails (the caller hands the whole batch over again)."""
+        if not events:
+            return
+        self.events.put_all([(event, event_body(event)) for event in events])
         now = self.clock.now()
         # An endpoint marked slow gets its job in the slow lane straight away.
         jobs = [
@@ -56,12 +62,10 @@ class EventPublisher:
                 due_at=now,
                 slow=endpoint.in_slow_lane(now),
             )
+            for event in events
             for endpoint in self._endpoint_lists.of(event.merchant_id)
             if endpoint.wants(event.type)
         ]
         if jobs:
-            # Marked only when something was queued: a merchant without endpoints costs
-            # the event's write and one query.
             self.deliveries.publish(jobs, now)
-            self.events.mark_queued(event.id)
-        self.metrics.count("WebhookEvents")
+        self.metrics.count("WebhookEvents", len(events))

@@ -99,27 +99,37 @@ def failed(at: float = NOW) -> Attempt:
     return Attempt(at=at, milliseconds=12, status=500)
 
 
-def test_an_event_is_added_once_and_read_back_with_its_exact_body(events: Any) -> None:
+def test_an_event_stored_again_is_one_event_read_back_with_its_exact_body(events: Any) -> None:
     event = an_event()
 
-    assert events.add(event, '{"id":"exact"}') is True
-    assert events.add(event, '{"id":"other"}') is False
+    events.put_all([(event, '{"id":"exact"}')])
+    events.put_all([(event, '{"id":"exact"}'), (event, '{"id":"exact"}')])
 
     stored = events.get(event.id)
-    assert (stored.body, stored.type, stored.version, stored.queued) == (
-        '{"id":"exact"}',
-        "payment.accepted",
-        2,
-        False,
-    )
-    events.mark_queued(event.id)
-    assert events.get(event.id).queued is True
+    assert (stored.body, stored.type, stored.version) == ('{"id":"exact"}', "payment.accepted", 2)
+    assert [e.event_id for e in events.events_of(event.payment_id)] == [event.id]
     assert events.get(event_id(str(uuid.uuid4()), 2)) is None
+
+
+def test_a_batch_of_events_larger_than_a_request_is_stored_whole(events: Any) -> None:
+    # GIVEN a stream batch's 60 events (more than the 25 a BatchWriteItem takes)
+    batch = [an_event(version=v, payment_id=f"pay_{v % 7}") for v in range(1, 61)]
+
+    events.put_all([(event, f'{{"v":{event.version}}}') for event in batch])
+
+    for event in batch:
+        assert events.get(event.id).body == f'{{"v":{event.version}}}'
+    # AND an event's delivery entries are untouched by the event stored again
+    first = batch[0]
+    assert events.record_attempt(a_job(first), "https://h.example", failed(), "retrying")
+    events.put_all([(first, '{"v":1}')])
+    (stored,) = [e for e in events.events_of(first.payment_id) if e.event_id == first.id]
+    assert [d.state for d in stored.deliveries] == ["retrying"]
 
 
 def test_an_attempt_is_recorded_once_and_never_over_a_later_one(events: Any) -> None:
     event = an_event()
-    events.add(event, "{}")
+    events.put_all([(event, "{}")])
     first = a_job(event)
     second = first.retry_at(NOW + 60, NOW, slow=False)
 
@@ -141,7 +151,7 @@ def test_an_attempt_is_recorded_once_and_never_over_a_later_one(events: Any) -> 
 
 def test_a_newer_chain_supersedes_an_older_one(events: Any) -> None:
     event = an_event()
-    events.add(event, "{}")
+    events.put_all([(event, "{}")])
     old = a_job(event, attempt=5)
     replay = DeliveryJob.replayed(event.id, "we_1", MERCHANT, NOW + 10, replay=True)
 
@@ -157,7 +167,7 @@ def test_a_newer_chain_supersedes_an_older_one(events: Any) -> None:
 
 def test_a_follow_up_is_marked_queued_only_for_the_attempt_recorded_last(events: Any) -> None:
     event = an_event()
-    events.add(event, "{}")
+    events.put_all([(event, "{}")])
     first = a_job(event)
     second = first.retry_at(NOW + 60, NOW, slow=False)
     events.record_attempt(
@@ -176,7 +186,7 @@ def test_a_follow_up_is_marked_queued_only_for_the_attempt_recorded_last(events:
 
 def test_a_delivered_attempt_has_no_follow_up(events: Any) -> None:
     event = an_event()
-    events.add(event, "{}")
+    events.put_all([(event, "{}")])
 
     ok = Attempt(at=NOW, milliseconds=5, status=204)
     events.record_attempt(a_job(event), "https://a.example/h", ok, DeliveryState.DELIVERED)
@@ -187,7 +197,7 @@ def test_a_delivered_attempt_has_no_follow_up(events: Any) -> None:
 
 def test_only_a_retrying_delivery_of_the_jobs_chain_or_older_is_ended(events: Any) -> None:
     event = an_event()
-    events.add(event, "{}")
+    events.put_all([(event, "{}")])
     job, other = a_job(event, "we_1"), a_job(event, "we_2")
     events.record_attempt(job, "https://a.example/h", failed(), "retrying", next_at=NOW + 60)
     ok = Attempt(at=NOW, milliseconds=5, status=200)
@@ -212,7 +222,7 @@ def test_a_payments_events_come_oldest_first_with_their_own_deliveries(events: A
     later, earlier = an_event(payment_id, 3), an_event(payment_id, 2)
     elsewhere = an_event()
     for event in (later, earlier, elsewhere):
-        events.add(event, "{}")
+        events.put_all([(event, "{}")])
     events.record_attempt(a_job(later, "we_b"), "https://b.example/h", failed(), "retrying")
     events.record_attempt(a_job(later, "we_a"), "https://a.example/h", failed(), "retrying")
     events.record_attempt(a_job(elsewhere), "https://a.example/h", failed(), "retrying")
@@ -230,7 +240,7 @@ def test_events_since_a_time_are_those_created_in_the_window(events: Any) -> Non
     inside = [an_event(created=NOW - 3600), an_event(created=NOW)]
     outside = [an_event(created=NOW - 3 * 86400), an_event(created=NOW + 3600)]
     for event in inside + outside:
-        events.add(event, "{}")
+        events.put_all([(event, "{}")])
 
     assert set(events.event_ids_since(NOW - 7200, NOW)) == {e.id for e in inside}
 

@@ -162,7 +162,7 @@ def test_webhooks_replay_since_a_time_delivers_each_event_again(
     )
     for n, created in enumerate((now - 7200, now - 600, now - 60)):
         event = WebhookEvent("payment.accepted", created, f"p-{n}", "ada", 3, {"status": "A"})
-        world.services.events.add(event, json.dumps(event.to_json()))
+        world.services.events.put_all([(event, json.dumps(event.to_json()))])
     cli = ["--stack", stack, "--region", REGION, "webhooks", "replay"]
 
     dry = CliRunner().invoke(app, [*cli, "--since", "1h", "--dry-run"])

@@ -152,16 +152,16 @@ class Webhooks:
 
     # The actors
     def publisher_reads(self) -> None:
-        """One invocation on the stream's shard: a batch from the checkpoint, in order; the
-        first record that fails ends it, to be handed over again (with the rest)."""
+        """One invocation on the stream's shard: a batch from the checkpoint, its events
+        published together; if that fails, the whole batch is handed over again."""
         batch = self.stream.records[self.checkpoint : self.checkpoint + MAX_STREAM_BATCH]
-        for record in batch:
-            event = event_of_write(record.old, record.new)
-            if not self.publish_first_then_commit:
-                self.checkpoint = record.sequence + 1
-            if event is not None:
-                self.publisher.publish(event)
-            self.checkpoint = record.sequence + 1
+        if not batch:
+            return
+        events = [event_of_write(record.old, record.new) for record in batch]
+        if not self.publish_first_then_commit:
+            self.checkpoint = batch[-1].sequence + 1
+        self.publisher.publish_all([event for event in events if event is not None])
+        self.checkpoint = batch[-1].sequence + 1
 
     def deliverer_polls(self, lane: str, duplicate_rate: float) -> None:
         """One delivery instance's batch of a lane; now and then SQS hands a message over to

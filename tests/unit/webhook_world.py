@@ -95,7 +95,7 @@ class WebhookWorld:
             version=payment.version,
             data=PaymentView.of(payment).to_json(),
         )
-        self.publisher.publish(event)
+        self.publisher.publish_all([event])
         return event
 
     def deliver_due(self) -> None:
