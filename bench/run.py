@@ -105,7 +105,8 @@ def render(results: dict[str, Any]) -> str:
         "invocation builds (composition root, boto3 clients) vs. importing boto3 and creating "
         "the same clients. With SnapStart (a prod stage's API functions) Lambda runs this "
         "when a version is published and snapshots it; a cold start restores the snapshot, "
-        "so this work is not on it (its restore time cannot be measured off AWS).",
+        "so this work is not on it (its restore time cannot be measured off AWS). Met: "
+        "within the target, or started from a snapshot in prod.",
         "",
         "| entry point | entry (ms) | floor (ms) | ratio | target | met | SnapStart in prod |",
         "| --- | ---: | ---: | ---: | ---: | --- | --- |",
@@ -113,7 +114,8 @@ def render(results: dict[str, Any]) -> str:
     for name, row in results["cold_start"].items():
         lines.append(
             f"| {name} | {row['entry_ms']} | {row['floor_ms']} | {row['ratio']}x | "
-            f"<= {COLD_START_TARGET}x | {_mark(row['ratio'] <= COLD_START_TARGET)} | "
+            f"<= {COLD_START_TARGET}x | "
+            f"{_mark(row['ratio'] <= COLD_START_TARGET or bool(row.get('snap_start_in_prod')))} | "
             f"{'yes' if row.get('snap_start_in_prod') else 'no'} |"
         )
     calls = results["aws_calls"]

@@ -32,8 +32,8 @@ class Route:
     # The HTTP statuses it may answer besides its success (their failCodes come from the
     # one error table, handlers/http_errors.py).
     errors: tuple[int, ...]
-    # Started from a SnapStart snapshot where a stage has it (infra/stages.py): the payment
-    # routes, called on every payment; not the webhook settings, called now and then.
+    # Started from a SnapStart snapshot where a stage has it (infra/stages.py): every route,
+    # the webhook settings too (called now and then, so nearly every call is a cold start).
     snap_start: bool = True
 
     @property
@@ -124,7 +124,6 @@ CREATE_WEBHOOK_ENDPOINT = Route(
     "CreateWebhookEndpoint",
     _ENDPOINTS_USE_CASE,
     (*_POST_ERRORS, 409),
-    snap_start=False,
 )
 LIST_WEBHOOK_ENDPOINTS = Route(
     "GET",
@@ -133,7 +132,6 @@ LIST_WEBHOOK_ENDPOINTS = Route(
     "ListWebhookEndpoints",
     _ENDPOINTS_USE_CASE,
     _GET_ERRORS,
-    snap_start=False,
 )
 DELETE_WEBHOOK_ENDPOINT = Route(
     "DELETE",
@@ -142,7 +140,6 @@ DELETE_WEBHOOK_ENDPOINT = Route(
     "DeleteWebhookEndpoint",
     _ENDPOINTS_USE_CASE,
     (*_GET_ERRORS, 404, 409),
-    snap_start=False,
 )
 ROTATE_WEBHOOK_SECRET = Route(
     "POST",
@@ -151,7 +148,6 @@ ROTATE_WEBHOOK_SECRET = Route(
     "RotateWebhookSecret",
     _ENDPOINTS_USE_CASE,
     (*_POST_ERRORS, 404, 409),
-    snap_start=False,
 )
 LIST_PAYMENT_EVENTS = Route(
     "GET",
@@ -160,7 +156,6 @@ LIST_PAYMENT_EVENTS = Route(
     "ListPaymentEvents",
     _ENDPOINTS_USE_CASE,
     (*_GET_ERRORS, 404),
-    snap_start=False,
 )
 WEBHOOK_ROUTES = (
     CREATE_WEBHOOK_ENDPOINT,

@@ -1,7 +1,9 @@
 """Card data encrypted with HPKE (RFC 9180, as `cryptography` implements it): DHKEM(X25519,
 HKDF-SHA256), HKDF-SHA256 and AES-256-GCM, to the public key of an epoch (core/domain/
 card_keys.py). The HPKE info names the payment and the merchant, so a ciphertext moved to
-another payment, or merchant, does not decrypt.
+another payment, or merchant, does not decrypt; it also enters HPKE's key schedule, so each
+payment's AEAD key and nonce are its own even if two make-payment instances restored from
+one SnapStart snapshot drew the same ephemeral key.
 
 make-payment needs a public key a day (one read per instance); the worker one KMS Decrypt
 per epoch and instance, to unwrap the private key. A ciphertext says its epoch:

@@ -215,8 +215,8 @@ def test_prod_starts_the_apis_functions_from_a_snapshot(
         for route, function in synth_prod.stack.functions.for_route.items()
         if route.snap_start
     }
-    # the payment routes: create, make, get, list; capture, void, refund
-    assert len(api) == 7
+    # every route: create, make, get, list; capture, void, refund; the webhook settings' 5
+    assert len(api) == 12
     assert snap_started(synth_prod) == api
     assert snap_started(synth) == set()
 
