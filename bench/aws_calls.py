@@ -48,6 +48,11 @@ from handlers import authorizer, create_payment, get_payment, make_payment, paym
 from workers import event_publisher, payment_worker, webhook_delivery
 
 TARGET_CALLS = 8
+TARGET_CALLS_WITH_AN_ENDPOINT = 16
+# KMS requests per payment in steady state (what an instance asks once a day is not per
+# payment), and the monthly cost of a million payments without an endpoint (USD).
+TARGET_KMS_PER_PAYMENT = 0.01
+TARGET_COST_PER_MILLION = 22.0
 # us-east-1 on-demand list prices (USD) as published in 2026-11; check the pricing pages.
 PRICES = {
     "api_gateway_rest_per_million": 3.50,
@@ -277,6 +282,16 @@ def _drain(services: Services, counter: CallCounter, queue: str, phase: str) -> 
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _kms_per_payment(summary: dict[str, Any]) -> int:
+    return sum(
+        count
+        for phase, operations in summary["by_phase"].items()
+        if phase not in _NOT_COUNTED
+        for operation, count in operations.items()
+        if operation.startswith("kms:")
+    )
+
+
 def _summarize(calls: Counter[str], per: str = "per_payment") -> dict[str, Any]:
     by_phase: dict[str, dict[str, int]] = {}
     for key, count in calls.items():
@@ -379,6 +394,10 @@ def measure() -> dict[str, Any]:
             _refund(services, counter, payment_id, events)
             results["refund"] = _summarize(counter.calls, per="per_refund")
     results["target"] = TARGET_CALLS
+    results["target_with_an_endpoint"] = TARGET_CALLS_WITH_AN_ENDPOINT
+    results["kms_per_payment"] = _kms_per_payment(results["accepted"])
+    results["target_kms_per_payment"] = TARGET_KMS_PER_PAYMENT
+    results["target_cost_per_million"] = TARGET_COST_PER_MILLION
     results["monthly_cost_per_million_payments"] = monthly_cost(results["accepted"])
     results["monthly_cost_per_million_payments_with_a_webhook"] = monthly_cost(
         results["accepted_with_a_webhook"],
