@@ -53,8 +53,15 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.cards.x_passes_luhn__mutmut_20": Equivalent(
         "total -= value", "a sum is a multiple of 10 exactly when its negation is"
     ),
-    "core.domain.submission.x.RequestDigests.digested__mutmut_47": Equivalent(
+    "core.domain.submission.x.RequestDigests.digested__mutmut_42": Equivalent(
         'encode("UTF-8")', _CODEC_ALIAS
+    ),
+    "core.use_cases.card_key_upkeep.x.CardKeyUpkeep.__init____mutmut_6": Equivalent(
+        'float("-INF")', 'float() reads "-INF" as minus infinity too'
+    ),
+    "core.use_cases.endpoint_lists.x.RecentEndpointLists.of__mutmut_11": Equivalent(
+        "self.fresh_seconds >= 0",
+        "with 0 s a list is kept already expired: every call reads the store either way",
     ),
     "core.domain.webhook_signature.x_verify_signature__mutmut_16": Equivalent(
         'float("INF")', 'float() reads "INF" as infinity too'

@@ -23,6 +23,7 @@ class RecentEndpointLists:
     store: EndpointStore
     clock: Clock
     fresh_seconds: float
+    kept_merchants: int = KEPT_MERCHANTS
     _lists: OrderedDict[str, tuple[float, list[WebhookEndpoint]]] = field(
         default_factory=OrderedDict
     )
@@ -39,6 +40,6 @@ class RecentEndpointLists:
             with self._lock:
                 self._lists[merchant_id] = (now + self.fresh_seconds, endpoints)
                 self._lists.move_to_end(merchant_id)
-                while len(self._lists) > KEPT_MERCHANTS:
+                while len(self._lists) > self.kept_merchants:
                     self._lists.popitem(last=False)
         return endpoints

@@ -76,6 +76,17 @@ def test_a_merchant_without_endpoints_costs_no_job(world: WebhookWorld) -> None:
     assert world.queue.waiting() == [] and world.metrics.counts["WebhookEvents"] == 1
 
 
+def test_a_stream_batchs_events_are_stored_and_counted_together(world: WebhookWorld) -> None:
+    issued = world.register(URL)
+    events = [world.event_of(world.payment()) for _ in range(3)]
+
+    world.publisher.publish_all(events)
+
+    assert [world.event_store.get(e.id) is not None for e in events] == [True] * 3
+    assert [j.endpoint_id for j in world.queue.waiting()] == [issued.endpoint.endpoint_id] * 3
+    assert world.metrics.counts["WebhookEvents"] == 3
+
+
 def test_a_repeated_stream_record_makes_one_event_and_one_delivery(world: WebhookWorld) -> None:
     world.register(URL)
     payment = world.payment()

@@ -87,7 +87,14 @@ class WebhookWorld:
     def publish(self, payment: Payment) -> WebhookEvent:
         """The event of the payment's status, made and published as the stream's
         (workers/event_publisher.py)."""
-        event = WebhookEvent(
+        event = self.event_of(payment)
+        self.publisher.publish_all([event])
+        return event
+
+    @staticmethod
+    def event_of(payment: Payment) -> WebhookEvent:
+        """The event of the payment's status, as the stream's record of it makes."""
+        return WebhookEvent(
             type=EVENT_TYPES[payment.status],
             created=payment.updated_at,
             payment_id=payment.payment_id,
@@ -95,8 +102,6 @@ class WebhookWorld:
             version=payment.version,
             data=PaymentView.of(payment).to_json(),
         )
-        self.publisher.publish_all([event])
-        return event
 
     def deliver_due(self) -> None:
         """Every job visible now on either lane, each deleted once handled (a job whose run
