@@ -173,7 +173,9 @@ class Services:
         from core.adapters.kms_card_vault import KmsCardVault
 
         kms = KmsCardVault(self.clients.kms, self.settings.card_key_id)
-        return HpkeCardVault(self.card_keyring, self.clock, kms, self.metrics)
+        return HpkeCardVault(
+            self.card_keyring, self.clock, kms, self.metrics, seals=self.settings.card_format == 2
+        )
 
     @component
     def card_keyring(self) -> DynamoCardKeyring:
@@ -199,7 +201,11 @@ class Services:
         from core.domain.submission import RequestDigests
 
         key = KmsMac(self.clients.kms, self.settings.card_digest_key_id)
-        return RequestDigests(DerivedKeyMac(key, REQUEST_DIGEST_LABEL), earlier=key)
+        return RequestDigests(
+            DerivedKeyMac(key, REQUEST_DIGEST_LABEL),
+            earlier=key,
+            writes_bare=self.settings.card_format == 1,
+        )
 
     @component
     def cursors(self) -> CursorSealer:

@@ -51,6 +51,11 @@ class Settings:
     deliveries_dlq_url: str = _setting(EnvVar.DELIVERIES_DLQ_URL)
     slow_deliveries_queue_url: str = _setting(EnvVar.SLOW_DELIVERIES_QUEUE_URL)
     webhook_secret_key_id: str = _setting(EnvVar.WEBHOOK_SECRET_KEY_ID)
+    # What make-payment writes: 2, the card sealed to the day's key pair and the request
+    # digest keyed per instance (no KMS request); 1, both by KMS per request, as releases
+    # before 2026-12 wrote them. Both are always read. 1 is the first step of an upgrade
+    # from such a release (docs/deploy.md, Upgrading): its versions read only format 1.
+    card_format: int = _setting(EnvVar.CARD_FORMAT, 2, minimum=1, maximum=2)
     # Webhooks to loopback addresses over http: the local stack's `paygate listen` only.
     webhooks_allow_loopback: int = _setting(EnvVar.WEBHOOKS_ALLOW_LOOPBACK, 0, minimum=0, maximum=1)
     # How long the event publisher uses a merchant's endpoints as read, per instance: a new

@@ -159,13 +159,13 @@ def answer_idempotently(
     request_fingerprint: str,
     answer: Callable[[Claim | None], Response[str]],
     sealed: bool = False,
-    earlier_fingerprint: Callable[[], str] | None = None,
+    same_request: Callable[[str], bool] | None = None,
 ) -> Response[str]:
     """Honour an `Idempotency-Key` header: replay the first answer for the same request.
     `answer` gets the key's claim (None without a key) to derive its work from. `sealed`:
     the answer shows a secret, so it is kept encrypted (core/adapters/kms_sealed_answers.py).
-    `earlier_fingerprint`: the request's fingerprint as an earlier release made it, tried
-    when the key is held for another fingerprint (SubmitCard.earlier_digest)."""
+    `same_request`: whether a fingerprint the key is held for is this request's in another
+    format (SubmitCard.repeats); then the key is this request's."""
     key = _single_header(app, IDEMPOTENCY_HEADER)
     if key is None:
         return answer(None)
@@ -174,10 +174,10 @@ def answer_idempotently(
     check_key(key)
     try:
         held = store.begin(merchant_id, route, key, request_fingerprint)
-    except IdempotencyKeyReusedError:
-        if earlier_fingerprint is None:
+    except IdempotencyKeyReusedError as reused:
+        if same_request is None or not same_request(reused.held_request):
             raise
-        held = store.begin(merchant_id, route, key, earlier_fingerprint())
+        held = store.begin(merchant_id, route, key, reused.held_request)
     scope = {"merchant_id": merchant_id, "route": route}
     if isinstance(held, StoredAnswer):
         metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)

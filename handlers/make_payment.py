@@ -61,7 +61,7 @@ def make_payment() -> Any:
         route="make-payment",
         merchant_id=caller,
         request_fingerprint=command.digest,
-        earlier_fingerprint=command.earlier_digest,
+        same_request=command.repeats,
         answer=answer,
     )
 

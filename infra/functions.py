@@ -19,7 +19,7 @@ from core.resources import (
     WORKER_TIMEOUT_SECONDS,
     EnvVar,
 )
-from core.settings import default_of
+from core.settings import default_of, tunable
 from handlers.routes import (
     CREATE_PAYMENT,
     CREATE_WEBHOOK_ENDPOINT,
@@ -40,6 +40,8 @@ from infra.scaling import RECONCILER_CONCURRENCY, Scaling
 from infra.stages import StageProfile
 from infra.storage import Storage
 
+# CDK context: what make-payment writes (core/settings.py card_format; docs/deploy.md).
+CARD_FORMAT = "cardFormat"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # What every caller invokes (API Gateway, the authorizer, the event source, the schedule):
 # a published version, which a prod stage's CodeDeploy canary shifts (infra/rollouts.py).
@@ -207,7 +209,9 @@ class LambdaFactory:
         return function
 
 
-def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling) -> dict[str, str]:
+def lambda_environment(
+    storage: Storage, messaging: Messaging, scaling: Scaling, card_format: int
+) -> dict[str, str]:
     """The Settings every function reads (core/settings.py), by the shared variable names."""
     environment = {
         EnvVar.PAYMENTS_TABLE: storage.payments.table_name,
@@ -228,6 +232,7 @@ def lambda_environment(storage: Storage, messaging: Messaging, scaling: Scaling)
         EnvVar.SLOW_DELIVERIES_QUEUE_URL: messaging.slow_deliveries.queue_url,
         EnvVar.WEBHOOK_SECRET_KEY_ID: storage.webhook_secret_key.key_arn,
         EnvVar.PAYMENT_TTL_SECONDS: str(default_of("payment_ttl_seconds")),
+        EnvVar.CARD_FORMAT: str(card_format),
         **scaling.environment(),
     }
     return {str(name): value for name, value in environment.items()}
@@ -251,7 +256,12 @@ class Functions(Construct):
             self,
             prefix=prefix,
             code=code,
-            environment=lambda_environment(storage, messaging, scaling),
+            environment=lambda_environment(
+                storage,
+                messaging,
+                scaling,
+                tunable("card_format", self.node.try_get_context(CARD_FORMAT)),
+            ),
             logs_key=storage.logs_key,
             stage=stage,
         )

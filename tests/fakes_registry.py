@@ -61,7 +61,8 @@ class InMemoryIdempotencyStore:
             return Claim(held.claim_id)
         if held.request != request:
             raise IdempotencyKeyReusedError(
-                "this Idempotency-Key was used with a different request"
+                "this Idempotency-Key was used with a different request",
+                held_request=held.request,
             )
         if held.answer is not None:
             return held.answer

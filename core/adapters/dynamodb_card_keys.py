@@ -27,14 +27,18 @@ class DynamoCardKeyring:
         self._kms = kms
         self._key_id = card_key_id
 
-    def _item(self, epoch: str, attribute: str) -> dict[str, Any] | None:
+    def _item(self, epoch: str, attribute: str, now: float | None = None) -> dict[str, Any] | None:
+        """The item's `attribute`; None if there is none, or (given `now`) it is past its
+        retention, which DynamoDB's TTL enforces only days later."""
         item = self._dynamodb.get_item(
             TableName=self._table,
             Key={"epoch": {"S": epoch}},
-            ProjectionExpression="#a",
+            ProjectionExpression="#a, expiresAt",
             ExpressionAttributeNames={"#a": attribute},
         ).get("Item")
-        return dict(item) if item else None
+        if not item or (now is not None and int(item["expiresAt"]["N"]) <= now):
+            return None
+        return dict(item)
 
     def has(self, epoch: str) -> bool:
         return self._item(epoch, "epoch") is not None
@@ -63,13 +67,13 @@ class DynamoCardKeyring:
             raise
         return True
 
-    def public_key(self, epoch: str) -> X25519PublicKey | None:
-        item = self._item(epoch, "publicKey")
+    def public_key(self, epoch: str, *, now: float) -> X25519PublicKey | None:
+        item = self._item(epoch, "publicKey", now)
         return X25519PublicKey.from_public_bytes(item["publicKey"]["B"]) if item else None
 
-    def private_key(self, epoch: str) -> X25519PrivateKey | None:
+    def private_key(self, epoch: str, *, now: float) -> X25519PrivateKey | None:
         """The private key of `epoch`, unwrapped by KMS (the worker's role alone may)."""
-        item = self._item(epoch, "wrappedPrivateKey")
+        item = self._item(epoch, "wrappedPrivateKey", now)
         if item is None:
             return None
         raw = self._kms.decrypt(

@@ -79,9 +79,11 @@ class DynamoIdempotencyStore:
     def _answer_held(self, held: dict[str, Any], request: str, now: int) -> StoredAnswer | None:
         """What a request finds when the key is held: a replay, a refusal, or None when the
         first request died before completing (its lock ran out) and this one may go on."""
-        if held.get("request", {}).get("S") != request:
+        held_request = str(held.get("request", {}).get("S", ""))
+        if held_request != request:
             raise IdempotencyKeyReusedError(
-                "this Idempotency-Key was used with a different request"
+                "this Idempotency-Key was used with a different request",
+                held_request=held_request,
             )
         if held.get("state", {}).get("S") == _COMPLETED:
             return StoredAnswer(status=int(held["status"]["N"]), body=held["body"]["S"])

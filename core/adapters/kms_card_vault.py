@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
+from core.adapters.aws_errors import error_code
 from core.domain.cards import CardSecret
+from core.domain.errors import UnreadablePaymentError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -42,9 +46,26 @@ class KmsCardVault:
         return response["CiphertextBlob"]
 
     def decrypt(self, ciphertext: bytes, *, payment_id: str, merchant_id: str) -> CardSecret:
-        response = self._client.decrypt(
-            CiphertextBlob=ciphertext,
-            KeyId=self._key_id,
-            EncryptionContext=encryption_context(payment_id, merchant_id),
-        )
-        return CardSecret.from_bytes(response["Plaintext"])
+        try:
+            response = self._client.decrypt(
+                CiphertextBlob=ciphertext,
+                KeyId=self._key_id,
+                EncryptionContext=encryption_context(payment_id, merchant_id),
+            )
+        except ClientError as error:
+            if error_code(error) == "InvalidCiphertextException":
+                # Damaged, not ours, or another payment's: never readable, a poison job.
+                raise UnreadablePaymentError(
+                    "the card does not decrypt for this payment"
+                ) from error
+            raise
+        return card_of(response["Plaintext"])
+
+
+def card_of(plain: bytes) -> CardSecret:
+    """The card a decrypted plaintext holds; UnreadablePaymentError if it holds none (HPKE
+    tells no sealer apart: whoever reads a public key can seal something)."""
+    try:
+        return CardSecret.from_bytes(plain)
+    except (ValueError, KeyError, TypeError) as error:
+        raise UnreadablePaymentError("the card data is damaged") from error

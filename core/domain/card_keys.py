@@ -20,8 +20,10 @@ ENCRYPT_WITH_EPOCHS_BACK = 1
 # it, and a card is kept at most until its payment is settled (resolve_after, 24 hours by
 # default) or a job waits in the dead-letter queue (14 days) for a replay.
 KEPT_AFTER_EPOCH_SECONDS = 15 * EPOCH_SECONDS
-# How often a worker instance checks that the key pairs ahead exist (a read each).
+# How often a worker instance checks that the key pairs ahead exist (a read each), and
+# how soon it tries again after a check failed.
 UPKEEP_EVERY_SECONDS = 600
+UPKEEP_RETRY_SECONDS = 60
 
 
 def epoch_of(now: float) -> str:

@@ -51,7 +51,13 @@ class IdempotencyKeyInUseError(PaygateError):
 
 
 class IdempotencyKeyReusedError(PaygateError):
-    """This Idempotency-Key was used with another request."""
+    """This Idempotency-Key was used with another request.
+
+    `held_request`: the fingerprint the key is held for (a digest, never the request)."""
+
+    def __init__(self, reason: str, *, held_request: str = "") -> None:
+        super().__init__(reason)
+        self.held_request = held_request
 
 
 class IdempotencyKeyUnusableError(PaygateError):

@@ -27,19 +27,22 @@ class SubmitCard:
     # Tells a repeat from a different request: see RequestDigests.
     digest: str = ""
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
-    # The digest as made before DIGEST_FORMAT (a KMS request each), computed only when a
-    # stored digest of that format is to be matched.
-    earlier_digest: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    # The digest in the other format (RequestDigests), computed only when a stored digest
+    # of that format is to be matched: a KMS request for the bare one.
+    other_digest: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def repeats(self, stored_digest: str) -> bool:
-        """Whether the payment stored with `stored_digest` was submitted by this very request
-        (the digest of either format)."""
+        """Whether the payment (or Idempotency-Key) stored with `stored_digest` was submitted
+        by this very request, its digest in either format."""
         if hmac.compare_digest(stored_digest, self.digest):
             return True
+        same_format = stored_digest.startswith(DIGEST_FORMAT) == self.digest.startswith(
+            DIGEST_FORMAT
+        )
         return (
-            not stored_digest.startswith(DIGEST_FORMAT)
-            and self.earlier_digest is not None
-            and hmac.compare_digest(stored_digest, self.earlier_digest())
+            not same_format
+            and self.other_digest is not None
+            and hmac.compare_digest(stored_digest, self.other_digest())
         )
 
     @property
@@ -61,7 +64,8 @@ class SubmitCard:
 
 
 # What starts every digest made with the key derived once per instance; a digest without
-# it was made by KMS per request (before 2026-12), and is still matched, with `earlier`.
+# it (the bare format) is KMS's MAC of the request, one request each, as releases before
+# 2026-12 made it. Both are matched whichever is written (SubmitCard.repeats).
 DIGEST_FORMAT = "v2."
 
 
@@ -70,11 +74,16 @@ class RequestDigests:
     CVV included, so another card or CVV is a different request (409). It is a MAC with a
     key only make-payment may use: whoever reads a stored digest cannot test guesses of the
     card against it. `mac`'s key is derived from a KMS key once per instance (no request
-    per payment); `earlier` is that KMS key itself, for the digests made before."""
+    per payment); `earlier` is that KMS key itself, for the bare format. `writes_bare`: the
+    bare format is written (the first step of an upgrade from a release that reads only
+    it, core/settings.py card_format), the v2 one still matched."""
 
-    def __init__(self, mac: Mac, earlier: Mac | None = None) -> None:
+    def __init__(self, mac: Mac, earlier: Mac | None = None, *, writes_bare: bool = False) -> None:
+        if writes_bare and earlier is None:
+            raise ValueError("the bare format is KMS's MAC: `earlier` is needed to write it")
         self._mac = mac
         self._earlier = earlier
+        self._writes_bare = writes_bare
 
     def digested(self, command: SubmitCard) -> SubmitCard:
         document = {
@@ -93,9 +102,15 @@ class RequestDigests:
             # so a retry of a payment submitted before manual capture existed still matches.
             document["captureMethod"] = command.capture_method.value
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        earlier = self._earlier
+        v2, earlier = self._mac, self._earlier
+        if self._writes_bare and earlier is not None:
+            return replace(
+                command,
+                digest=earlier.sign(canonical),
+                other_digest=lambda: DIGEST_FORMAT + v2.sign(canonical),
+            )
         return replace(
             command,
-            digest=DIGEST_FORMAT + self._mac.sign(canonical),
-            earlier_digest=None if earlier is None else lambda: earlier.sign(canonical),
+            digest=DIGEST_FORMAT + v2.sign(canonical),
+            other_digest=None if earlier is None else lambda: earlier.sign(canonical),
         )

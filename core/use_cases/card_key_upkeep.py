@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from core.domain.card_keys import UPKEEP_EVERY_SECONDS, epochs_to_keep_ahead
+from core.domain.card_keys import (
+    UPKEEP_EVERY_SECONDS,
+    UPKEEP_RETRY_SECONDS,
+    epochs_to_keep_ahead,
+)
 from core.domain.clock import Clock
 from core.domain.ports import CardKeyring
 
@@ -19,11 +23,14 @@ class CardKeyUpkeep:
 
     def run(self) -> list[str]:
         """Make the key pairs ahead that are missing, if this instance has not checked for
-        a while; the epochs made. Raises what the keyring raises (checked again next run)."""
+        a while; the epochs made. Raises what the keyring raises, and then waits
+        UPKEEP_RETRY_SECONDS before trying again (not every invocation: an outage of KMS or
+        DynamoDB is not made worse)."""
         now = self._clock.now()
         with self._lock:
             if now < self._next_check:
                 return []
+            self._next_check = now + UPKEEP_RETRY_SECONDS
             made = [
                 epoch.name
                 for epoch in epochs_to_keep_ahead(now)

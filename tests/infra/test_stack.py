@@ -302,6 +302,8 @@ def test_the_worker_takes_batches_reports_partial_failures_and_is_capped(
     assert environment["PAYGATE_WORKER_INSTANCES"] == "700"
     assert environment["PAYGATE_IN_FLIGHT_SHARDS"] == "64"
     assert environment["PAYGATE_MERCHANT_BUCKETS"] == "32"
+    # Cards sealed to the day's key pair unless an upgrade's first step says otherwise.
+    assert environment["PAYGATE_CARD_FORMAT"] == "2"
 
 
 def test_the_worker_and_the_indexes_scale_from_cdk_context(tmp_path: Path) -> None:
@@ -324,6 +326,16 @@ def test_the_worker_and_the_indexes_scale_from_cdk_context(tmp_path: Path) -> No
         assert environment["PAYGATE_WORKER_INSTANCES"] == "15"
         assert environment["PAYGATE_IN_FLIGHT_SHARDS"] == "128"
         assert environment["PAYGATE_MERCHANT_BUCKETS"] == "64"
+
+
+def test_an_upgrades_first_step_writes_card_format_1_and_no_other_format_is_taken(
+    tmp_path: Path,
+) -> None:
+    _, stack = build_app(str(tmp_path), "paygate-upgrading", {"cardFormat": "1"})
+    for function in Template.from_stack(stack).find_resources("AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["PAYGATE_CARD_FORMAT"] == "1"
+    with pytest.raises(SettingsError, match="PAYGATE_CARD_FORMAT must be at most 2"):
+        build_app(str(tmp_path / "3"), "paygate-bad", {"cardFormat": "3"})
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def test_the_kept_private_key_unwraps_only_as_its_own_epoch(
             EncryptionContext={"cardKeyEpoch": epoch_of(clock.now() + EPOCH_SECONDS)},
         )
     assert refused.value.response["Error"]["Code"] == "InvalidCiphertextException"
-    assert services.card_keyring.private_key(today) is not None
+    assert services.card_keyring.private_key(today, now=clock.now()) is not None
 
 
 def test_without_a_key_pair_kms_encrypts_the_card_and_the_worker_still_reads_it(

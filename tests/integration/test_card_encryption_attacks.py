@@ -1,10 +1,7 @@
 """An adversarial pass over card encryption (core/adapters/hpke_card_vault.py): ciphertexts
 moved, damaged or crafted are refused as unreadable (a poison job, no plaintext, no other
 kind of error); rotation, clock skew and several worker instances never strand a card;
-and no card digit reaches the card keys table, a queue or a log.
-
-A test marked xfail(strict) is a review finding: it states the property as it should
-hold, and fails today (strict: it must be fixed, and the mark removed, together)."""
+and no card digit reaches the card keys table, a queue or a log."""
 
 from __future__ import annotations
 
@@ -60,7 +57,7 @@ def _header(epoch: bytes) -> bytes:
 def _seal(services: Services, epoch: str, plain: bytes, payment_id: str) -> bytes:
     """What anyone holding the epoch's public key can make: HPKE base mode authenticates
     no sender."""
-    public = services.card_keyring.public_key(epoch)
+    public = services.card_keyring.public_key(epoch, now=services.clock.now())
     assert public is not None
     sealed = SUITE.encrypt(plain, public, info=binding(payment_id, MERCHANT_A))
     return _header(epoch.encode()) + sealed
@@ -162,11 +159,6 @@ def test_every_damaged_or_crafted_ciphertext_is_refused_as_unreadable(
     assert set(outcomes.values()) == {"refused"}, outcomes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: a MAGIC damaged in its first bytes goes to KMS, whose "
-    "InvalidCiphertextException is a ClientError, not UnreadablePaymentError",
-)
 def test_a_ciphertext_with_a_damaged_magic_is_refused_as_unreadable(
     api: ApiClient, services: Services, aws: AwsEnv
 ) -> None:
@@ -178,11 +170,6 @@ def test_a_ciphertext_with_a_damaged_magic_is_refused_as_unreadable(
         services.vault.decrypt(damaged, payment_id=payment_id, merchant_id=MERCHANT_A)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: a ciphertext that authenticates but does not hold a card (sealed by "
-    "any holder of the public key) raises JSONDecodeError/KeyError from CardSecret.from_bytes",
-)
 @pytest.mark.parametrize(
     "plain", [b"not JSON", b'{"pan": "4111111111111111"}', b"[]"], ids=["text", "no cvv", "list"]
 )
@@ -196,11 +183,6 @@ def test_a_sealed_plaintext_that_is_no_card_is_refused_as_unreadable(
         services.vault.decrypt(crafted, payment_id=payment_id, merchant_id=MERCHANT_A)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: a key pair past its expiresAt (TTL not yet swept, which takes up to "
-    "days) still unwraps: the retention of 15 days is not enforced on read",
-)
 def test_a_card_sealed_to_a_key_pair_past_its_retention_is_refused(
     api: ApiClient, aws: AwsEnv, clock: FakeClock
 ) -> None:
@@ -217,11 +199,6 @@ def test_a_card_sealed_to_a_key_pair_past_its_retention_is_refused(
         worker.vault.decrypt(ciphertext, payment_id=payment_id, merchant_id=MERCHANT_A)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: the epoch named by a ciphertext is quoted in the failure reason "
-    "(logs, the payment's DLQ note); a crafted epoch can carry a card number",
-)
 def test_a_crafted_epoch_name_never_reaches_the_logs_or_the_payment(
     api: ApiClient,
     aws: AwsEnv,
@@ -357,11 +334,6 @@ def test_a_lost_key_pair_write_is_made_again_later_and_alarms_meanwhile(
     assert len(_card_keys(aws)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: a failed upkeep sets no next check, so under a KMS outage every worker "
-    "invocation asks KMS (and DynamoDB) again before its records, on top of the outage",
-)
 def test_a_failing_upkeep_is_not_retried_by_every_invocation(aws: AwsEnv, clock: FakeClock) -> None:
     # GIVEN a new stack, and KMS refusing the worker's wraps
     worker = _instance(aws, clock)
@@ -412,11 +384,6 @@ def _blocking_unwrap(services: Services) -> tuple[threading.Event, threading.Eve
     return entered, release
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: HpkeCardVault holds one lock across the DynamoDB read and KMS unwrap, "
-    "so a slow unwrap of one epoch stalls every decrypt, of cached epochs too",
-)
 def test_a_slow_unwrap_of_one_epoch_does_not_stall_cards_of_an_epoch_already_unwrapped(
     api: ApiClient, aws: AwsEnv, services: Services, clock: FakeClock
 ) -> None:

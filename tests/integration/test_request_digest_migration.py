@@ -1,16 +1,12 @@
 """The request digest migration (v2 digests, the bare ones still matched by KMS): an
 Idempotency-Key reused with another request, both made after the upgrade, is the 422 it
 always was, with no KMS request (a merchant could otherwise spend the account's KMS HMAC
-quota, which list-payments' cursors share, one request per call) and whatever KMS does.
-
-Each test is a review finding (xfail, strict)."""
+quota, which list-payments' cursors share, one request per call) and whatever KMS does."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
-
-import pytest
 
 from core.bootstrap import Services
 from tests.conftest import ApiClient, make_payment_body
@@ -36,11 +32,6 @@ def _kms_calls(services: Services) -> Counter[str]:
     return calls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: answer_idempotently asks KMS for the earlier fingerprint on every "
-    "IdempotencyKeyReusedError, even when the key is held by a v2 fingerprint",
-)
 def test_a_reused_key_held_by_a_v2_fingerprint_is_refused_without_kms(
     api: ApiClient, services: Services
 ) -> None:
@@ -57,11 +48,6 @@ def test_a_reused_key_held_by_a_v2_fingerprint_is_refused_without_kms(
     assert kms["GenerateMac"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: with KMS throttled, a reused Idempotency-Key (a client's error) is "
-    "answered 503 instead of 422",
-)
 def test_a_reused_key_is_422_even_while_kms_throttles(api: ApiClient, services: Services) -> None:
     first, second = api.create_payment(), api.create_payment()
     assert _make(api, "order-1", make_payment_body(first)).status == 202

@@ -8,6 +8,7 @@ from core.domain.card_keys import (
     EPOCH_SECONDS,
     KEPT_AFTER_EPOCH_SECONDS,
     UPKEEP_EVERY_SECONDS,
+    UPKEEP_RETRY_SECONDS,
     Epoch,
     epoch_of,
     epochs_to_encrypt_with,
@@ -71,7 +72,7 @@ def test_the_next_day_makes_the_day_after() -> None:
     assert upkeep.run() == ["2027-01-17"]
 
 
-def test_a_failed_upkeep_is_tried_again_on_the_next_run() -> None:
+def test_a_failed_upkeep_is_tried_again_a_minute_later_not_at_once() -> None:
     keyring, clock = InMemoryCardKeyring(), FakeClock(MORNING)
     upkeep = CardKeyUpkeep(keyring, clock)
     keyring.unavailable = True
@@ -80,4 +81,7 @@ def test_a_failed_upkeep_is_tried_again_on_the_next_run() -> None:
 
     keyring.unavailable = False
 
+    clock.advance(UPKEEP_RETRY_SECONDS - 1)
+    assert upkeep.run() == []
+    clock.advance(1)
     assert upkeep.run() == ["2027-01-15", "2027-01-16"]

@@ -79,5 +79,5 @@ def test_a_bare_digest_is_never_matched_when_there_is_no_earlier_key() -> None:
 
 
 def _earlier(command: SubmitCard) -> str:
-    assert command.earlier_digest is not None
-    return command.earlier_digest()
+    assert command.other_digest is not None
+    return command.other_digest()
