@@ -5,7 +5,6 @@ keys rotate, and KMS itself whenever no key pair is found."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -15,22 +14,9 @@ from core.bootstrap import Services
 from core.domain.card_keys import EPOCH_SECONDS, KEPT_AFTER_EPOCH_SECONDS, epoch_of
 from core.domain.errors import UnreadablePaymentError
 from tests.conftest import MERCHANT_A, MERCHANT_B, ApiClient, AwsEnv
+from tests.integration.card_support import kms_calls, stored_ciphertext
 from tests.integration.worker_support import event_source, submit
 from tests.support import SENTINEL_LAST_FOUR, FakeClock, card_data_leaks
-
-
-def _kms_calls(services: Services) -> Counter[str]:
-    calls: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        calls[model.name] += 1
-
-    services.clients.kms.meta.events.register("before-parameter-build.kms.*", count)
-    return calls
-
-
-def _ciphertext(aws: AwsEnv, payment_id: str) -> bytes:
-    return bytes(aws.raw_item(payment_id)["cardCiphertext"]["B"])
 
 
 def _worker(aws: AwsEnv, clock: FakeClock) -> Services:
@@ -43,7 +29,7 @@ def test_a_card_is_encrypted_to_the_days_key_pair_with_no_kms_request(
 ) -> None:
     # GIVEN make-payment has served one payment (its instance read the day's public key)
     submit(api, 1250)
-    kms = _kms_calls(services)
+    kms = kms_calls(services)
 
     # WHEN it serves more
     payment_ids = [submit(api, 1250) for _ in range(3)]
@@ -51,13 +37,13 @@ def test_a_card_is_encrypted_to_the_days_key_pair_with_no_kms_request(
     # THEN none asked KMS, and each card is sealed to today's key pair, no digit in clear
     assert kms == Counter()
     for payment_id in payment_ids:
-        ciphertext = _ciphertext(aws, payment_id)
+        ciphertext = stored_ciphertext(aws, payment_id)
         epoch = epoch_of(clock.now()).encode()
         assert ciphertext.startswith(MAGIC + bytes([len(epoch)]) + epoch)
         assert card_data_leaks(aws.raw_item(payment_id)) == []
     # AND the worker (another instance) decrypts each with one KMS request in all
     worker = _worker(aws, clock)
-    unwraps = _kms_calls(worker)
+    unwraps = kms_calls(worker)
     event_source(aws, worker).drain()
     assert unwraps == Counter({"Decrypt": 1})
     assert {api.get_payment(p).body["status"] for p in payment_ids} == {"Accepted"}
@@ -67,7 +53,7 @@ def test_a_sealed_card_opens_only_for_its_own_payment_and_merchant(
     api: ApiClient, aws: AwsEnv, services: Services
 ) -> None:
     first, second = submit(api, 1250), submit(api, 1250)
-    ciphertext = _ciphertext(aws, first)
+    ciphertext = stored_ciphertext(aws, first)
 
     card = services.vault.decrypt(ciphertext, payment_id=first, merchant_id=MERCHANT_A)
     assert card.pan.endswith(SENTINEL_LAST_FOUR)
@@ -95,10 +81,14 @@ def test_cards_sealed_before_a_rotation_still_open_after_it(
 
     # THEN the new payment is sealed to the new day's key pair
     assert epoch_of(clock.now()) != today
-    assert _ciphertext(aws, after)[len(MAGIC) + 1 :].startswith(epoch_of(clock.now()).encode())
+    assert stored_ciphertext(aws, after)[len(MAGIC) + 1 :].startswith(
+        epoch_of(clock.now()).encode()
+    )
     # AND a worker instance started now still opens the old card (its key pair is kept)
     worker = _worker(aws, clock)
-    old = worker.vault.decrypt(_ciphertext(aws, before), payment_id=before, merchant_id=MERCHANT_A)
+    old = worker.vault.decrypt(
+        stored_ciphertext(aws, before), payment_id=before, merchant_id=MERCHANT_A
+    )
     assert old.pan.endswith(SENTINEL_LAST_FOUR)
     item = aws.dynamodb.get_item(
         TableName=aws.settings.card_keys_table, Key={"epoch": {"S": today}}
@@ -131,14 +121,14 @@ def test_without_a_key_pair_kms_encrypts_the_card_and_the_worker_still_reads_it(
     # GIVEN a new stack: no key pair made yet
     services = Services(aws.settings, aws.clients(), clock)
     api = ApiClient(services, MERCHANT_A)
-    kms = _kms_calls(services)
+    kms = kms_calls(services)
 
     # WHEN a payment is made
     payment_id = submit(api, 1250)
 
     # THEN KMS encrypted its card (bound to the payment), and it was counted
     assert kms["Encrypt"] == 1
-    assert not _ciphertext(aws, payment_id).startswith(MAGIC)
+    assert not stored_ciphertext(aws, payment_id).startswith(MAGIC)
     assert "CardsEncryptedByKms" in capsys.readouterr().out
     # AND the worker reads it, and makes the key pairs for the payments after it
     event_source(aws, services).drain()
@@ -146,4 +136,4 @@ def test_without_a_key_pair_kms_encrypts_the_card_and_the_worker_still_reads_it(
     assert services.card_keyring.has(epoch_of(clock.now()))
     assert services.card_keyring.has(epoch_of(clock.now() + EPOCH_SECONDS))
     clock.advance(60)
-    assert _ciphertext(aws, submit(api, 1250)).startswith(MAGIC)
+    assert stored_ciphertext(aws, submit(api, 1250)).startswith(MAGIC)

@@ -23,6 +23,7 @@ from core.domain.errors import UnreadablePaymentError
 from core.domain.jobs import PaymentJob
 from tests.conftest import MERCHANT_A, MERCHANT_B, ApiClient, AwsEnv
 from tests.faults import throttle
+from tests.integration.card_support import stored_ciphertext
 from tests.integration.worker_support import event_source, submit
 from tests.support import (
     SENTINEL_LAST_FOUR,
@@ -30,10 +31,6 @@ from tests.support import (
     FakeClock,
     card_data_leaks,
 )
-
-
-def _ciphertext(aws: AwsEnv, payment_id: str) -> bytes:
-    return bytes(aws.raw_item(payment_id)["cardCiphertext"]["B"])
 
 
 def _put_ciphertext(aws: AwsEnv, payment_id: str, ciphertext: bytes) -> None:
@@ -84,7 +81,7 @@ def test_a_ciphertext_moved_to_another_payment_is_a_poison_job_that_charges_noth
 ) -> None:
     # GIVEN two payments of one merchant, the second's card replaced by the first's
     first, second = submit(api, 1250), submit(api, 1250)
-    _put_ciphertext(aws, second, _ciphertext(aws, first))
+    _put_ciphertext(aws, second, stored_ciphertext(aws, first))
     worker = _instance(aws, clock)
 
     # WHEN the worker takes the second's job
@@ -93,14 +90,14 @@ def test_a_ciphertext_moved_to_another_payment_is_a_poison_job_that_charges_noth
 
     # THEN the bank was never asked for it, and the first still opens
     assert worker.simulated_bank.ledger_entry(second) is None
-    assert _opens(worker, _ciphertext(aws, first), first)
+    assert _opens(worker, stored_ciphertext(aws, first), first)
 
 
 def test_a_ciphertext_does_not_open_for_another_merchant_even_with_the_same_payment_id(
     api: ApiClient, services: Services, aws: AwsEnv
 ) -> None:
     payment_id = submit(api, 1250)
-    ciphertext = _ciphertext(aws, payment_id)
+    ciphertext = stored_ciphertext(aws, payment_id)
     for merchant in (MERCHANT_B, MERCHANT_A + " ", MERCHANT_A.upper()):
         with pytest.raises(UnreadablePaymentError):
             services.vault.decrypt(ciphertext, payment_id=payment_id, merchant_id=merchant)
@@ -144,7 +141,7 @@ def test_every_damaged_or_crafted_ciphertext_is_refused_as_unreadable(
 ) -> None:
     payment_id = submit(api, 1250)
     worker = _instance(aws, clock)
-    assert _opens(worker, _ciphertext(aws, payment_id), payment_id)
+    assert _opens(worker, stored_ciphertext(aws, payment_id), payment_id)
 
     outcomes = {}
     for name, ciphertext in _crafted(services, clock, payment_id).items():
@@ -163,7 +160,7 @@ def test_a_ciphertext_with_a_damaged_magic_is_refused_as_unreadable(
     api: ApiClient, services: Services, aws: AwsEnv
 ) -> None:
     payment_id = submit(api, 1250)
-    good = _ciphertext(aws, payment_id)
+    good = stored_ciphertext(aws, payment_id)
     damaged = bytes([good[0] ^ 1]) + good[1:]
 
     with pytest.raises(UnreadablePaymentError):
@@ -188,7 +185,7 @@ def test_a_card_sealed_to_a_key_pair_past_its_retention_is_refused(
 ) -> None:
     # GIVEN a card sealed today, its job lost
     payment_id = submit(api, 1250)
-    ciphertext = _ciphertext(aws, payment_id)
+    ciphertext = stored_ciphertext(aws, payment_id)
 
     # WHEN a worker instance meets it after the key pair's retention (TTL lags)
     clock.advance(EPOCH_SECONDS + KEPT_AFTER_EPOCH_SECONDS + 1)
@@ -208,7 +205,7 @@ def test_a_crafted_epoch_name_never_reaches_the_logs_or_the_payment(
 ) -> None:
     # GIVEN a payment whose ciphertext names an epoch that is a card number
     payment_id = submit(api, 1250)
-    sealed = _ciphertext(aws, payment_id)[len(_header(epoch_of(clock.now()).encode())) :]
+    sealed = stored_ciphertext(aws, payment_id)[len(_header(epoch_of(clock.now()).encode())) :]
     _put_ciphertext(aws, payment_id, _header(SENTINEL_PAN.encode()) + sealed)
     capsys.readouterr()
 
@@ -239,11 +236,11 @@ def test_payments_either_side_of_midnight_open_in_a_fresh_worker(
     after = submit(api, 1250)
 
     # THEN each is sealed to its own day, and a worker started now opens both
-    epochs = {_ciphertext(aws, p)[len(MAGIC) + 1 :][:10] for p in (before, after)}
+    epochs = {stored_ciphertext(aws, p)[len(MAGIC) + 1 :][:10] for p in (before, after)}
     assert len(epochs) == 2
     worker = _instance(aws, clock)
-    assert _opens(worker, _ciphertext(aws, before), before)
-    assert _opens(worker, _ciphertext(aws, after), after)
+    assert _opens(worker, stored_ciphertext(aws, before), before)
+    assert _opens(worker, stored_ciphertext(aws, after), after)
 
 
 def test_without_todays_key_pair_yesterdays_is_used_and_opens(
@@ -258,7 +255,7 @@ def test_without_todays_key_pair_yesterdays_is_used_and_opens(
     payment_id = submit(maker, 1250)
 
     # THEN it is sealed to yesterday's key pair, and the worker opens it and makes today's
-    ciphertext = _ciphertext(aws, payment_id)
+    ciphertext = stored_ciphertext(aws, payment_id)
     assert ciphertext.startswith(_header(epoch_of(clock.now() - EPOCH_SECONDS).encode()))
     worker = _instance(aws, clock)
     event_source(aws, worker).drain()
@@ -279,7 +276,7 @@ def test_a_make_payment_clock_days_off_still_seals_a_card_the_worker_opens(
 
     # THEN the worker (on the right time) opens the card, whatever it was sealed with
     worker = _instance(aws, clock)
-    assert _opens(worker, _ciphertext(aws, payment_id), payment_id)
+    assert _opens(worker, stored_ciphertext(aws, payment_id), payment_id)
 
 
 # Several instances
@@ -311,7 +308,7 @@ def test_instances_keeping_keys_ahead_at_once_make_one_pair_per_epoch(
     maker = ApiClient(_instance(aws, clock), MERCHANT_A)
     payment_id = submit(maker, 1250)
     for services in instances:
-        assert _opens(services, _ciphertext(aws, payment_id), payment_id)
+        assert _opens(services, stored_ciphertext(aws, payment_id), payment_id)
 
 
 def test_a_lost_key_pair_write_is_made_again_later_and_alarms_meanwhile(
@@ -390,7 +387,7 @@ def test_a_slow_unwrap_of_one_epoch_does_not_stall_cards_of_an_epoch_already_unw
     # GIVEN a worker that has today's private key, and a card sealed to tomorrow's
     today = submit(api, 1250)
     worker = _instance(aws, clock)
-    assert _opens(worker, _ciphertext(aws, today), today)
+    assert _opens(worker, stored_ciphertext(aws, today), today)
     tomorrow_card = _seal(
         services,
         epoch_of(clock.now() + EPOCH_SECONDS),
@@ -405,7 +402,7 @@ def test_a_slow_unwrap_of_one_epoch_does_not_stall_cards_of_an_epoch_already_unw
     assert entered.wait(timeout=10)
     opened: list[bool] = []
     fast = threading.Thread(
-        target=lambda: opened.append(_opens(worker, _ciphertext(aws, today), today))
+        target=lambda: opened.append(_opens(worker, stored_ciphertext(aws, today), today))
     )
     fast.start()
     fast.join(timeout=2)

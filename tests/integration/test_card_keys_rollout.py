@@ -7,31 +7,16 @@ played by the adapters it had (KmsCardVault alone; the bare KMS MAC digest)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from core.adapters.hpke_card_vault import MAGIC
 from core.adapters.kms_card_vault import KmsCardVault
-from core.adapters.kms_mac import KmsMac
 from core.bootstrap import Services
-from core.domain.submission import DIGEST_FORMAT, RequestDigests, SubmitCard
+from core.domain.submission import DIGEST_FORMAT
 from tests.conftest import MERCHANT_A, ApiClient, AwsEnv, make_payment_body
+from tests.integration.card_support import PreviousReleaseDigests
 from tests.integration.worker_support import event_source, submit
 from tests.support import FakeClock
-
-
-class _PreviousDigests:
-    """make-payment's request digests as the release before v2 made and matched them."""
-
-    def __init__(self, services: Services) -> None:
-        key = KmsMac(services.clients.kms, services.settings.card_digest_key_id)
-        self._digests = RequestDigests(key)
-
-    def digested(self, command: SubmitCard) -> SubmitCard:
-        digested = self._digests.digested(command)
-        return replace(
-            digested, digest=digested.digest.removeprefix(DIGEST_FORMAT), other_digest=None
-        )
 
 
 def _release(aws: AwsEnv, clock: FakeClock, card_format: int, **overrides: Any) -> Services:
@@ -45,7 +30,7 @@ def _previous(aws: AwsEnv, clock: FakeClock) -> Services:
     previous = Services(aws.settings, aws.clients(), clock)
     previous.overrides = {
         "vault": KmsCardVault(previous.clients.kms, aws.settings.card_key_id),
-        "request_digests": _PreviousDigests(previous),
+        "request_digests": PreviousReleaseDigests(previous),
     }
     return previous
 

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
-from core.adapters.kms_mac import KmsMac
 from core.bootstrap import Services
 from core.domain.fingerprints import fingerprint
 from core.domain.idempotency import KEEP_SECONDS, Claim
-from core.domain.submission import DIGEST_FORMAT, RequestDigests, SubmitCard
 from tests.conftest import MERCHANT_A, MERCHANT_B, ApiClient, AwsEnv, make_payment_body
+from tests.integration.card_support import PreviousReleaseDigests, make_with_key
 from tests.support import SENTINEL_PAN, ApiResponse, FakeClock, card_data_leaks
 
 
@@ -16,14 +12,6 @@ def _create(api: ApiClient, key: str, merchant_id: str | None = None) -> ApiResp
     return api.post(
         "/create-payment",
         {"merchantId": merchant_id or api.merchant_id},
-        headers={"Content-Type": "application/json", "Idempotency-Key": key},
-    )
-
-
-def _make(api: ApiClient, key: str, body: dict[str, Any]) -> ApiResponse:
-    return api.post(
-        "/make-payment",
-        body,
         headers={"Content-Type": "application/json", "Idempotency-Key": key},
     )
 
@@ -43,7 +31,7 @@ def test_make_payment_with_a_key_is_replayed_and_queued_once(api: ApiClient, aws
     payment_id = api.create_payment()
     body = make_payment_body(payment_id)
 
-    answers = [_make(api, "pay-1", body) for _ in range(3)]
+    answers = [make_with_key(api, "pay-1", body) for _ in range(3)]
 
     assert [a.status for a in answers] == [202, 202, 202]
     assert [a.headers.get("Idempotent-Replayed") for a in answers] == [None, "true", "true"]
@@ -55,9 +43,9 @@ def test_make_payment_with_a_key_is_replayed_and_queued_once(api: ApiClient, aws
 
 def test_the_same_key_with_another_body_is_422(api: ApiClient, aws: AwsEnv) -> None:
     payment_id = api.create_payment()
-    assert _make(api, "pay-2", make_payment_body(payment_id)).status == 202
+    assert make_with_key(api, "pay-2", make_payment_body(payment_id)).status == 202
 
-    response = _make(api, "pay-2", make_payment_body(payment_id, amount=999))
+    response = make_with_key(api, "pay-2", make_payment_body(payment_id, amount=999))
 
     assert response.status == 422
     assert response.body["failCode"] == "idempotency_key_reused"
@@ -107,10 +95,10 @@ def test_keys_are_scoped_per_merchant(api: ApiClient) -> None:
 
 def test_an_error_releases_the_key_for_a_corrected_retry(api: ApiClient) -> None:
     unknown = make_payment_body("00000000-0000-4000-8000-000000000000")
-    assert _make(api, "fix-me", unknown).status == 404
+    assert make_with_key(api, "fix-me", unknown).status == 404
 
     payment_id = api.create_payment()
-    corrected = _make(api, "fix-me", make_payment_body(payment_id))
+    corrected = make_with_key(api, "fix-me", make_payment_body(payment_id))
 
     assert corrected.status == 202
 
@@ -124,39 +112,26 @@ def test_an_unusable_key_is_400(api: ApiClient, aws: AwsEnv) -> None:
     assert aws.payment_items() == []
 
 
-class _EarlierRelease:
-    """Digests as the release before the v2 format made them: KMS's MAC of the request,
-    one GenerateMac each, stored bare."""
-
-    def __init__(self, services: Services) -> None:
-        key = KmsMac(services.clients.kms, services.settings.card_digest_key_id)
-        self._digests = RequestDigests(key)
-
-    def digested(self, command: SubmitCard) -> SubmitCard:
-        digested = self._digests.digested(command)
-        return replace(digested, digest=digested.digest.removeprefix(DIGEST_FORMAT))
-
-
 def test_a_payment_submitted_before_the_upgrade_is_repeated_not_refused(
     aws: AwsEnv, clock: FakeClock
 ) -> None:
     # GIVEN payments submitted by the earlier release, one with an Idempotency-Key
     before = Services(aws.settings, aws.clients(), clock)
-    before.overrides = {"request_digests": _EarlierRelease(before)}
+    before.overrides = {"request_digests": PreviousReleaseDigests(before)}
     earlier = ApiClient(before, MERCHANT_A)
     plain_id, keyed_id = earlier.create_payment(), earlier.create_payment()
     assert earlier.post("/make-payment", make_payment_body(plain_id)).status == 202
-    assert _make(earlier, "order-9", make_payment_body(keyed_id)).status == 202
+    assert make_with_key(earlier, "order-9", make_payment_body(keyed_id)).status == 202
     assert "." not in aws.raw_item(plain_id)["requestDigest"]["S"]
 
     # WHEN the merchant retries each after the upgrade
     after = ApiClient(Services(aws.settings, aws.clients(), clock), MERCHANT_A)
     plain = after.post("/make-payment", make_payment_body(plain_id))
-    keyed = _make(after, "order-9", make_payment_body(keyed_id))
+    keyed = make_with_key(after, "order-9", make_payment_body(keyed_id))
 
     # THEN each is answered as the repeat it is, and a changed one is still refused
     assert (plain.status, keyed.status) == (202, 202)
     assert keyed.headers["Idempotent-Replayed"] == "true"
     assert after.post("/make-payment", make_payment_body(plain_id, cvv="999")).status == 409
-    assert _make(after, "order-9", make_payment_body(keyed_id, cvv="999")).status == 422
+    assert make_with_key(after, "order-9", make_payment_body(keyed_id, cvv="999")).status == 422
     assert len(aws.queued_bodies()) == 2
