@@ -90,7 +90,7 @@ class CallCounter:
         elif self._phase != "setup" and (
             _derives_a_key(params)
             or table == self._card_keys
-            or _unwraps_a_card_key(params)
+            or _kept_by_the_instance(params)
             or (table == self._endpoints and self._phase == "event publisher")
         ):
             bucket = ONCE_PER_INSTANCE
@@ -110,7 +110,7 @@ def _derives_a_key(params: dict[str, Any]) -> bool:
     return bytes(params.get("Message") or b"").startswith(DERIVATION_PREFIX)
 
 
-def _unwraps_a_card_key(params: dict[str, Any]) -> bool:
+def _kept_by_the_instance(params: dict[str, Any]) -> bool:
     """A KMS Decrypt an instance keeps the answer of: a card key pair's private key (once
     per day and worker instance, core/adapters/hpke_card_vault.py), or an endpoint's
     signing secret (once per delivery instance, KmsSecretVault)."""
