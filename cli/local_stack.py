@@ -66,6 +66,8 @@ LOCAL_TUNING = {
     # One publisher reads a merchant's endpoints for every event: no hot key to spare, and a
     # developer's new endpoint (`paygate listen`) gets the very next event.
     EnvVar.ENDPOINT_LIST_SECONDS: "0",
+    # Likewise every delivery reads its endpoint: a deletion or a rotation shows at once.
+    EnvVar.ENDPOINT_READ_SECONDS: "0",
 }
 
 

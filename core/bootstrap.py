@@ -418,6 +418,7 @@ class Services:
             deliveries=self.deliveries,
             clock=self.clock,
             metrics=self.metrics,
+            endpoint_read_seconds=self.settings.endpoint_read_seconds,
         )
 
     @component

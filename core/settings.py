@@ -61,6 +61,10 @@ class Settings:
     # How long the event publisher uses a merchant's endpoints as read, per instance: a new
     # endpoint receives the events made this long after its registration at the latest.
     endpoint_list_seconds: int = _setting(EnvVar.ENDPOINT_LIST_SECONDS, 60, minimum=0, maximum=300)
+    # How long the delivery worker sends with an endpoint as read, per instance: a deletion,
+    # a rotated secret or a slow mark reaches every instance within this long. Reading it
+    # for every delivery made one busy merchant's endpoint a hot key.
+    endpoint_read_seconds: int = _setting(EnvVar.ENDPOINT_READ_SECONDS, 5, minimum=0, maximum=60)
     aws_region: str = _setting(EnvVar.AWS_REGION, "us-east-1")
     # Set only for the local stack (moto server); None means the real AWS endpoints.
     aws_endpoint_url: str | None = _setting(EnvVar.AWS_ENDPOINT_URL, None)

@@ -385,7 +385,7 @@ class Functions(Construct):
         access.send_jobs(self.event_publisher, messaging.slow_deliveries)
         access.table(self.webhook_delivery, events, ["Query", "UpdateItem"])
         # Marks an endpoint slow, or no longer (UpdateItem): the lane its deliveries take.
-        access.table(self.webhook_delivery, endpoints, ["GetItem", "UpdateItem"])
+        access.table(self.webhook_delivery, endpoints, ["Query", "UpdateItem"])
         access.secret_key(self.webhook_delivery, storage.webhook_secret_key, "kms:Decrypt")
         access.send_jobs(self.webhook_delivery, messaging.deliveries)
         access.send_jobs(self.webhook_delivery, messaging.slow_deliveries)

@@ -1,9 +1,9 @@
-"""A merchant's webhook endpoints as the event publisher sees them: read once per
-`fresh_seconds` per instance instead of on every event. Every event of a merchant read its
-endpoints (a consistent Query on one partition key), so one busy merchant's key was hot;
-now an endpoint registered receives the events made `fresh_seconds` after it at the
-latest. A deleted endpoint's jobs are dropped by the delivery worker, which reads the
-endpoint itself; a secret rotated is read there too."""
+"""A merchant's webhook endpoints as an instance sees them: read once per `fresh_seconds`
+instead of on every event or delivery. Every event of a merchant read its endpoints (a
+consistent Query on one partition key), and every delivery its endpoint, so one busy
+merchant's key was hot. The event publisher keeps them a minute (an endpoint registered
+receives the events made a minute after it at the latest); the delivery worker a few
+seconds (a deletion, a rotated secret or a slow mark reaches it within them)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,11 @@ class RecentEndpointLists:
                 while len(self._lists) > self.kept_merchants:
                     self._lists.popitem(last=False)
         return endpoints
+
+    def endpoint(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return next((e for e in self.of(merchant_id) if e.endpoint_id == endpoint_id), None)
+
+    def forget(self, merchant_id: str) -> None:
+        """Read the merchant's endpoints again next time (this instance changed one)."""
+        with self._lock:
+            self._lists.pop(merchant_id, None)

@@ -39,6 +39,7 @@ from core.domain.webhooks import (
     WebhookEndpoint,
     WebhookSender,
 )
+from core.use_cases.endpoint_lists import RecentEndpointLists
 
 # What `deliver` answers when another copy of the job recorded the attempt and has not yet
 # said its follow-up is queued: this copy's message is left for SQS to hand over again (not
@@ -68,8 +69,15 @@ class WebhookDelivery:
     deliveries: DeliveryQueue
     clock: Clock
     metrics: Metrics
+    # How long this instance sends with an endpoint as read (core/settings.py); 0: read it
+    # for every delivery.
+    endpoint_read_seconds: float = 0
     # Endpoints this instance marked slow, and until when it moves their jobs on unread.
     _seen_slow: dict[str, float] = field(default_factory=dict)
+    _recent: RecentEndpointLists = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._recent = RecentEndpointLists(self.endpoints, self.clock, self.endpoint_read_seconds)
 
     def deliver(self, job: DeliveryJob) -> str:
         """What became of the job: a DeliveryState, or why nothing was sent."""
@@ -79,7 +87,7 @@ class WebhookDelivery:
             return "not yet due"
         if not job.slow and self._seen_slow.get(job.endpoint_id, 0.0) > now:
             return self._to_slow_lane(job, now)
-        endpoint = self.endpoints.get(job.merchant_id, job.endpoint_id)
+        endpoint = self._recent.endpoint(job.merchant_id, job.endpoint_id)
         event, progress = self.events.get_for_delivery(job.event_id, job.endpoint_id)
         if endpoint is None or event is None or event.merchant_id != job.merchant_id:
             if endpoint is None and progress is not None:
@@ -152,16 +160,20 @@ class WebhookDelivery:
         did not answer in time; unmarked once it answers within the fast lane's time."""
         if sent.timed_out:
             until = now + SLOW_LANE_HOLD_SECONDS
-            self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, until)
+            self._mark_slow(endpoint, until)
             self._seen_slow[endpoint.endpoint_id] = now + SEEN_SLOW_SECONDS
             self.metrics.count("WebhookEndpointsSlow")
             return True
         if sent.fast_enough:
             self._seen_slow.pop(endpoint.endpoint_id, None)
         if sent.fast_enough and endpoint.slow_until:
-            self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, 0)
+            self._mark_slow(endpoint, 0)
             return False
         return endpoint.in_slow_lane(now)
+
+    def _mark_slow(self, endpoint: WebhookEndpoint, until: float) -> None:
+        self.endpoints.mark_slow(endpoint.merchant_id, endpoint.endpoint_id, until)
+        self._recent.forget(endpoint.merchant_id)
 
     def _follow_up(
         self,

@@ -293,6 +293,84 @@ def test_during_a_rotation_both_secrets_sign_and_after_the_grace_only_the_new(
         verify_signature(after.body, header, [old.secret], now=world.clock.now())
 
 
+def test_an_instance_reads_a_busy_endpoint_once_per_read_time_however_many_deliveries(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN one merchant's endpoint and a burst of its events, published
+    endpoint = world.register(URL).endpoint
+    payments = [world.payment() for _ in range(20)]
+    for payment in payments:
+        world.publish(payment)
+    reads = world.endpoint_store.lists
+
+    # WHEN one instance delivers them all within its read time
+    world.deliver_due()
+
+    # THEN every event is delivered, and the endpoint was read once, not once a delivery
+    assert all(world.delivery_of(p, endpoint.endpoint_id).state == "delivered" for p in payments)
+    assert world.endpoint_store.lists - reads == 1
+
+    # AND once the read time has passed, the next delivery reads it again
+    world.clock.advance(world.settings.endpoint_read_seconds)
+    world.publish(world.payment())
+    world.deliver_due()
+    assert world.endpoint_store.lists - reads == 2
+
+
+def test_a_removed_endpoint_receives_nothing_once_the_read_time_has_passed(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN an instance that delivered to an endpoint, so holds it as read
+    endpoint = world.register(URL).endpoint
+    world.publish(world.payment())
+    world.deliver_due()
+
+    # WHEN the merchant removes it while the publisher still lists it for new events
+    world.endpoints.remove(MERCHANT, MERCHANT, endpoint.endpoint_id)
+    world.clock.advance(world.settings.endpoint_read_seconds)
+    later = world.payment()
+    world.publish(later)
+    world.deliver_due()
+
+    # THEN the read time later nothing more is sent to it
+    assert len(world.sender.sent) == 1
+    assert world.metrics.counts["WebhooksDropped"] == 1
+
+
+def test_a_rotated_secret_signs_every_delivery_once_the_read_time_has_passed(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN an instance that delivered to an endpoint before its secret was rotated
+    old = world.register(URL)
+    world.publish(world.payment())
+    world.deliver_due()
+    new = world.endpoints.rotate(MERCHANT, MERCHANT, old.endpoint.endpoint_id)
+
+    # WHEN the read time has passed
+    world.clock.advance(world.settings.endpoint_read_seconds)
+    world.publish(world.payment())
+    world.deliver_due()
+
+    # THEN the new secret signs too
+    after = world.sender.sent[-1]
+    verify_signature(
+        after.body, after.headers["Paygate-Signature"], [new.secret], now=world.clock.now()
+    )
+
+
+def test_an_instance_that_marks_an_endpoint_reads_it_again_rather_than_its_old_copy(
+    world: WebhookWorld,
+) -> None:
+    world.register(URL, replies=(SLOW,))
+    world.publish(world.payment())
+    reads = world.endpoint_store.lists
+
+    world.deliver_due()  # the fast lane times out and marks it slow; the slow lane sends
+
+    # the slow lane's attempt read the endpoint with its mark, not the copy from before it
+    assert world.endpoint_store.lists - reads == 2
+
+
 def test_a_delivery_to_a_removed_endpoint_is_ended_with_why_and_nothing_more_is_sent(
     world: WebhookWorld,
 ) -> None:
@@ -458,7 +536,7 @@ def test_another_instance_moves_a_marked_endpoints_fast_lane_job_to_the_slow_lan
     world.publish(world.payment())
     world.deliver_due()  # marks the endpoint slow
     # (the publisher sees the mark once its list of the merchant's endpoints is renewed)
-    world.clock.advance(world.settings_endpoint_list_seconds)
+    world.clock.advance(world.settings.endpoint_list_seconds)
     world.publish(world.payment())
     (queued,) = world.queue.receive(SLOW_LANE)
     early = replace(queued.job, slow=False)  # a job queued to the fast lane before the mark
@@ -596,7 +674,7 @@ def test_a_new_endpoint_gets_the_events_made_a_minute_after_it_at_the_latest(
     world: WebhookWorld,
 ) -> None:
     # GIVEN the publisher has read the merchant's endpoints (none yet) for an event
-    assert world.settings_endpoint_list_seconds == 60
+    assert world.settings.endpoint_list_seconds == 60
     world.publish(world.payment())
     reads = world.endpoint_store.lists
 

@@ -55,7 +55,7 @@ class WebhookWorld:
         }
         settings = self.payments.settings
         self.services = Services(settings, AwsClients(settings), self.clock, overrides=overrides)
-        self.settings_endpoint_list_seconds = settings.endpoint_list_seconds
+        self.settings = settings
         self.endpoints = self.services.webhook_endpoint_service
         self.publisher = self.services.event_publisher
         self.delivery = self.services.webhook_delivery
