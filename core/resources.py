@@ -342,9 +342,15 @@ class StreamSourceSpec:
     # `on_failure` and the shard moves on.
     retry_attempts: int
     on_failure: QueueSpec
+    # Batches of one shard in flight at once (Lambda allows 1 to 10; a payment's records stay
+    # in order, they share a key). A shard carries what its partition writes, up to about
+    # 700 records a second: the capacity model sizes this from the publisher's measured
+    # time per batch (bench/RESULTS.md). The local stack's emulator reads one at a time.
+    parallelization_factor: int
 
 
 PAYMENTS_STREAM_SOURCE = StreamSourceSpec(
+    parallelization_factor=3,
     batch_size=100,
     bisect_batch_on_error=True,
     retry_attempts=5,

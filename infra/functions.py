@@ -88,6 +88,9 @@ RECONCILER = FunctionSpec(
     "workers.reconciler.lambda_handler",
     "re-queues payments stalled in flight",
     timeout_seconds=RECONCILE_RUN_SECONDS,
+    # One vCPU: a backlog's requests are CPU-bound in botocore (about 2.5 ms a stalled
+    # payment); at 256 MB 100,000 took about 2,500 s, at this about 650 s (bench/RESULTS.md).
+    memory_mb=1769,
 )
 
 
@@ -106,12 +109,17 @@ EVENT_PUBLISHER = FunctionSpec(
     "workers.event_publisher.lambda_handler",
     "payments stream -> webhook events",
     timeout_seconds=60,
+    # CPU in proportion (1,769 MB is one vCPU): the capacity model's batch time per shard.
+    memory_mb=512,
 )
 WEBHOOK_DELIVERY = FunctionSpec(
     "WebhookDelivery",
     "workers.webhook_delivery.lambda_handler",
     "webhook deliveries -> merchants' endpoints",
     timeout_seconds=DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+    # A batch's ten sends at once are CPU-bound at 256 MB (signing, HTTP, two requests
+    # each): the capacity model's deliveries in flight per instance.
+    memory_mb=1024,
 )
 
 

@@ -100,6 +100,7 @@ class Processing(Construct):
                 storage.payments,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=PAYMENTS_STREAM_SOURCE.batch_size,
+                parallelization_factor=PAYMENTS_STREAM_SOURCE.parallelization_factor,
                 bisect_batch_on_error=PAYMENTS_STREAM_SOURCE.bisect_batch_on_error,
                 retry_attempts=PAYMENTS_STREAM_SOURCE.retry_attempts,
                 report_batch_item_failures=True,

@@ -61,6 +61,22 @@ EVENT_SOURCE_MAX_CONCURRENCY = 1000
 RAISED_ACCOUNT_CONCURRENCY = 3000
 # The payments stream of a table taking 5,000 payments/s has a few dozen shards.
 DEFAULT_PUBLISHER_CONCURRENCY = 100
+# A prod stage's fast-lane delivery instances: 5,000 payments/s with every merchant's one
+# endpoint answering in 0.3 s hold about 4,300 deliveries in flight (bench/RESULTS.md, the
+# capacity model), 10 an instance; a dev stage's are AWS's floor for its account.
+PROD_WEBHOOK_INSTANCES = 500
+# What a prod stage's tables and indexes serve from their first second (DynamoDB warm
+# throughput: a new on-demand table serves 4,000 writes and 12,000 reads a second until it
+# has scaled): the units the capacity model measures per payment at 5,000 payments/s, with
+# about 20% to spare. (read units, write units) per table or "table.index".
+WARM_THROUGHPUT: dict[str, tuple[int, int]] = {
+    "payments": (20_000, 20_000),
+    "payments.byMerchantBucket": (12_000, 20_000),
+    "payments.inFlight": (12_000, 15_000),
+    "idempotency": (12_000, 15_000),
+    "webhook-events": (15_000, 28_000),
+    "webhook-events.byDay": (12_000, 15_000),
+}
 # The reconciler never overlaps itself (its runs are paged and resumable, not parallel).
 RECONCILER_CONCURRENCY = 1
 # What an API request holds an instance for, conservatively: 4x the mean measured on moto
@@ -91,9 +107,10 @@ class Scaling:
         node: Node,
         api_limits: tuple[int, int] = (DEFAULT_API_RATE_LIMIT, DEFAULT_API_BURST_LIMIT),
         account_concurrency: int = RAISED_ACCOUNT_CONCURRENCY,
+        webhook_instances: int = DELIVERIES_SOURCE.max_concurrency,
     ) -> Scaling:
         """`api_limits`: the stage's throttle (rate, burst) unless context sets them;
-        `account_concurrency` likewise."""
+        `account_concurrency` and `webhook_instances` likewise."""
 
         def whole(name: str, default: int) -> int:
             return context_whole(node, name, default)
@@ -111,7 +128,7 @@ class Scaling:
             large_merchant_rate_limit=whole(
                 LARGE_MERCHANT_RATE_LIMIT, DEFAULT_LARGE_MERCHANT_RATE_LIMIT
             ),
-            webhook_instances=whole(WEBHOOK_INSTANCES, DELIVERIES_SOURCE.max_concurrency),
+            webhook_instances=whole(WEBHOOK_INSTANCES, webhook_instances),
             slow_webhook_instances=whole(
                 SLOW_WEBHOOK_INSTANCES, SLOW_DELIVERIES_SOURCE.max_concurrency
             ),

@@ -43,8 +43,11 @@ class PaygateStack(Stack):
         )
         prefix = construct_id
         self.stage = stage
-        scaling = Scaling.from_context(
-            self.node, stage.api_limits, stage.profile.account_concurrency
+        self.scaling = scaling = Scaling.from_context(
+            self.node,
+            stage.api_limits,
+            stage.profile.account_concurrency,
+            stage.profile.webhook_instances,
         )
         self.storage = Storage(self, "Storage", prefix=prefix, stage=stage.profile)
         self.messaging = Messaging(self, "Messaging", prefix=prefix, stage=stage.profile)

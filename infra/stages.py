@@ -24,11 +24,12 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from core.resources import DEFAULT_PREFIX, SERVICE
+from core.resources import DEFAULT_PREFIX, DELIVERIES_SOURCE, SERVICE
 from core.settings import SettingsError
 from infra.scaling import (
     DEFAULT_API_BURST_LIMIT,
     DEFAULT_API_RATE_LIMIT,
+    PROD_WEBHOOK_INSTANCES,
     RAISED_ACCOUNT_CONCURRENCY,
 )
 
@@ -59,6 +60,11 @@ class StageProfile:
     # Lambda concurrency of the account and Region it is deployed to (AWS's default 1,000;
     # docs/sizing.md asks a prod account to raise it): every function's maximum fits in it.
     account_concurrency: int
+    # Its tables and indexes serve the peak from their first second (infra/scaling.py
+    # WARM_THROUGHPUT), and its fast lane of webhook deliveries runs this many instances at
+    # most (CDK context webhookInstances overrides it).
+    warm_tables: bool
+    webhook_instances: int
     # Context a deployment of this stage must set.
     required: tuple[str, ...] = field(default=())
 
@@ -75,6 +81,8 @@ DEV = StageProfile(
     api_rate_limit=100,
     api_burst_limit=200,
     account_concurrency=1000,
+    warm_tables=False,
+    webhook_instances=DELIVERIES_SOURCE.max_concurrency,
 )
 PROD = StageProfile(
     name="prod",
@@ -89,6 +97,8 @@ PROD = StageProfile(
     api_rate_limit=DEFAULT_API_RATE_LIMIT,
     api_burst_limit=DEFAULT_API_BURST_LIMIT,
     account_concurrency=RAISED_ACCOUNT_CONCURRENCY,
+    warm_tables=True,
+    webhook_instances=PROD_WEBHOOK_INSTANCES,
     required=(ACCOUNT, REGION, OWNER, ALARM_EMAILS),
 )
 STAGES = {profile.name: profile for profile in (DEV, PROD)}

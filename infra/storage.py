@@ -27,6 +27,7 @@ from core.resources import (
     key_alias,
 )
 from infra.keys import AdministeredKey, ServiceKey
+from infra.scaling import WARM_THROUGHPUT
 from infra.stages import StageProfile
 
 _TYPES = {
@@ -164,6 +165,7 @@ class Storage(Construct):
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.table_key,
             time_to_live_attribute=spec.ttl_attribute,
+            warm_throughput=self._warm(spec.logical_name),
         )
         for index in spec.indexes:
             table.add_global_secondary_index(
@@ -172,5 +174,13 @@ class Storage(Construct):
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
                 projection_type=dynamodb.ProjectionType(index.projection_type),
                 non_key_attributes=list(index.projected) if index.projected else None,
+                warm_throughput=self._warm(f"{spec.logical_name}.{index.name}"),
             )
         return table
+
+    def _warm(self, target: str) -> dynamodb.WarmThroughput | None:
+        """A prod stage's tables serve the peak from the start (infra/scaling.py)."""
+        if not self._stage.warm_tables or target not in WARM_THROUGHPUT:
+            return None
+        reads, writes = WARM_THROUGHPUT[target]
+        return dynamodb.WarmThroughput(read_units_per_second=reads, write_units_per_second=writes)

@@ -15,10 +15,7 @@ from tests.infra.conftest import PROD_CONTEXT, Synthesized
 
 
 def _scaling(synth: Synthesized) -> Scaling:
-    stage = synth.stack.stage
-    return Scaling.from_context(
-        synth.stack.node, stage.api_limits, stage.profile.account_concurrency
-    )
+    return synth.stack.scaling
 
 
 def test_every_function_but_the_apis_has_a_bound_of_its_own(synth_each: Synthesized) -> None:
