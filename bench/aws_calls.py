@@ -20,17 +20,13 @@ SQS receive/delete are Lambda's event source mapping's, not our code's: not coun
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from moto import mock_aws
 
-from bench.moto_env import REGION, provisioned_settings, quiet
+from bench.moto_env import REGION, provisioned_settings, quiet, webhook_receiver
 from bench.payloads import make_payment_body
 from cli.lambda_emulation import (
     ApiStage,
@@ -45,6 +41,7 @@ from core.adapters.kms_card_vault import EPOCH_CONTEXT_KEY
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock
 from handlers import authorizer, create_payment, get_payment, make_payment, payment_operations
+from infra.functions import WEBHOOK_DELIVERY
 from workers import event_publisher, payment_worker, webhook_delivery
 
 TARGET_CALLS = 8
@@ -132,28 +129,6 @@ _NOT_COUNTED = {
     ONCE_PER_INSTANCE,
 }
 REFUND_AMOUNT = 500
-
-
-@contextlib.contextmanager
-def _receiver() -> Iterator[str]:
-    """A merchant's webhook receiver on loopback that answers 200."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def api_event(
@@ -310,10 +285,11 @@ def _summarize(calls: Counter[str], per: str = "per_payment") -> dict[str, Any]:
 # Lambda invocations a payment causes: the API's three, its share of a worker batch of 10,
 # and of the publisher's stream batches (its two events, about 10 records a batch).
 INVOCATIONS = 3 + 0.1 + 0.2
-# With one endpoint, the delivery worker's batches of 10 for its two events, each delivery
-# waiting on the merchant's answer (assumed 200 ms, at 256 MB).
+# With one endpoint, the delivery worker's batches of 10 for its two events, a batch's
+# sends at once: about 0.1 s of its own and the merchant's answer (assumed 0.3 s, as the
+# capacity model does) at the function's memory.
 WEBHOOK_INVOCATIONS = 0.2
-WEBHOOK_GB_SECONDS = 2 * 0.256 * 0.2
+WEBHOOK_GB_SECONDS = WEBHOOK_INVOCATIONS * WEBHOOK_DELIVERY.memory_mb / 1000 * (0.1 + 0.3)
 # A refund: refund-payment and one get, the worker's share of a batch of 10, the publisher's
 # of its stream batches (the refund asked and answered, about 10 records a batch).
 REFUND_API_CALLS = 2
@@ -379,7 +355,8 @@ def measure() -> dict[str, Any]:
         ("pending_then_accepted", 24, False),
         ("accepted_with_a_webhook", 1250, True),
     )
-    with quiet(), _receiver() as url:
+    with quiet(), webhook_receiver() as receiver:
+        url = receiver.url
         for label, amount, webhook in variants:
             with mock_aws():
                 services = _moto_services()

@@ -12,19 +12,33 @@ the worker asking the bank, one poll.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.partition_heat import BIG_MERCHANT_SHARE, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS
+from bench.partition_heat import (
+    BACKGROUND,
+    BIG_MERCHANT_SHARE,
+    DELIVERY,
+    PARTITION_READ_UNITS,
+    PARTITION_WRITE_UNITS,
+    PUBLISHER,
+    WORKER,
+)
 from core.domain.webhook_retry import FAST_LANE_PATIENCE_SECONDS, SLOW_SENDS_PER_MERCHANT
-from core.resources import DELIVERIES_SOURCE, SLOW_DELIVERIES_SOURCE
+from core.resources import DELIVERIES_SOURCE, PAYMENTS_STREAM_SOURCE, SLOW_DELIVERIES_SOURCE
 from core.settings import default_of
 from infra.api import MERCHANT_RATE_LIMIT
+from infra.functions import EVENT_PUBLISHER, WEBHOOK_DELIVERY, FunctionSpec
+from infra.functions import WORKER as WORKER_FUNCTION
 from infra.scaling import (
     DEFAULT_API_RATE_LIMIT,
     DEFAULT_BANK_MAX_CONCURRENCY,
     DEFAULT_LARGE_MERCHANT_RATE_LIMIT,
+    DEFAULT_PUBLISHER_CONCURRENCY,
     EVENT_SOURCE_MAX_CONCURRENCY,
+    PROD_WEBHOOK_INSTANCES,
+    WARM_THROUGHPUT,
     Scaling,
 )
 
@@ -52,6 +66,45 @@ RAISED_LAMBDA_CONCURRENCY = 3000
 RAISED_API_ACCOUNT_RPS = 30_000
 BANK_LATENCIES = (0.2, 1.0, 3.0)
 MODEL_BANK_LATENCY = 1.0
+# Assumptions, not measurements: a merchant's webhook receiver answers in 0.3 s; an AWS
+# request (DynamoDB, SQS) in the Region takes 8 ms.
+ENDPOINT_LATENCY = 0.3
+REQUEST_SECONDS = 0.008
+# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB.
+VCPU_MB = 1769
+LAMBDA_CPU = f"Lambda Developer Guide, memory and computing power ({READ_ON})"
+# A new on-demand table (or index) serves this many units a second until it has scaled.
+NEW_TABLE_UNITS = {"writes": 4000, "reads": 12_000}
+NEW_TABLES = (
+    f"DynamoDB Developer Guide, on-demand initial throughput and warm throughput ({READ_ON})"
+)
+STREAMS = (
+    f"Lambda Developer Guide, DynamoDB event source: parallelization factor 1 to 10 per "
+    f"shard; DynamoDB Streams: a shard per partition ({READ_ON})"
+)
+# Lambda's SQS event source (standard mode): 5 concurrent invocations at first, then up to
+# 300 more a minute.
+SQS_START_INSTANCES = 5
+SQS_INSTANCES_PER_MINUTE = 300
+SQS_SCALING = f"Lambda Developer Guide, scaling of SQS event sources ({READ_ON})"
+
+
+def memory_of(name: str) -> int:
+    specs: dict[str, FunctionSpec] = {
+        WORKER: WORKER_FUNCTION,
+        PUBLISHER: EVENT_PUBLISHER,
+        DELIVERY: WEBHOOK_DELIVERY,
+    }
+    return specs[name].memory_mb if name in specs else FunctionSpec("", "", "").memory_mb
+
+
+def aws_seconds(heat: dict[str, Any], name: str) -> float:
+    """One invocation on AWS, the endpoint's or the bank's answer aside: paygate's CPU
+    (measured, moto's taken out) at the function's share of a vCPU, and its requests at
+    REQUEST_SECONDS each (the worker and the delivery worker make a batch's at once)."""
+    cpu = float(heat["cpu_ms"][name]) / 1000 * max(1.0, VCPU_MB / memory_of(name))
+    at_once = float(heat["records_per_batch"][name]) if name in (WORKER, DELIVERY) else 1.0
+    return cpu + float(heat["requests_per_invocation"][name]) / at_once * REQUEST_SECONDS
 
 
 @dataclass(frozen=True)
@@ -114,25 +167,50 @@ def worker_seconds_per_payment(heat: dict[str, Any], bank_latency: float) -> flo
     """How long one payment holds a worker slot (and a bank call slot): for each of its jobs
     (its authorization, a Pending one's recheck, a refund), the bank's answer plus the
     worker's own time for its batch (measured with an instant bank)."""
-    per_job = bank_latency + float(heat["invocation_ms"]["worker"]) / 1000
+    per_job = bank_latency + aws_seconds(heat, WORKER)
     return float(heat["worker_jobs_per_payment"]) * per_job
 
 
+def delivery_seconds_per_payment(heat: dict[str, Any]) -> float:
+    """How long a payment's deliveries hold a fast-lane place: each its batch's time and
+    the endpoint's answer."""
+    per_delivery = aws_seconds(heat, DELIVERY) + ENDPOINT_LATENCY
+    return float(heat["records_per_payment"][DELIVERY]) * per_delivery
+
+
+def publisher_seconds_per_payment(heat: dict[str, Any]) -> float:
+    """Batch-seconds of the publisher per payment: its stream records' share of a batch."""
+    records = heat["records_per_payment"][PUBLISHER] / heat["records_per_batch"][PUBLISHER]
+    return float(records) * aws_seconds(heat, PUBLISHER)
+
+
+def stream_shards() -> int:
+    """The payments stream's shards at a prod stage's start: one per partition, and its
+    warm write throughput makes a partition per 1,000 write units at least."""
+    return WARM_THROUGHPUT["payments"][1] // PARTITION_WRITE_UNITS
+
+
 def lambda_seconds_per_payment(heat: dict[str, Any], bank_latency: float) -> float:
-    """Lambda instance-seconds per payment, every function: API calls by their measured
-    times, the worker's batch time shared by the records of its batch."""
+    """Lambda instance-seconds per payment, every function: API calls by their times on
+    AWS, the worker's and the delivery worker's batch time shared by its records, the
+    publisher's batches."""
     api = sum(
-        heat["invocation_ms"][name] / 1000 * heat["invocations_per_payment"][name]
+        aws_seconds(heat, name) * heat["invocations_per_payment"][name]
         for name in heat["invocation_ms"]
-        if name != "worker"
+        if name not in BACKGROUND
     )
-    per_batch = float(heat["records_per_worker_batch"])
-    return float(api) + worker_seconds_per_payment(heat, bank_latency) / per_batch
+    batches = heat["records_per_batch"]
+    return float(
+        api
+        + worker_seconds_per_payment(heat, bank_latency) / batches[WORKER]
+        + delivery_seconds_per_payment(heat) / batches[DELIVERY]
+        + publisher_seconds_per_payment(heat)
+    )
 
 
 def api_calls_per_payment(heat: dict[str, Any]) -> float:
     calls = heat["invocations_per_payment"]
-    return float(sum(count for name, count in calls.items() if name != "worker"))
+    return float(sum(count for name, count in calls.items() if name not in BACKGROUND))
 
 
 def limits(heat: dict[str, Any], bank_latency: float = MODEL_BANK_LATENCY) -> list[Limit]:
@@ -181,7 +259,8 @@ def limits(heat: dict[str, Any], bank_latency: float = MODEL_BANK_LATENCY) -> li
             api_calls * BIG_MERCHANT_SHARE,
         ),
         Limit(
-            "KMS symmetric requests (us-east-1; Encrypt, GenerateMac, Decrypt)",
+            "KMS symmetric requests (us-east-1; Encrypt, GenerateMac, Decrypt): each instance's "
+            "keys and endpoint secrets, counted here as if per payment",
             KMS_SYMMETRIC_RPS_US_EAST_1,
             "requests/s",
             KMS_QUOTAS,
@@ -194,7 +273,55 @@ def limits(heat: dict[str, Any], bank_latency: float = MODEL_BANK_LATENCY) -> li
             SQS_QUOTAS,
             round(in_flight_seconds, 3),
         ),
+        Limit(
+            f"Webhook deliveries in flight: fast-lane instances x {DELIVERIES_SOURCE.batch_size} "
+            f"(webhookInstances {PROD_WEBHOOK_INSTANCES} in prod; every merchant's endpoint "
+            f"answering in {ENDPOINT_LATENCY:g} s)",
+            PROD_WEBHOOK_INSTANCES * DELIVERIES_SOURCE.batch_size,
+            "deliveries",
+            OURS,
+            round(delivery_seconds_per_payment(heat), 3),
+        ),
+        Limit(
+            f"Event publisher: stream shards x parallelization factor "
+            f"({stream_shards()} x {PAYMENTS_STREAM_SOURCE.parallelization_factor} batches at "
+            f"once, {EVENT_PUBLISHER.memory_mb} MB)",
+            stream_shards() * PAYMENTS_STREAM_SOURCE.parallelization_factor,
+            "batches",
+            STREAMS,
+            round(publisher_seconds_per_payment(heat), 5),
+        ),
+        Limit(
+            "Event publisher: reserved concurrency (publisherConcurrency)",
+            DEFAULT_PUBLISHER_CONCURRENCY,
+            "instances",
+            OURS,
+            round(publisher_seconds_per_payment(heat), 5),
+        ),
+        *_new_table_limits(heat),
     ]
+
+
+def _new_table_limits(heat: dict[str, Any], rate: int = 5000) -> list[Limit]:
+    """What a prod stage's tables and indexes serve from their first second (their warm
+    throughput); a table without it (a dev stage's) starts at NEW_TABLE_UNITS and grows."""
+    limits = []
+    for kind, position in (("writes", 1), ("reads", 0)):
+        for target, row in heat[kind].items():
+            if row["units_per_payment"] * rate <= NEW_TABLE_UNITS[kind]:
+                continue
+            warm = WARM_THROUGHPUT.get(target)
+            limits.append(
+                Limit(
+                    f"DynamoDB {target}: {kind} from the first second (warm throughput in "
+                    f"prod; without it {NEW_TABLE_UNITS[kind]:,})",
+                    warm[position] if warm else NEW_TABLE_UNITS[kind],
+                    "RCU/s" if kind == "reads" else "WCU/s",
+                    NEW_TABLES,
+                    row["units_per_payment"],
+                )
+            )
+    return limits
 
 
 def worker_by_latency(heat: dict[str, Any], rate: int) -> list[dict[str, Any]]:
@@ -217,6 +344,49 @@ def worker_by_latency(heat: dict[str, Any], rate: int) -> list[dict[str, Any]]:
     return rows
 
 
+def step_to(rate: float, per_instance: float, most: int) -> dict[str, Any]:
+    """Lambda's SQS event source meeting a step from nothing to `rate` jobs a second: its
+    instances grow from SQS_START_INSTANCES by SQS_INSTANCES_PER_MINUTE up to `most`, each
+    taking `per_instance` a second; the backlog they leave, and when it is gone."""
+    backlog = peak = 0.0
+    reached = drained = None
+    for second in range(1, 6 * 3600):
+        instances = min(most, SQS_START_INSTANCES + SQS_INSTANCES_PER_MINUTE * second / 60)
+        capacity = instances * per_instance
+        backlog = max(0.0, backlog + rate - capacity)
+        peak = max(peak, backlog)
+        if reached is None and capacity >= rate:
+            reached = second
+        if reached is not None and backlog == 0:
+            drained = second
+            break
+    return {
+        "rate": rate,
+        "instances_needed": math.ceil(rate / per_instance),
+        "instances_at_most": most,
+        "seconds_to_reach_rate": reached,
+        "backlog_peak": int(peak),
+        "longest_wait_seconds": round(peak / (most * per_instance), 1),
+        "seconds_to_drain": drained,
+    }
+
+
+def sqs_ramps(heat: dict[str, Any], rate: int) -> dict[str, Any]:
+    """A step to `rate` payments a second: the worker's event source (each instance takes
+    its batch at once, the bank answering in MODEL_BANK_LATENCY) and the fast lane of
+    deliveries (a prod stage's instances)."""
+    concurrency = int(heat["settings"]["worker_concurrency"])
+    per_worker = concurrency / worker_seconds_per_payment(heat, MODEL_BANK_LATENCY)
+    worker_most = min(EVENT_SOURCE_MAX_CONCURRENCY, DEFAULT_BANK_MAX_CONCURRENCY // concurrency)
+    per_delivery = DELIVERIES_SOURCE.batch_size / delivery_seconds_per_payment(heat)
+    return {
+        "worker": step_to(rate, per_worker, worker_most),
+        "worker_bank_max_10000": step_to(rate, per_worker, EVENT_SOURCE_MAX_CONCURRENCY),
+        "webhook_deliveries": step_to(rate, per_delivery, PROD_WEBHOOK_INSTANCES),
+        "source": SQS_SCALING,
+    }
+
+
 def model(heat: dict[str, Any], rate: int = 5000) -> dict[str, Any]:
     rows = [limit.row(rate) for limit in limits(heat)]
     growing = [row for row in rows if row["ceiling"] is not None]
@@ -236,6 +406,17 @@ def model(heat: dict[str, Any], rate: int = 5000) -> dict[str, Any]:
         "standard_plan_payments_per_merchant": MERCHANT_RATE_LIMIT / api_calls_per_payment(heat),
         "webhook_delivery_instances": webhook_lanes(),
         "concurrency_budget": concurrency_budget(),
+        "step_to_rate": sqs_ramps(heat, rate),
+        "function_seconds_on_aws": {
+            name: {"memory_mb": memory_of(name), "seconds": round(aws_seconds(heat, name), 4)}
+            for name in sorted(heat["cpu_ms"])
+        },
+        "assumed": {
+            "endpoint_latency_seconds": ENDPOINT_LATENCY,
+            "request_seconds": REQUEST_SECONDS,
+            "vcpu_mb": VCPU_MB,
+            "stream_shards": stream_shards(),
+        },
     }
 
 
@@ -248,6 +429,7 @@ def concurrency_budget() -> dict[str, Any]:
         bank_max_concurrency=DEFAULT_BANK_MAX_CONCURRENCY,
         in_flight_shards=int(default_of("in_flight_shards")),
         merchant_buckets=int(default_of("merchant_buckets")),
+        webhook_instances=PROD_WEBHOOK_INSTANCES,
     )
     budget = scaling.concurrency_budget()
     return {
@@ -259,13 +441,16 @@ def concurrency_budget() -> dict[str, Any]:
 
 
 def webhook_lanes() -> dict[str, int]:
-    """The delivery worker's instances in each lane (event source maximum concurrency) and
+    """A prod stage's delivery instances in each lane (event source maximum concurrency) and
     the HTTP calls they have in flight at most (an instance sends its batch at once): what
     webhooks take of the account's Lambda concurrency, however slow the endpoints."""
-    lanes = {"fast": DELIVERIES_SOURCE, "slow": SLOW_DELIVERIES_SOURCE}
+    lanes = {
+        "fast": (PROD_WEBHOOK_INSTANCES, DELIVERIES_SOURCE.batch_size),
+        "slow": (SLOW_DELIVERIES_SOURCE.max_concurrency, SLOW_DELIVERIES_SOURCE.batch_size),
+    }
     return {
-        **{f"{name}_instances": lane.max_concurrency for name, lane in lanes.items()},
-        **{f"{name}_calls": lane.max_concurrency * lane.batch_size for name, lane in lanes.items()},
+        **{f"{name}_instances": most for name, (most, _) in lanes.items()},
+        **{f"{name}_calls": most * batch for name, (most, batch) in lanes.items()},
         # One merchant's fast-lane calls waiting past the patience, across every instance.
         "fast_slow_sends_per_merchant": SLOW_SENDS_PER_MERCHANT,
         "fast_patience_ms": round(FAST_LANE_PATIENCE_SECONDS * 1000),

@@ -6,8 +6,13 @@ import contextlib
 import io
 import logging
 import os
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -54,3 +59,109 @@ def count_requests(requests: Counter[str], *clients: Any) -> None:
 
     for client in clients:
         client.meta.events.register("before-call.*.*", count)
+
+
+@dataclass
+class CpuSpent:
+    seconds: float = 0.0
+
+
+class MotoCpu:
+    """Tells paygate's CPU from moto's in-process: the time between a request's
+    `before-send` (where moto answers it) and its `needs-retry` (the answer back) is moto's,
+    counted on the thread that made it."""
+
+    def __init__(self, *clients: Any) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._moto = 0.0
+        for client in clients:
+            client.meta.events.register_first("before-send.*.*", self._sending)
+            client.meta.events.register_first("needs-retry.*.*", self._answered)
+
+    def _sending(self, **_: Any) -> None:
+        self._local.started = time.thread_time()
+
+    def _answered(self, **_: Any) -> None:
+        started = getattr(self._local, "started", None)
+        if started is not None:
+            self._local.started = None
+            with self._lock:
+                self._moto += time.thread_time() - started
+
+    @contextlib.contextmanager
+    def not_ours(self) -> Iterator[None]:
+        """What runs within is counted as moto's: a benchmark's own bookkeeping."""
+        started = time.thread_time()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._moto += time.thread_time() - started
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[CpuSpent]:
+        """The process's CPU time within, less moto's: run one function at a time in it."""
+        spent = CpuSpent()
+        process, moto = time.process_time(), self._moto
+        try:
+            yield spent
+        finally:
+            spent.seconds = (time.process_time() - process) - (self._moto - moto)
+
+
+_RECEIVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    received = set()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Handler.received.add(self.headers.get("Paygate-Event-Id"))
+        self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self):
+        body = str(len(Handler.received)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+@dataclass(frozen=True)
+class Receiver:
+    url: str
+
+    def received(self) -> int:
+        """How many distinct events it was sent."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.url, timeout=5) as answer:  # noqa: S310 (loopback)
+            return int(answer.read())
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[Receiver]:
+    """A merchant's webhook receiver on loopback answering 200, in a process of its own (so
+    its CPU is not counted as paygate's)."""
+    process = subprocess.Popen(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield Receiver(f"http://127.0.0.1:{port}/hooks")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -7,11 +7,17 @@ The mix (issue #12): one merchant sends half of all payments, the rest are sprea
 payment is created, submitted (with an Idempotency-Key), processed by the worker in
 batches of 10 to its final status and polled twice (once in flight, once final). Then
 (issue #27) a share of the accepted payments is refunded in part: refund-payment (with an
-Idempotency-Key), the worker asking the bank, one poll to see the refund.
+Idempotency-Key), the worker asking the bank, one poll to see the refund. Every merchant has
+one webhook endpoint (issue #28): the event publisher reads the payments stream, the
+delivery worker sends each event to a receiver on loopback (a process of its own).
+
+Each function's CPU is measured apart from moto's (bench/moto_env.py MotoCpu): the process's
+CPU time while only that function runs, less what moto spent answering its requests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -20,6 +26,7 @@ import statistics
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,21 +42,31 @@ from bench.capacity_units import (
     read_units,
     table_write_units,
 )
-from bench.moto_env import REGION, count_requests, provisioned_settings, quiet
+from bench.moto_env import (
+    REGION,
+    MotoCpu,
+    count_requests,
+    provisioned_settings,
+    quiet,
+    webhook_receiver,
+)
 from bench.payloads import make_payment_body
-from cli.lambda_emulation import SqsEventSource, lambda_context
+from cli.lambda_emulation import DynamoStreamEventSource, SqsEventSource, lambda_context
 from core.bootstrap import AwsClients, Services
 from core.domain.clock import SystemClock
 from core.domain.payment import PaymentStatus
 from core.resources import (
+    DELIVERIES_SOURCE,
+    EVENTS_TABLE,
     IDEMPOTENCY_TABLE,
     MERCHANTS_TABLE,
     PAYMENTS_TABLE,
+    WEBHOOK_ENDPOINTS_TABLE,
     TableSpec,
 )
 from core.settings import Settings
 from handlers import create_payment, get_payment, make_payment, payment_operations
-from workers import payment_worker
+from workers import event_publisher, payment_worker, webhook_delivery
 
 # DynamoDB's per-partition throughput (Developer Guide, "Best practices for designing and
 # using partition keys effectively", read 2026-11): 1,000 WCU/s and 3,000 RCU/s.
@@ -67,7 +84,16 @@ ROUND = 100
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 # Tables keyed by something one payment (or one request) owns: its id, its idempotency key.
-_KEYS_OF_ONE_PAYMENT = {PAYMENTS_TABLE.logical_name, IDEMPOTENCY_TABLE.logical_name}
+_KEYS_OF_ONE_PAYMENT = {
+    PAYMENTS_TABLE.logical_name,
+    IDEMPOTENCY_TABLE.logical_name,
+    EVENTS_TABLE.logical_name,
+}
+# The functions not behind the API, by the names the mix records them under.
+WORKER = "worker"
+PUBLISHER = "event-publisher"
+DELIVERY = "webhook-delivery"
+BACKGROUND = (WORKER, PUBLISHER, DELIVERY)
 _EQUALS = re.compile(r"(#?\w+)\s*=\s*(:\w+)")
 
 
@@ -85,7 +111,8 @@ class HeatRecorder:
     DynamoDB request made through `client` to the tables in `tables` (physical name to
     spec). Reads the item before and after each write with its own client."""
 
-    def __init__(self, client: Any, tables: dict[str, TableSpec]) -> None:
+    def __init__(self, client: Any, tables: dict[str, TableSpec], cpu: MotoCpu) -> None:
+        self._cpu = cpu
         self.writes: defaultdict[tuple[str, str], float] = defaultdict(float)
         self.reads: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._tables = tables
@@ -100,10 +127,14 @@ class HeatRecorder:
 
     def _key(self, spec: TableSpec, params: dict[str, Any]) -> dict[str, Any]:
         source = params.get("Key") or params["Item"]
-        name = spec.partition_key.name
-        return {name: source[name]}
+        names = [spec.partition_key.name] + ([spec.sort_key.name] if spec.sort_key else [])
+        return {name: source[name] for name in names}
 
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        with self._cpu.not_ours():
+            self._note(params, model)
+
+    def _note(self, params: dict[str, Any], model: Any) -> None:
         call = _Call(model.name, params)
         writes: list[tuple[str, dict[str, Any], bool]] = []
         if model.name in _WRITES:
@@ -125,6 +156,10 @@ class HeatRecorder:
         self._local.__dict__.setdefault("calls", []).append(call)
 
     def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        with self._cpu.not_ours():
+            self._account(parsed)
+
+    def _account(self, parsed: dict[str, Any]) -> None:
         call: _Call = self._local.calls.pop()
         with self._lock:
             for spec, table, key, before, transactional in call.befores:
@@ -192,36 +227,92 @@ def merchant_mix(rng: random.Random, payments: int) -> list[str]:
 
 
 class MixRunner:
-    """Runs the mix; keeps each function's invocation times and the KMS and SQS requests
-    made (the capacity model's inputs)."""
+    """Runs the mix; keeps each function's invocation times, CPU and records per batch, and
+    the KMS and SQS requests made (the capacity model's inputs)."""
 
-    def __init__(self, services: Services, rng: random.Random) -> None:
+    def __init__(self, services: Services, rng: random.Random, cpu: MotoCpu) -> None:
         self._services = services
         self._rng = rng
         self.seconds: defaultdict[str, list[float]] = defaultdict(list)
-        self.records_per_batch: list[int] = []
+        self.cpu_seconds: defaultdict[str, float] = defaultdict(float)
+        # AWS requests each function made (the bank simulator's among the worker's).
+        self.function_requests: Counter[str] = Counter()
+        self._running = ""
+        self.records: defaultdict[str, list[int]] = defaultdict(list)
         self.requests: Counter[str] = Counter()
         self.refunds = 0
-        count_requests(self.requests, services.clients.kms, services.clients.sqs)
-        self._worker = SqsEventSource(
-            services.clients.sqs,
-            services.settings.jobs_queue_url,
-            self._work,
-            region=REGION,
+        clients = services.clients
+        count_requests(self.requests, clients.kms, clients.sqs)
+        self._moto = cpu
+        for client in (clients.dynamodb, clients.sqs, clients.kms):
+            client.meta.events.register("before-call.*.*", self._count_request)
+        settings = services.settings
+        self._sources = {
+            WORKER: SqsEventSource(
+                clients.sqs, settings.jobs_queue_url, self._timed(WORKER), region=REGION
+            ),
+            DELIVERY: SqsEventSource(
+                clients.sqs,
+                settings.deliveries_queue_url,
+                self._timed(DELIVERY),
+                batch_size=DELIVERIES_SOURCE.batch_size,
+                region=REGION,
+            ),
+        }
+        stream = clients.dynamodb.describe_table(TableName=settings.payments_table)
+        self._stream = DynamoStreamEventSource(
+            clients.streams,
+            stream["Table"]["LatestStreamArn"],
+            self._timed(PUBLISHER),
+            from_now=True,
         )
 
-    def _work(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        started = time.perf_counter()
-        response: dict[str, Any] = payment_worker.handle(event, context, self._services)
-        self.seconds["worker"].append(time.perf_counter() - started)
-        self.records_per_batch.append(len(event["Records"]))
-        return response
+    def _count_request(self, **_: Any) -> None:
+        if self._running:
+            self.function_requests[self._running] += 1
+
+    @contextlib.contextmanager
+    def _running_as(self, name: str) -> Iterator[None]:
+        self._running = name
+        try:
+            yield
+        finally:
+            self._running = ""
+
+    def _timed(self, name: str) -> Any:
+        handle = {
+            WORKER: payment_worker.handle,
+            PUBLISHER: event_publisher.handle,
+            DELIVERY: webhook_delivery.handle,
+        }[name]
+
+        def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            started = time.perf_counter()
+            response: dict[str, Any] = handle(event, context, self._services)
+            self.seconds[name].append(time.perf_counter() - started)
+            self.records[name].append(len(event["Records"]))
+            return response
+
+        return invoke
+
+    def _drain(self) -> None:
+        """The worker to final, then the publisher on what it wrote, then the deliveries:
+        one function at a time, so the process's CPU is that function's (and moto's)."""
+        for name in BACKGROUND:
+            with self._moto.measure() as cpu, self._running_as(name):
+                if name == PUBLISHER:
+                    self._stream.drain()
+                else:
+                    self._sources[name].drain(max_polls=10_000)
+            self.cpu_seconds[name] += cpu.seconds
 
     def _call(self, module: Any, method: str, path: str, merchant: str, **kwargs: Any) -> Any:
         event = api_event(method, path, merchant_id=merchant, **kwargs)
         started = time.perf_counter()
-        response = module.handle(event, lambda_context(path.strip("/")), self._services)
+        with self._moto.measure() as cpu, self._running_as(path.strip("/")):
+            response = module.handle(event, lambda_context(path.strip("/")), self._services)
         self.seconds[path.strip("/")].append(time.perf_counter() - started)
+        self.cpu_seconds[path.strip("/")] += cpu.seconds
         if response["statusCode"] >= 300:
             raise RuntimeError(
                 f"{method} {path} answered {response['statusCode']}: {response['body']}"
@@ -244,7 +335,7 @@ class MixRunner:
             self._call(
                 payment_operations, "POST", "/refund-payment", merchant, body=body, headers=headers
             )
-        self._worker.drain(max_polls=10_000)
+        self._drain()
         for merchant, payment_id, amount in accepted:
             view = self._view(merchant, payment_id)
             if view.get("refundedAmount") != amount // 2:
@@ -276,7 +367,7 @@ class MixRunner:
                 )
                 self._poll(merchant, payment_id)
                 submitted.append((merchant, payment_id, amount))
-            self._worker.drain(max_polls=10_000)
+            self._drain()
             to_refund = []
             for merchant, payment_id, amount in submitted:
                 status = self._poll(merchant, payment_id)
@@ -320,24 +411,36 @@ def measure(
 ) -> dict[str, Any]:
     """Runs the mix and reports, per table and index, its hottest partition key."""
     rng = random.Random(seed)  # noqa: S311 (a reproducible mix, not a secret)
-    with mock_aws(), quiet():
-        settings: Settings = provisioned_settings().replace(recheck_base_seconds=0, **overrides)
+    merchants = merchant_mix(rng, payments)
+    with mock_aws(), quiet(), webhook_receiver() as receiver:
+        settings: Settings = provisioned_settings().replace(
+            recheck_base_seconds=0, webhooks_allow_loopback=1, **overrides
+        )
         services = Services(settings, AwsClients(settings), SystemClock())
-        # A stack in steady state: the worker made the day's card key pair the day before.
+        # A stack in steady state: the worker made the day's card key pair the day before,
+        # and every merchant has registered its endpoint.
         services.card_key_upkeep.run()
+        for merchant in sorted(set(merchants)):
+            services.webhook_endpoint_service.register(merchant, merchant, receiver.url, ())
         tables = {
             settings.payments_table: PAYMENTS_TABLE,
             settings.idempotency_table: IDEMPOTENCY_TABLE,
             settings.merchants_table: MERCHANTS_TABLE,
+            settings.events_table: EVENTS_TABLE,
+            settings.webhook_endpoints_table: WEBHOOK_ENDPOINTS_TABLE,
         }
-        recorder = HeatRecorder(services.clients.dynamodb, tables)
+        clients = services.clients
+        cpu = MotoCpu(clients.dynamodb, clients.sqs, clients.kms, clients.streams)
+        recorder = HeatRecorder(clients.dynamodb, tables, cpu)
         started = time.perf_counter()
-        runner = MixRunner(services, rng)
-        statuses = runner.run(merchant_mix(rng, payments))
+        runner = MixRunner(services, rng, cpu)
+        statuses = runner.run(merchants)
         seconds = time.perf_counter() - started
+        received = receiver.received()
     unfinished = {s: n for s, n in statuses.items() if not PaymentStatus(s).is_final}
     if unfinished:
         raise RuntimeError(f"payments left unfinished by the mix: {unfinished}")
+    invocations = {name: len(times) for name, times in runner.seconds.items()}
     return {
         "payments": payments,
         "rate": rate,
@@ -345,10 +448,12 @@ def measure(
         "final_statuses": statuses,
         "refunds": runner.refunds,
         "refund_share_assumed": REFUND_SHARE,
+        "webhooks_received": received,
         "settings": {
             "in_flight_shards": settings.in_flight_shards,
             "merchant_buckets": settings.merchant_buckets,
             "worker_concurrency": settings.worker_concurrency,
+            "endpoints_per_merchant": 1,
             **{name: getattr(settings, name) for name in overrides},
         },
         "writes": _summary(recorder.writes, payments, PARTITION_WRITE_UNITS, rate),
@@ -358,12 +463,27 @@ def measure(
             name: round(1000 * statistics.median(times), 1)
             for name, times in sorted(runner.seconds.items())
         },
-        "invocations_per_payment": {
-            name: round(len(times) / payments, 3) for name, times in sorted(runner.seconds.items())
+        # CPU milliseconds per invocation, paygate's alone (moto's taken out), on one core
+        # of this machine.
+        "cpu_ms": {
+            name: round(1000 * runner.cpu_seconds[name] / count, 2)
+            for name, count in sorted(invocations.items())
         },
-        "records_per_worker_batch": round(statistics.mean(runner.records_per_batch), 2),
+        "requests_per_invocation": {
+            name: round(runner.function_requests[name] / count, 2)
+            for name, count in sorted(invocations.items())
+        },
+        "invocations_per_payment": {
+            name: round(count / payments, 3) for name, count in sorted(invocations.items())
+        },
+        "records_per_batch": {
+            name: round(statistics.mean(runner.records[name]), 2) for name in BACKGROUND
+        },
+        "records_per_payment": {
+            name: round(sum(runner.records[name]) / payments, 3) for name in BACKGROUND
+        },
         # Each holds a worker slot and a bank call: a payment's, a recheck's, a refund's.
-        "worker_jobs_per_payment": round(sum(runner.records_per_batch) / payments, 3),
+        "worker_jobs_per_payment": round(sum(runner.records[WORKER]) / payments, 3),
         # Requests per payment; SQS receives and deletes are the event source's.
         "requests_per_payment": {
             name: round(count / payments, 3) for name, count in sorted(runner.requests.items())

@@ -18,13 +18,16 @@ from typing import Any
 
 from moto import mock_aws
 
-from bench.moto_env import count_requests, provisioned_settings, quiet
+from bench.moto_env import MotoCpu, count_requests, provisioned_settings, quiet
 from core.adapters.dynamodb_payments import SHARD_READERS
 from core.bootstrap import AwsClients, Services
 from core.domain.payment import Payment, PaymentDetails, PaymentStatus
 from core.settings import Settings
 from core.use_cases.reconciler import STOP_BEFORE_SECONDS
-from infra.functions import RECONCILE_RUN_SECONDS
+from infra.functions import RECONCILE_RUN_SECONDS, RECONCILER
+
+# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB.
+VCPU_MB = 1769
 
 GOAL_SECONDS = 15 * 60
 BACKLOG = 100_000
@@ -77,10 +80,13 @@ def _stall(services: Services, count: int) -> None:
         )
 
 
-def _page_seconds(requests: Counter[str], payments: int, concurrency: int) -> float:
+def _page_seconds(
+    requests: Counter[str], payments: int, concurrency: int, cpu_per_payment: float
+) -> float:
     """One page of PAGE payments on AWS, in a large backlog: one in-flight index query (a
     shard's page holds PAGE entries); its reads and notes `concurrency` at a time; its
-    SendMessageBatch requests at once."""
+    SendMessageBatch requests at once; and the reconciler's CPU for the page at its share
+    of a vCPU, not overlapped with the waits (the worst case)."""
     per_page = {name: count * PAGE / payments for name, count in requests.items()}
     milliseconds = (
         AWS_LATENCY_MS["Query"]
@@ -88,7 +94,7 @@ def _page_seconds(requests: Counter[str], payments: int, concurrency: int) -> fl
         + per_page.get("dynamodb:UpdateItem", 0) / concurrency * AWS_LATENCY_MS["UpdateItem"]
         + (AWS_LATENCY_MS["SendMessageBatch"] if per_page.get("sqs:SendMessageBatch") else 0)
     )
-    return milliseconds / 1000
+    return milliseconds / 1000 + PAGE * cpu_per_payment * max(1.0, VCPU_MB / RECONCILER.memory_mb)
 
 
 def _first_reads_seconds(settings: Settings) -> float:
@@ -105,16 +111,20 @@ def measure(stalled: int = 1000) -> dict[str, Any]:
         _stall(services, stalled)
         clock.offset = settings.reconcile_after_seconds + 1
         requests: Counter[str] = Counter()
-        count_requests(requests, services.clients.dynamodb, services.clients.sqs)
+        clients = services.clients
+        count_requests(requests, clients.dynamodb, clients.sqs)
+        moto = MotoCpu(clients.dynamodb, clients.sqs)
         started = time.perf_counter()
-        report = services.reconciler.run(seconds_left=lambda: 600.0)
+        with moto.measure() as cpu:
+            report = services.reconciler.run(seconds_left=lambda: 600.0)
         seconds = time.perf_counter() - started
         queued = services.clients.sqs.get_queue_attributes(
             QueueUrl=settings.jobs_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]["ApproximateNumberOfMessages"]
     if report.requeued != stalled or int(queued) != stalled:
         raise RuntimeError(f"the reconciler queued {report.requeued} of {stalled} ({queued})")
-    page = _page_seconds(requests, stalled, settings.reconcile_concurrency)
+    cpu_per_payment = cpu.seconds / stalled
+    page = _page_seconds(requests, stalled, settings.reconcile_concurrency, cpu_per_payment)
     usable = RECONCILE_RUN_SECONDS - STOP_BEFORE_SECONDS - _first_reads_seconds(settings)
     per_run = int(usable / page * PAGE)
     runs = math.ceil(BACKLOG / per_run)
@@ -130,12 +140,16 @@ def measure(stalled: int = 1000) -> dict[str, Any]:
             "stalled": stalled,
             "seconds_in_moto": round(seconds, 1),
             "payments_per_second_in_moto": int(stalled / seconds),
+            # The reconciler's own CPU (moto's taken out), on one core of this machine.
+            "cpu_ms_per_payment": round(1000 * cpu_per_payment, 3),
             "requests_per_payment": {
                 name: round(count / stalled, 3) for name, count in sorted(requests.items())
             },
         },
         "aws_latency_ms_assumed": AWS_LATENCY_MS,
         "reconcile_concurrency": settings.reconcile_concurrency,
+        "memory_mb": RECONCILER.memory_mb,
+        "vcpu_share": round(min(1.0, RECONCILER.memory_mb / VCPU_MB), 3),
         "page_seconds_on_aws": round(page, 3),
         "payments_per_run": per_run,
         "backlog": BACKLOG,
