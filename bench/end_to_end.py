@@ -1,6 +1,10 @@
 """The local stack end to end: N payments from C concurrent clients over HTTP, each client
 creating, submitting and polling its payment until final; against the floor: the rate at
-which the same moto server completes the raw DynamoDB and SQS calls a payment needs."""
+which the same moto server completes the raw DynamoDB and SQS calls a payment needs.
+
+The merchant has one webhook endpoint (a receiver on loopback answering 200 at once): how
+long after the first payment every event of every payment had reached it, next to how long
+the payments took to be final (issue #28: the local stack keeps up with its own webhooks)."""
 
 from __future__ import annotations
 
@@ -17,11 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.payloads import make_payment_body
+from bench.webhook_isolation import http_receiver
 from cli.local_process import RunningStack, start_stack, stop_stack
+from core.domain.payment import PaymentStatus
+from core.domain.webhook_events import EVENT_TYPES
 
 FINAL = {"Accepted", "Declined", "InsufficientFunds"}
 POLL_SECONDS = 0.05
 FINAL_WITHIN_SECONDS = 60
+# Issue #28: every webhook event received within this many times the payments' time.
+WEBHOOKS_TARGET_RATIO = 1.5
+# How long, past the payments' time, the receiver is waited for (a stack that does not
+# keep up is still measured, within reason).
+WEBHOOKS_WAIT_RATIO = 8
 # The raw calls of one payment (section 2, KMS left out): create PutItem; make UpdateItem
 # and SendMessage; the event source's ReceiveMessage and DeleteMessage; the worker's
 # GetItem and PutItem; one get GetItem.
@@ -48,16 +60,54 @@ class _Recorder:
         return answer
 
 
-def _one_payment(stack: RunningStack, recorder: _Recorder, n: int) -> float | None:
+class _Receiver:
+    """What the merchant's endpoint received: each event's type by (paymentId, type), when
+    it first came (perf_counter), and how many POSTs in all (at least once: repeats too)."""
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[str, str], float] = {}
+        self.event_ids: set[str] = set()
+        self.posts = 0
+        self._changed = threading.Condition()
+
+    def record(self, body: bytes) -> None:
+        event = json.loads(body)
+        with self._changed:
+            self.posts += 1
+            self.event_ids.add(event["id"])
+            self.first.setdefault((event["paymentId"], event["type"]), time.perf_counter())
+            self._changed.notify_all()
+
+    def wait_for(self, expected: set[tuple[str, str]], seconds: float) -> float | None:
+        """When the last of `expected` came (perf_counter), or None if not all within."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: expected <= self.first.keys(), seconds):
+                return None
+            return max(self.first[key] for key in expected)
+
+
+def _events_of(payment_id: str, statuses: set[str]) -> set[tuple[str, str]]:
+    """The events a payment that went through `statuses` makes: one per status reached."""
+    made = {status.value: event for status, event in EVENT_TYPES.items()}
+    return {(payment_id, made[status]) for status in statuses if status in made}
+
+
+def _one_payment(
+    stack: RunningStack, recorder: _Recorder, n: int, seen: dict[str, set[str]]
+) -> float | None:
     merchant = stack.merchant_id
     created = recorder.call(stack, "create", "POST", "/create-payment", {"merchantId": merchant})
     payment_id = created.body["paymentId"]
     card = make_payment_body(payment_id, merchant, 1000 + n)
     recorder.call(stack, "make", "POST", "/make-payment", card)
     submitted = time.perf_counter()
+    # Processing, whatever get-payment shows first: make-payment answered 202.
+    statuses = seen[payment_id] = {PaymentStatus.PROCESSING.value}
     query = f"/get-payment?merchantId={merchant}&paymentId={payment_id}"
     while time.perf_counter() - submitted < FINAL_WITHIN_SECONDS:
-        if recorder.call(stack, "get", "GET", query).body.get("status") in FINAL:
+        status = str(recorder.call(stack, "get", "GET", query).body.get("status"))
+        statuses.add(status)
+        if status in FINAL:
             return (time.perf_counter() - submitted) * 1000
         time.sleep(POLL_SECONDS)
     return None
@@ -95,23 +145,42 @@ def _floor(stack: RunningStack, payments: int, clients: int) -> float:
 def measure(
     payments: int = 1000, clients: int = 16, progress: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as directory:
+    receiver = _Receiver()
+    seen: dict[str, set[str]] = {}
+    with tempfile.TemporaryDirectory() as directory, http_receiver(receiver.record) as url:
         stack = start_stack(Path(directory))
         try:
+            endpoint = stack.request(
+                "POST", "/webhook-endpoints", {"merchantId": stack.merchant_id, "url": url}
+            )
+            assert endpoint.status == 201, endpoint.body
             recorder = _Recorder()
-            progress(f"  end to end: {payments} payments from {clients} clients")
+            progress(
+                f"  end to end: {payments} payments from {clients} clients, one webhook endpoint"
+            )
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=clients) as pool:
                 to_final = list(
-                    pool.map(lambda n: _one_payment(stack, recorder, n), range(payments))
+                    pool.map(lambda n: _one_payment(stack, recorder, n, seen), range(payments))
                 )
             elapsed = time.perf_counter() - started
             finished = [ms for ms in to_final if ms is not None]
-            progress(f"  end to end: {len(finished)} final in {elapsed:.1f} s; measuring the floor")
+            progress(f"  end to end: {len(finished)} final in {elapsed:.1f} s; their webhooks")
+            expected = set().union(*(_events_of(p, s) for p, s in seen.items()))
+            last = receiver.wait_for(expected, WEBHOOKS_WAIT_RATIO * elapsed)
+            drained = None if last is None else last - started
+            received = len(expected & receiver.first.keys())
+            progress(
+                f"  end to end: {received} of {len(expected)} events received"
+                + ("" if drained is None else f" in {drained:.1f} s")
+                + "; measuring the floor"
+            )
+            # After the webhooks, so the floor has the moto server to itself, as before.
             floor = _floor(stack, payments, clients)
         finally:
             stop_stack(stack)
     throughput = len(finished) / elapsed
+    webhooks_ratio = None if drained is None else round(drained / elapsed, 2)
     return {
         "payments": payments,
         "clients": clients,
@@ -133,5 +202,17 @@ def measure(
         "make_to_final_ms": {
             "p50": round(statistics.median(finished), 1) if finished else None,
             "p99": round(_percentile(finished, 0.99), 1),
+        },
+        "webhooks": {
+            "payments_final_seconds": round(elapsed, 1),
+            "events_expected": len(expected),
+            "events_received": received,
+            "posts_received": receiver.posts,
+            "distinct_event_ids": len(receiver.event_ids),
+            # None: not all received within WEBHOOKS_WAIT_RATIO times the payments' time.
+            "drained_seconds": None if drained is None else round(drained, 1),
+            "ratio": webhooks_ratio,
+            "target_ratio": WEBHOOKS_TARGET_RATIO,
+            "met": webhooks_ratio is not None and webhooks_ratio <= WEBHOOKS_TARGET_RATIO,
         },
     }
