@@ -187,7 +187,9 @@ def render(results: dict[str, Any]) -> str:
         "## 4. End to end on the local stack",
         "",
         f"{e2e['payments']} payments from {e2e['clients']} concurrent clients over HTTP, each "
-        "creating, submitting and polling its payment until final.",
+        "creating, submitting and polling its payment until final; the stack delivers their "
+        "webhooks meanwhile, on the same moto server (the floor is measured once they have "
+        "all arrived: it has the server to itself, the throughput shares it).",
         "",
         "| throughput (payments/s) | floor (payments/s) | ratio | target | met | lost | 5xx |",
         "| ---: | ---: | ---: | ---: | --- | ---: | ---: |",
@@ -202,6 +204,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {row['p50']} | {row['p95']} | {row['p99']} |")
     final = e2e["make_to_final_ms"]
     lines.append(f"| make-payment to final | {final['p50']} | - | {final['p99']} |")
+    lines += render_webhook_drain(e2e)
     lines += render_webhook_isolation(results)
     lines += render_simulation(results)
     foot = results["footprint"]
@@ -221,6 +224,28 @@ def render(results: dict[str, Any]) -> str:
         *render_scale(results),
     ]
     return "\n".join(lines)
+
+
+def render_webhook_drain(e2e: dict[str, Any]) -> list[str]:
+    """Section 4's webhooks: how soon the payments' events all reached the merchant."""
+    hooks = e2e.get("webhooks")
+    if hooks is None:
+        return []
+    drained = "not all" if hooks["drained_seconds"] is None else hooks["drained_seconds"]
+    ratio = "-" if hooks["ratio"] is None else f"{hooks['ratio']}x"
+    return [
+        "",
+        "The merchant has one webhook endpoint (a receiver on loopback answering 200 at "
+        "once): seconds from the first payment until all were final, and until every event "
+        f"they made ({hooks['events_expected']}: one per status each reached) had reached "
+        f"the receiver ({hooks['posts_received']} POSTs, {hooks['distinct_event_ids']} "
+        "distinct events).",
+        "",
+        "| payments final (s) | webhooks drained (s) | ratio | target | met |",
+        "| ---: | ---: | ---: | ---: | --- |",
+        f"| {hooks['payments_final_seconds']} | {drained} | {ratio} | "
+        f"<= {hooks['target_ratio']}x | {_mark(hooks['met'])} |",
+    ]
 
 
 def render_webhook_isolation(results: dict[str, Any]) -> list[str]:
