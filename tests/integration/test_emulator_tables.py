@@ -52,9 +52,11 @@ _QUERIES = [
 
 
 def _answers(patched: bool) -> dict[str, Any]:
-    """Every query's items, each page by page (Limit 2), and a scan of each table."""
+    """Every query's items, each page by page (Limit 2), and a scan of each table. Each in
+    a Region of its own: a mock already active (another test's) keeps its tables."""
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        region = "eu-west-2" if patched else "eu-west-1"
+        dynamodb = boto3.client("dynamodb", region_name=region)
         _tables(dynamodb)
         if patched:
             faster_table_queries()
