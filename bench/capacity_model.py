@@ -184,6 +184,18 @@ def publisher_seconds_per_payment(heat: dict[str, Any]) -> float:
     return float(records) * aws_seconds(heat, PUBLISHER)
 
 
+def endpoint_key_reads() -> float:
+    """Reads a second of one merchant's endpoints key, whatever its rate: every delivery
+    instance (a prod stage's fast and slow lanes) reads it once per endpoint_read_seconds,
+    every publisher instance once per endpoint_list_seconds."""
+    delivery = PROD_WEBHOOK_INSTANCES + SLOW_DELIVERIES_SOURCE.max_concurrency
+    return round(
+        delivery / int(default_of("endpoint_read_seconds"))
+        + DEFAULT_PUBLISHER_CONCURRENCY / int(default_of("endpoint_list_seconds")),
+        1,
+    )
+
+
 def stream_shards() -> int:
     """The payments stream's shards at a prod stage's start: one per partition, and its
     warm write throughput makes a partition per 1,000 write units at least."""
@@ -411,6 +423,7 @@ def model(heat: dict[str, Any], rate: int = 5000) -> dict[str, Any]:
             name: {"memory_mb": memory_of(name), "seconds": round(aws_seconds(heat, name), 4)}
             for name in sorted(heat["cpu_ms"])
         },
+        "endpoint_key_reads_per_second": endpoint_key_reads(),
         "assumed": {
             "endpoint_latency_seconds": ENDPOINT_LATENCY,
             "request_seconds": REQUEST_SECONDS,

@@ -137,6 +137,11 @@ def _model(model: dict[str, Any]) -> list[str]:
         "publisher; a new table without warm throughput (a dev stage's) takes 4,000 writes "
         "and 12,000 reads a second until DynamoDB has scaled it.",
         "",
+        "One merchant's webhook endpoints are read by each instance, not for each event: "
+        "every delivery instance once every 5 s, every publisher instance once a minute; "
+        f"at most {model['endpoint_key_reads_per_second']:g} reads a second of its key, "
+        "whatever its rate (a partition takes 3,000).",
+        "",
         *_step(model["step_to_rate"], model["rate"]),
     ]
     return lines
