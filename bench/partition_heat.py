@@ -239,6 +239,7 @@ class MixRunner:
         # AWS requests each function made (the bank simulator's among the worker's).
         self.function_requests: Counter[str] = Counter()
         self._running = ""
+        self.failed_batches: Counter[str] = Counter()
         self.records: defaultdict[str, list[int]] = defaultdict(list)
         self.requests: Counter[str] = Counter()
         self.refunds = 0
@@ -302,7 +303,8 @@ class MixRunner:
         for name in BACKGROUND:
             with self._moto.measure() as cpu, self._running_as(name):
                 if name == PUBLISHER:
-                    self._stream.drain()
+                    while (polled := self._stream.poll_once()).received:
+                        self.failed_batches[name] += polled.failed
                 else:
                     self._sources[name].drain(max_polls=10_000)
             self.cpu_seconds[name] += cpu.seconds
@@ -453,6 +455,8 @@ def measure(
         "refunds": runner.refunds,
         "refund_share_assumed": REFUND_SHARE,
         "webhooks_received": received,
+        # Stream batches the publisher failed (retried, as Lambda would): none expected.
+        "failed_batches": dict(runner.failed_batches),
         "settings": {
             "in_flight_shards": settings.in_flight_shards,
             "merchant_buckets": settings.merchant_buckets,
