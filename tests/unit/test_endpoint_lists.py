@@ -3,6 +3,8 @@ once per `fresh_seconds`, the least recently read merchant forgotten first."""
 
 from __future__ import annotations
 
+import threading
+
 from core.domain.webhooks import WebhookEndpoint
 from core.use_cases.endpoint_lists import KEPT_MERCHANTS, RecentEndpointLists
 from tests.fakes import InMemoryEndpointStore
@@ -50,3 +52,73 @@ def test_past_the_merchants_kept_the_least_recently_read_is_read_again() -> None
     assert store.lists == 3  # both kept
     lists.of("m1")
     assert store.lists == 4  # forgotten when m3 came
+
+
+class _HeldStore(InMemoryEndpointStore):
+    """Its reads wait until released, so a test can act while one is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = threading.Event()
+        self.release = threading.Event()
+
+    def list(self, merchant_id: str) -> list[WebhookEndpoint]:
+        self.reading.set()
+        assert self.release.wait(5)
+        return super().list(merchant_id)
+
+
+def test_many_threads_wanting_a_merchants_endpoints_at_once_read_them_once() -> None:
+    store, clock = _HeldStore(), FakeClock()
+    store.add(WebhookEndpoint("we_0", "m1", "https://m1.example/h", 0))
+    lists = RecentEndpointLists(store, clock, fresh_seconds=5)
+    answers: list[list[WebhookEndpoint]] = []
+
+    threads = [threading.Thread(target=lambda: answers.append(lists.of("m1"))) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    assert store.reading.wait(5)
+    store.release.set()
+    for thread in threads:
+        thread.join(5)
+
+    assert len(answers) == 10 and {len(a) for a in answers} == {1}
+    assert store.lists == 1
+
+
+def test_a_read_under_way_when_the_merchant_is_forgotten_is_not_kept() -> None:
+    store, clock = _HeldStore(), FakeClock()
+    lists = RecentEndpointLists(store, clock, fresh_seconds=5)
+    reader = threading.Thread(target=lambda: lists.of("m1"))
+    reader.start()
+    assert store.reading.wait(5)
+
+    lists.forget("m1")  # e.g. this instance marked one of its endpoints slow meanwhile
+    store.release.set()
+    reader.join(5)
+
+    lists.of("m1")
+    assert store.lists == 2  # read again: the first answer may predate the mark
+
+
+def test_merchants_past_their_time_are_let_go() -> None:
+    store, clock = _store("m1", "m2", "m3"), FakeClock()
+    lists = RecentEndpointLists(store, clock, fresh_seconds=5)
+    lists.of("m1")
+    lists.of("m2")
+    assert len(lists) == 2
+
+    clock.advance(5)
+    lists.of("m3")
+
+    assert len(lists) == 1
+
+
+def test_an_endpoint_missing_from_a_kept_list_is_looked_for_again_before_taken_for_gone() -> None:
+    store, clock = _store("m1"), FakeClock()
+    lists = RecentEndpointLists(store, clock, fresh_seconds=5)
+    assert lists.endpoint("m1", "we_0") is not None
+    store.add(WebhookEndpoint("we_new", "m1", "https://m1.example/new", 0))
+
+    assert lists.endpoint("m1", "we_new") is not None  # registered after the list was read
+    assert lists.endpoint("m1", "we_gone") is None

@@ -317,6 +317,26 @@ def test_an_instance_reads_a_busy_endpoint_once_per_read_time_however_many_deliv
     assert world.endpoint_store.lists - reads == 2
 
 
+def test_an_endpoint_registered_after_an_instance_read_the_list_is_not_taken_for_removed(
+    world: WebhookWorld,
+) -> None:
+    # GIVEN an instance that delivered to the merchant's first endpoint, so holds its list
+    world.register(URL)
+    world.publish(world.payment())
+    world.deliver_due()
+
+    # WHEN the merchant registers a second, and a publisher that read the new list queues
+    # a job for it within the instance's read time
+    second = world.register("https://hooks.example/second").endpoint
+    payment = world.payment()
+    world.another_publisher().publish_all([world.event_of(payment)])
+    world.deliver_due()
+
+    # THEN it is delivered, not dropped as removed
+    assert world.delivery_of(payment, second.endpoint_id).state == "delivered"
+    assert "WebhooksDropped" not in world.metrics.counts
+
+
 def test_a_removed_endpoint_receives_nothing_once_the_read_time_has_passed(
     world: WebhookWorld,
 ) -> None:

@@ -16,6 +16,7 @@ from core.domain.webhook_events import EVENT_TYPES, WebhookEvent
 from core.domain.webhooks import Delivery, StoredEvent
 from core.use_cases.webhook_delivery import WebhookDelivery
 from core.use_cases.webhook_endpoints import IssuedSecret
+from core.use_cases.webhook_events import EventPublisher
 from tests.fakes import (
     FAST_LANE,
     SLOW_LANE,
@@ -66,6 +67,12 @@ class WebhookWorld:
         settings = self.payments.settings
         others = Services(settings, AwsClients(settings), self.clock, self.services.overrides)
         return others.webhook_delivery
+
+    def another_publisher(self) -> EventPublisher:
+        """The event publisher of another Lambda instance: its own lists of endpoints."""
+        settings = self.payments.settings
+        others = Services(settings, AwsClients(settings), self.clock, self.services.overrides)
+        return others.event_publisher
 
     def register(self, url: str, *types: str, replies: tuple[Reply, ...] = ()) -> IssuedSecret:
         """An endpoint of MERCHANT at `url`, whose receiver answers `replies` (200 at once
