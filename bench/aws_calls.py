@@ -289,7 +289,7 @@ INVOCATIONS = 3 + 0.1 + 0.2
 # sends at once: about 0.1 s of its own and the merchant's answer (assumed 0.3 s, as the
 # capacity model does) at the function's memory.
 WEBHOOK_INVOCATIONS = 0.2
-WEBHOOK_GB_SECONDS = WEBHOOK_INVOCATIONS * WEBHOOK_DELIVERY.memory_mb / 1000 * (0.1 + 0.3)
+WEBHOOK_GB_SECONDS = WEBHOOK_INVOCATIONS * WEBHOOK_DELIVERY.memory_mb / 1024 * (0.1 + 0.3)
 # A refund: refund-payment and one get, the worker's share of a batch of 10, the publisher's
 # of its stream batches (the refund asked and answered, about 10 records a batch).
 REFUND_API_CALLS = 2

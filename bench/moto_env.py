@@ -68,16 +68,21 @@ class CpuSpent:
 
 class MotoCpu:
     """Tells paygate's CPU from moto's in-process: the time between a request's
-    `before-send` (where moto answers it) and its `needs-retry` (the answer back) is moto's,
-    counted on the thread that made it."""
+    `before-send` (where moto answers it) and its `before-parse` (botocore about to parse
+    the answer, as it would an answer from AWS) is moto's, counted on the thread that made
+    it; an answer that never reaches the parser (an error in moto) ends at `needs-retry`."""
 
     def __init__(self, *clients: Any) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._moto = 0.0
         for client in clients:
-            client.meta.events.register_first("before-send.*.*", self._sending)
-            client.meta.events.register_first("needs-retry.*.*", self._answered)
+            self.watch(client)
+
+    def watch(self, client: Any) -> None:
+        client.meta.events.register_first("before-send.*.*", self._sending)
+        client.meta.events.register_first("before-parse.*.*", self._answered)
+        client.meta.events.register_first("needs-retry.*.*", self._answered)
 
     def _sending(self, **_: Any) -> None:
         self._local.started = time.thread_time()

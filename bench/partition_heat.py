@@ -239,6 +239,7 @@ class MixRunner:
         # AWS requests each function made (the bank simulator's among the worker's).
         self.function_requests: Counter[str] = Counter()
         self._running = ""
+        self._counting = threading.Lock()
         self.failed_batches: Counter[str] = Counter()
         self.records: defaultdict[str, list[int]] = defaultdict(list)
         self.requests: Counter[str] = Counter()
@@ -249,12 +250,16 @@ class MixRunner:
         for client in (clients.dynamodb, clients.sqs, clients.kms):
             client.meta.events.register("before-call.*.*", self._count_request)
         settings = services.settings
+        # Lambda's event sources receive and delete with a client of their own: not counted
+        # as the functions' requests (moto's answers to them not as their CPU either).
+        lambdas_sqs = boto3.client("sqs", region_name=REGION)
+        cpu.watch(lambdas_sqs)
         self._sources = {
             WORKER: SqsEventSource(
-                clients.sqs, settings.jobs_queue_url, self._timed(WORKER), region=REGION
+                lambdas_sqs, settings.jobs_queue_url, self._timed(WORKER), region=REGION
             ),
             DELIVERY: SqsEventSource(
-                clients.sqs,
+                lambdas_sqs,
                 settings.deliveries_queue_url,
                 self._timed(DELIVERY),
                 batch_size=DELIVERIES_SOURCE.batch_size,
@@ -271,7 +276,8 @@ class MixRunner:
 
     def _count_request(self, **_: Any) -> None:
         if self._running:
-            self.function_requests[self._running] += 1
+            with self._counting:
+                self.function_requests[self._running] += 1
 
     @contextlib.contextmanager
     def _running_as(self, name: str) -> Iterator[None]:

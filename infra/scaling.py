@@ -14,7 +14,7 @@ the "context" of cdk.json); bench/RESULTS.md's capacity model says what each one
 - webhookInstances, slowWebhookInstances: the delivery worker's instances at most in the
   fast and the slow lane (their event sources' maximum concurrency);
 - publisherConcurrency: the event publisher's reserved concurrency (at least the payments
-  stream's shards: one instance reads each shard);
+  stream's shards times its parallelization factor: that many batches run at once);
 - accountConcurrency: the account's Lambda concurrency in the Region (the stage's default:
   AWS's 1,000 for dev, 3,000 raised for prod). Every function's maximum together, with the
   API's share at its rate limit, must fit in it, or the synth fails.
@@ -59,7 +59,9 @@ EVENT_SOURCE_MIN_CONCURRENCY = 2
 EVENT_SOURCE_MAX_CONCURRENCY = 1000
 # What docs/sizing.md asks a prod account to raise Lambda's concurrency to (AWS: 1,000).
 RAISED_ACCOUNT_CONCURRENCY = 3000
-# The payments stream of a table taking 5,000 payments/s has a few dozen shards.
+# The payments stream of a table taking 5,000 payments/s has 20 shards or more (a shard a
+# partition; its warm throughput makes 20), each read 3 batches at once: 60 to start, room
+# for 33 shards.
 DEFAULT_PUBLISHER_CONCURRENCY = 100
 # A prod stage's fast-lane delivery instances: 5,000 payments/s with every merchant's one
 # endpoint answering in 0.3 s hold about 4,300 deliveries in flight (bench/RESULTS.md, the
