@@ -17,9 +17,6 @@ from core.domain.webhooks import EndpointStore, WebhookEndpoint
 # Merchants whose endpoints an instance keeps at most; those past their time go as others
 # come, so a cache of a few seconds holds only the merchants of its last few seconds.
 KEPT_MERCHANTS = 10_000
-# One merchant's endpoints are read by one thread at a time (the others wait for its
-# answer); different merchants' at once: a fixed few locks, a merchant hashed to one.
-READ_LOCKS = 64
 
 
 def _find(endpoints: list[WebhookEndpoint], endpoint_id: str) -> WebhookEndpoint | None:
@@ -36,9 +33,9 @@ class RecentEndpointLists:
         default_factory=OrderedDict
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _reads: tuple[threading.Lock, ...] = field(
-        default_factory=lambda: tuple(threading.Lock() for _ in range(READ_LOCKS))
-    )
+    # Merchants a thread is reading anew: the others go on with the last answer meanwhile
+    # rather than read too (or wait: a thread never waits for another's read).
+    _reading: set[str] = field(default_factory=set)
     # How many times a merchant was forgotten: a read begun before the last time is not
     # kept (what it read may be from before the change that made us forget).
     _forgotten: int = 0
@@ -49,26 +46,23 @@ class RecentEndpointLists:
             return len(self._lists)
 
     def of(self, merchant_id: str) -> list[WebhookEndpoint]:
-        held = self._held(merchant_id)
-        if held is not None:
-            return held
-        with self._reads[hash(merchant_id) % READ_LOCKS]:
-            # Read meanwhile by the thread this one waited for?
-            held = self._held(merchant_id)
-            return held if held is not None else self._read(merchant_id)
-
-    def _held(self, merchant_id: str) -> list[WebhookEndpoint] | None:
         now = self.clock.now()
         with self._lock:
             held = self._lists.get(merchant_id)
-            return held[1] if held is not None and held[0] > now else None
-
-    def _read(self, merchant_id: str) -> list[WebhookEndpoint]:
-        with self._lock:
+            if held is not None and (held[0] > now or merchant_id in self._reading):
+                return held[1]
+            self._reading.add(merchant_id)
             forgotten = self._forgotten
-        endpoints = self.store.list(merchant_id)
-        if self.fresh_seconds <= 0:
-            return endpoints
+        try:
+            endpoints = self.store.list(merchant_id)
+        finally:
+            with self._lock:
+                self._reading.discard(merchant_id)
+        if self.fresh_seconds > 0:
+            self._keep(merchant_id, endpoints, forgotten)
+        return endpoints
+
+    def _keep(self, merchant_id: str, endpoints: list[WebhookEndpoint], forgotten: int) -> None:
         now = self.clock.now()
         with self._lock:
             if self._forgotten == forgotten:
@@ -79,7 +73,6 @@ class RecentEndpointLists:
                 len(self._lists) > self.kept_merchants or next(iter(self._lists.values()))[0] <= now
             ):
                 self._lists.popitem(last=False)
-        return endpoints
 
     def endpoint(self, merchant_id: str, endpoint_id: str) -> WebhookEndpoint | None:
         """The endpoint, or None if a read begun after this call does not find it either: a

@@ -68,22 +68,34 @@ class _HeldStore(InMemoryEndpointStore):
         return super().list(merchant_id)
 
 
-def test_many_threads_wanting_a_merchants_endpoints_at_once_read_them_once() -> None:
+def test_while_one_thread_reads_a_merchants_endpoints_anew_the_others_use_the_last() -> None:
+    # GIVEN a merchant's endpoints read once, and past their time
     store, clock = _HeldStore(), FakeClock()
     store.add(WebhookEndpoint("we_0", "m1", "https://m1.example/h", 0))
     lists = RecentEndpointLists(store, clock, fresh_seconds=5)
-    answers: list[list[WebhookEndpoint]] = []
-
-    threads = [threading.Thread(target=lambda: answers.append(lists.of("m1"))) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    assert store.reading.wait(5)
     store.release.set()
-    for thread in threads:
+    lists.of("m1")
+    clock.advance(5)
+    store.release.clear()
+    store.reading.clear()
+
+    # WHEN ten threads of a batch want them at once, the first one's read under way
+    answers: list[list[WebhookEndpoint]] = []
+    first = threading.Thread(target=lambda: answers.append(lists.of("m1")))
+    first.start()
+    assert store.reading.wait(5)
+    others = [threading.Thread(target=lambda: answers.append(lists.of("m1"))) for _ in range(9)]
+    for thread in others:
+        thread.start()
+    for thread in others:
         thread.join(5)
 
+    # THEN the nine answered at once with the last list, without a read (or a wait) of theirs
+    assert len(answers) == 9 and store.lists == 1
+    store.release.set()
+    first.join(5)
     assert len(answers) == 10 and {len(a) for a in answers} == {1}
-    assert store.lists == 1
+    assert store.lists == 2
 
 
 def test_a_read_under_way_when_the_merchant_is_forgotten_is_not_kept() -> None:
