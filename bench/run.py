@@ -57,7 +57,7 @@ def collect() -> dict[str, Any]:
     results["end_to_end"] = end_to_end.measure(payments, clients, progress=progress)
     progress("4b/7 webhook isolation: merchant A beside merchant B's tarpit (local stack)")
     results["webhook_isolation"] = webhook_isolation.measure(progress=progress)
-    progress(f"5/7 partition heat: {heat_payments} payments of the peak mix (moto, ~2 minutes)")
+    progress(f"5/7 partition heat: {heat_payments} payments of the peak mix (moto, ~5 minutes)")
     results["partition_heat"] = partition_heat.measure(heat_payments)
     results["capacity_model"] = capacity_model.model(results["partition_heat"])
     progress("6/7 reconciler recovery: a stalled backlog (moto)")

@@ -88,8 +88,8 @@ RECONCILER = FunctionSpec(
     "workers.reconciler.lambda_handler",
     "re-queues payments stalled in flight",
     timeout_seconds=RECONCILE_RUN_SECONDS,
-    # One vCPU: a backlog's requests are CPU-bound in botocore (1.5 to 2.5 ms a stalled
-    # payment); at 256 MB 100,000 took about 2,500 s at worst, at this about 600 s
+    # One vCPU: a backlog's requests are CPU-bound in botocore (about 2 ms a stalled
+    # payment); at 256 MB 100,000 took about 2,500 s at worst, at this about 700 s
     # (bench/RESULTS.md, section 8).
     memory_mb=1769,
 )
