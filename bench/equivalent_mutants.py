@@ -33,6 +33,11 @@ _UNREACHABLE_REFUND = (
     "by asks_refund (the refund added) or as found holding the refund, never one without it"
 )
 
+_COUNT_CHANGED = (
+    "a read compares the count of forgettings for equality only, and it moves one way: any "
+    "step tells the read the merchant was forgotten meanwhile"
+)
+
 EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.domain.card_brands.x__lengths__mutmut_1": Equivalent("frozenset(None)", _AT_IMPORT),
     "core.domain.card_brands.x__lengths__mutmut_2": Equivalent("range(None, high + 1)", _AT_IMPORT),
@@ -59,9 +64,19 @@ EQUIVALENT_MUTANTS: dict[str, Equivalent] = {
     "core.use_cases.card_key_upkeep.x.CardKeyUpkeep.__init____mutmut_6": Equivalent(
         'float("-INF")', 'float() reads "-INF" as minus infinity too'
     ),
-    "core.use_cases.endpoint_lists.x.RecentEndpointLists.of__mutmut_11": Equivalent(
+    "core.use_cases.endpoint_lists.x.RecentEndpointLists.of__mutmut_16": Equivalent(
         "self.fresh_seconds >= 0",
-        "with 0 s a list is kept already expired: every call reads the store either way",
+        "with 0 s a list is kept already expired, and let go at once as the front past its "
+        "time: every call reads the store either way",
+    ),
+    "core.use_cases.endpoint_lists.x.RecentEndpointLists._keep__mutmut_13": Equivalent(
+        "popitem(last=None)", "None is false: the oldest goes first, as with False"
+    ),
+    "core.use_cases.endpoint_lists.x.RecentEndpointLists.forget__mutmut_2": Equivalent(
+        "self._forgotten -= 1", _COUNT_CHANGED
+    ),
+    "core.use_cases.endpoint_lists.x.RecentEndpointLists.forget__mutmut_3": Equivalent(
+        "self._forgotten += 2", _COUNT_CHANGED
     ),
     "core.domain.webhook_signature.x_verify_signature__mutmut_16": Equivalent(
         'float("INF")', 'float() reads "INF" as infinity too'

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from core.domain.webhooks import WebhookEndpoint
 from core.use_cases.endpoint_lists import KEPT_MERCHANTS, RecentEndpointLists
 from tests.fakes import InMemoryEndpointStore
@@ -126,11 +128,38 @@ def test_merchants_past_their_time_are_let_go() -> None:
     assert len(lists) == 1
 
 
-def test_an_endpoint_missing_from_a_kept_list_is_looked_for_again_before_taken_for_gone() -> None:
+@pytest.mark.parametrize("fresh_seconds", [1, 5])
+def test_an_endpoint_missing_from_a_kept_list_is_looked_for_again_before_taken_for_gone(
+    fresh_seconds: int,
+) -> None:
     store, clock = _store("m1"), FakeClock()
-    lists = RecentEndpointLists(store, clock, fresh_seconds=5)
+    lists = RecentEndpointLists(store, clock, fresh_seconds=fresh_seconds)
     assert lists.endpoint("m1", "we_0") is not None
     store.add(WebhookEndpoint("we_new", "m1", "https://m1.example/new", 0))
 
     assert lists.endpoint("m1", "we_new") is not None  # registered after the list was read
     assert lists.endpoint("m1", "we_gone") is None
+
+
+def test_with_no_fresh_period_a_missing_endpoint_is_read_for_once() -> None:
+    store, clock = _store("m1"), FakeClock()
+    lists = RecentEndpointLists(store, clock, fresh_seconds=0)
+
+    assert lists.endpoint("m1", "we_gone") is None
+    assert store.lists == 1
+
+
+def test_every_forgetting_tells_a_read_under_way_not_only_the_first() -> None:
+    store, clock = _HeldStore(), FakeClock()
+    lists = RecentEndpointLists(store, clock, fresh_seconds=5)
+    lists.forget("m1")  # an earlier change
+    reader = threading.Thread(target=lambda: lists.of("m1"))
+    reader.start()
+    assert store.reading.wait(5)
+
+    lists.forget("m1")  # and another, while the read is under way
+    store.release.set()
+    reader.join(5)
+
+    lists.of("m1")
+    assert store.lists == 2
