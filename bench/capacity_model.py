@@ -29,7 +29,7 @@ from core.domain.webhook_retry import FAST_LANE_PATIENCE_SECONDS, SLOW_SENDS_PER
 from core.resources import DELIVERIES_SOURCE, PAYMENTS_STREAM_SOURCE, SLOW_DELIVERIES_SOURCE
 from core.settings import default_of
 from infra.api import MERCHANT_RATE_LIMIT
-from infra.functions import EVENT_PUBLISHER, WEBHOOK_DELIVERY, FunctionSpec
+from infra.functions import DEFAULT_MEMORY_MB, EVENT_PUBLISHER, WEBHOOK_DELIVERY, FunctionSpec
 from infra.functions import WORKER as WORKER_FUNCTION
 from infra.scaling import (
     DEFAULT_API_RATE_LIMIT,
@@ -70,9 +70,9 @@ MODEL_BANK_LATENCY = 1.0
 # request (DynamoDB, SQS) in the Region takes 8 ms.
 ENDPOINT_LATENCY = 0.3
 REQUEST_SECONDS = 0.008
-# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB.
+# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB (Lambda
+# Developer Guide, memory and computing power).
 VCPU_MB = 1769
-LAMBDA_CPU = f"Lambda Developer Guide, memory and computing power ({READ_ON})"
 # A new on-demand table (or index) serves this many units a second until it has scaled.
 NEW_TABLE_UNITS = {"writes": 4000, "reads": 12_000}
 NEW_TABLES = (
@@ -89,20 +89,27 @@ SQS_INSTANCES_PER_MINUTE = 300
 SQS_SCALING = f"Lambda Developer Guide, scaling of SQS event sources ({READ_ON})"
 
 
+def cpu_slowdown(memory_mb: int) -> float:
+    """How much longer CPU work takes in a function of `memory_mb` than on one whole core
+    (more than one vCPU is no use to its one Python thread at a time)."""
+    return max(1.0, VCPU_MB / memory_mb)
+
+
 def memory_of(name: str) -> int:
+    """A function's memory by its name in the mix: the API's are built with the default."""
     specs: dict[str, FunctionSpec] = {
         WORKER: WORKER_FUNCTION,
         PUBLISHER: EVENT_PUBLISHER,
         DELIVERY: WEBHOOK_DELIVERY,
     }
-    return specs[name].memory_mb if name in specs else FunctionSpec("", "", "").memory_mb
+    return specs[name].memory_mb if name in specs else DEFAULT_MEMORY_MB
 
 
 def aws_seconds(heat: dict[str, Any], name: str) -> float:
     """One invocation on AWS, the endpoint's or the bank's answer aside: paygate's CPU
     (measured, moto's taken out) at the function's share of a vCPU, and its requests at
     REQUEST_SECONDS each (the worker and the delivery worker make a batch's at once)."""
-    cpu = float(heat["cpu_ms"][name]) / 1000 * max(1.0, VCPU_MB / memory_of(name))
+    cpu = float(heat["cpu_ms"][name]) / 1000 * cpu_slowdown(memory_of(name))
     at_once = float(heat["records_per_batch"][name]) if name in (WORKER, DELIVERY) else 1.0
     return cpu + float(heat["requests_per_invocation"][name]) / at_once * REQUEST_SECONDS
 

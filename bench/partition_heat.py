@@ -498,7 +498,8 @@ def measure(
         },
         # Each holds a worker slot and a bank call: a payment's, a recheck's, a refund's.
         "worker_jobs_per_payment": round(sum(runner.records[WORKER]) / payments, 3),
-        # Requests per payment; SQS receives and deletes are the event source's.
+        # KMS and SQS requests per payment (Lambda's event sources' receives and deletes
+        # are made with a client of their own, not counted).
         "requests_per_payment": {
             name: round(count / payments, 3) for name, count in sorted(runner.requests.items())
         },

@@ -18,6 +18,7 @@ from typing import Any
 
 from moto import mock_aws
 
+from bench.capacity_model import cpu_slowdown
 from bench.moto_env import MotoCpu, count_requests, provisioned_settings, quiet
 from core.adapters.dynamodb_payments import SHARD_READERS
 from core.bootstrap import AwsClients, Services
@@ -25,9 +26,6 @@ from core.domain.payment import Payment, PaymentDetails, PaymentStatus
 from core.settings import Settings
 from core.use_cases.reconciler import STOP_BEFORE_SECONDS
 from infra.functions import RECONCILE_RUN_SECONDS, RECONCILER
-
-# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB.
-VCPU_MB = 1769
 
 GOAL_SECONDS = 15 * 60
 BACKLOG = 100_000
@@ -94,7 +92,7 @@ def _page_seconds(
         + per_page.get("dynamodb:UpdateItem", 0) / concurrency * AWS_LATENCY_MS["UpdateItem"]
         + (AWS_LATENCY_MS["SendMessageBatch"] if per_page.get("sqs:SendMessageBatch") else 0)
     )
-    return milliseconds / 1000 + PAGE * cpu_per_payment * max(1.0, VCPU_MB / RECONCILER.memory_mb)
+    return milliseconds / 1000 + PAGE * cpu_per_payment * cpu_slowdown(RECONCILER.memory_mb)
 
 
 def _first_reads_seconds(settings: Settings) -> float:
@@ -149,7 +147,7 @@ def measure(stalled: int = 1000) -> dict[str, Any]:
         "aws_latency_ms_assumed": AWS_LATENCY_MS,
         "reconcile_concurrency": settings.reconcile_concurrency,
         "memory_mb": RECONCILER.memory_mb,
-        "vcpu_share": round(min(1.0, RECONCILER.memory_mb / VCPU_MB), 3),
+        "vcpu_share": round(1 / cpu_slowdown(RECONCILER.memory_mb), 3),
         "page_seconds_on_aws": round(page, 3),
         "payments_per_run": per_run,
         "backlog": BACKLOG,

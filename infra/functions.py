@@ -47,6 +47,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 # a published version, which a prod stage's CodeDeploy canary shifts (infra/rollouts.py).
 LIVE_ALIAS = "live"
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# A function's memory unless its spec says more (the API's functions among them).
+DEFAULT_MEMORY_MB = 256
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class FunctionSpec:
     handler: str
     description: str
     timeout_seconds: int = 10
-    memory_mb: int = 256
+    memory_mb: int = DEFAULT_MEMORY_MB
     # Whether a stage with SnapStart (infra/stages.py) starts it from a snapshot: the API's
     # functions, whose cold start a merchant waits for (bench/RESULTS.md, section 1).
     snap_start: bool = False

@@ -65,7 +65,7 @@ RAISED_ACCOUNT_CONCURRENCY = 3000
 DEFAULT_PUBLISHER_CONCURRENCY = 100
 # A prod stage's fast-lane delivery instances: 5,000 payments/s with every merchant's one
 # endpoint answering in 0.3 s hold about 4,300 deliveries in flight (bench/RESULTS.md, the
-# capacity model), 10 an instance; a dev stage's are AWS's floor for its account.
+# capacity model), 10 an instance; a dev stage keeps the lane's own maximum (20).
 PROD_WEBHOOK_INSTANCES = 500
 # What a prod stage's tables and indexes serve from their first second (DynamoDB warm
 # throughput: a new on-demand table serves 4,000 writes and 12,000 reads a second until it
