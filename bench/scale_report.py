@@ -169,15 +169,26 @@ def _step(ramps: dict[str, Any], rate: int) -> list[str]:
             f"{_n(row['seconds_to_reach_rate'])} | {row['backlog_peak']:,} | "
             f"{row['longest_wait_seconds']} | {_n(row['seconds_to_drain'])} |"
         )
+    worker, wider = ramps["worker"], ramps["worker_bank_max_10000"]
     lines += [
         "",
         "The worker's spare capacity past the rate is what drains a step's backlog: at "
-        "bankMaxConcurrency 7,000 it is about 5% and the drain takes most of half an hour; "
-        "a bank that takes 10,000 calls at once drains it in minutes. Traffic that grows "
-        "over minutes (a sale's start announced) builds little of it.",
+        f"bankMaxConcurrency 7,000 it is {_spare(worker)} and the backlog is gone after "
+        f"{_minutes(worker)}; a bank that takes 10,000 calls at once ({_spare(wider)} to "
+        f"spare) drains it after {_minutes(wider)}. Traffic that grows over minutes (a "
+        "sale's start announced) builds little of it.",
         "",
     ]
     return lines
+
+
+def _spare(ramp: dict[str, Any]) -> str:
+    return f"{ramp['instances_at_most'] / ramp['instances_needed'] - 1:.0%}"
+
+
+def _minutes(ramp: dict[str, Any]) -> str:
+    seconds = ramp["seconds_to_drain"]
+    return "more than 6 hours" if seconds is None else f"{seconds / 60:.0f} minutes"
 
 
 def _recovery(recovery: dict[str, Any]) -> list[str]:
